@@ -1,0 +1,171 @@
+#pragma once
+// nogil's exceptions: Python's names, one hierarchy, re-exported in each module namespace
+// where Python has them (nogil::concurrent::futures::TimeoutError is nogil::TimeoutError).
+//
+// Python's ValueError is std::invalid_argument and Python's RuntimeError is std::runtime_error;
+// nogil throws those directly, with a message that names the argument.
+
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace nogil {
+
+/// A blocking call ran out of time (Python's builtin TimeoutError, which concurrent.futures
+/// and asyncio both use since 3.11).
+class TimeoutError : public std::runtime_error {
+public:
+    explicit TimeoutError(const std::string& message = "") : std::runtime_error(message) {}
+};
+
+/// The operation or its future was cancelled. Carries the message given to cancel(msg).
+class CancelledError : public std::exception {
+public:
+    CancelledError() = default;
+    explicit CancelledError(std::string message) : message_(std::move(message)) {}
+    const char* what() const noexcept override { return message_.c_str(); }
+    /// The message passed to cancel(msg); empty when none was given.
+    const std::string& message() const noexcept { return message_; }
+
+private:
+    std::string message_;
+};
+
+/// A future was asked for something its state does not allow (set twice, result while pending).
+class InvalidStateError : public std::runtime_error {
+public:
+    explicit InvalidStateError(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// An executor can no longer run work: a worker failed to start or died.
+class BrokenExecutor : public std::runtime_error {
+public:
+    explicit BrokenExecutor(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// A ThreadPoolExecutor's initializer failed.
+class BrokenThreadPool : public BrokenExecutor {
+public:
+    using BrokenExecutor::BrokenExecutor;
+};
+
+/// A ProcessPoolExecutor's worker process died or failed to start.
+class BrokenProcessPool : public BrokenExecutor {
+public:
+    using BrokenExecutor::BrokenExecutor;
+};
+
+/// A Barrier was broken (reset, aborted, or a waiter timed out) while threads waited on it.
+class BrokenBarrierError : public std::runtime_error {
+public:
+    explicit BrokenBarrierError(const std::string& message = "") : std::runtime_error(message) {}
+};
+
+/// Several exceptions raised together (TaskGroup, gather collection). Python 3.11's ExceptionGroup.
+class ExceptionGroup : public std::exception {
+public:
+    ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions)
+        : message_(std::move(message)), exceptions_(std::move(exceptions)) {
+        if (exceptions_.empty()) throw std::invalid_argument("ExceptionGroup: exceptions must be a non-empty sequence");
+        what_ = message_ + " (" + std::to_string(exceptions_.size()) + " sub-exception" +
+                (exceptions_.size() == 1 ? ")" : "s)");
+    }
+    const char* what() const noexcept override { return what_.c_str(); }
+    const std::string& message() const noexcept { return message_; }
+    const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
+
+private:
+    std::string message_;
+    std::string what_;
+    std::vector<std::exception_ptr> exceptions_;
+};
+
+/// Python's OSError: carries errno as a std::error_code.
+class OSError : public std::system_error {
+public:
+    using std::system_error::system_error;
+    explicit OSError(int errno_value, const std::string& what = "")
+        : std::system_error(errno_value, std::generic_category(), what) {}
+};
+
+namespace queue {
+/// get_nowait() or a timed get() on an empty queue.
+class Empty : public std::runtime_error {
+public:
+    Empty() : std::runtime_error("queue.Empty") {}
+};
+/// put_nowait() or a timed put() on a full queue.
+class Full : public std::runtime_error {
+public:
+    Full() : std::runtime_error("queue.Full") {}
+};
+/// put() or get() on a queue that was shut down (Python 3.13).
+class ShutDown : public std::runtime_error {
+public:
+    ShutDown() : std::runtime_error("queue.ShutDown") {}
+};
+}  // namespace queue
+
+namespace asyncio {
+using nogil::CancelledError;
+using nogil::ExceptionGroup;
+using nogil::InvalidStateError;
+using nogil::TimeoutError;
+using BrokenBarrierError = nogil::BrokenBarrierError;
+
+class QueueEmpty : public std::runtime_error {
+public:
+    QueueEmpty() : std::runtime_error("asyncio.QueueEmpty") {}
+};
+class QueueFull : public std::runtime_error {
+public:
+    QueueFull() : std::runtime_error("asyncio.QueueFull") {}
+};
+class QueueShutDown : public std::runtime_error {
+public:
+    QueueShutDown() : std::runtime_error("asyncio.QueueShutDown") {}
+};
+
+/// The stream ended before `expected` bytes were read; `partial` holds what was read.
+class IncompleteReadError : public std::runtime_error {
+public:
+    IncompleteReadError(std::string partial, std::optional<std::size_t> expected)
+        : std::runtime_error(std::to_string(partial.size()) + " bytes read on a total of " +
+                             (expected ? std::to_string(*expected) : std::string("undefined")) + " expected bytes"),
+          partial(std::move(partial)), expected(expected) {}
+    std::string partial;
+    std::optional<std::size_t> expected;
+};
+
+/// The separator was not found within the stream's limit; `consumed` bytes are to be consumed.
+class LimitOverrunError : public std::runtime_error {
+public:
+    LimitOverrunError(const std::string& message, std::size_t consumed)
+        : std::runtime_error(message), consumed(consumed) {}
+    std::size_t consumed;
+};
+}  // namespace asyncio
+
+namespace concurrent::futures {
+using nogil::BrokenExecutor;
+using nogil::BrokenProcessPool;
+using nogil::BrokenThreadPool;
+using nogil::CancelledError;
+using nogil::InvalidStateError;
+using nogil::TimeoutError;
+}  // namespace concurrent::futures
+
+namespace threading {
+using nogil::BrokenBarrierError;
+}  // namespace threading
+
+namespace multiprocessing {
+using nogil::TimeoutError;
+}  // namespace multiprocessing
+
+}  // namespace nogil

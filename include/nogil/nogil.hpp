@@ -1,0 +1,4 @@
+#pragma once
+// All of nogil: every module's umbrella header.
+
+#include <nogil/errors.hpp>
