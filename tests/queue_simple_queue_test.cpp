@@ -155,6 +155,23 @@ TEST(SimpleQueue, StressEveryItemExactlyOnce) {
     EXPECT_TRUE(queue.empty());
 }
 
+// Two threads bouncing one token: nearly every get() goes to sleep and is woken by the other
+// side's put(), so a lost wake-up hangs here.
+TEST(SimpleQueue, PingPongWakesEverySleeper) {
+    constexpr int kRounds = 20'000;
+    q::SimpleQueue<int> ping, pong;
+    auto echo = std::async(std::launch::async, [&] {
+        for (int i = 0; i < kRounds; ++i) pong.put(ping.get() + 1);
+    });
+    int value = 0;
+    for (int i = 0; i < kRounds; ++i) {
+        ping.put(value);
+        value = pong.get();
+    }
+    echo.get();
+    EXPECT_EQ(value, kRounds);
+}
+
 // Many getters sleeping with timeouts while items trickle in: none may sleep past its timeout
 // with an item available, and no item may be lost to a timed-out getter.
 TEST(SimpleQueue, TimedGettersNeverLoseItems) {
