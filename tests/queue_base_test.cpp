@@ -228,6 +228,17 @@ TYPED_TEST(QueueBase, ShutdownLetsConsumersDrainThenThrows) {
     queue.join();
 }
 
+TYPED_TEST(QueueBase, ShutdownDoesNotReleaseJoin) {
+    typename TestFixture::template Q<> queue;
+    queue.put(1);
+    auto joiner = std::async(std::launch::async, [&] { queue.join(); });
+    queue.shutdown();  // not immediate: the pending item still needs get() and task_done()
+    EXPECT_TRUE(still_blocked(joiner));
+    EXPECT_EQ(queue.get(), 1);
+    queue.task_done();
+    joiner.get();
+}
+
 TYPED_TEST(QueueBase, ImmediateShutdownDiscardsItemsAndReleasesJoin) {
     typename TestFixture::template Q<> queue;
     for (int i = 0; i < 3; ++i) queue.put(i);
@@ -350,6 +361,36 @@ TYPED_TEST(QueueBase, ItemsAreConstructedFromWhatPutIsGiven) {
     std::sort(got.begin(), got.end());
     EXPECT_EQ(got, (std::vector<std::string>{"copy", "text", "xxx"}));
     EXPECT_EQ(copied, "copy");
+}
+
+// Python's FailingQueue tests: an item that fails to be stored leaves the queue as it was, and
+// usable (the mutex is released, nothing is counted).
+struct FragileItem {
+    explicit FragileItem(int v) : value(v) {}
+    FragileItem(const FragileItem& other) : value(other.value) {
+        if (other.value < 0) throw std::runtime_error("cannot copy");
+    }
+    FragileItem(FragileItem&&) noexcept = default;
+    FragileItem& operator=(const FragileItem&) = default;
+    FragileItem& operator=(FragileItem&&) noexcept = default;
+    friend bool operator<(const FragileItem& a, const FragileItem& b) { return a.value < b.value; }
+    int value;
+};
+
+TYPED_TEST(QueueBase, ItemThatFailsToBeStoredLeavesTheQueueUsable) {
+    typename TestFixture::template Q<FragileItem> queue(2);
+    const FragileItem bad(-1), good(5);
+    EXPECT_THROW(queue.put(bad), std::runtime_error);
+    EXPECT_THROW(queue.put_nowait(bad), std::runtime_error);
+    EXPECT_TRUE(queue.empty());
+    EXPECT_EQ(queue.unfinished_tasks(), 0u);
+    queue.put(good);
+    queue.put(FragileItem(7));
+    EXPECT_TRUE(queue.full());
+    EXPECT_EQ(queue.get().value + queue.get().value, 12);
+    queue.task_done();
+    queue.task_done();
+    EXPECT_THROW(queue.task_done(), std::invalid_argument);  // the failed puts were not counted
 }
 
 // Several producers and consumers through a small bounded queue (both waits are exercised);

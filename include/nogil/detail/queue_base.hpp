@@ -54,9 +54,10 @@ public:
     basic_queue(const basic_queue&) = delete;
     basic_queue& operator=(const basic_queue&) = delete;
 
-    /// Puts `item` in the queue, blocking while the queue is full. Throws ShutDown if the queue is
-    /// shut down, also when that happens while blocked. If put throws, `item` is left untouched
-    /// (a move-only value passed with std::move is still the caller's).
+    /// Puts `item` in the queue, blocking while the queue is full; a blocked put is resumed by the
+    /// get() that frees a slot, or by shutdown(). Throws ShutDown if the queue is shut down, also
+    /// when that happens while blocked. If put throws, `item` is left untouched (a move-only value
+    /// passed with std::move is still the caller's). Wakes one blocked getter.
     template <class U = value_type>
         requires std::constructible_from<value_type, U&&>
     void put(U&& item) {
@@ -87,8 +88,9 @@ public:
         put_impl(std::forward<U>(item), false, std::nullopt);
     }
 
-    /// Removes and returns an item, blocking while the queue is empty. Throws ShutDown once the
-    /// queue is shut down and empty, also when that happens while blocked.
+    /// Removes and returns an item, blocking while the queue is empty; a blocked get is resumed by
+    /// the put() that adds an item, or by shutdown(). Throws ShutDown once the queue is shut down
+    /// and empty, also when that happens while blocked. Wakes one blocked putter.
     value_type get() { return get_impl(true, std::nullopt); }
 
     /// Python's get(block): block = false is get_nowait().
@@ -143,8 +145,9 @@ public:
         all_tasks_done_.notify_all();
     }
 
-    /// Blocks until every item put has been marked by task_done() (at once if none is pending).
-    /// shutdown(true) releases it when the items it discards were the only ones pending.
+    /// Blocks until every item put has been marked by task_done() (at once if none is pending);
+    /// resumed by the task_done() that marks the last one, or by shutdown(true) when the items it
+    /// discards were the only ones pending. Any number of threads may join at once.
     void join() {
         std::unique_lock lock(mutex_);
         while (unfinished_ != 0) {

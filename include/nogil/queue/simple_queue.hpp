@@ -85,7 +85,8 @@ public:
         put(std::forward<U>(item));
     }
 
-    /// Removes and returns the oldest item, blocking while the queue is empty.
+    /// Removes and returns the oldest item, blocking while the queue is empty; a blocked get is
+    /// resumed by a put().
     T get() { return get_impl(true, std::nullopt); }
 
     /// Python's get(block): block = false is get_nowait().
