@@ -219,7 +219,7 @@ TEST(LockStress, TimedAndTryAcquirersNeverOverlap) {
 
 TEST(LockStress, HandOffBetweenThreads) {
     // A lock used as a binary semaphore: one thread acquires, the other releases, many times.
-    constexpr int rounds = 20000;
+    constexpr int rounds = 5000;
     Lock full, empty;
     full.acquire();
     long value = 0, sum = 0;

@@ -50,10 +50,10 @@ std::unique_ptr<Target> make_target(F&& fn, Args&&... args) {
 /// Python's Thread(name=..., daemon=...) keywords.
 struct ThreadOptions {
     /// The thread's name; empty gives Python's default "Thread-N".
-    std::string name;
+    std::string name{};
     /// Daemon threads are not waited for at program exit. Unset: inherit the creating thread's
     /// flag (the main thread is not a daemon; a thread nogil did not start counts as one).
-    std::optional<bool> daemon;
+    std::optional<bool> daemon{};
 };
 
 class Thread;
