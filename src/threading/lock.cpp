@@ -6,7 +6,7 @@ namespace nogil::threading {
 
 namespace {
 constexpr std::uint32_t unlocked = 0;
-constexpr std::uint32_t locked_alone = 1;
+constexpr std::uint32_t locked_alone = 1;  // the inline fast paths in lock.hpp spell these 0 and 1
 constexpr std::uint32_t locked_contended = 2;
 }  // namespace
 
@@ -26,10 +26,10 @@ bool Lock::acquire_until(detail::Deadline deadline) noexcept {
     return true;
 }
 
-void Lock::release() {
-    std::uint32_t before = state_.exchange(unlocked, std::memory_order_release);
+// The inline release() already stored `unlocked`; storing it over `unlocked` changed nothing.
+void Lock::release_slow(std::uint32_t before) {
     if (before == unlocked) throw std::runtime_error("release unlocked lock");
-    if (before == locked_contended) nogil::detail::futex_wake(state_, 1);
+    nogil::detail::futex_wake(state_, 1);
 }
 
 }  // namespace nogil::threading

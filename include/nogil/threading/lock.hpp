@@ -28,7 +28,10 @@ public:
 
     /// Blocks the calling thread until it holds the lock; returns true.
     /// With blocking=false, takes the lock only if it is free at once and returns whether it did.
-    bool acquire(bool blocking = true) { return blocking ? acquire_until(std::nullopt) : try_acquire(); }
+    bool acquire(bool blocking = true) {
+        if (try_acquire()) return true;
+        return blocking && acquire_until(std::nullopt);
+    }
 
     /// Blocks the calling thread at most `timeout`; returns false if the lock was still held when
     /// the timeout expired. Throws std::invalid_argument for a negative timeout or when
@@ -45,13 +48,16 @@ public:
 
     /// Unlocks. May be called from any thread, not only the one that acquired the lock; wakes one
     /// blocked acquirer. Throws std::runtime_error("release unlocked lock") if it is not locked.
-    void release();
+    void release() {
+        std::uint32_t before = state_.exchange(0, std::memory_order_release);
+        if (before != 1) release_slow(before);  // unlocked (an error) or sleepers to wake
+    }
 
     /// Whether some thread holds the lock right now (a snapshot).
     bool locked() const noexcept { return state_.load(std::memory_order_relaxed) != 0; }
 
     /// Lockable: same as acquire().
-    void lock() { acquire_until(std::nullopt); }
+    void lock() { acquire(); }
     /// Lockable: same as release().
     void unlock() { release(); }
     /// Lockable: same as acquire(false).
@@ -75,6 +81,7 @@ private:
         return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed);
     }
     bool acquire_until(detail::Deadline deadline) noexcept;
+    void release_slow(std::uint32_t before);
 
     std::atomic<std::uint32_t> state_{0};
 };
