@@ -114,24 +114,30 @@ TEST(Barrier, ThrowingActionBreaksTheBarrier) {
     EXPECT_FALSE(b.broken());
 }
 
+// Starts `waiters` threads in b.wait(), calls interrupt() once they all wait, and returns how
+// many of them got BrokenBarrierError.
+template <class Interrupt>
+int broken_waiters_after(Barrier& b, int waiters, Interrupt interrupt) {
+    std::atomic<int> broken_errors{0};
+    std::vector<std::jthread> pool;
+    for (int i = 0; i < waiters; ++i)
+        pool.emplace_back([&] {
+            try {
+                b.wait();
+            } catch (const BrokenBarrierError&) {
+                broken_errors.fetch_add(1);
+            }
+        });
+    wait_until_waiting(b, static_cast<std::size_t>(waiters));
+    interrupt();
+    pool.clear();
+    return broken_errors.load();
+}
+
 TEST(Barrier, AbortBreaksCurrentAndLaterWaits) {  // test_abort
     constexpr int parties = 3;
     Barrier b(parties);
-    std::atomic<int> broken_errors{0};
-    {
-        std::vector<std::jthread> pool;
-        for (int i = 0; i < parties - 1; ++i)
-            pool.emplace_back([&] {
-                try {
-                    b.wait();
-                } catch (const BrokenBarrierError&) {
-                    broken_errors.fetch_add(1);
-                }
-            });
-        wait_until_waiting(b, parties - 1);
-        b.abort();
-    }
-    EXPECT_EQ(broken_errors.load(), parties - 1);
+    EXPECT_EQ(broken_waiters_after(b, parties - 1, [&] { b.abort(); }), parties - 1);
     EXPECT_TRUE(b.broken());
     EXPECT_EQ(b.n_waiting(), 0u);
     EXPECT_THROW(b.wait(), BrokenBarrierError);
@@ -140,21 +146,7 @@ TEST(Barrier, AbortBreaksCurrentAndLaterWaits) {  // test_abort
 TEST(Barrier, ResetReleasesWaitersWithBrokenBarrierErrorThenWorksAgain) {  // test_reset
     constexpr int parties = 3;
     Barrier b(parties);
-    std::atomic<int> broken_errors{0};
-    {
-        std::vector<std::jthread> pool;
-        for (int i = 0; i < parties - 1; ++i)
-            pool.emplace_back([&] {
-                try {
-                    b.wait();
-                } catch (const BrokenBarrierError&) {
-                    broken_errors.fetch_add(1);
-                }
-            });
-        wait_until_waiting(b, parties - 1);
-        b.reset();
-    }
-    EXPECT_EQ(broken_errors.load(), parties - 1);
+    EXPECT_EQ(broken_waiters_after(b, parties - 1, [&] { b.reset(); }), parties - 1);
     EXPECT_FALSE(b.broken());
     std::atomic<int> passed{0};
     run_threads(parties, [&](int) {

@@ -25,7 +25,7 @@ Condition::~Condition() = default;
 bool Condition::acquire(bool blocking) { return plain_ ? plain_->acquire(blocking) : recursive_->acquire(blocking); }
 
 bool Condition::acquire_until(detail::Deadline deadline) {
-    return plain_ ? plain_->acquire_until(deadline) : recursive_->acquire_impl(true, deadline);
+    return plain_ ? plain_->acquire_until(deadline) : recursive_->acquire_until(deadline);
 }
 
 void Condition::release() {

@@ -7,15 +7,25 @@ namespace nogil::threading {
 
 // owner_ is written only by the thread that holds lock_ (or is about to release it), so a thread
 // reading its own ident there really is the owner; a relaxed load suffices for that test.
-bool RLock::acquire_impl(bool blocking, detail::Deadline deadline) {
+bool RLock::try_acquire() {
     const unsigned long me = get_ident();
+    return acquire_as(me, owner_.load(std::memory_order_relaxed) == me || lock_.try_acquire());
+}
+
+bool RLock::acquire_until(detail::Deadline deadline) {
+    const unsigned long me = get_ident();
+    return acquire_as(me, owner_.load(std::memory_order_relaxed) == me || lock_.acquire_until(deadline));
+}
+
+// Called with got == true once `me` owns lock_ (just now, or already: then one level deeper).
+bool RLock::acquire_as(unsigned long me, bool got) {
+    if (!got) return false;
     if (owner_.load(std::memory_order_relaxed) == me) {
         ++count_;
-        return true;
+    } else {
+        owner_.store(me, std::memory_order_relaxed);
+        count_ = 1;
     }
-    if (!(blocking ? lock_.acquire_until(deadline) : lock_.try_acquire())) return false;
-    owner_.store(me, std::memory_order_relaxed);
-    count_ = 1;
     return true;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // threading.Condition: lets threads wait, with a lock released, until another thread notifies.
 
+#include <nogil/threading/detail/lockable.hpp>
 #include <nogil/threading/lock.hpp>
 #include <nogil/threading/rlock.hpp>
 
@@ -12,7 +13,7 @@ namespace nogil::threading {
 /// Python's threading.Condition. Built on a Lock or an RLock (by default its own RLock, as in
 /// Python); `with cond:` is `std::scoped_lock guard(cond);`. Waiters are woken in FIFO order:
 /// each waiter sleeps on its own word, which notify() sets in the order the waits began.
-class Condition {
+class Condition : public detail::StdLockable<Condition> {
 public:
     /// A condition with its own RLock.
     Condition();
@@ -38,13 +39,6 @@ public:
     }
     /// Releases the underlying lock.
     void release();
-
-    /// Lockable: acquire().
-    void lock() { acquire(); }
-    /// Lockable: release().
-    void unlock() { release(); }
-    /// Lockable: acquire(false).
-    bool try_lock() { return acquire(false); }
 
     /// Releases the lock (fully, for an RLock), blocks the calling thread until notify() or
     /// notify_all() picks it, then re-acquires the lock before returning true. Throws
@@ -94,6 +88,7 @@ public:
     void notify_all();
 
 private:
+    friend class detail::StdLockable<Condition>;
     struct Waiter;
     bool acquire_until(detail::Deadline deadline);
     bool wait_until(detail::Deadline deadline);

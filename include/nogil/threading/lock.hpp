@@ -1,6 +1,7 @@
 #pragma once
 // threading.Lock: a primitive, non-recursive lock that any thread may release.
 
+#include <nogil/threading/detail/lockable.hpp>
 #include <nogil/threading/detail/timeout.hpp>
 
 #include <atomic>
@@ -19,7 +20,7 @@ class Condition;
 /// Python's `with lock:` is `std::scoped_lock guard(lock);` (Lock is TimedLockable, so
 /// std::unique_lock, std::scoped_lock and std::unique_lock::try_lock_for work too).
 /// Waiters are not served in any particular order, as in CPython.
-class Lock {
+class Lock : public detail::StdLockable<Lock> {
 public:
     /// An unlocked lock.
     Lock() noexcept = default;
@@ -56,24 +57,8 @@ public:
     /// Whether some thread holds the lock right now (a snapshot).
     bool locked() const noexcept { return state_.load(std::memory_order_relaxed) != 0; }
 
-    /// Lockable: same as acquire().
-    void lock() { acquire(); }
-    /// Lockable: same as release().
-    void unlock() { release(); }
-    /// Lockable: same as acquire(false).
-    bool try_lock() noexcept { return try_acquire(); }
-    /// TimedLockable: same as acquire(timeout), a negative duration meaning "do not wait".
-    template <class Rep, class Period>
-    bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-        return acquire_until(nogil::detail::deadline_after(timeout));
-    }
-    /// TimedLockable: acquires before `deadline` or returns false.
-    template <class Clock, class Duration>
-    bool try_lock_until(std::chrono::time_point<Clock, Duration> deadline) {
-        return try_lock_for(deadline - Clock::now());
-    }
-
 private:
+    friend class detail::StdLockable<Lock>;
     friend class RLock;  // both build on the raw acquire paths
     friend class Condition;
     bool try_acquire() noexcept {

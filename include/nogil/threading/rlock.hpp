@@ -1,6 +1,7 @@
 #pragma once
 // threading.RLock: a reentrant lock owned by the thread that acquired it.
 
+#include <nogil/threading/detail/lockable.hpp>
 #include <nogil/threading/lock.hpp>
 
 #include <atomic>
@@ -14,7 +15,7 @@ class Condition;
 /// Python's threading.RLock. The owning thread may acquire it again; it is free once released as
 /// many times as acquired. Only the owner may release it. `with rlock:` is
 /// `std::scoped_lock guard(rlock);` (Lockable and TimedLockable).
-class RLock {
+class RLock : public detail::StdLockable<RLock> {
 public:
     /// An unlocked, unowned lock.
     RLock() noexcept = default;
@@ -25,13 +26,13 @@ public:
     /// Otherwise blocks until the lock is free (blocking=false: only tries) and returns whether
     /// the calling thread now owns it.
     bool acquire(bool blocking = true) {
-        return acquire_impl(blocking, std::nullopt);
+        return blocking ? acquire_until(std::nullopt) : try_acquire();
     }
     /// As acquire(), waiting at most `timeout` for another owner to let go; false on timeout.
     /// Throws std::invalid_argument for a negative timeout or for blocking=false.
     template <class Rep, class Period>
     bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
-        return acquire_impl(true, detail::lock_deadline(blocking, timeout));
+        return acquire_until(detail::lock_deadline(blocking, timeout));
     }
     /// Same as acquire(true, timeout).
     template <class Rep, class Period>
@@ -47,31 +48,17 @@ public:
     /// Whether any thread owns the lock right now (Python 3.14's RLock.locked()).
     bool locked() const noexcept { return owner_.load(std::memory_order_relaxed) != 0; }
 
-    /// Lockable: acquire().
-    void lock() { acquire(); }
-    /// Lockable: release().
-    void unlock() { release(); }
-    /// Lockable: acquire(false).
-    bool try_lock() { return acquire(false); }
-    /// TimedLockable: acquire(timeout), a negative duration meaning "do not wait".
-    template <class Rep, class Period>
-    bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-        return acquire_impl(true, nogil::detail::deadline_after(timeout));
-    }
-    /// TimedLockable: acquires before `deadline` or returns false.
-    template <class Clock, class Duration>
-    bool try_lock_until(std::chrono::time_point<Clock, Duration> deadline) {
-        return try_lock_for(deadline - Clock::now());
-    }
-
 private:
+    friend class detail::StdLockable<RLock>;
     friend class Condition;
     /// What Condition::wait saves while it has fully released the lock (CPython's _release_save).
     struct Saved {
         unsigned long owner;
         std::size_t count;
     };
-    bool acquire_impl(bool blocking, detail::Deadline deadline);
+    bool try_acquire();
+    bool acquire_until(detail::Deadline deadline);
+    bool acquire_as(unsigned long me, bool got);
     bool is_owned() const noexcept;
     Saved release_save();
     void acquire_restore(Saved saved);

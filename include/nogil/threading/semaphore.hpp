@@ -2,6 +2,7 @@
 // threading.Semaphore and threading.BoundedSemaphore: a counter that acquire() decrements and
 // release() increments, blocking at zero.
 
+#include <nogil/threading/detail/lockable.hpp>
 #include <nogil/threading/detail/timeout.hpp>
 
 #include <atomic>
@@ -12,7 +13,7 @@ namespace nogil::threading {
 
 /// Python's threading.Semaphore. The counter is a futex word; waiters are not served in any
 /// guaranteed order. `with sem:` is `std::scoped_lock guard(sem);` (Lockable).
-class Semaphore {
+class Semaphore : public detail::StdLockable<Semaphore> {
 public:
     /// A semaphore whose counter starts at `value`. Throws std::invalid_argument
     /// ("semaphore initial value must be >= 0") for a negative value.
@@ -43,18 +44,12 @@ public:
     /// ("n must be one or more") and std::overflow_error past 2^32 - 1.
     void release(long long n = 1);
 
-    /// Lockable: acquire().
-    void lock() { acquire(); }
-    /// Lockable: release().
-    void unlock() { release(); }
-    /// Lockable: acquire(false).
-    bool try_lock() { return acquire(false); }
-
 protected:
     /// The most the counter may hold; release() beyond it throws (BoundedSemaphore's bound).
     Semaphore(long long value, std::uint32_t bound, const char* overflow_message);
 
 private:
+    friend class detail::StdLockable<Semaphore>;
     bool try_acquire() noexcept;
     bool acquire_until(detail::Deadline deadline) noexcept;
 
