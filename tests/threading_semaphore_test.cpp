@@ -95,6 +95,40 @@ TEST(Semaphore, ReleaseWakesBlockedAcquirers) {  // test_acquire_contended
     EXPECT_FALSE(sem.acquire(false));
 }
 
+TEST(Semaphore, TryAcquireContendedHandsOutExactlyTheCount) {  // test_try_acquire_contended
+    Semaphore sem(4);
+    sem.acquire();
+    std::atomic<int> got{0}, refused{0};
+    {
+        std::vector<std::jthread> pool;
+        for (int i = 0; i < 5; ++i)
+            pool.emplace_back([&] {
+                for (int n = 0; n < 2; ++n) (sem.acquire(false) ? got : refused).fetch_add(1);
+            });
+    }
+    EXPECT_EQ(got.load(), 3);
+    EXPECT_EQ(refused.load(), 7);
+}
+
+TEST(Semaphore, ReleaseOfNLetsExactlyNBlockedAcquirersThrough) {  // test_acquire_contended
+    constexpr int threads = 6;
+    Semaphore sem(0);
+    std::atomic<int> through{0};
+    std::vector<std::jthread> pool;
+    for (int i = 0; i < threads; ++i)
+        pool.emplace_back([&] {
+            sem.acquire();
+            through.fetch_add(1);
+        });
+    sem.release(4);
+    while (through.load() < 4) std::this_thread::yield();
+    EXPECT_FALSE(sem.acquire(false));  // all four units went to the blocked threads
+    EXPECT_EQ(through.load(), 4);
+    sem.release(2);
+    pool.clear();
+    EXPECT_EQ(through.load(), threads);
+}
+
 TEST(Semaphore, WorksAsAStandardGuard) {
     Semaphore sem(2);
     {

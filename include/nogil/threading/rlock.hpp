@@ -46,7 +46,7 @@ public:
     void release();
 
     /// Whether any thread owns the lock right now (Python 3.14's RLock.locked()).
-    bool locked() const noexcept { return owner_.load(std::memory_order_relaxed) != 0; }
+    bool locked() const noexcept { return lock_.locked(); }
 
 private:
     friend class detail::StdLockable<RLock>;
