@@ -97,7 +97,6 @@ Registry& registry() {
     return *instance;
 }
 
-[[maybe_unused]] const bool main_registered_at_startup = (registry(), true);
 
 // The calling thread's state. The raw pointer is trivially destructible, so it stays usable
 // while the main thread runs atexit hooks and static destructors (after its thread_locals died);
@@ -155,6 +154,29 @@ void join_non_daemon_threads_at_exit() {
     }
     registry().main->finished.set();
 }
+
+// fork() copies only the forking thread. As Python's _after_fork does, the child forgets the
+// other threads (marked ended, so joining them returns and the exit hook does not wait for
+// them) and the forking thread becomes the child's main thread. The registry lock is held
+// across fork() so the child never inherits it locked by a thread that no longer exists.
+void before_fork() { registry().mutex.lock(); }
+void after_fork_in_parent() { registry().mutex.unlock(); }
+void after_fork_in_child() {
+    Registry& r = registry();
+    std::shared_ptr<ThreadState> self = current_raw ? current_raw->shared_from_this() : r.main;
+    for (auto& state : r.active) {
+        if (state != self) state->finished.set();
+    }
+    r.active.assign(1, self);
+    r.main = self;
+    r.mutex.unlock();
+}
+
+[[maybe_unused]] const bool registered_at_startup = [] {
+    registry();
+    ::pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    return true;
+}();
 
 void install_exit_hook_once() {
     static std::once_flag once;
