@@ -32,6 +32,12 @@ void wait_until_waiting(Barrier& barrier, std::size_t n) {
 
 TEST(Barrier, PartiesMustBePositive) {
     EXPECT_THROW(Barrier(0), std::invalid_argument);
+    try {
+        Barrier negative(-1);
+        FAIL();
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "parties must be >= 1");
+    }
     Barrier b(3);
     EXPECT_EQ(b.parties(), 3u);
     EXPECT_EQ(b.n_waiting(), 0u);

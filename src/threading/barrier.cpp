@@ -10,10 +10,15 @@
 
 namespace nogil::threading {
 
-Barrier::Barrier(std::size_t parties, std::function<void()> action)
-    : parties_(parties), action_(std::move(action)) {
+namespace {
+std::size_t checked_parties(long long parties) {
     if (parties < 1) throw std::invalid_argument("parties must be >= 1");
+    return static_cast<std::size_t>(parties);
 }
+}  // namespace
+
+Barrier::Barrier(long long parties, std::function<void()> action)
+    : parties_(checked_parties(parties)), action_(std::move(action)) {}
 
 std::size_t Barrier::wait() {
     return wait_until(default_timeout_ ? detail::Deadline(nogil::detail::deadline_after(*default_timeout_))

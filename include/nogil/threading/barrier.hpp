@@ -21,11 +21,11 @@ class Barrier {
 public:
     /// A barrier for `parties` threads (>= 1, else std::invalid_argument), with an optional
     /// action run by the last arriving thread of each round, and no default timeout.
-    explicit Barrier(std::size_t parties, std::function<void()> action = {});
+    explicit Barrier(long long parties, std::function<void()> action = {});
 
     /// As above, with a default timeout for wait() (Python's `timeout=`).
     template <class Rep, class Period>
-    Barrier(std::size_t parties, std::function<void()> action, std::chrono::duration<Rep, Period> timeout)
+    Barrier(long long parties, std::function<void()> action, std::chrono::duration<Rep, Period> timeout)
         : Barrier(parties, std::move(action)) {
         default_timeout_ = timeout;
     }
