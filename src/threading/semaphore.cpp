@@ -23,15 +23,6 @@ Semaphore::Semaphore(long long value, std::uint32_t bound, const char* overflow_
 BoundedSemaphore::BoundedSemaphore(long long value)
     : Semaphore(value, checked_initial(value), "Semaphore released too many times") {}
 
-bool Semaphore::try_acquire() noexcept {
-    std::uint32_t seen = value_.load(std::memory_order_relaxed);
-    while (seen != 0) {
-        if (value_.compare_exchange_weak(seen, seen - 1, std::memory_order_acquire, std::memory_order_relaxed))
-            return true;
-    }
-    return false;
-}
-
 bool Semaphore::acquire_until(detail::Deadline deadline) noexcept {
     for (;;) {
         if (try_acquire()) return true;

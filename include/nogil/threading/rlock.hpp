@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <pthread.h>
 
 namespace nogil::threading {
 
@@ -26,7 +27,16 @@ public:
     /// Otherwise blocks until the lock is free (blocking=false: only tries) and returns whether
     /// the calling thread now owns it.
     bool acquire(bool blocking = true) {
-        return blocking ? acquire_until(std::nullopt) : try_acquire();
+        const unsigned long me = self_ident();
+        if (owner_.load(std::memory_order_relaxed) == me) {
+            ++count_;
+            return true;
+        }
+        if (lock_.try_acquire()) {
+            take(me);
+            return true;
+        }
+        return blocking && acquire_until(std::nullopt);
     }
     /// As acquire(), waiting at most `timeout` for another owner to let go; false on timeout.
     /// Throws std::invalid_argument for a negative timeout or for blocking=false.
@@ -43,7 +53,13 @@ public:
     /// Drops one level of recursion; at zero the lock is free and one blocked acquirer wakes.
     /// Throws std::runtime_error("cannot release un-acquired lock") unless the calling thread
     /// owns the lock.
-    void release();
+    void release() {
+        if (owner_.load(std::memory_order_relaxed) != self_ident()) throw_unacquired();
+        if (--count_ == 0) {
+            owner_.store(0, std::memory_order_relaxed);
+            lock_.release();
+        }
+    }
 
     /// Whether any thread owns the lock right now (Python 3.14's RLock.locked()).
     bool locked() const noexcept { return lock_.locked(); }
@@ -56,9 +72,15 @@ private:
         unsigned long owner;
         std::size_t count;
     };
-    bool try_acquire();
+    // owner_ is written only by the thread that holds lock_, so a thread that reads its own
+    // ident there really is the owner: relaxed loads suffice for that test.
+    static unsigned long self_ident() noexcept { return static_cast<unsigned long>(::pthread_self()); }  // get_ident()
+    void take(unsigned long me) noexcept {
+        owner_.store(me, std::memory_order_relaxed);
+        count_ = 1;
+    }
+    [[noreturn]] static void throw_unacquired();
     bool acquire_until(detail::Deadline deadline);
-    bool acquire_as(unsigned long me, bool got);
     bool is_owned() const noexcept;
     Saved release_save();
     void acquire_restore(Saved saved);

@@ -24,7 +24,7 @@ public:
     /// Decrements the counter, first blocking the calling thread while it is zero; returns true.
     /// With blocking=false, decrements only if that needs no wait and returns whether it did.
     bool acquire(bool blocking = true) {
-        return blocking ? acquire_until(std::nullopt) : try_acquire();
+        return try_acquire() || (blocking && acquire_until(std::nullopt));
     }
     /// As acquire(), waiting at most `timeout` (negative: not at all); false on timeout.
     /// Throws std::invalid_argument when blocking=false, as Python does.
@@ -50,7 +50,14 @@ protected:
 
 private:
     friend class detail::StdLockable<Semaphore>;
-    bool try_acquire() noexcept;
+    bool try_acquire() noexcept {
+        std::uint32_t seen = value_.load(std::memory_order_relaxed);
+        while (seen != 0) {
+            if (value_.compare_exchange_weak(seen, seen - 1, std::memory_order_acquire, std::memory_order_relaxed))
+                return true;
+        }
+        return false;
+    }
     bool acquire_until(detail::Deadline deadline) noexcept;
 
     std::atomic<std::uint32_t> value_;
