@@ -97,7 +97,6 @@ Registry& registry() {
     return *instance;
 }
 
-
 // The calling thread's state. The raw pointer is trivially destructible, so it stays usable
 // while the main thread runs atexit hooks and static destructors (after its thread_locals died);
 // the main thread's state lives in the never-destroyed registry. The owner keeps the state of a
@@ -110,6 +109,7 @@ struct CurrentOwner {
             registry().remove(state.get());
             state->finished.set();
         }
+        if (current_raw == state.get()) current_raw = nullptr;  // never left dangling
     }
 };
 thread_local CurrentOwner current_owner;
@@ -132,10 +132,10 @@ ThreadState& current_state() {
     }
     return *current_raw;
 }
-
 // threading._shutdown: join non-daemon threads until none is left, then mark the main thread ended.
 void join_non_daemon_threads_at_exit() {
-    const ThreadState* self = &current_state();
+    // Not current_state(): std::exit has already destroyed the calling thread's thread_locals.
+    const ThreadState* self = current_raw;
     for (;;) {
         std::shared_ptr<ThreadState> pending;
         {

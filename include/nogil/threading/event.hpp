@@ -45,7 +45,9 @@ private:
     friend class Thread;  // join(timeout) waits with a deadline it already computed
     static constexpr std::uint32_t flag_bit = 1;
     static constexpr std::uint32_t sleepers_bit = 2;
-    static constexpr std::uint32_t generation_one = 4;  // set() adds this: its count lives above the two bits
+    // set() adds this: its count lives above the two bits. It wraps after 2^30 set() calls; only
+    // a waiter that sleeps through exactly that many set/clear cycles could miss one.
+    static constexpr std::uint32_t generation_one = 4;
 
     bool wait_until(detail::Deadline deadline) noexcept;
 

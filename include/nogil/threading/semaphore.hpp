@@ -16,7 +16,8 @@ namespace nogil::threading {
 class Semaphore : public detail::StdLockable<Semaphore> {
 public:
     /// A semaphore whose counter starts at `value`. Throws std::invalid_argument
-    /// ("semaphore initial value must be >= 0") for a negative value.
+    /// ("semaphore initial value must be >= 0") for a negative value, and std::overflow_error
+    /// above 2^32 - 1 (the counter is one futex word; Python's is unbounded).
     explicit Semaphore(long long value = 1);
     Semaphore(const Semaphore&) = delete;
     Semaphore& operator=(const Semaphore&) = delete;
