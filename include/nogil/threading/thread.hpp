@@ -74,6 +74,8 @@ concept ThreadTarget = !std::same_as<std::remove_cvref_t<F>, ThreadOptions> &&
 /// when the program exits normally (return from main or std::exit) are joined first, as
 /// Python's threading._shutdown does; daemon threads are not waited for.
 ///
+/// A moved-from Thread refers to no thread: it may only be assigned to or destroyed.
+///
 /// Python's subclassing with an overridden run() is not offered: a handle may be destroyed
 /// while its thread runs, so the thread could not call back into it. Pass a target instead.
 class Thread {
