@@ -1,6 +1,7 @@
 // ThreadPoolExecutor, mirroring CPython's test_concurrent_futures (test_thread_pool, executor,
 // shutdown and init suites).
 #include <nogil/concurrent/futures.hpp>
+#include <nogil/threading/thread.hpp>
 
 #include <gtest/gtest.h>
 
@@ -142,6 +143,8 @@ TEST(ThreadPoolExecutor, ThreadNamePrefix) {
                         return std::string(buf);
                     }).result();
     EXPECT_EQ(name, "io_0");
+    EXPECT_EQ(pool.submit([] { return nogil::threading::current_thread().name(); }).result(), "io_0")
+        << "workers are threading::Threads, as in Python";
 }
 
 TEST(ThreadPoolExecutor, InitializerRunsOncePerThread) {

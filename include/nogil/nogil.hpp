@@ -4,3 +4,4 @@
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/queue.hpp>
+#include <nogil/threading.hpp>

@@ -22,6 +22,7 @@
 
 #include <nogil/concurrent/futures/thread_pool.hpp>
 #include <nogil/detail/futex.hpp>
+#include <nogil/threading/thread.hpp>
 
 #include <pthread.h>
 #include <sched.h>
@@ -160,8 +161,9 @@ public:
         wake_all();  // step 4
         if (!wait) return;
         std::lock_guard guard(spawn_mutex_);  // step 5
+        auto self = threading::current_thread();
         for (auto& t : threads_) {
-            if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+            if (!(t == self)) t.join();
         }
     }
 
@@ -181,13 +183,17 @@ private:
 
     void start_thread_locked() {
         std::size_t index = started_.load(std::memory_order_relaxed);
-        threads_.emplace_back([this, index] { worker_main(index); });
+        // A threading::Thread, as in Python: current_thread().name() is "<prefix>_<n>" inside a
+        // call. Daemonic: the pool's destructor is what waits, and a pool that is never destroyed
+        // does not keep the program from exiting.
+        threading::Thread worker({.name = options_.thread_name_prefix + "_" + std::to_string(index), .daemon = true},
+                                 [this, index] { worker_main(index); });
+        worker.start();
+        threads_.push_back(std::move(worker));
         started_.store(index + 1, std::memory_order_release);
     }
 
     void worker_main(std::size_t index) {
-        std::string name = options_.thread_name_prefix + "_" + std::to_string(index);
-        pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
         if (options_.initializer) {
             try {
                 options_.initializer();
@@ -388,7 +394,7 @@ private:
     std::string broken_;                  // guarded by queue_mutex_; non-empty once broken
 
     std::mutex spawn_mutex_;
-    std::vector<std::thread> threads_;    // guarded by spawn_mutex_
+    std::vector<threading::Thread> threads_;  // guarded by spawn_mutex_
     bool no_more_threads_ = false;        // guarded by spawn_mutex_
     std::atomic<std::size_t> started_{0};
     std::atomic<std::uint32_t> idle_tokens_{0};
