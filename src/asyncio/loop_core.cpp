@@ -212,47 +212,35 @@ void LoopCore::drain_threadsafe() {
 
 // ----------------------------------------------------------------------------- fds
 
-void LoopCore::add_reader(int fd, std::function<void()> fn) {
+void LoopCore::set_fd_callback(int fd, bool writer, std::function<void()> fn) {
     check_thread();
     if (closed_) throw std::runtime_error("Event loop is closed");
     if (fd < 0) throw std::invalid_argument("fd must be a non-negative file descriptor, got " + std::to_string(fd));
     auto& entry = fds_[fd];
+    auto& slot = writer ? entry.writer : entry.reader;
+    auto& other = writer ? entry.reader : entry.writer;
     auto h = Ref<HandleState>::adopt(new HandleState);
     h->callback = std::move(fn);
-    backend_->watch(fd, io_readable | (entry.writer ? io_writable : 0u));
-    if (entry.reader) entry.reader->cancel();
-    entry.reader = std::move(h);
+    try {
+        backend_->watch(fd, (writer ? io_writable : io_readable) | (other ? (writer ? io_readable : io_writable) : 0u));
+    } catch (...) {
+        if (!slot && !other) fds_.erase(fd);
+        throw;
+    }
+    if (slot) slot->cancel();
+    slot = std::move(h);
 }
 
-void LoopCore::add_writer(int fd, std::function<void()> fn) {
-    check_thread();
-    if (closed_) throw std::runtime_error("Event loop is closed");
-    if (fd < 0) throw std::invalid_argument("fd must be a non-negative file descriptor, got " + std::to_string(fd));
-    auto& entry = fds_[fd];
-    auto h = Ref<HandleState>::adopt(new HandleState);
-    h->callback = std::move(fn);
-    backend_->watch(fd, io_writable | (entry.reader ? io_readable : 0u));
-    if (entry.writer) entry.writer->cancel();
-    entry.writer = std::move(h);
-}
-
-bool LoopCore::remove_reader(int fd) {
+bool LoopCore::clear_fd_callback(int fd, bool writer) {
     auto it = fds_.find(fd);
-    if (it == fds_.end() || !it->second.reader) return false;
-    it->second.reader->cancel();
-    it->second.reader = nullptr;
-    backend_->watch(fd, it->second.writer ? io_writable : 0u);
-    if (!it->second.writer) fds_.erase(it);
-    return true;
-}
-
-bool LoopCore::remove_writer(int fd) {
-    auto it = fds_.find(fd);
-    if (it == fds_.end() || !it->second.writer) return false;
-    it->second.writer->cancel();
-    it->second.writer = nullptr;
-    backend_->watch(fd, it->second.reader ? io_readable : 0u);
-    if (!it->second.reader) fds_.erase(it);
+    if (it == fds_.end()) return false;
+    auto& slot = writer ? it->second.writer : it->second.reader;
+    auto& other = writer ? it->second.reader : it->second.writer;
+    if (!slot) return false;
+    slot->cancel();
+    slot = nullptr;
+    backend_->watch(fd, other ? (writer ? io_readable : io_writable) : 0u);
+    if (!other) fds_.erase(it);
     return true;
 }
 
@@ -336,9 +324,8 @@ void LoopCore::run_once() {
         const auto now = Clock::now();
         while (!timers_.empty() && timers_.front()->when <= now) {
             HandleState* t = timers_.front();
-            remove_timer(*t);  // drops the heap's reference...
-            // ...so queue it first: the ready queue takes its own.
-            t->add_ref();
+            t->add_ref();      // remove_timer drops the heap's reference; keep it alive until queued
+            remove_timer(*t);
             schedule_handle(t);
             t->release();
         }
@@ -350,7 +337,11 @@ void LoopCore::run_ready(std::size_t count) {
     for (std::size_t i = 0; i < count && !ready_.empty(); ++i) {
         ReadyItem item = ready_.pop();
         Clock::time_point start;
-        if (debug) start = Clock::now();
+        Ref<TaskBase> stepped;  // debug: keeps the task alive to name it in a report
+        if (debug) {
+            start = Clock::now();
+            if (item.kind == ReadyItem::Kind::step) stepped = Ref<TaskBase>(static_cast<TaskBase*>(item.a));
+        }
         switch (item.kind) {
             case ReadyItem::Kind::step:
                 static_cast<TaskBase*>(item.a)->step();
@@ -377,19 +368,12 @@ void LoopCore::run_ready(std::size_t count) {
         }
         if (debug) {
             double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-            if (seconds >= slow_callback_duration) report_slow(item, seconds);
+            if (seconds >= slow_callback_duration) report_slow(stepped ? stepped->describe() : "<Handle>", seconds);
         }
     }
 }
 
-void LoopCore::report_slow(const ReadyItem& item, double seconds) const {
-    std::string what = "<Handle>";
-    // The step item's task is alive here if it is still registered; describe it only then.
-    if (item.kind == ReadyItem::Kind::step) {
-        for (TaskBase* t = tasks_head_; t; t = t->reg_next)
-            if (t == item.a) what = t->describe();
-        if (what == "<Handle>") what = "<Task step>";
-    }
+void LoopCore::report_slow(const std::string& what, double seconds) const {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.3f", seconds);
     std::cerr << "asyncio: Executing " << what << " took " << buf << " seconds\n";

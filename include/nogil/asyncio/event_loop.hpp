@@ -147,13 +147,13 @@ public:
     // --- file descriptors (readiness, level-triggered, as Python's add_reader) --------------
 
     /// Calls fn each iteration while fd is readable; replaces an earlier reader for fd.
-    void add_reader(int fd, std::function<void()> fn) { core_->add_reader(fd, std::move(fn)); }
+    void add_reader(int fd, std::function<void()> fn) { core_->set_fd_callback(fd, false, std::move(fn)); }
     /// True if a reader was registered.
-    bool remove_reader(int fd) { return core_->remove_reader(fd); }
+    bool remove_reader(int fd) { return core_->clear_fd_callback(fd, false); }
     /// Calls fn each iteration while fd is writable; replaces an earlier writer for fd.
-    void add_writer(int fd, std::function<void()> fn) { core_->add_writer(fd, std::move(fn)); }
+    void add_writer(int fd, std::function<void()> fn) { core_->set_fd_callback(fd, true, std::move(fn)); }
     /// True if a writer was registered.
-    bool remove_writer(int fd) { return core_->remove_writer(fd); }
+    bool remove_writer(int fd) { return core_->clear_fd_callback(fd, true); }
 
     // --- signals ------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ namespace nogil::asyncio {
 
 /// Options of run(). `debug`: nullopt keeps the default (NOGIL_ASYNCIO_DEBUG=1 turns it on).
 struct RunOptions {
-    std::optional<bool> debug;
+    std::optional<bool> debug{};
 };
 
 namespace detail_run {

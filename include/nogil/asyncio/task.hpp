@@ -65,8 +65,8 @@ namespace nogil::asyncio {
 /// its first suspension (Python 3.12's eager task factory); a task that finishes there is done
 /// when create_task returns.
 struct TaskOptions {
-    std::string name;
-    bool eager_start = false;
+    std::string name{};
+    bool eager_start{false};
 };
 
 template <class T = void>
@@ -163,9 +163,10 @@ Task<T> create_task(Coroutine<T> coro, TaskOptions options = {}) {
     return detail_task::make_task(detail::running_loop_or_throw(), coro, options);
 }
 /// Same, with a name (Python's create_task(coro, name=...)).
-template <class T>
-Task<T> create_task(Coroutine<T> coro, std::string name) {
-    TaskOptions options{std::move(name), false};
+template <class T, class Name>
+    requires std::is_convertible_v<Name, std::string>
+Task<T> create_task(Coroutine<T> coro, Name&& name) {
+    TaskOptions options{std::string(std::forward<Name>(name)), false};
     return detail_task::make_task(detail::running_loop_or_throw(), coro, options);
 }
 

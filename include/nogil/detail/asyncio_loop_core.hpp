@@ -136,6 +136,8 @@ public:
     Ref<HandleState> call_at(Clock::time_point when, std::function<void()> fn);
     /// Arms an internal timer calling fn(ctx); returns null if the loop is closed.
     Ref<HandleState> call_at(Clock::time_point when, void (*fn)(void*), void* ctx);
+    /// Timers armed and not yet due or cancelled (tests and debugging).
+    std::size_t timer_count() const noexcept { return timers_.size(); }
     /// Takes a timer out of the heap (no-op if it is not in it).
     void remove_timer(HandleState& timer) noexcept;
     /// Any thread: queues fn and wakes the loop. Throws RuntimeError if closed.
@@ -144,10 +146,10 @@ public:
     void wakeup() noexcept { backend_->wakeup(); }
 
     // --- fds (loop thread) ----------------------------------------------------------------
-    void add_reader(int fd, std::function<void()> fn);
-    bool remove_reader(int fd);
-    void add_writer(int fd, std::function<void()> fn);
-    bool remove_writer(int fd);
+    /// Python's add_reader (writer = false) / add_writer (writer = true).
+    void set_fd_callback(int fd, bool writer, std::function<void()> fn);
+    /// Python's remove_reader / remove_writer: true if a callback was registered.
+    bool clear_fd_callback(int fd, bool writer);
 
     // --- running --------------------------------------------------------------------------
     void run_forever();
@@ -179,7 +181,7 @@ public:
 
 private:
     void run_ready(std::size_t count);
-    void report_slow(const ReadyItem& item, double seconds) const;
+    void report_slow(const std::string& what, double seconds) const;
     void heap_up(std::size_t i) noexcept;
     void heap_down(std::size_t i) noexcept;
     void heap_push(HandleState* h);
