@@ -5,7 +5,12 @@
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
 #include <nogil/asyncio/future.hpp>
+#include <nogil/asyncio/gather.hpp>
 #include <nogil/asyncio/runners.hpp>
+#include <nogil/asyncio/shield.hpp>
 #include <nogil/asyncio/sleep.hpp>
 #include <nogil/asyncio/task.hpp>
+#include <nogil/asyncio/task_group.hpp>
+#include <nogil/asyncio/timeouts.hpp>
+#include <nogil/asyncio/wait.hpp>
 #include <nogil/errors.hpp>

@@ -20,8 +20,9 @@
 
 namespace nogil::detail {
 
+/// A Future's state; composite futures (gather, shield) derive from it and override cancel().
 template <class T>
-class FutureState final : public FutureBase {
+class FutureState : public FutureBase {
 public:
     using FutureBase::FutureBase;
     template <class U>
@@ -40,7 +41,7 @@ private:
 };
 
 template <>
-class FutureState<void> final : public FutureBase {
+class FutureState<void> : public FutureBase {
 public:
     using FutureBase::FutureBase;
     void set_result() { finish(); }
@@ -109,9 +110,14 @@ public:
 
     /// The machinery; not part of the public API.
     detail::FutureBase* state() const noexcept { return state_.get(); }
+    using State = detail::FutureState<T>;
+    /// The machinery: a handle to a derived state (gather, shield).
+    template <class Derived>
+    static Future from_state(detail::Ref<Derived> s) noexcept {
+        return Future(detail::Ref<State>(std::move(s)));
+    }
 
 private:
-    using State = detail::FutureState<T>;
     explicit Future(detail::LoopCore& core) : state_(detail::Ref<State>::adopt(new State(core))) {}
     explicit Future(detail::Ref<State> s) noexcept : state_(std::move(s)) {}
     detail::Ref<State> state_;

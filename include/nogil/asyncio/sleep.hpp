@@ -25,6 +25,8 @@ namespace nogil::detail {
 class SleepWaiter : public Waiter {
 public:
     explicit SleepWaiter(Clock::duration delay) noexcept : delay_(delay) {}
+    /// Moves a not yet awaited sleep (e.g. into a task by wait_for or gather).
+    SleepWaiter(SleepWaiter&& other) noexcept : delay_(other.delay_) {}
     SleepWaiter(const SleepWaiter&) = delete;
     SleepWaiter& operator=(const SleepWaiter&) = delete;
     ~SleepWaiter() {
