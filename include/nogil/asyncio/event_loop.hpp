@@ -21,6 +21,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace nogil::asyncio {
@@ -139,7 +140,7 @@ public:
 
     /// Schedules a coroutine as a task on this loop. Defined in <nogil/asyncio/task.hpp>.
     template <class T>
-    Task<T> create_task(Coroutine<T> coro, std::string name = {});
+    Task<T> create_task(Coroutine<T> coro, std::string_view name = {});
     /// A new pending Future bound to this loop. Defined in <nogil/asyncio/future.hpp>.
     template <class T = void>
     Future<T> create_future();

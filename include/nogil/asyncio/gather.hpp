@@ -169,12 +169,7 @@ auto gather_range(R&& range) {
     LoopCore& loop = running_loop_or_throw();
     std::vector<F> children;
     if constexpr (std::ranges::sized_range<R>) children.reserve(std::ranges::size(range));
-    for (auto&& a : range) {
-        if constexpr (std::is_lvalue_reference_v<decltype(a)> && !std::is_const_v<std::remove_reference_t<decltype(a)>>)
-            children.push_back(ensure_future(std::move(a)));
-        else
-            children.push_back(ensure_future(a));
-    }
+    for (auto&& a : range) children.push_back(ensure_future_from_range(a));
     auto ref = Ref<GatherState<Result, std::vector<F>, Settled>>::adopt(
         new GatherState<Result, std::vector<F>, Settled>(loop, std::move(children)));
     ref->attach();

@@ -22,6 +22,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -63,9 +64,10 @@ namespace nogil::asyncio {
 
 /// Options of create_task. `eager_start` runs the coroutine at once, inside create_task, up to
 /// its first suspension (Python 3.12's eager task factory); a task that finishes there is done
-/// when create_task returns.
+/// when create_task returns. The name is copied; a string_view because g++ 12 relocates
+/// temporaries of a co_await expression bitwise, which corrupts a small std::string.
 struct TaskOptions {
-    std::string name{};
+    std::string_view name{};
     bool eager_start{false};
 };
 
@@ -146,7 +148,7 @@ Task<T> make_task(nogil::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions
     auto handle = nogil::detail::CoroutineAccess::release(coro);
     nogil::detail::TaskState<T>* state;
     try {
-        state = new nogil::detail::TaskState<T>(loop, handle, std::move(options.name));
+        state = new nogil::detail::TaskState<T>(loop, handle, std::string(options.name));
     } catch (...) {
         handle.destroy();
         throw;
@@ -162,11 +164,10 @@ template <class T>
 Task<T> create_task(Coroutine<T> coro, TaskOptions options = {}) {
     return detail_task::make_task(detail::running_loop_or_throw(), coro, options);
 }
-/// Same, with a name (Python's create_task(coro, name=...)).
-template <class T, class Name>
-    requires std::is_convertible_v<Name, std::string>
-Task<T> create_task(Coroutine<T> coro, Name&& name) {
-    TaskOptions options{std::string(std::forward<Name>(name)), false};
+/// Same, with a name (Python's create_task(coro, name=...)); the name is copied.
+template <class T>
+Task<T> create_task(Coroutine<T> coro, std::string_view name) {
+    TaskOptions options{name, false};
     return detail_task::make_task(detail::running_loop_or_throw(), coro, options);
 }
 
@@ -184,8 +185,8 @@ inline std::vector<Task<>> all_tasks() {
 }
 
 template <class T>
-Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name) {
-    TaskOptions options{std::move(name), false};
+Task<T> EventLoop::create_task(Coroutine<T> coro, std::string_view name) {
+    TaskOptions options{name, false};
     return detail_task::make_task(*core_, coro, options);
 }
 

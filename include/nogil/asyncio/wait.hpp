@@ -286,13 +286,7 @@ auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
     using F = future_t<std::ranges::range_value_t<R>>;
     std::vector<F> todo;
     for (auto&& a : aws) {
-        F f = [&] {
-            if constexpr (std::is_lvalue_reference_v<decltype(a)> &&
-                          !std::is_const_v<std::remove_reference_t<decltype(a)>>)
-                return ensure_future(std::move(a));
-            else
-                return ensure_future(a);
-        }();
+        F f = ensure_future_from_range(a);
         bool seen = false;
         for (auto& o : todo) seen = seen || o.state() == f.state();
         if (!seen) todo.push_back(std::move(f));
