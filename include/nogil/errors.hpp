@@ -5,6 +5,7 @@
 // Python's ValueError is std::invalid_argument and Python's RuntimeError is std::runtime_error;
 // nogil throws those directly, with a message that names the argument.
 
+#include <cerrno>
 #include <cstddef>
 #include <exception>
 #include <optional>
@@ -91,6 +92,26 @@ public:
     using std::system_error::system_error;
     explicit OSError(int errno_value, const std::string& what = "")
         : std::system_error(errno_value, std::generic_category(), what) {}
+};
+
+/// Python's FileNotFoundError (an OSError with errno ENOENT): e.g. a program that does not exist
+/// given to asyncio::create_subprocess_exec.
+class FileNotFoundError : public OSError {
+public:
+    explicit FileNotFoundError(const std::string& what = "") : OSError(ENOENT, what) {}
+};
+
+/// Python's ProcessLookupError (an OSError with errno ESRCH): signalling a process that is gone.
+class ProcessLookupError : public OSError {
+public:
+    explicit ProcessLookupError(const std::string& what = "") : OSError(ESRCH, what) {}
+};
+
+/// Python's KeyboardInterrupt: asyncio::run() throws it after Ctrl-C (SIGINT) cancelled the
+/// main task. Like Python's (a BaseException), it is not a std::runtime_error.
+class KeyboardInterrupt : public std::exception {
+public:
+    const char* what() const noexcept override { return "KeyboardInterrupt"; }
 };
 
 namespace queue {

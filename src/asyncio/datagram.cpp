@@ -1,0 +1,331 @@
+// UDP and unix datagram endpoints. Guarantees are in include/nogil/asyncio/datagram.hpp.
+#include <nogil/asyncio/datagram.hpp>
+
+#include <nogil/detail/asyncio_child.hpp>  // UniqueFd
+#include <nogil/detail/asyncio_fd_waiter.hpp>
+#include <nogil/detail/asyncio_loop_core.hpp>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <vector>
+
+namespace nogil::detail {
+
+/// Shared by an endpoint and its running operations, so that moving the endpoint or closing
+/// it while an operation is suspended never leaves the operation with a dangling socket.
+struct DatagramState {
+    UniqueFd fd;
+    int family = AF_UNSPEC;
+    bool connected = false;
+    bool closing = false;
+    bool receiving = false;
+    int pending = 0;  // operations suspended on the fd; the last one out closes a closing socket
+
+    void close() noexcept {
+        if (closing) return;
+        closing = true;
+        if (pending == 0)
+            fd.reset();
+        else
+            ::shutdown(fd.get(), SHUT_RDWR);  // wakes the pending operations (readable/writable)
+    }
+};
+
+}  // namespace nogil::detail
+
+namespace nogil::asyncio {
+
+namespace {
+
+using detail::DatagramState;
+
+struct SockAddr {
+    sockaddr_storage storage{};
+    socklen_t len = 0;
+    const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+[[noreturn]] void throw_errno(const std::string& what) { throw OSError(errno, what); }
+
+SockAddr unix_address(std::string_view path, const char* what) {
+    SockAddr a;
+    sockaddr_un un{};
+    if (path.size() >= sizeof un.sun_path)
+        throw std::invalid_argument(std::string(what) + ": path longer than " + std::to_string(sizeof un.sun_path - 1) +
+                                    " bytes");
+    un.sun_family = AF_UNIX;
+    std::memcpy(un.sun_path, path.data(), path.size());
+    std::memcpy(&a.storage, &un, sizeof un);
+    // A leading NUL is Linux's abstract namespace: the length, not a terminator, ends the name.
+    const bool abstract = !path.empty() && path[0] == '\0';
+    a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
+    return a;
+}
+
+/// getaddrinfo for a datagram socket: numeric first (never blocks), then a name lookup.
+SockAddr resolve(std::string_view host, std::uint16_t port, int family, bool passive, const char* what) {
+    std::string h(host);
+    std::string service = std::to_string(port);
+    addrinfo hints{};
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    addrinfo* res = nullptr;
+    const char* node = h.empty() ? nullptr : h.c_str();
+    hints.ai_flags |= AI_NUMERICHOST;
+    int rc = ::getaddrinfo(node, service.c_str(), &hints, &res);
+    if (rc == EAI_NONAME && node) {
+        hints.ai_flags &= ~AI_NUMERICHOST;
+        rc = ::getaddrinfo(node, service.c_str(), &hints, &res);
+    }
+    if (rc != 0) {
+        if (rc == EAI_SYSTEM) throw_errno(std::string(what) + ": getaddrinfo");
+        throw OSError(std::make_error_code(std::errc::address_not_available),
+                      std::string(what) + ": cannot resolve '" + h + "': " + ::gai_strerror(rc));
+    }
+    SockAddr a;
+    std::memcpy(&a.storage, res->ai_addr, res->ai_addrlen);
+    a.len = res->ai_addrlen;
+    ::freeaddrinfo(res);
+    return a;
+}
+
+Address to_address(const sockaddr_storage& s, socklen_t len) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (s.ss_family == AF_INET) {
+        const auto& in = reinterpret_cast<const sockaddr_in&>(s);
+        ::inet_ntop(AF_INET, &in.sin_addr, buf, sizeof buf);
+        return Address(buf, ntohs(in.sin_port));
+    }
+    if (s.ss_family == AF_INET6) {
+        const auto& in6 = reinterpret_cast<const sockaddr_in6&>(s);
+        ::inet_ntop(AF_INET6, &in6.sin6_addr, buf, sizeof buf);
+        return Address(buf, ntohs(in6.sin6_port));
+    }
+    if (s.ss_family == AF_UNIX) {
+        const auto& un = reinterpret_cast<const sockaddr_un&>(s);
+        const auto offset = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
+        if (len <= offset) return Address(std::string(), 0);  // unbound peer
+        std::size_t n = ::strnlen(un.sun_path, len - offset);
+        if (n == 0 && len > offset + 1) n = len - offset;  // abstract namespace: keep the leading NUL
+        return Address(std::string(un.sun_path, n), 0);
+    }
+    return Address();
+}
+
+/// Counts an operation as suspended on the socket; the last one out of a closing socket closes it.
+struct PendingOp {
+    DatagramState& s;
+    explicit PendingOp(DatagramState& state) : s(state) { ++s.pending; }
+    ~PendingOp() {
+        if (--s.pending == 0 && s.closing) s.fd.reset();
+    }
+    PendingOp(const PendingOp&) = delete;
+    PendingOp& operator=(const PendingOp&) = delete;
+};
+
+void check_open(const DatagramState& s, const char* what) {
+    if (s.closing) throw OSError(EBADF, std::string(what) + " on a closed endpoint");
+}
+
+Coroutine<std::pair<std::string, Address>> recv_one(std::shared_ptr<DatagramState> state, std::size_t bufsize) {
+    check_open(*state, "recvfrom");
+    if (state->receiving)
+        throw std::runtime_error("recvfrom() called while another coroutine is already waiting for a datagram");
+    state->receiving = true;
+    PendingOp op(*state);
+    struct Receiving {
+        DatagramState& s;
+        ~Receiving() { s.receiving = false; }
+    } receiving{*state};
+    std::string data(bufsize, '\0');
+    for (;;) {
+        check_open(*state, "recvfrom");
+        sockaddr_storage from{};
+        socklen_t len = sizeof from;
+        ssize_t n = ::recvfrom(state->fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+        if (n >= 0) {
+            data.resize(static_cast<std::size_t>(n));
+            co_return std::pair<std::string, Address>(std::move(data), to_address(from, len));
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            co_await detail::wait_readable(state->fd.get());
+        else if (errno != EINTR)
+            throw_errno("recvfrom");
+    }
+}
+
+Coroutine<> send_one(std::shared_ptr<DatagramState> state, std::string data, std::optional<SockAddr> to) {
+    PendingOp op(*state);
+    for (;;) {
+        check_open(*state, "sendto");
+        ssize_t n = to ? ::sendto(state->fd.get(), data.data(), data.size(), MSG_NOSIGNAL, to->get(), to->len)
+                       : ::send(state->fd.get(), data.data(), data.size(), MSG_NOSIGNAL);
+        if (n >= 0) co_return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            co_await detail::wait_writable(state->fd.get());
+        else if (errno != EINTR)
+            throw_errno("sendto");
+    }
+}
+
+std::shared_ptr<DatagramState> make_socket(int family) {
+    auto state = std::make_shared<DatagramState>();
+    state->family = family;
+    state->fd.reset(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!state->fd) throw_errno("socket");
+    return state;
+}
+
+void set_flag(int fd, int option, const char* name) {
+    int one = 1;
+    if (::setsockopt(fd, SOL_SOCKET, option, &one, sizeof one) != 0) throw_errno(name);
+}
+
+struct UdpSpec {
+    std::optional<std::string> local_host, remote_host;
+    std::uint16_t local_port = 0, remote_port = 0;
+    DatagramOptions flags;
+};
+
+Coroutine<DatagramEndpoint> open_udp(UdpSpec spec) {
+    (void)detail::running_loop_or_throw();
+    int family = spec.flags.family;
+    std::optional<SockAddr> local, remote;
+    if (spec.local_host) {
+        local = resolve(*spec.local_host, spec.local_port, family, true, "local_addr");
+        family = local->storage.ss_family;
+    }
+    if (spec.remote_host) {
+        remote = resolve(*spec.remote_host, spec.remote_port, family, false, "remote_addr");
+        family = remote->storage.ss_family;
+    }
+    auto state = make_socket(family);
+    const int fd = state->fd.get();
+    if (spec.flags.reuse_port) set_flag(fd, SO_REUSEPORT, "setsockopt(SO_REUSEPORT)");
+    if (spec.flags.allow_broadcast) set_flag(fd, SO_BROADCAST, "setsockopt(SO_BROADCAST)");
+    if (local && ::bind(fd, local->get(), local->len) != 0) throw_errno("bind to local_addr");
+    if (remote) {
+        if (::connect(fd, remote->get(), remote->len) != 0) throw_errno("connect to remote_addr");
+        state->connected = true;
+    }
+    co_return DatagramEndpoint(std::move(state));
+}
+
+struct UnixSpec {
+    std::string local_path, remote_path;
+};
+
+Coroutine<DatagramEndpoint> open_unix(UnixSpec spec) {
+    (void)detail::running_loop_or_throw();
+    std::optional<SockAddr> local, remote;
+    if (!spec.local_path.empty()) local = unix_address(spec.local_path, "local_path");
+    if (!spec.remote_path.empty()) remote = unix_address(spec.remote_path, "remote_path");
+    auto state = make_socket(AF_UNIX);
+    const int fd = state->fd.get();
+    if (local) {
+        struct stat st{};
+        if (spec.local_path[0] != '\0' && ::stat(spec.local_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+            ::unlink(spec.local_path.c_str());
+        if (::bind(fd, local->get(), local->len) != 0) throw_errno("bind to local_path '" + spec.local_path + "'");
+    }
+    if (remote) {
+        if (::connect(fd, remote->get(), remote->len) != 0) throw_errno("connect to remote_path '" + spec.remote_path + "'");
+        state->connected = true;
+    }
+    co_return DatagramEndpoint(std::move(state));
+}
+
+}  // namespace
+
+DatagramEndpoint& DatagramEndpoint::operator=(DatagramEndpoint&& other) noexcept {
+    if (this != &other) {
+        close();
+        state_ = std::move(other.state_);
+    }
+    return *this;
+}
+
+DatagramEndpoint::~DatagramEndpoint() { close(); }
+
+void DatagramEndpoint::close() noexcept {
+    if (state_) state_->close();
+}
+
+bool DatagramEndpoint::is_closing() const noexcept { return !state_ || state_->closing; }
+
+int DatagramEndpoint::fileno() const noexcept { return state_ && !state_->closing ? state_->fd.get() : -1; }
+
+Coroutine<std::pair<std::string, Address>> DatagramEndpoint::recvfrom(std::size_t bufsize) {
+    if (!state_) throw std::runtime_error("recvfrom on a moved-from DatagramEndpoint");
+    if (bufsize == 0) throw std::invalid_argument("bufsize must be positive");
+    check_open(*state_, "recvfrom");
+    return recv_one(state_, bufsize);
+}
+
+Coroutine<> DatagramEndpoint::sendto(std::string_view data) {
+    if (!state_) throw std::runtime_error("sendto on a moved-from DatagramEndpoint");
+    check_open(*state_, "sendto");
+    if (!state_->connected) throw std::runtime_error("sendto() without an address needs a connected endpoint (remote_addr)");
+    return send_one(state_, std::string(data), std::nullopt);
+}
+
+Coroutine<> DatagramEndpoint::sendto(std::string_view data, const Address& addr) {
+    if (!state_) throw std::runtime_error("sendto on a moved-from DatagramEndpoint");
+    check_open(*state_, "sendto");
+    SockAddr to = state_->family == AF_UNIX ? unix_address(addr.host, "addr")
+                                            : resolve(addr.host, addr.port, state_->family, false, "addr");
+    return send_one(state_, std::string(data), to);
+}
+
+Address DatagramEndpoint::sockname() const {
+    if (!state_ || state_->closing) throw OSError(EBADF, "sockname of a closed endpoint");
+    sockaddr_storage s{};
+    socklen_t len = sizeof s;
+    if (::getsockname(state_->fd.get(), reinterpret_cast<sockaddr*>(&s), &len) != 0) throw_errno("getsockname");
+    return to_address(s, len);
+}
+
+Address DatagramEndpoint::peername() const {
+    if (!state_ || state_->closing) throw OSError(EBADF, "peername of a closed endpoint");
+    sockaddr_storage s{};
+    socklen_t len = sizeof s;
+    if (::getpeername(state_->fd.get(), reinterpret_cast<sockaddr*>(&s), &len) != 0) throw_errno("getpeername");
+    return to_address(s, len);
+}
+
+Coroutine<DatagramEndpoint> open_datagram_endpoint(DatagramOptions options) {
+    if (!options.local_addr && !options.remote_addr)
+        throw std::invalid_argument("open_datagram_endpoint: local_addr or remote_addr must be given");
+    if (options.family != 0 && options.family != AF_INET && options.family != AF_INET6)
+        throw std::invalid_argument("family must be AF_INET, AF_INET6 or 0, got " + std::to_string(options.family));
+    if (options.remote_addr && options.remote_addr->port == 0)
+        throw std::invalid_argument("remote_addr: port must not be 0");
+    UdpSpec spec;
+    if (options.local_addr) {
+        spec.local_host = std::string(options.local_addr->host);
+        spec.local_port = options.local_addr->port;
+    }
+    if (options.remote_addr) {
+        spec.remote_host = std::string(options.remote_addr->host);
+        spec.remote_port = options.remote_addr->port;
+    }
+    spec.flags = options;
+    spec.flags.local_addr.reset();  // the views are copied above
+    spec.flags.remote_addr.reset();
+    return open_udp(std::move(spec));
+}
+
+Coroutine<DatagramEndpoint> open_unix_datagram_endpoint(UnixDatagramOptions options) {
+    return open_unix(UnixSpec{std::string(options.local_path), std::string(options.remote_path)});
+}
+
+}  // namespace nogil::asyncio
