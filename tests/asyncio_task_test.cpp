@@ -299,3 +299,86 @@ TEST(Task, LoopCreateTaskBeforeRunning) {
 }
 
 }  // namespace
+
+// ----------------------------------------------------------------------------- stress
+
+namespace stress {
+
+asyncio::Coroutine<int> leaf(int v, int hundred_us) {
+    co_await asyncio::sleep(std::chrono::microseconds(100 * hundred_us));
+    co_return v;
+}
+
+asyncio::Coroutine<int> worker(unsigned seed, int* recorded) {
+    unsigned state = seed;
+    auto next = [&state] { return (state = state * 1103515245u + 12345u) >> 16; };
+    int sum = 0;
+    for (int step = 0; step < 6; ++step) {
+        switch (next() % 5) {
+            case 0:
+                co_await asyncio::sleep(0);
+                sum += 1;
+                break;
+            case 1: {
+                auto [a, b] = co_await asyncio::gather(leaf(2, int(next() % 3)), leaf(3, int(next() % 3)));
+                sum += a + b;
+                break;
+            }
+            case 2:
+                try {
+                    sum += co_await asyncio::wait_for(leaf(7, int(next() % 3)), std::chrono::microseconds(100 * (next() % 3)));
+                } catch (const asyncio::TimeoutError&) {
+                    sum += 100;
+                }
+                break;
+            case 3:
+                sum += co_await asyncio::shield(leaf(11, int(next() % 2)));
+                break;
+            default: {
+                auto cm = asyncio::timeout(std::chrono::microseconds(100 * (next() % 3)));
+                try {
+                    sum += co_await cm.run(leaf(13, int(next() % 3)));
+                } catch (const asyncio::TimeoutError&) {
+                    sum += 1000;
+                }
+            }
+        }
+    }
+    *recorded = sum;
+    co_return sum;
+}
+
+}  // namespace stress
+
+TEST(TaskStress, RandomCancellationsLoseNothingAndLeaveNothingPending) {
+    static constexpr int workers = 200;
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<int> recorded(workers, -1);
+        std::vector<asyncio::Task<int>> tasks;
+        for (int i = 0; i < workers; ++i) tasks.push_back(asyncio::create_task(stress::worker(unsigned(i) * 7919u + 1, &recorded[i])));
+        unsigned state = 12345;
+        auto next = [&state] { return (state = state * 1103515245u + 12345u) >> 16; };
+        for (int k = 0; k < workers / 2; ++k) {
+            co_await asyncio::sleep(std::chrono::microseconds(next() % 200));
+            tasks[next() % workers].cancel("stress");
+        }
+        auto outcomes = co_await asyncio::gather(asyncio::return_exceptions, tasks);
+        int cancelled = 0, finished = 0;
+        for (int i = 0; i < workers; ++i) {
+            if (outcomes[i].index() == 1) {
+                EXPECT_TRUE(tasks[i].cancelled()) << i;
+                EXPECT_THROW(std::rethrow_exception(std::get<1>(outcomes[i])), asyncio::CancelledError);
+                ++cancelled;
+            } else {
+                EXPECT_EQ(std::get<0>(outcomes[i]), recorded[i]) << "result lost for worker " << i;
+                ++finished;
+            }
+        }
+        EXPECT_EQ(cancelled + finished, workers);
+        EXPECT_GT(cancelled, 0);
+        EXPECT_GT(finished, 0);
+        // Shielded leaves may outlive their cancelled worker; let them end, then nothing is left.
+        for (int i = 0; i < 10 && asyncio::all_tasks().size() > 1; ++i) co_await asyncio::sleep(1ms);
+        EXPECT_EQ(asyncio::all_tasks().size(), 1u) << "only main is left";
+    }());
+}
