@@ -196,7 +196,7 @@ TEST(EventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         Pipe p;
         auto reader = asyncio::create_task([](int fd) -> asyncio::Coroutine<char> {
-            co_await nogil::detail::wait_readable(fd);
+            co_await nogil::detail::aio::wait_readable(fd);
             char c = 0;
             EXPECT_EQ(::read(fd, &c, 1), 1);
             co_return c;
@@ -206,7 +206,7 @@ TEST(EventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
         EXPECT_EQ(co_await reader, 'z');
 
         auto blocked = asyncio::create_task([](int fd) -> asyncio::Coroutine<> {
-            co_await nogil::detail::wait_readable(fd);
+            co_await nogil::detail::aio::wait_readable(fd);
         }(p.r));
         co_await asyncio::sleep(0);
         blocked.cancel();

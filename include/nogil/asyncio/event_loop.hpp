@@ -24,6 +24,10 @@
 #include <string_view>
 #include <utility>
 
+namespace nogil::concurrent::futures {
+class Executor;
+}  // namespace nogil::concurrent::futures
+
 namespace nogil::asyncio {
 
 template <class T>
@@ -144,6 +148,22 @@ public:
     /// A new pending Future bound to this loop. Defined in <nogil/asyncio/future.hpp>.
     template <class T = void>
     Future<T> create_future();
+
+    // --- executors (defined in <nogil/asyncio/threads.hpp> and src/asyncio/threads.cpp) ------
+
+    /// Runs fn(args...) on `executor` (nullptr: the default one, a ThreadPoolExecutor created on
+    /// first use) and returns an asyncio Future for its result. Cancelling that Future (or the
+    /// task awaiting it) cancels the call if it has not started. Throws RuntimeError after
+    /// shutdown_default_executor().
+    template <class F, class... Args>
+    auto run_in_executor(concurrent::futures::Executor* executor, F&& fn, Args&&... args);
+    /// Replaces the default executor used by run_in_executor(nullptr, ...) and to_thread().
+    void set_default_executor(std::shared_ptr<concurrent::futures::Executor> executor);
+    /// Shuts the default executor down, waiting for its calls in another thread so that the
+    /// loop keeps running meanwhile. run() calls it before closing the loop.
+    Coroutine<void> shutdown_default_executor();
+    /// The default executor (created on first use). Throws RuntimeError after shutdown.
+    concurrent::futures::Executor& default_executor();
 
     // --- file descriptors (readiness, level-triggered, as Python's add_reader) --------------
 

@@ -12,7 +12,7 @@
 #include <nogil/asyncio/future.hpp>
 #include <nogil/detail/asyncio_awaitables.hpp>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class F>
 class ShieldState final : public FutureState<future_value_t<F>> {
@@ -52,7 +52,7 @@ private:
     F inner_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// Base for classes whose objects (and, for promises, whole coroutine frames) should come from
 /// the recycling allocator. Sized delete is required: the size picks the size class.
@@ -16,4 +16,4 @@ struct FrameAllocated {
     static void operator delete(void* block, std::size_t size) noexcept { RecyclingAllocator::deallocate(block, size); }
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

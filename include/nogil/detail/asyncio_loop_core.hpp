@@ -43,7 +43,11 @@ class EventLoop;
 struct ExceptionContext;
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::concurrent::futures {
+class Executor;
+}  // namespace nogil::concurrent::futures
+
+namespace nogil::detail::aio {
 
 class LoopCore;
 class FutureBase;
@@ -175,9 +179,11 @@ public:
     bool debug = false;
     double slow_callback_duration = 0.1;
 
-    /// Executor hook, set by <nogil/asyncio/threads.hpp> when a default executor exists:
-    /// shuts it down (wait = false) on close.
-    std::function<void()> close_executor;
+    /// run_in_executor's default executor (created on first use); shut down without waiting
+    /// on close(), as in Python.
+    std::shared_ptr<concurrent::futures::Executor> default_executor;
+    /// shutdown_default_executor() was called: no new default executor.
+    bool executor_shutdown_called = false;
 
 private:
     void run_ready(std::size_t count);
@@ -223,4 +229,4 @@ void print_exception_context(const asyncio::ExceptionContext& context) noexcept;
 /// Debug mode requested through the environment (NOGIL_ASYNCIO_DEBUG=1).
 bool debug_from_environment() noexcept;
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
