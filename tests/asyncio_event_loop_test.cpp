@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-TEST(EventLoop, CallSoonRunsInOrderWithArguments) {
+TEST(AsyncioEventLoop, CallSoonRunsInOrderWithArguments) {
     asyncio::EventLoop loop;
     std::vector<int> got;
     loop.call_soon([&](int a, int b) { got.push_back(a + b); }, 1, 2);
@@ -30,7 +30,7 @@ TEST(EventLoop, CallSoonRunsInOrderWithArguments) {
     EXPECT_FALSE(loop.is_running());
 }
 
-TEST(EventLoop, ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon) {
+TEST(AsyncioEventLoop, ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon) {
     asyncio::EventLoop loop;
     std::vector<std::string> log;
     loop.call_soon([&] {
@@ -42,7 +42,7 @@ TEST(EventLoop, ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon) {
     EXPECT_EQ(log, (std::vector<std::string>{"soon", "timer"}));
 }
 
-TEST(EventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
+TEST(AsyncioEventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
     asyncio::EventLoop loop;
     std::vector<int> order;
     double start = loop.time();
@@ -61,7 +61,7 @@ TEST(EventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
     EXPECT_GE(loop.time() - start, 0.004);
 }
 
-TEST(EventLoop, CallSoonThreadsafeWakesASleepingLoop) {
+TEST(AsyncioEventLoop, CallSoonThreadsafeWakesASleepingLoop) {
     asyncio::EventLoop loop;
     std::atomic<bool> ran{false};
     // The loop sleeps in epoll with no timers; only the other thread can stop it.
@@ -77,7 +77,7 @@ TEST(EventLoop, CallSoonThreadsafeWakesASleepingLoop) {
     EXPECT_TRUE(ran);
 }
 
-TEST(EventLoop, ManyThreadsCallSoonThreadsafe) {
+TEST(AsyncioEventLoop, ManyThreadsCallSoonThreadsafe) {
     asyncio::EventLoop loop;
     constexpr int threads = 4, each = 500;
     int count = 0;
@@ -94,7 +94,7 @@ TEST(EventLoop, ManyThreadsCallSoonThreadsafe) {
     EXPECT_EQ(count, threads * each);
 }
 
-TEST(EventLoop, StateErrors) {
+TEST(AsyncioEventLoop, StateErrors) {
     asyncio::EventLoop loop;
     EXPECT_FALSE(loop.is_running());
     loop.call_soon([&] {
@@ -113,7 +113,7 @@ TEST(EventLoop, StateErrors) {
     loop.close();  // idempotent
 }
 
-TEST(EventLoop, StopBeforeRunForeverRunsOneIteration) {
+TEST(AsyncioEventLoop, StopBeforeRunForeverRunsOneIteration) {
     asyncio::EventLoop loop;
     int n = 0;
     loop.call_soon([&] { ++n; });
@@ -122,7 +122,7 @@ TEST(EventLoop, StopBeforeRunForeverRunsOneIteration) {
     EXPECT_EQ(n, 1);
 }
 
-TEST(EventLoop, ThrowingCallbackGoesToTheHandlerAndTheLoopGoesOn) {
+TEST(AsyncioEventLoop, ThrowingCallbackGoesToTheHandlerAndTheLoopGoesOn) {
     asyncio::EventLoop loop;
     std::vector<std::string> seen;
     loop.set_exception_handler([&](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
@@ -138,7 +138,7 @@ TEST(EventLoop, ThrowingCallbackGoesToTheHandlerAndTheLoopGoesOn) {
     EXPECT_EQ(seen, (std::vector<std::string>{"Exception in callback: bad callback"}));
 }
 
-TEST(EventLoop, DefaultHandlerPrintsToStderr) {
+TEST(AsyncioEventLoop, DefaultHandlerPrintsToStderr) {
     asyncio::EventLoop loop;
     testing::internal::CaptureStderr();
     loop.call_soon([] { throw std::logic_error("printed"); });
@@ -149,7 +149,7 @@ TEST(EventLoop, DefaultHandlerPrintsToStderr) {
     EXPECT_NE(err.find("printed"), std::string::npos) << err;
 }
 
-TEST(EventLoop, ThrowingHandlerFallsBackToTheDefault) {
+TEST(AsyncioEventLoop, ThrowingHandlerFallsBackToTheDefault) {
     asyncio::EventLoop loop;
     loop.set_exception_handler([](asyncio::EventLoop&, const asyncio::ExceptionContext&) { throw 1; });
     testing::internal::CaptureStderr();
@@ -173,7 +173,7 @@ struct Pipe {
     }
 };
 
-TEST(EventLoop, AddReaderCallsWhileReadable) {
+TEST(AsyncioEventLoop, AddReaderCallsWhileReadable) {
     asyncio::EventLoop loop;
     Pipe p;
     std::string got;
@@ -192,7 +192,7 @@ TEST(EventLoop, AddReaderCallsWhileReadable) {
     EXPECT_THROW(loop.add_reader(-1, [] {}), std::invalid_argument);
 }
 
-TEST(EventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
+TEST(AsyncioEventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         Pipe p;
         auto reader = asyncio::create_task([](int fd) -> asyncio::Coroutine<char> {
@@ -219,7 +219,7 @@ TEST(EventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
     }());
 }
 
-TEST(EventLoop, DebugModeRejectsCallsFromAnotherThread) {
+TEST(AsyncioEventLoop, DebugModeRejectsCallsFromAnotherThread) {
     asyncio::EventLoop loop;
     loop.set_debug(true);
     loop.call_soon([&] {
@@ -237,7 +237,7 @@ TEST(EventLoop, DebugModeRejectsCallsFromAnotherThread) {
     loop.run_forever();
 }
 
-TEST(EventLoop, DebugModeReportsSlowCallbacksWithTheTaskName) {
+TEST(AsyncioEventLoop, DebugModeReportsSlowCallbacksWithTheTaskName) {
     testing::internal::CaptureStderr();
     asyncio::run(
         []() -> asyncio::Coroutine<> {
@@ -256,7 +256,7 @@ TEST(EventLoop, DebugModeReportsSlowCallbacksWithTheTaskName) {
     EXPECT_NE(err.find("took"), std::string::npos) << err;
 }
 
-TEST(EventLoop, InvalidArguments) {
+TEST(AsyncioEventLoop, InvalidArguments) {
     asyncio::EventLoop loop;
     EXPECT_THROW(loop.call_later(std::nan(""), [] {}), std::invalid_argument);
     EXPECT_THROW(loop.set_slow_callback_duration(-1), std::invalid_argument);

@@ -14,11 +14,11 @@ asyncio::Coroutine<int> sleep_then(std::chrono::milliseconds d, int v) {
     co_return v;
 }
 
-TEST(Shield, PassesTheResultThrough) {
+TEST(AsyncioShield, PassesTheResultThrough) {
     asyncio::run([]() -> asyncio::Coroutine<> { EXPECT_EQ(co_await asyncio::shield(sleep_then(1ms, 5)), 5); }());
 }
 
-TEST(Shield, CancellingTheAwaiterLeavesTheInnerRunning) {
+TEST(AsyncioShield, CancellingTheAwaiterLeavesTheInnerRunning) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto inner = asyncio::create_task(sleep_then(5ms, 9));
         auto outer = asyncio::create_task([](asyncio::Task<int> inner) -> asyncio::Coroutine<int> {
@@ -32,7 +32,7 @@ TEST(Shield, CancellingTheAwaiterLeavesTheInnerRunning) {
     }());
 }
 
-TEST(Shield, InnerCancelledMeansOuterCancelled) {
+TEST(AsyncioShield, InnerCancelledMeansOuterCancelled) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto inner = asyncio::create_task(sleep_then(1h, 0));
         auto outer = asyncio::shield(inner);
@@ -43,7 +43,7 @@ TEST(Shield, InnerCancelledMeansOuterCancelled) {
     }());
 }
 
-TEST(Shield, ExceptionPassesThrough) {
+TEST(AsyncioShield, ExceptionPassesThrough) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto failing = []() -> asyncio::Coroutine<int> {
             co_await asyncio::sleep(0);
@@ -53,7 +53,7 @@ TEST(Shield, ExceptionPassesThrough) {
     }());
 }
 
-TEST(Shield, DoneInnerGivesADoneOuter) {
+TEST(AsyncioShield, DoneInnerGivesADoneOuter) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto inner = asyncio::create_task(sleep_then(0ms, 2));
         co_await inner;
@@ -63,7 +63,7 @@ TEST(Shield, DoneInnerGivesADoneOuter) {
     }());
 }
 
-TEST(Shield, WithWaitForTheInnerSurvivesTheTimeout) {
+TEST(AsyncioShield, WithWaitForTheInnerSurvivesTheTimeout) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto inner = asyncio::create_task(sleep_then(10ms, 3));
         EXPECT_THROW(co_await asyncio::wait_for(asyncio::shield(inner), 1ms), asyncio::TimeoutError);

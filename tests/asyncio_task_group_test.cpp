@@ -24,7 +24,7 @@ asyncio::Coroutine<int> fail_after(std::chrono::milliseconds d, std::string what
     throw Boom(what);
 }
 
-TEST(TaskGroup, WaitsForAllChildren) {
+TEST(AsyncioTaskGroup, WaitsForAllChildren) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Task<int> a, b;
         auto body = [&](asyncio::TaskGroup& tg) -> asyncio::Coroutine<int> {
@@ -40,7 +40,7 @@ TEST(TaskGroup, WaitsForAllChildren) {
     }());
 }
 
-TEST(TaskGroup, FirstFailureCancelsTheOthersAndRaisesAnExceptionGroup) {
+TEST(AsyncioTaskGroup, FirstFailureCancelsTheOthersAndRaisesAnExceptionGroup) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Task<int> slow;
         bool body_cancelled = false;
@@ -72,7 +72,7 @@ TEST(TaskGroup, FirstFailureCancelsTheOthersAndRaisesAnExceptionGroup) {
     }());
 }
 
-TEST(TaskGroup, SeveralFailuresAreAllCollected) {
+TEST(AsyncioTaskGroup, SeveralFailuresAreAllCollected) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto body = [](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
             tg.create_task(fail_after(1ms, "a"));
@@ -88,7 +88,7 @@ TEST(TaskGroup, SeveralFailuresAreAllCollected) {
     }());
 }
 
-TEST(TaskGroup, BodyErrorCancelsChildrenAndIsInTheGroup) {
+TEST(AsyncioTaskGroup, BodyErrorCancelsChildrenAndIsInTheGroup) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Task<int> child;
         auto body = [&](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
@@ -107,7 +107,7 @@ TEST(TaskGroup, BodyErrorCancelsChildrenAndIsInTheGroup) {
     }());
 }
 
-TEST(TaskGroup, CancellingTheParentCancelsTheChildrenAndPropagates) {
+TEST(AsyncioTaskGroup, CancellingTheParentCancelsTheChildrenAndPropagates) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Task<int> c1, c2;
         auto body = [&](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
@@ -127,7 +127,7 @@ TEST(TaskGroup, CancellingTheParentCancelsTheChildrenAndPropagates) {
     }());
 }
 
-TEST(TaskGroup, ChildCancelledIsNotAnError) {
+TEST(AsyncioTaskGroup, ChildCancelledIsNotAnError) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto body = [](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
             auto t = tg.create_task(sleep_then(1h, 0));
@@ -140,7 +140,7 @@ TEST(TaskGroup, ChildCancelledIsNotAnError) {
     }());
 }
 
-TEST(TaskGroup, CreateTaskWhileShuttingDownThrows) {
+TEST(AsyncioTaskGroup, CreateTaskWhileShuttingDownThrows) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool refused = false;
         auto body = [&](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
@@ -160,7 +160,7 @@ TEST(TaskGroup, CreateTaskWhileShuttingDownThrows) {
     }());
 }
 
-TEST(TaskGroup, EagerChildThatFinishesAtOnce) {
+TEST(AsyncioTaskGroup, EagerChildThatFinishesAtOnce) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto body = [](asyncio::TaskGroup& tg) -> asyncio::Coroutine<int> {
             auto quick = []() -> asyncio::Coroutine<int> { co_return 4; };
@@ -172,7 +172,7 @@ TEST(TaskGroup, EagerChildThatFinishesAtOnce) {
     }());
 }
 
-TEST(TaskGroup, ExternalCancelDuringChildFailureStaysACancel) {
+TEST(AsyncioTaskGroup, ExternalCancelDuringChildFailureStaysACancel) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto body = [](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
             tg.create_task(fail_after(2ms, "late"));

@@ -16,7 +16,7 @@ asyncio::Coroutine<int> slow_value(int v) {
     co_return v;
 }
 
-TEST(Task, RunsAndGivesItsResultToSeveralAwaiters) {
+TEST(AsyncioTask, RunsAndGivesItsResultToSeveralAwaiters) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(slow_value(5));
         EXPECT_FALSE(t.done());
@@ -30,7 +30,7 @@ TEST(Task, RunsAndGivesItsResultToSeveralAwaiters) {
     }());
 }
 
-TEST(Task, DefaultNamesAndSetName) {
+TEST(AsyncioTask, DefaultNamesAndSetName) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(slow_value(1));
         EXPECT_EQ(t.get_name().rfind("Task-", 0), 0u);
@@ -43,7 +43,7 @@ TEST(Task, DefaultNamesAndSetName) {
     }());
 }
 
-TEST(Task, ResultOfPendingTaskThrowsInvalidState) {
+TEST(AsyncioTask, ResultOfPendingTaskThrowsInvalidState) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(slow_value(1));
         try {
@@ -61,7 +61,7 @@ asyncio::Coroutine<> sleeper(bool* reached_end) {
     *reached_end = true;
 }
 
-TEST(Task, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
+TEST(AsyncioTask, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool end = false;
         auto t = asyncio::create_task(sleeper(&end));
@@ -84,7 +84,7 @@ TEST(Task, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
     }());
 }
 
-TEST(Task, CancelBeforeItStartsRunsNoneOfItsCode) {
+TEST(AsyncioTask, CancelBeforeItStartsRunsNoneOfItsCode) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool ran = false;
         auto t = asyncio::create_task([](bool* ran) -> asyncio::Coroutine<> {
@@ -111,7 +111,7 @@ asyncio::Coroutine<int> swallows_once() {
     co_return 7;
 }
 
-TEST(Task, ATaskMayCatchCancellationAndGoOn) {
+TEST(AsyncioTask, ATaskMayCatchCancellationAndGoOn) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(swallows_once());
         co_await asyncio::sleep(0);
@@ -122,7 +122,7 @@ TEST(Task, ATaskMayCatchCancellationAndGoOn) {
     }());
 }
 
-TEST(Task, UncancelAtZeroDropsAPendingCancel) {
+TEST(AsyncioTask, UncancelAtZeroDropsAPendingCancel) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto self = *asyncio::current_task();
         self.cancel();  // not suspended: becomes pending
@@ -133,7 +133,7 @@ TEST(Task, UncancelAtZeroDropsAPendingCancel) {
     }());
 }
 
-TEST(Task, PendingCancelIsThrownAtTheNextSuspension) {
+TEST(AsyncioTask, PendingCancelIsThrownAtTheNextSuspension) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto self = *asyncio::current_task();
         self.cancel("later");
@@ -149,7 +149,7 @@ TEST(Task, PendingCancelIsThrownAtTheNextSuspension) {
     }());
 }
 
-TEST(Task, CancellingATaskCancelsTheTaskItAwaits) {
+TEST(AsyncioTask, CancellingATaskCancelsTheTaskItAwaits) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool end = false;
         auto inner = asyncio::create_task(sleeper(&end));
@@ -166,7 +166,7 @@ TEST(Task, CancellingATaskCancelsTheTaskItAwaits) {
     }());
 }
 
-TEST(Task, AwaitedTaskThatSwallowsTheCancelGivesItsValue) {
+TEST(AsyncioTask, AwaitedTaskThatSwallowsTheCancelGivesItsValue) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto inner = asyncio::create_task(swallows_once());
         auto outer = asyncio::create_task([](asyncio::Task<int> inner) -> asyncio::Coroutine<int> {
@@ -179,7 +179,7 @@ TEST(Task, AwaitedTaskThatSwallowsTheCancelGivesItsValue) {
     }());
 }
 
-TEST(Task, CancelRequestedAfterTheLastSuspensionCancelsTheTask) {
+TEST(AsyncioTask, CancelRequestedAfterTheLastSuspensionCancelsTheTask) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {
             asyncio::current_task()->cancel();
@@ -197,7 +197,7 @@ struct Oops : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-TEST(Task, ExceptionReachesTheAwaiterWithItsType) {
+TEST(AsyncioTask, ExceptionReachesTheAwaiterWithItsType) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {
             co_await asyncio::sleep(0);
@@ -210,7 +210,7 @@ TEST(Task, ExceptionReachesTheAwaiterWithItsType) {
     }());
 }
 
-TEST(Task, DoneCallbacksAreScheduledNotRunInline) {
+TEST(AsyncioTask, DoneCallbacksAreScheduledNotRunInline) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<std::string> log;
         auto t = asyncio::create_task(slow_value(1));
@@ -234,7 +234,7 @@ TEST(Task, DoneCallbacksAreScheduledNotRunInline) {
     }());
 }
 
-TEST(Task, UnreferencedTaskKeepsRunningUntilDone) {
+TEST(AsyncioTask, UnreferencedTaskKeepsRunningUntilDone) {
     int result = 0;
     asyncio::run([](int* out) -> asyncio::Coroutine<> {
         asyncio::create_task([](int* out) -> asyncio::Coroutine<> {
@@ -246,7 +246,7 @@ TEST(Task, UnreferencedTaskKeepsRunningUntilDone) {
     EXPECT_EQ(result, 99);
 }
 
-TEST(Task, EagerStartRunsUpToTheFirstSuspension) {
+TEST(AsyncioTask, EagerStartRunsUpToTheFirstSuspension) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         int stage = 0;
         auto t = asyncio::create_task(
@@ -265,7 +265,7 @@ TEST(Task, EagerStartRunsUpToTheFirstSuspension) {
     }());
 }
 
-TEST(Task, CurrentTaskAndAllTasks) {
+TEST(AsyncioTask, CurrentTaskAndAllTasks) {
     EXPECT_FALSE(asyncio::current_task().has_value());
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto me = asyncio::current_task();
@@ -280,18 +280,18 @@ TEST(Task, CurrentTaskAndAllTasks) {
     }());
 }
 
-TEST(Task, AwaitingItselfThrows) {
+TEST(AsyncioTask, AwaitingItselfThrows) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto me = *asyncio::current_task();
         EXPECT_THROW(co_await me, std::runtime_error);
     }());
 }
 
-TEST(Task, CreateTaskWithoutARunningLoopThrows) {
+TEST(AsyncioTask, CreateTaskWithoutARunningLoopThrows) {
     EXPECT_THROW(asyncio::create_task(slow_value(1)), std::runtime_error);
 }
 
-TEST(Task, LoopCreateTaskBeforeRunning) {
+TEST(AsyncioTask, LoopCreateTaskBeforeRunning) {
     asyncio::EventLoop loop;
     auto t = loop.create_task(slow_value(4), "pre");
     EXPECT_EQ(loop.run_until_complete(t), 4);
@@ -350,7 +350,7 @@ asyncio::Coroutine<int> worker(unsigned seed, int* recorded) {
 
 }  // namespace stress
 
-TEST(TaskStress, RandomCancellationsLoseNothingAndLeaveNothingPending) {
+TEST(AsyncioTaskStress, RandomCancellationsLoseNothingAndLeaveNothingPending) {
     static constexpr int workers = 200;
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<int> recorded(workers, -1);

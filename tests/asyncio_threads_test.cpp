@@ -16,7 +16,7 @@ namespace {
 
 int add(int a, int b) { return a + b; }
 
-TEST(Threads, ToThreadRunsOnAnotherThread) {
+TEST(AsyncioThreads, ToThreadRunsOnAnotherThread) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto loop_thread = std::this_thread::get_id();
         auto where = []() { return std::this_thread::get_id(); };
@@ -27,14 +27,14 @@ TEST(Threads, ToThreadRunsOnAnotherThread) {
     }());
 }
 
-TEST(Threads, ToThreadExceptionKeepsItsType) {
+TEST(AsyncioThreads, ToThreadExceptionKeepsItsType) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto thrower = []() -> int { throw std::out_of_range("r"); };
         EXPECT_THROW(co_await asyncio::to_thread(thrower), std::out_of_range);
     }());
 }
 
-TEST(Threads, RunInExecutorWithAnExplicitPool) {
+TEST(AsyncioThreads, RunInExecutorWithAnExplicitPool) {
     cf::ThreadPoolExecutor pool(2);
     asyncio::run([](cf::ThreadPoolExecutor* pool) -> asyncio::Coroutine<> {
         auto f = asyncio::get_running_loop().run_in_executor(pool, add, 20, 22);
@@ -42,7 +42,7 @@ TEST(Threads, RunInExecutorWithAnExplicitPool) {
     }(&pool));
 }
 
-TEST(Threads, CancellingTheAwaiterCancelsAQueuedCall) {
+TEST(AsyncioThreads, CancellingTheAwaiterCancelsAQueuedCall) {
     cf::ThreadPoolExecutor pool(1);
     std::latch release(1);
     std::atomic<bool> second_ran{false};
@@ -62,7 +62,7 @@ TEST(Threads, CancellingTheAwaiterCancelsAQueuedCall) {
     EXPECT_FALSE(second_ran) << "a queued call whose future was cancelled does not run";
 }
 
-TEST(Threads, AwaitAConcurrentFuture) {
+TEST(AsyncioThreads, AwaitAConcurrentFuture) {
     cf::ThreadPoolExecutor pool(1);
     asyncio::run([](cf::ThreadPoolExecutor* pool) -> asyncio::Coroutine<> {
         cf::Future<int> f = pool->submit(add, 1, 1);
@@ -77,7 +77,7 @@ TEST(Threads, AwaitAConcurrentFuture) {
     }(&pool));
 }
 
-TEST(Threads, RunCoroutineThreadsafeFromAnotherThread) {
+TEST(AsyncioThreads, RunCoroutineThreadsafeFromAnotherThread) {
     asyncio::EventLoop loop;
     std::thread runner([&] { loop.run_forever(); });
     auto coro = []() -> asyncio::Coroutine<int> {
@@ -119,7 +119,7 @@ TEST(Threads, RunCoroutineThreadsafeFromAnotherThread) {
     runner.join();
 }
 
-TEST(Threads, ShutdownDefaultExecutorThenRunInExecutorThrows) {
+TEST(AsyncioThreads, ShutdownDefaultExecutorThenRunInExecutorThrows) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto& loop = asyncio::get_running_loop();
         EXPECT_EQ(co_await asyncio::to_thread(add, 1, 2), 3);
