@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -260,6 +261,50 @@ TEST(AsyncioEventLoop, InvalidArguments) {
     asyncio::EventLoop loop;
     EXPECT_THROW(loop.call_later(std::nan(""), [] {}), std::invalid_argument);
     EXPECT_THROW(loop.set_slow_callback_duration(-1), std::invalid_argument);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(AsyncioEventLoop, SignalHandlerRunsOnTheLoop) {
+    asyncio::EventLoop loop;
+    int calls = 0;
+    loop.add_signal_handler(SIGUSR1, [&] {
+        ++calls;
+        loop.stop();
+    });
+    loop.call_soon([] { ::kill(::getpid(), SIGUSR1); });
+    loop.run_forever();
+    EXPECT_EQ(calls, 1);
+    EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+    EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+    EXPECT_THROW(loop.add_signal_handler(SIGKILL, [] {}), std::runtime_error);
+    EXPECT_THROW(loop.add_signal_handler(0, [] {}), std::invalid_argument);
+    std::string error;
+    std::thread([&] {
+        try {
+            loop.add_signal_handler(SIGUSR2, [] {});
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+    }).join();
+    EXPECT_NE(error.find("main thread"), std::string::npos) << error;
+}
+
+TEST(AsyncioEventLoop, SignalDeliveredToAnotherThreadStillReachesTheLoop) {
+    asyncio::EventLoop loop;
+    std::atomic<int> calls{0};
+    loop.add_signal_handler(SIGUSR2, [&] {
+        ++calls;
+        loop.stop();
+    });
+    std::thread sender([] { ::kill(::getpid(), SIGUSR2); });
+    loop.run_forever();
+    sender.join();
+    EXPECT_EQ(calls, 1);
+    loop.close();  // removes the handler
+    EXPECT_FALSE(loop.remove_signal_handler(SIGUSR2));
 }
 
 }  // namespace

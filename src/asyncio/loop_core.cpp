@@ -79,6 +79,7 @@ void LoopCore::close() {
         std::lock_guard lock(threadsafe_mutex_);
         threadsafe_.clear();
     }
+    close_signals();
     fds_.clear();
     // Step 3: destroy the frames of pending tasks. A frame's destructors may release other
     // tasks, so take them one at a time from the head of the registry.

@@ -178,13 +178,15 @@ public:
 
     // --- signals ------------------------------------------------------------------------------
 
-    /// Runs fn on the loop (via call_soon) when `sig` arrives, on whichever thread it is
-    /// delivered. Main thread only, as in Python; one loop handles signals at a time.
-    /// Throws std::invalid_argument for SIGKILL/SIGSTOP or an invalid number, RuntimeError if
-    /// not on the main thread or if another loop already handles signals.
-    void add_signal_handler(int sig, std::function<void()> fn);
-    /// Restores the default disposition; true if a handler was registered.
-    bool remove_signal_handler(int sig);
+    /// Runs fn on the loop (queued like call_soon) when `sig` arrives, whichever thread the
+    /// signal is delivered to (a self-pipe carries it to the loop). Replaces an earlier handler
+    /// for `sig`. Main thread only, as in Python, and one loop handles signals at a time.
+    /// Throws std::invalid_argument for a number that is not a signal, RuntimeError for
+    /// SIGKILL/SIGSTOP ("sig 9 cannot be caught"), off the main thread, or if another loop
+    /// already handles signals.
+    void add_signal_handler(int sig, std::function<void()> fn) { core_->add_signal_handler(sig, std::move(fn)); }
+    /// Restores the default disposition; true if a handler was registered. close() removes all.
+    bool remove_signal_handler(int sig) { return core_->remove_signal_handler(sig); }
 
     // --- errors and debug ---------------------------------------------------------------------
 

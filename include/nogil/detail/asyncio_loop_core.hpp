@@ -155,6 +155,10 @@ public:
     /// Python's remove_reader / remove_writer: true if a callback was registered.
     bool clear_fd_callback(int fd, bool writer);
 
+    // --- signals (src/asyncio/signals.cpp) ----------------------------------------------
+    void add_signal_handler(int sig, std::function<void()> fn);
+    bool remove_signal_handler(int sig);
+
     // --- running --------------------------------------------------------------------------
     void run_forever();
     void run_once();
@@ -192,6 +196,8 @@ private:
     void heap_down(std::size_t i) noexcept;
     void heap_push(HandleState* h);
     void drain_threadsafe();
+    void close_signals() noexcept;
+    void read_signals();
     void dispatch_fd(int fd, std::uint32_t events);
 
     std::atomic<std::uint32_t> refs_{1};
@@ -208,6 +214,8 @@ private:
     };
     std::unordered_map<int, FdCallbacks> fds_;
     std::vector<IoEvent> events_;
+    std::unordered_map<int, std::function<void()>> signal_handlers_;
+    int signal_pipe_[2] = {-1, -1};
     TaskBase* tasks_head_ = nullptr;
     std::size_t task_count_ = 0;
     std::atomic<std::thread::id> running_thread_{};
