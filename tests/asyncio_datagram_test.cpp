@@ -26,7 +26,7 @@ std::string temp_socket_path(const char* tag) {
     return "/tmp/nogil-dgram-" + std::to_string(::getpid()) + "-" + tag + ".sock";
 }
 
-TEST(Datagram, Ipv4RoundTrip) {
+TEST(AsyncioDatagram, Ipv4RoundTrip) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
         auto server_addr = server.sockname();
@@ -45,7 +45,7 @@ TEST(Datagram, Ipv4RoundTrip) {
     }());
 }
 
-TEST(Datagram, Ipv6RoundTrip) {
+TEST(AsyncioDatagram, Ipv6RoundTrip) {
     run_bounded([]() -> asyncio::Coroutine<> {
         std::optional<asyncio::DatagramEndpoint> server;
         try {
@@ -64,7 +64,7 @@ TEST(Datagram, Ipv6RoundTrip) {
     }());
 }
 
-TEST(Datagram, DatagramsKeepTheirBoundariesAndOrder) {
+TEST(AsyncioDatagram, DatagramsKeepTheirBoundariesAndOrder) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto a = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
         auto b = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
@@ -81,7 +81,7 @@ TEST(Datagram, DatagramsKeepTheirBoundariesAndOrder) {
     }());
 }
 
-TEST(Datagram, CancelledRecvfromLeavesTheEndpointUsable) {
+TEST(AsyncioDatagram, CancelledRecvfromLeavesTheEndpointUsable) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
         auto client = co_await asyncio::open_datagram_endpoint({.remote_addr = {{"127.0.0.1", server.sockname().port}}});
@@ -97,7 +97,7 @@ TEST(Datagram, CancelledRecvfromLeavesTheEndpointUsable) {
     }());
 }
 
-TEST(Datagram, ConcurrentRecvfromIsRefused) {
+TEST(AsyncioDatagram, ConcurrentRecvfromIsRefused) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto ep = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
         auto first = asyncio::create_task(ep.recvfrom());
@@ -108,7 +108,7 @@ TEST(Datagram, ConcurrentRecvfromIsRefused) {
     }());
 }
 
-TEST(Datagram, CloseEndsAPendingRecvfrom) {
+TEST(AsyncioDatagram, CloseEndsAPendingRecvfrom) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto ep = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
         auto waiting = asyncio::create_task(ep.recvfrom());
@@ -126,7 +126,7 @@ TEST(Datagram, CloseEndsAPendingRecvfrom) {
     }());
 }
 
-TEST(Datagram, ConnectedEndpointReportsRefusal) {
+TEST(AsyncioDatagram, ConnectedEndpointReportsRefusal) {
     run_bounded([]() -> asyncio::Coroutine<> {
         // Find a free port, then close it: sending there makes the kernel answer ICMP
         // port-unreachable, which a connected UDP socket reports as ECONNREFUSED.
@@ -146,7 +146,7 @@ TEST(Datagram, ConnectedEndpointReportsRefusal) {
     }());
 }
 
-TEST(Datagram, ReusePortAndBroadcastOptions) {
+TEST(AsyncioDatagram, ReusePortAndBroadcastOptions) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto a = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}, .reuse_port = true});
         const auto port = a.sockname().port;
@@ -163,7 +163,7 @@ TEST(Datagram, ReusePortAndBroadcastOptions) {
     }());
 }
 
-TEST(Datagram, BadOptions) {
+TEST(AsyncioDatagram, BadOptions) {
     run_bounded([]() -> asyncio::Coroutine<> {
         EXPECT_THROW((void)co_await asyncio::open_datagram_endpoint({}), std::invalid_argument);
         EXPECT_THROW((void)co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}, .family = 12345}),
@@ -179,7 +179,7 @@ TEST(Datagram, BadOptions) {
     }());
 }
 
-TEST(Datagram, UnixDatagramRoundTrip) {
+TEST(AsyncioDatagram, UnixDatagramRoundTrip) {
     const std::string server_path = temp_socket_path("server");
     const std::string client_path = temp_socket_path("client");
     run_bounded([](std::string server_path, std::string client_path) -> asyncio::Coroutine<> {
@@ -209,7 +209,7 @@ TEST(Datagram, UnixDatagramRoundTrip) {
     ::unlink(client_path.c_str());
 }
 
-TEST(Datagram, MovedEndpointKeepsAPendingRecvfrom) {
+TEST(AsyncioDatagram, MovedEndpointKeepsAPendingRecvfrom) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
         auto to = server.sockname();

@@ -31,7 +31,7 @@ bool reaped(pid_t pid) {
     return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
 }
 
-TEST(Subprocess, StdinStdoutThroughCat) {
+TEST(AsyncioSubprocess, StdinStdoutThroughCat) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_exec("cat", {}, {.stdin = sp::PIPE, .stdout = sp::PIPE});
         EXPECT_GT(proc.pid(), 0);
@@ -43,7 +43,7 @@ TEST(Subprocess, StdinStdoutThroughCat) {
     }());
 }
 
-TEST(Subprocess, CommunicateSeveralMiBBothWaysDoesNotDeadlock) {
+TEST(AsyncioSubprocess, CommunicateSeveralMiBBothWaysDoesNotDeadlock) {
     run_bounded([]() -> asyncio::Coroutine<> {
         // tee copies stdin to stdout and to stderr: 4 MiB in, 4 MiB out on each pipe, far more
         // than a pipe buffer, so a sequential write-then-read would block forever.
@@ -60,7 +60,7 @@ TEST(Subprocess, CommunicateSeveralMiBBothWaysDoesNotDeadlock) {
     }());
 }
 
-TEST(Subprocess, ShellReturnCode) {
+TEST(AsyncioSubprocess, ShellReturnCode) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_shell("exit 7");
         EXPECT_EQ(co_await proc.wait(), 7);
@@ -68,7 +68,7 @@ TEST(Subprocess, ShellReturnCode) {
     }());
 }
 
-TEST(Subprocess, ReturncodeIsEmptyWhileRunning) {
+TEST(AsyncioSubprocess, ReturncodeIsEmptyWhileRunning) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_exec("sleep", "30");
         EXPECT_EQ(proc.returncode(), std::nullopt);
@@ -77,7 +77,7 @@ TEST(Subprocess, ReturncodeIsEmptyWhileRunning) {
     }());
 }
 
-TEST(Subprocess, KillTerminateSendSignalGiveNegativeSignalNumbers) {
+TEST(AsyncioSubprocess, KillTerminateSendSignalGiveNegativeSignalNumbers) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto a = co_await asyncio::create_subprocess_exec("sleep", "30");
         auto b = co_await asyncio::create_subprocess_exec("sleep", "30");
@@ -91,7 +91,7 @@ TEST(Subprocess, KillTerminateSendSignalGiveNegativeSignalNumbers) {
     }());
 }
 
-TEST(Subprocess, SignalAfterExitIsProcessLookupError) {
+TEST(AsyncioSubprocess, SignalAfterExitIsProcessLookupError) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_exec("true");
         EXPECT_EQ(co_await proc.wait(), 0);
@@ -100,7 +100,7 @@ TEST(Subprocess, SignalAfterExitIsProcessLookupError) {
     }());
 }
 
-TEST(Subprocess, MissingProgramIsFileNotFoundError) {
+TEST(AsyncioSubprocess, MissingProgramIsFileNotFoundError) {
     run_bounded([]() -> asyncio::Coroutine<> {
         for (std::string program : {"/nonexistent/program", "nogil-no-such-program-in-path"}) {
             try {
@@ -119,7 +119,7 @@ TEST(Subprocess, MissingProgramIsFileNotFoundError) {
     }());
 }
 
-TEST(Subprocess, BadOptionsThrowInvalidArgument) {
+TEST(AsyncioSubprocess, BadOptionsThrowInvalidArgument) {
     run_bounded([]() -> asyncio::Coroutine<> {
         EXPECT_THROW((void)co_await asyncio::create_subprocess_exec("true", {}, {.stdin = sp::STDOUT}), std::invalid_argument);
         EXPECT_THROW((void)co_await asyncio::create_subprocess_exec("true", {}, {.stdout = sp::STDOUT}), std::invalid_argument);
@@ -132,7 +132,7 @@ TEST(Subprocess, BadOptionsThrowInvalidArgument) {
     }());
 }
 
-TEST(Subprocess, CwdAndEnv) {
+TEST(AsyncioSubprocess, CwdAndEnv) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto pwd = co_await asyncio::create_subprocess_exec("pwd", {}, {.stdout = sp::PIPE, .cwd = "/"});
         auto [out, err] = co_await pwd.communicate();
@@ -145,7 +145,7 @@ TEST(Subprocess, CwdAndEnv) {
     }());
 }
 
-TEST(Subprocess, DevnullAndStderrToStdout) {
+TEST(AsyncioSubprocess, DevnullAndStderrToStdout) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto both = co_await asyncio::create_subprocess_shell("echo out; echo err >&2",
                                                               {.stdout = sp::PIPE, .stderr = sp::STDOUT});
@@ -161,7 +161,7 @@ TEST(Subprocess, DevnullAndStderrToStdout) {
     }());
 }
 
-TEST(Subprocess, RedirectToAnFd) {
+TEST(AsyncioSubprocess, RedirectToAnFd) {
     run_bounded([]() -> asyncio::Coroutine<> {
         int fds[2];
         EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
@@ -175,7 +175,7 @@ TEST(Subprocess, RedirectToAnFd) {
     }());
 }
 
-TEST(Subprocess, ChildInheritsNoOtherFds) {
+TEST(AsyncioSubprocess, ChildInheritsNoOtherFds) {
     run_bounded([]() -> asyncio::Coroutine<> {
         int leaked = ::fcntl(0, F_DUPFD, 200);  // deliberately not CLOEXEC
         EXPECT_GE(leaked, 200);
@@ -187,7 +187,7 @@ TEST(Subprocess, ChildInheritsNoOtherFds) {
     }());
 }
 
-TEST(Subprocess, BrokenPipeOnStdinIsIgnored) {
+TEST(AsyncioSubprocess, BrokenPipeOnStdinIsIgnored) {
     run_bounded([]() -> asyncio::Coroutine<> {
         // The child exits without reading: writing 2 MiB hits EPIPE, which is not an error
         // (and must not raise SIGPIPE, which would kill this test program).
@@ -197,7 +197,7 @@ TEST(Subprocess, BrokenPipeOnStdinIsIgnored) {
     }());
 }
 
-TEST(Subprocess, ReadStdoutAfterProcessExit) {
+TEST(AsyncioSubprocess, ReadStdoutAfterProcessExit) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_exec("echo", "late", sp::Options{.stdout = sp::PIPE});
         EXPECT_EQ(co_await proc.wait(), 0);
@@ -206,7 +206,7 @@ TEST(Subprocess, ReadStdoutAfterProcessExit) {
     }());
 }
 
-TEST(Subprocess, SeveralWaitersGetTheSameCode) {
+TEST(AsyncioSubprocess, SeveralWaitersGetTheSameCode) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_shell("sleep 0.05; exit 3");
         auto a = asyncio::create_task(proc.wait());
@@ -217,7 +217,7 @@ TEST(Subprocess, SeveralWaitersGetTheSameCode) {
     }());
 }
 
-TEST(Subprocess, CancelledWaitLeavesNoZombie) {
+TEST(AsyncioSubprocess, CancelledWaitLeavesNoZombie) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_exec("sleep", "30");
         auto waiting = asyncio::create_task(proc.wait());
@@ -241,7 +241,7 @@ TEST(Subprocess, CancelledWaitLeavesNoZombie) {
     }());
 }
 
-TEST(Subprocess, DestroyedProcessIsStillReaped) {
+TEST(AsyncioSubprocess, DestroyedProcessIsStillReaped) {
     run_bounded([]() -> asyncio::Coroutine<> {
         pid_t pid;
         {
@@ -253,7 +253,7 @@ TEST(Subprocess, DestroyedProcessIsStillReaped) {
     }());
 }
 
-TEST(Subprocess, CancelledCommunicateKeepsTheChildReapable) {
+TEST(AsyncioSubprocess, CancelledCommunicateKeepsTheChildReapable) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_exec("sleep", "30", sp::Options{.stdout = sp::PIPE});
         auto talk = asyncio::create_task(proc.communicate());  // no EOF on stdout until it dies
@@ -265,7 +265,7 @@ TEST(Subprocess, CancelledCommunicateKeepsTheChildReapable) {
     }());
 }
 
-TEST(Subprocess, MovedProcessKeepsWorking) {
+TEST(AsyncioSubprocess, MovedProcessKeepsWorking) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto proc = co_await asyncio::create_subprocess_exec("echo", "moved", sp::Options{.stdout = sp::PIPE});
         auto talk = proc.communicate();
@@ -276,7 +276,7 @@ TEST(Subprocess, MovedProcessKeepsWorking) {
     }());
 }
 
-TEST(Subprocess, StartNewSession) {
+TEST(AsyncioSubprocess, StartNewSession) {
     run_bounded([]() -> asyncio::Coroutine<> {
         // Field 6 of /proc/<pid>/stat is the session id.
         auto sess = co_await asyncio::create_subprocess_shell("cut -d' ' -f6 /proc/$$/stat",

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// Shared by an endpoint and its running operations, so that moving the endpoint or closing
 /// it while an operation is suspended never leaves the operation with a dangling socket.
@@ -39,7 +39,7 @@ struct DatagramState {
     }
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

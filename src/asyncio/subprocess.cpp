@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <unistd.h>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// What a Process owns, shared with its running wait()/communicate() coroutines so that moving
 /// or destroying the Process never leaves them dangling.
@@ -17,7 +17,7 @@ struct ProcessState {
     UniqueFd stdin_fd, stdout_fd, stderr_fd;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio::subprocess {
 

@@ -17,7 +17,7 @@
 #define P_PIDFD 3
 #endif
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 namespace {
 
@@ -129,4 +129,4 @@ void ChildWatch::send_signal(int sig) {
     }
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -14,7 +14,7 @@
 
 extern char** environ;
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 void UniqueFd::reset(int fd) noexcept {
     if (fd_ >= 0) ::close(fd_);
@@ -176,4 +176,4 @@ ssize_t write_without_sigpipe(int fd, const void* data, std::size_t size) noexce
     return n;
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -37,9 +37,9 @@
 #include <string_view>
 #include <utility>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 struct DatagramState;
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

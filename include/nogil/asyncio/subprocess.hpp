@@ -48,9 +48,9 @@
 #include <utility>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 struct ProcessState;
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio::subprocess {
 

@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// Where one of the child's standard streams goes: Python's subprocess constants, or an fd.
 enum : int { child_pipe = -1, child_stdout = -2, child_devnull = -3 };
@@ -115,4 +115,4 @@ private:
 /// gone fails with EPIPE instead of killing the process. Returns write's result (errno kept).
 ssize_t write_without_sigpipe(int fd, const void* data, std::size_t size) noexcept;
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
