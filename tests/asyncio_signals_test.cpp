@@ -46,12 +46,12 @@ T run_with_ctrl_c(asyncio::Coroutine<T> main) {
     } shutdown{loop};
     auto task = loop.create_task(std::move(main));
     nogil::detail::aio::MainTaskInterrupt interrupt(loop, *task.state());
-    try {
-        return loop.run_until_complete(task);
-    } catch (const nogil::CancelledError&) {
-        interrupt.throw_if_interrupted();
-        throw;
-    }
+    asyncio::detail_task::run_until_done(loop.core(), *task.state());
+    if (task.cancelled()) interrupt.throw_if_interrupted();
+    if constexpr (std::is_void_v<T>)
+        task.result();
+    else
+        return task.typed().take_value();
 }
 
 TEST(AsyncioSignals, GuardLeavesSigintAloneOffTheMainThreadAndRestoresIt) {
