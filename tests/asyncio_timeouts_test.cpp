@@ -16,7 +16,7 @@ asyncio::Coroutine<int> sleep_then(std::chrono::milliseconds d, int v) {
     co_return v;
 }
 
-TEST(Timeouts, Basic) {
+TEST(AsyncioTimeouts, Basic) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto start = std::chrono::steady_clock::now();
         auto cm = asyncio::timeout(10ms);
@@ -27,7 +27,7 @@ TEST(Timeouts, Basic) {
     }());
 }
 
-TEST(Timeouts, AtBasicAndWhen) {
+TEST(AsyncioTimeouts, AtBasicAndWhen) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         double deadline = asyncio::get_running_loop().time() + 0.01;
         auto cm = asyncio::timeout_at(deadline);
@@ -37,7 +37,7 @@ TEST(Timeouts, AtBasicAndWhen) {
     }());
 }
 
-TEST(Timeouts, NotCalledWhenTheBlockFinishesFirst) {
+TEST(AsyncioTimeouts, NotCalledWhenTheBlockFinishesFirst) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto cm = asyncio::timeout(10s);
         EXPECT_EQ(co_await cm.run(sleep_then(1ms, 4)), 4);
@@ -46,7 +46,7 @@ TEST(Timeouts, NotCalledWhenTheBlockFinishesFirst) {
     }());
 }
 
-TEST(Timeouts, Disabled) {
+TEST(AsyncioTimeouts, Disabled) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto cm = asyncio::timeout(std::nullopt);
         EXPECT_FALSE(cm.when().has_value());
@@ -55,7 +55,7 @@ TEST(Timeouts, Disabled) {
     }());
 }
 
-TEST(Timeouts, ZeroAndPastDeadlines) {
+TEST(AsyncioTimeouts, ZeroAndPastDeadlines) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         EXPECT_THROW(co_await asyncio::timeout(0s, sleep_then(10s, 0)), asyncio::TimeoutError);
         EXPECT_THROW(co_await asyncio::timeout(-1s, sleep_then(0ms, 0)), asyncio::TimeoutError)
@@ -65,7 +65,7 @@ TEST(Timeouts, ZeroAndPastDeadlines) {
     }());
 }
 
-TEST(Timeouts, ConvenienceFormReturnsTheValue) {
+TEST(AsyncioTimeouts, ConvenienceFormReturnsTheValue) {
     EXPECT_EQ(asyncio::run([]() -> asyncio::Coroutine<int> { co_return co_await asyncio::timeout(1s, sleep_then(1ms, 6)); }()),
               6);
 }
@@ -78,7 +78,7 @@ asyncio::Coroutine<> raise_foreign() {
     throw Foreign("foreign");
 }
 
-TEST(Timeouts, ForeignExceptionPassesThrough) {
+TEST(AsyncioTimeouts, ForeignExceptionPassesThrough) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto cm = asyncio::timeout(10s);
         EXPECT_THROW(co_await cm.run(raise_foreign()), Foreign);
@@ -86,7 +86,7 @@ TEST(Timeouts, ForeignExceptionPassesThrough) {
     }());
 }
 
-TEST(Timeouts, ForeignCancelIsNotTurnedIntoATimeout) {
+TEST(AsyncioTimeouts, ForeignCancelIsNotTurnedIntoATimeout) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<> {
             co_await asyncio::timeout(10s, sleep_then(10s, 0));
@@ -104,7 +104,7 @@ TEST(Timeouts, ForeignCancelIsNotTurnedIntoATimeout) {
     }());
 }
 
-TEST(Timeouts, OuterCancelWhileExpiringStaysACancel) {
+TEST(AsyncioTimeouts, OuterCancelWhileExpiringStaysACancel) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<> {
             co_await asyncio::timeout(1ms, sleep_then(10s, 0));
@@ -143,14 +143,14 @@ asyncio::Coroutine<> nested_same_deadline(bool* inner_timeout, bool* outer_timeo
     }
 }
 
-TEST(Timeouts, NestedTimeoutsWithTheSameDeadlineRaiseOnlyInTheOuter) {
+TEST(AsyncioTimeouts, NestedTimeoutsWithTheSameDeadlineRaiseOnlyInTheOuter) {
     bool inner = false, outer = false;
     asyncio::run(nested_same_deadline(&inner, &outer));
     EXPECT_FALSE(inner);
     EXPECT_TRUE(outer);
 }
 
-TEST(Timeouts, InnerShorterTimeoutRaisesInTheInner) {
+TEST(AsyncioTimeouts, InnerShorterTimeoutRaisesInTheInner) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto outer = asyncio::timeout(10s);
         auto block = [](bool* caught) -> asyncio::Coroutine<int> {
@@ -177,7 +177,7 @@ asyncio::Coroutine<int> reschedules(asyncio::Timeout* cm) {
     co_return 0;
 }
 
-TEST(Timeouts, Reschedule) {
+TEST(AsyncioTimeouts, Reschedule) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto cm = asyncio::timeout(1ms);
         EXPECT_THROW(cm.reschedule(1.0), std::runtime_error) << "not entered yet";
@@ -187,7 +187,7 @@ TEST(Timeouts, Reschedule) {
     }());
 }
 
-TEST(Timeouts, EnteredTwiceThrows) {
+TEST(AsyncioTimeouts, EnteredTwiceThrows) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto cm = asyncio::timeout(10s);
         co_await cm.run(sleep_then(0ms, 0));
@@ -195,7 +195,7 @@ TEST(Timeouts, EnteredTwiceThrows) {
     }());
 }
 
-TEST(Timeouts, BlockSwallowingTheCancelReturnsItsValue) {
+TEST(AsyncioTimeouts, BlockSwallowingTheCancelReturnsItsValue) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto cm = asyncio::timeout(1ms);
         auto body = []() -> asyncio::Coroutine<int> {
@@ -211,6 +211,6 @@ TEST(Timeouts, BlockSwallowingTheCancelReturnsItsValue) {
     }());
 }
 
-TEST(Timeouts, NaNDelayThrows) { EXPECT_THROW(asyncio::timeout(std::nan("")), std::invalid_argument); }
+TEST(AsyncioTimeouts, NaNDelayThrows) { EXPECT_THROW(asyncio::timeout(std::nan("")), std::invalid_argument); }
 
 }  // namespace

@@ -27,7 +27,7 @@ asyncio::Coroutine<int> fail_after(std::chrono::milliseconds d) {
 
 // ----------------------------------------------------------------------------- wait_for
 
-TEST(WaitFor, ReturnsTheValueInTime) {
+TEST(AsyncioWaitFor, ReturnsTheValueInTime) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         EXPECT_EQ(co_await asyncio::wait_for(sleep_then(1ms, 3), 10s), 3);
         EXPECT_EQ(co_await asyncio::wait_for(sleep_then(1ms, 4), std::nullopt), 4);
@@ -35,7 +35,7 @@ TEST(WaitFor, ReturnsTheValueInTime) {
     }());
 }
 
-TEST(WaitFor, TimeoutCancelsAndWaitsForTheInnerTask) {
+TEST(AsyncioWaitFor, TimeoutCancelsAndWaitsForTheInnerTask) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool finished_cleanup = false;
         auto inner = asyncio::create_task([](bool* done) -> asyncio::Coroutine<int> {
@@ -60,7 +60,7 @@ TEST(WaitFor, TimeoutCancelsAndWaitsForTheInnerTask) {
     }());
 }
 
-TEST(WaitFor, InnerThatSwallowsTheCancelGivesItsValue) {
+TEST(AsyncioWaitFor, InnerThatSwallowsTheCancelGivesItsValue) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto inner = []() -> asyncio::Coroutine<int> {
             try {
@@ -74,7 +74,7 @@ TEST(WaitFor, InnerThatSwallowsTheCancelGivesItsValue) {
     }());
 }
 
-TEST(WaitFor, NonPositiveTimeoutOnADoneAwaitableGivesItsResult) {
+TEST(AsyncioWaitFor, NonPositiveTimeoutOnADoneAwaitableGivesItsResult) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto done = asyncio::create_task(sleep_then(0ms, 7));
         co_await done;
@@ -86,7 +86,7 @@ TEST(WaitFor, NonPositiveTimeoutOnADoneAwaitableGivesItsResult) {
     }());
 }
 
-TEST(WaitFor, NonPositiveTimeoutOnAPendingOneCancelsItAndTimesOut) {
+TEST(AsyncioWaitFor, NonPositiveTimeoutOnAPendingOneCancelsItAndTimesOut) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool started = false;
         auto never = [](bool* started) -> asyncio::Coroutine<int> {
@@ -103,11 +103,11 @@ TEST(WaitFor, NonPositiveTimeoutOnAPendingOneCancelsItAndTimesOut) {
     }());
 }
 
-TEST(WaitFor, ExceptionPassesThrough) {
+TEST(AsyncioWaitFor, ExceptionPassesThrough) {
     asyncio::run([]() -> asyncio::Coroutine<> { EXPECT_THROW(co_await asyncio::wait_for(fail_after(1ms), 10s), Boom); }());
 }
 
-TEST(WaitFor, CancellingTheWaiterCancelsTheInnerAndIsNotATimeout) {
+TEST(AsyncioWaitFor, CancellingTheWaiterCancelsTheInnerAndIsNotATimeout) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto inner = asyncio::create_task(sleep_then(10s, 0));
         auto waiter = asyncio::create_task([](asyncio::Task<int> inner) -> asyncio::Coroutine<int> {
@@ -126,7 +126,7 @@ TEST(WaitFor, CancellingTheWaiterCancelsTheInnerAndIsNotATimeout) {
     }());
 }
 
-TEST(WaitFor, SelfCancellationInsideIsACancel) {
+TEST(AsyncioWaitFor, SelfCancellationInsideIsACancel) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {
             auto inner = []() -> asyncio::Coroutine<int> {
@@ -142,7 +142,7 @@ TEST(WaitFor, SelfCancellationInsideIsACancel) {
 
 // ----------------------------------------------------------------------------- wait
 
-TEST(Wait, AllCompleted) {
+TEST(AsyncioWait, AllCompleted) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(2ms, 1)), asyncio::create_task(sleep_then(1ms, 2))};
         auto [done, pending] = co_await asyncio::wait(ts);
@@ -151,7 +151,7 @@ TEST(Wait, AllCompleted) {
     }());
 }
 
-TEST(Wait, FirstCompleted) {
+TEST(AsyncioWait, FirstCompleted) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(10s, 1)), asyncio::create_task(sleep_then(1ms, 2))};
         auto [done, pending] = co_await asyncio::wait(ts, asyncio::FIRST_COMPLETED);
@@ -163,7 +163,7 @@ TEST(Wait, FirstCompleted) {
     }());
 }
 
-TEST(Wait, FirstException) {
+TEST(AsyncioWait, FirstException) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(10s, 1)), asyncio::create_task(fail_after(1ms)),
                                            asyncio::create_task(sleep_then(0ms, 3))};
@@ -174,7 +174,7 @@ TEST(Wait, FirstException) {
     }());
 }
 
-TEST(Wait, TimeoutReturnsPendingWithoutCancelling) {
+TEST(AsyncioWait, TimeoutReturnsPendingWithoutCancelling) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(10s, 1)), asyncio::create_task(sleep_then(1ms, 2))};
         auto start = std::chrono::steady_clock::now();
@@ -187,7 +187,7 @@ TEST(Wait, TimeoutReturnsPendingWithoutCancelling) {
     }());
 }
 
-TEST(Wait, EmptyThrows) {
+TEST(AsyncioWait, EmptyThrows) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> none;
         EXPECT_THROW(asyncio::wait(none), std::invalid_argument);
@@ -195,7 +195,7 @@ TEST(Wait, EmptyThrows) {
     }());
 }
 
-TEST(Wait, CancellingTheWaiterLeavesTheTasksRunning) {
+TEST(AsyncioWait, CancellingTheWaiterLeavesTheTasksRunning) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(5ms, 1))};
         auto waiter = asyncio::create_task([](std::vector<asyncio::Task<int>> ts) -> asyncio::Coroutine<> {
@@ -211,7 +211,7 @@ TEST(Wait, CancellingTheWaiterLeavesTheTasksRunning) {
 
 // ----------------------------------------------------------------------------- as_completed
 
-TEST(AsCompleted, YieldsInCompletionOrder) {
+TEST(AsyncioAsCompleted, YieldsInCompletionOrder) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Coroutine<int>> coros;
         coros.push_back(sleep_then(6ms, 3));
@@ -223,7 +223,7 @@ TEST(AsCompleted, YieldsInCompletionOrder) {
     }());
 }
 
-TEST(AsCompleted, ExceptionsAndTimeout) {
+TEST(AsyncioAsCompleted, ExceptionsAndTimeout) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(fail_after(1ms)), asyncio::create_task(sleep_then(10s, 0))};
         auto nexts = asyncio::as_completed(ts, 10ms);

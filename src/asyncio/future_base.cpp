@@ -1,6 +1,6 @@
 #include <nogil/detail/asyncio_future_base.hpp>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 FutureBase::~FutureBase() { loop_->release(); }
 
@@ -141,4 +141,4 @@ void FutureBase::schedule_callbacks() {
     }
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -3,6 +3,7 @@
 #include <nogil/detail/asyncio_loop_core.hpp>
 
 #include <nogil/asyncio/event_loop.hpp>
+#include <nogil/concurrent/futures/executor.hpp>
 #include <nogil/detail/asyncio_future_base.hpp>
 #include <nogil/detail/asyncio_task_base.hpp>
 
@@ -11,7 +12,7 @@
 #include <iostream>
 #include <sstream>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 // ----------------------------------------------------------------------------- handles
 
@@ -78,6 +79,7 @@ void LoopCore::close() {
         std::lock_guard lock(threadsafe_mutex_);
         threadsafe_.clear();
     }
+    close_signals();
     fds_.clear();
     // Step 3: destroy the frames of pending tasks. A frame's destructors may release other
     // tasks, so take them one at a time from the head of the registry.
@@ -86,7 +88,7 @@ void LoopCore::close() {
         unregister_task(*task);
         task->abandon();
     }
-    if (close_executor) std::exchange(close_executor, nullptr)();
+    if (auto executor = std::exchange(default_executor, nullptr)) executor->shutdown(false);
 }
 
 // ----------------------------------------------------------------------------- scheduling
@@ -419,4 +421,4 @@ void LoopCore::call_exception_handler(const asyncio::ExceptionContext& context) 
     }
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

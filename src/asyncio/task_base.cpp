@@ -18,7 +18,7 @@
 #include <ostream>
 #include <sstream>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 namespace {
 std::atomic<std::uint64_t> task_counter{0};
@@ -156,4 +156,4 @@ void TaskBase::abandon() noexcept {
     destroy_frame();
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

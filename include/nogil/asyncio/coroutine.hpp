@@ -31,7 +31,7 @@ template <class T = void>
 class Coroutine;
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// Reports a never-awaited coroutine when debug mode is on (via the running loop's exception
 /// handler, or stderr when no loop runs and NOGIL_ASYNCIO_DEBUG is set).
@@ -63,7 +63,7 @@ struct FinalAwaiter {
 };
 
 struct CoroutineAccess;
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
@@ -152,7 +152,7 @@ private:
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 /// create_task's access to the frame: takes ownership of it.
 struct CoroutineAccess {
     template <class T>
@@ -167,4 +167,4 @@ template <class A>
 struct is_coroutine : std::false_type {};
 template <class T>
 struct is_coroutine<asyncio::Coroutine<T>> : std::true_type {};
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

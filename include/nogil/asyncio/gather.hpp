@@ -43,7 +43,7 @@ inline constexpr ReturnExceptions return_exceptions{};
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, asyncio::Nothing, T>;
@@ -179,7 +179,7 @@ auto gather_range(R&& range) {
 template <class A>
 concept awaitable_range = std::ranges::input_range<A> && !has_member_co_await<A>;
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class T>
 struct TaskValue {
@@ -58,7 +58,7 @@ private:
     [[no_unique_address]] TaskValue<T> slot_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
@@ -142,18 +142,18 @@ public:
 
 namespace detail_task {
 template <class T>
-Task<T> make_task(nogil::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
+Task<T> make_task(nogil::detail::aio::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
     loop.check_thread();
     if (loop.is_closed()) throw std::runtime_error("Event loop is closed");
-    auto handle = nogil::detail::CoroutineAccess::release(coro);
-    nogil::detail::TaskState<T>* state;
+    auto handle = nogil::detail::aio::CoroutineAccess::release(coro);
+    nogil::detail::aio::TaskState<T>* state;
     try {
-        state = new nogil::detail::TaskState<T>(loop, handle, std::string(options.name));
+        state = new nogil::detail::aio::TaskState<T>(loop, handle, std::string(options.name));
     } catch (...) {
         handle.destroy();
         throw;
     }
-    Task<T> task(nogil::detail::Ref<nogil::detail::TaskState<T>>::adopt(state));
+    Task<T> task(nogil::detail::aio::Ref<nogil::detail::aio::TaskState<T>>::adopt(state));
     state->start(options.eager_start);
     return task;
 }
@@ -191,10 +191,10 @@ Task<T> EventLoop::create_task(Coroutine<T> coro, std::string_view name) {
 }
 
 namespace detail_task {
-inline void stop_loop(void* core, nogil::detail::FutureBase&) { static_cast<nogil::detail::LoopCore*>(core)->stop(); }
+inline void stop_loop(void* core, nogil::detail::aio::FutureBase&) { static_cast<nogil::detail::aio::LoopCore*>(core)->stop(); }
 
 /// Runs the loop until `fut` is done (Python's run_until_complete without the result).
-inline void run_until_done(nogil::detail::LoopCore& core, nogil::detail::FutureBase& fut) {
+inline void run_until_done(nogil::detail::aio::LoopCore& core, nogil::detail::aio::FutureBase& fut) {
     fut.add_callback(&stop_loop, &core);
     try {
         core.run_forever();

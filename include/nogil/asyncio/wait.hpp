@@ -33,7 +33,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// A Future<void> completed by the first of its links (Python's _release_waiter).
 class ReleaseWaiter final : public FutureState<void> {
@@ -83,7 +83,7 @@ Clock::duration wait_timeout(std::chrono::duration<Rep, Period> timeout) {
     return std::chrono::ceil<Clock::duration>(timeout);
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
@@ -119,7 +119,7 @@ Coroutine<detail::future_value_t<detail::future_t<A>>> wait_for(A aw, std::nullo
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// The state of one wait() call (Python's _wait closure).
 class WaitState final : public FutureState<void> {
@@ -189,7 +189,7 @@ auto distinct_futures(R&& fs) {
     return out;
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
@@ -212,7 +212,7 @@ auto wait(R&& fs, double timeout, ReturnWhen return_when = ALL_COMPLETED) {
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// Shared by the coroutines as_completed() returns (Python's closure with its done queue).
 template <class F>
@@ -300,7 +300,7 @@ auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
     return out;
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

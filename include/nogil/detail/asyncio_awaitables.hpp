@@ -16,7 +16,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class A>
 struct is_task : std::false_type {};
@@ -120,4 +120,4 @@ private:
     }
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 class FutureBase : public FrameAllocated {
 public:
@@ -102,4 +102,4 @@ private:
     std::unique_ptr<Extras> extras_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

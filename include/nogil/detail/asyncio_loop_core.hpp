@@ -43,7 +43,11 @@ class EventLoop;
 struct ExceptionContext;
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::concurrent::futures {
+class Executor;
+}  // namespace nogil::concurrent::futures
+
+namespace nogil::detail::aio {
 
 class LoopCore;
 class FutureBase;
@@ -151,6 +155,10 @@ public:
     /// Python's remove_reader / remove_writer: true if a callback was registered.
     bool clear_fd_callback(int fd, bool writer);
 
+    // --- signals (src/asyncio/signals.cpp) ----------------------------------------------
+    void add_signal_handler(int sig, std::function<void()> fn);
+    bool remove_signal_handler(int sig);
+
     // --- running --------------------------------------------------------------------------
     void run_forever();
     void run_once();
@@ -175,9 +183,11 @@ public:
     bool debug = false;
     double slow_callback_duration = 0.1;
 
-    /// Executor hook, set by <nogil/asyncio/threads.hpp> when a default executor exists:
-    /// shuts it down (wait = false) on close.
-    std::function<void()> close_executor;
+    /// run_in_executor's default executor (created on first use); shut down without waiting
+    /// on close(), as in Python.
+    std::shared_ptr<concurrent::futures::Executor> default_executor;
+    /// shutdown_default_executor() was called: no new default executor.
+    bool executor_shutdown_called = false;
 
 private:
     void run_ready(std::size_t count);
@@ -186,6 +196,8 @@ private:
     void heap_down(std::size_t i) noexcept;
     void heap_push(HandleState* h);
     void drain_threadsafe();
+    void close_signals() noexcept;
+    void read_signals();
     void dispatch_fd(int fd, std::uint32_t events);
 
     std::atomic<std::uint32_t> refs_{1};
@@ -202,6 +214,8 @@ private:
     };
     std::unordered_map<int, FdCallbacks> fds_;
     std::vector<IoEvent> events_;
+    std::unordered_map<int, std::function<void()>> signal_handlers_;
+    int signal_pipe_[2] = {-1, -1};
     TaskBase* tasks_head_ = nullptr;
     std::size_t task_count_ = 0;
     std::atomic<std::thread::id> running_thread_{};
@@ -223,4 +237,4 @@ void print_exception_context(const asyncio::ExceptionContext& context) noexcept;
 /// Debug mode requested through the environment (NOGIL_ASYNCIO_DEBUG=1).
 bool debug_from_environment() noexcept;
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

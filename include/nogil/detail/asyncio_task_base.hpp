@@ -24,7 +24,7 @@
 #include <ostream>
 #include <string>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// A suspended awaitable, as seen by the task's cancel().
 class Waiter {
@@ -117,4 +117,4 @@ private:
     std::string name_;  // empty: "Task-<id>"
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
