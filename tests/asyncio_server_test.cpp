@@ -5,7 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include <dirent.h>
+#include "asyncio_streams_testing.hpp"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -17,14 +18,7 @@ namespace asyncio = nogil::asyncio;
 
 namespace {
 
-std::size_t open_fd_count() {
-    std::size_t n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (::readdir(d)) ++n;
-        ::closedir(d);
-    }
-    return n;
-}
+using nogil_test::open_fd_count;
 
 asyncio::Coroutine<> echo_until_eof(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
     for (;;) {
@@ -35,7 +29,7 @@ asyncio::Coroutine<> echo_until_eof(asyncio::StreamReader reader, asyncio::Strea
     }
 }
 
-TEST(Server, WaitClosedWaitsForTheClients) {
+TEST(AsyncioServer, WaitClosedWaitsForTheClients) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_until_eof, "127.0.0.1", 0);
         auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.sockets().at(0).port);
@@ -54,7 +48,7 @@ TEST(Server, WaitClosedWaitsForTheClients) {
     }());
 }
 
-TEST(Server, CloseClientsAndAbortClients) {
+TEST(AsyncioServer, CloseClientsAndAbortClients) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_until_eof, "127.0.0.1", 0);
         const int port = server.sockets().at(0).port;
@@ -82,7 +76,7 @@ asyncio::Coroutine<> failing_handler(asyncio::StreamReader reader, asyncio::Stre
     throw std::logic_error("handler bug");
 }
 
-TEST(Server, HandlerExceptionIsReportedAndClosesTheConnection) {
+TEST(AsyncioServer, HandlerExceptionIsReportedAndClosesTheConnection) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<std::string> reports;
         asyncio::get_running_loop().set_exception_handler(
@@ -100,7 +94,7 @@ TEST(Server, HandlerExceptionIsReportedAndClosesTheConnection) {
     }());
 }
 
-TEST(Server, ServeForeverUntilCancelledThenClosed) {
+TEST(AsyncioServer, ServeForeverUntilCancelledThenClosed) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_until_eof, "127.0.0.1", 0, {.start_serving = false});
         EXPECT_FALSE(server.is_serving());
@@ -200,7 +194,7 @@ asyncio::Coroutine<bool> soak_client(int port, Kind kind, unsigned seed) {
     co_return false;
 }
 
-TEST(Server, SoakWithMisbehavingClients) {
+TEST(AsyncioServer, SoakWithMisbehavingClients) {
     const std::size_t fds_before = open_fd_count();
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(guarded_echo, "127.0.0.1", 0, {.limit = 2048});

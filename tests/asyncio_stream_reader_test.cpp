@@ -11,7 +11,7 @@ namespace asyncio = nogil::asyncio;
 
 namespace {
 
-TEST(StreamReader, ReadReturnsWhatIsBufferedUpToN) {
+TEST(AsyncioStreamReader, ReadReturnsWhatIsBufferedUpToN) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         r.feed_data("hello world");
@@ -24,7 +24,7 @@ TEST(StreamReader, ReadReturnsWhatIsBufferedUpToN) {
     }());
 }
 
-TEST(StreamReader, ReadWaitsForData) {
+TEST(AsyncioStreamReader, ReadWaitsForData) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         auto feeder = [](asyncio::StreamReader r) -> asyncio::Coroutine<> {
@@ -37,7 +37,7 @@ TEST(StreamReader, ReadWaitsForData) {
     }());
 }
 
-TEST(StreamReader, ReadAllGathersUntilEof) {
+TEST(AsyncioStreamReader, ReadAllGathersUntilEof) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r(4);
         auto feeder = [](asyncio::StreamReader r) -> asyncio::Coroutine<> {
@@ -55,7 +55,7 @@ TEST(StreamReader, ReadAllGathersUntilEof) {
     }());
 }
 
-TEST(StreamReader, ReadlineSplitsLinesAndReturnsPartialAtEof) {
+TEST(AsyncioStreamReader, ReadlineSplitsLinesAndReturnsPartialAtEof) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         r.feed_data("one\ntwo\nthr");
@@ -69,7 +69,7 @@ TEST(StreamReader, ReadlineSplitsLinesAndReturnsPartialAtEof) {
     }());
 }
 
-TEST(StreamReader, ReadexactlyRaisesIncompleteReadErrorWithPartial) {
+TEST(AsyncioStreamReader, ReadexactlyRaisesIncompleteReadErrorWithPartial) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         r.feed_data("12345");
@@ -87,7 +87,7 @@ TEST(StreamReader, ReadexactlyRaisesIncompleteReadErrorWithPartial) {
     }());
 }
 
-TEST(StreamReader, ReaduntilFindsMultiByteSeparatorAcrossChunks) {
+TEST(AsyncioStreamReader, ReaduntilFindsMultiByteSeparatorAcrossChunks) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         auto feeder = [](asyncio::StreamReader r) -> asyncio::Coroutine<> {
@@ -103,7 +103,7 @@ TEST(StreamReader, ReaduntilFindsMultiByteSeparatorAcrossChunks) {
     }());
 }
 
-TEST(StreamReader, ReaduntilLimitOverrunLeavesDataBuffered) {
+TEST(AsyncioStreamReader, ReaduntilLimitOverrunLeavesDataBuffered) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r(8);
         r.feed_data("0123456789abc");
@@ -125,7 +125,7 @@ TEST(StreamReader, ReaduntilLimitOverrunLeavesDataBuffered) {
     }());
 }
 
-TEST(StreamReader, ReadlineOverLimitRaisesValueErrorAndDropsTheLine) {
+TEST(AsyncioStreamReader, ReadlineOverLimitRaisesValueErrorAndDropsTheLine) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r(4);
         r.feed_data("toolongline\nok\n");
@@ -138,7 +138,7 @@ TEST(StreamReader, ReadlineOverLimitRaisesValueErrorAndDropsTheLine) {
     }());
 }
 
-TEST(StreamReader, ReaduntilIncompleteAtEof) {
+TEST(AsyncioStreamReader, ReaduntilIncompleteAtEof) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         r.feed_data("abc");
@@ -154,7 +154,7 @@ TEST(StreamReader, ReaduntilIncompleteAtEof) {
     }());
 }
 
-TEST(StreamReader, SetExceptionWakesTheWaitingRead) {
+TEST(AsyncioStreamReader, SetExceptionWakesTheWaitingRead) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         auto failer = [](asyncio::StreamReader r) -> asyncio::Coroutine<> {
@@ -169,7 +169,7 @@ TEST(StreamReader, SetExceptionWakesTheWaitingRead) {
     }());
 }
 
-TEST(StreamReader, CancelledReadConsumesNothing) {
+TEST(AsyncioStreamReader, CancelledReadConsumesNothing) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         auto reader = [](asyncio::StreamReader r) -> asyncio::Coroutine<std::string> {
@@ -186,7 +186,7 @@ TEST(StreamReader, CancelledReadConsumesNothing) {
     }());
 }
 
-TEST(StreamReader, SecondConcurrentReadIsRuntimeError) {
+TEST(AsyncioStreamReader, SecondConcurrentReadIsRuntimeError) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         auto reader = [](asyncio::StreamReader r) -> asyncio::Coroutine<std::string> { co_return co_await r.readline(); };
@@ -198,7 +198,7 @@ TEST(StreamReader, SecondConcurrentReadIsRuntimeError) {
     }());
 }
 
-TEST(StreamReader, WorksWithWaitFor) {
+TEST(AsyncioStreamReader, WorksWithWaitFor) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::StreamReader r;
         EXPECT_THROW((void)co_await asyncio::wait_for(r.readline(), 0.01), nogil::TimeoutError);
@@ -207,6 +207,6 @@ TEST(StreamReader, WorksWithWaitFor) {
     }());
 }
 
-TEST(StreamReader, ZeroLimitIsInvalid) { EXPECT_THROW(asyncio::StreamReader(0), std::invalid_argument); }
+TEST(AsyncioStreamReader, ZeroLimitIsInvalid) { EXPECT_THROW(asyncio::StreamReader(0), std::invalid_argument); }
 
 }  // namespace

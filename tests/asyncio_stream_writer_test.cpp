@@ -54,7 +54,7 @@ asyncio::Coroutine<std::size_t> write_until_drain_blocks(asyncio::StreamWriter w
     co_return written;
 }
 
-TEST(StreamWriter, DrainSuspendsForASlowReaderAndResumes) {
+TEST(AsyncioStreamWriter, DrainSuspendsForASlowReaderAndResumes) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto [a, b] = socket_pair();
         std::optional<asyncio::Task<>> blocked;
@@ -68,7 +68,7 @@ TEST(StreamWriter, DrainSuspendsForASlowReaderAndResumes) {
     }());
 }
 
-TEST(StreamWriter, CancelledDrainKeepsQueuedBytes) {
+TEST(AsyncioStreamWriter, CancelledDrainKeepsQueuedBytes) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto [a, b] = socket_pair();
         std::optional<asyncio::Task<>> blocked;
@@ -82,7 +82,7 @@ TEST(StreamWriter, CancelledDrainKeepsQueuedBytes) {
     }());
 }
 
-TEST(StreamWriter, CloseFlushesQueuedBytesThenEof) {
+TEST(AsyncioStreamWriter, CloseFlushesQueuedBytesThenEof) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto [a_ends, b] = socket_pair();
         {
@@ -98,7 +98,7 @@ TEST(StreamWriter, CloseFlushesQueuedBytesThenEof) {
     }());
 }
 
-TEST(StreamWriter, AbortDropsQueuedBytes) {
+TEST(AsyncioStreamWriter, AbortDropsQueuedBytes) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto [a, b] = socket_pair();
         a.writer.write(std::string(4 << 20, 'q'));
@@ -111,7 +111,7 @@ TEST(StreamWriter, AbortDropsQueuedBytes) {
     }());
 }
 
-TEST(StreamWriter, WritelinesAndBufferLimits) {
+TEST(AsyncioStreamWriter, WritelinesAndBufferLimits) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto [a, b] = socket_pair();
         a.writer.writelines(std::vector<std::string>{"one ", "two ", "three"});
@@ -133,7 +133,7 @@ asyncio::Coroutine<> pipe_writer(asyncio::StreamWriter writer, std::size_t total
     co_await writer.wait_closed();
 }
 
-TEST(StreamWriter, PipeCarriesBytesAndEof) {
+TEST(AsyncioStreamWriter, PipeCarriesBytesAndEof) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto [reader, writer] = pipe_pair();
         EXPECT_TRUE(std::holds_alternative<int>(writer.get_extra_info("pipe")));
@@ -147,7 +147,7 @@ TEST(StreamWriter, PipeCarriesBytesAndEof) {
     }());
 }
 
-TEST(StreamWriter, BrokenPipeIsAnExceptionNotASignal) {
+TEST(AsyncioStreamWriter, BrokenPipeIsAnExceptionNotASignal) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         int p[2];
         EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);

@@ -5,7 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include <dirent.h>
+#include "asyncio_streams_testing.hpp"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,14 +19,7 @@ namespace asyncio = nogil::asyncio;
 
 namespace {
 
-std::size_t open_fd_count() {
-    std::size_t n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (::readdir(d)) ++n;
-        ::closedir(d);
-    }
-    return n;
-}
+using nogil_test::open_fd_count;
 
 asyncio::Coroutine<> echo_lines(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
     for (;;) {
@@ -59,13 +53,13 @@ asyncio::Coroutine<> echo_round_trip(std::string bind_host, std::string connect_
     EXPECT_TRUE(server.sockets().empty());
 }
 
-TEST(Streams, EchoOverIPv4) { asyncio::run(echo_round_trip("127.0.0.1", "127.0.0.1")); }
+TEST(AsyncioStreams, EchoOverIPv4) { asyncio::run(echo_round_trip("127.0.0.1", "127.0.0.1")); }
 
-TEST(Streams, EchoOverIPv6) { asyncio::run(echo_round_trip("::1", "::1")); }
+TEST(AsyncioStreams, EchoOverIPv6) { asyncio::run(echo_round_trip("::1", "::1")); }
 
-TEST(Streams, HostNameIsResolved) { asyncio::run(echo_round_trip("127.0.0.1", "localhost")); }
+TEST(AsyncioStreams, HostNameIsResolved) { asyncio::run(echo_round_trip("127.0.0.1", "localhost")); }
 
-TEST(Streams, ManyClientsAtOnce) {
+TEST(AsyncioStreams, ManyClientsAtOnce) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0);
         const int port = server.sockets().at(0).port;
@@ -76,7 +70,7 @@ TEST(Streams, ManyClientsAtOnce) {
     }());
 }
 
-TEST(Streams, UnixSocketEchoAndCleanup) {
+TEST(AsyncioStreams, UnixSocketEchoAndCleanup) {
     const std::string path = "/tmp/nogil_streams_test_" + std::to_string(::getpid()) + ".sock";
     asyncio::run([](std::string path) -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_unix_server(echo_lines, path);
@@ -96,7 +90,7 @@ TEST(Streams, UnixSocketEchoAndCleanup) {
     EXPECT_NE(::stat(path.c_str(), &st), 0) << "the socket file is removed when the server closes";
 }
 
-TEST(Streams, RefusedConnectionIsConnectionRefusedError) {
+TEST(AsyncioStreams, RefusedConnectionIsConnectionRefusedError) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         int port;
         {
@@ -108,7 +102,7 @@ TEST(Streams, RefusedConnectionIsConnectionRefusedError) {
     }());
 }
 
-TEST(Streams, BadArgumentsThrowAtOnce) {
+TEST(AsyncioStreams, BadArgumentsThrowAtOnce) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         EXPECT_THROW((void)co_await asyncio::open_connection("127.0.0.1", 70000), std::invalid_argument);
         EXPECT_THROW((void)co_await asyncio::open_connection("127.0.0.1", 80, {.limit = 0}), std::invalid_argument);
@@ -119,7 +113,7 @@ TEST(Streams, BadArgumentsThrowAtOnce) {
     }());
 }
 
-TEST(Streams, BindingABusyAddressIsOSError) {
+TEST(AsyncioStreams, BindingABusyAddressIsOSError) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0);
         const int port = server.sockets().at(0).port;
@@ -137,7 +131,7 @@ asyncio::Coroutine<> reset_at_once(asyncio::StreamReader, asyncio::StreamWriter 
     co_return;
 }
 
-TEST(Streams, PeerResetIsConnectionResetError) {
+TEST(AsyncioStreams, PeerResetIsConnectionResetError) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(reset_at_once, "127.0.0.1", 0);
         auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.sockets().at(0).port);
@@ -149,7 +143,7 @@ TEST(Streams, PeerResetIsConnectionResetError) {
     }());
 }
 
-TEST(Streams, WritingToAVanishedPeerFailsWithoutSigpipe) {
+TEST(AsyncioStreams, WritingToAVanishedPeerFailsWithoutSigpipe) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(reset_at_once, "127.0.0.1", 0);
         auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.sockets().at(0).port);
@@ -177,7 +171,7 @@ asyncio::Coroutine<> read_all_then_reply(asyncio::StreamReader reader, asyncio::
     writer.close();
 }
 
-TEST(Streams, HalfCloseWithWriteEof) {
+TEST(AsyncioStreams, HalfCloseWithWriteEof) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(read_all_then_reply, "127.0.0.1", 0);
         auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.sockets().at(0).port);
@@ -190,7 +184,7 @@ TEST(Streams, HalfCloseWithWriteEof) {
     }());
 }
 
-TEST(Streams, ExtraInfoNamesBothEnds) {
+TEST(AsyncioStreams, ExtraInfoNamesBothEnds) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0);
         const int port = server.sockets().at(0).port;
@@ -211,7 +205,7 @@ TEST(Streams, ExtraInfoNamesBothEnds) {
     }());
 }
 
-TEST(Streams, CancelledReadOnASocketLeavesItUsable) {
+TEST(AsyncioStreams, CancelledReadOnASocketLeavesItUsable) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0);
         auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.sockets().at(0).port);
@@ -225,7 +219,7 @@ TEST(Streams, CancelledReadOnASocketLeavesItUsable) {
     }());
 }
 
-TEST(Streams, FdsReturnToBaseline) {
+TEST(AsyncioStreams, FdsReturnToBaseline) {
     const std::size_t before = open_fd_count();
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0);

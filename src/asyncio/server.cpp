@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 ServerState::ServerState(LoopCore& loop, Callback callback, std::size_t limit, int backlog)
     : loop_(&loop), callback_(std::move(callback)), limit_(limit), backlog_(backlog) {
@@ -220,4 +220,4 @@ asyncio::Coroutine<> ServerState::run_client(Ref<ServerState> self, asyncio::Str
     }
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -1,7 +1,7 @@
 // Socket plumbing for asyncio streams; see include/nogil/detail/asyncio_socket.hpp.
 #include <nogil/detail/asyncio_socket.hpp>
 
-#include <nogil/asyncio/future.hpp>
+#include <nogil/asyncio/threads.hpp>
 #include <nogil/detail/asyncio_fd_waiter.hpp>
 #include <nogil/detail/asyncio_transport.hpp>
 #include <nogil/errors.hpp>
@@ -13,10 +13,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/un.h>
-#include <thread>
 #include <unistd.h>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 FdGuard::~FdGuard() {
     if (fd_ >= 0) ::close(fd_);
@@ -104,18 +103,10 @@ asyncio::Coroutine<std::vector<ResolvedAddress>> resolve_stream(std::string host
     Lookup numeric = lookup(host, port, family, passive, true);
     if (!numeric.error) co_return std::move(numeric.addresses);
 
-    LoopCore& core = running_loop_or_throw();
-    asyncio::Future<Lookup> answer(*core.owner());
-    std::thread([core = Ref<LoopCore>(&core), answer, host, port, family, passive] {
-        Lookup result = lookup(host, port, family, passive, false);
-        try {
-            core->call_soon_threadsafe([answer, result = std::move(result)] {
-                if (!answer.done()) answer.set_result(result);
-            });
-        } catch (...) {  // the loop closed meanwhile: nobody waits for the answer
-        }
-    }).detach();
-    Lookup found = co_await answer;
+    // A name: getaddrinfo() may block on DNS, so it runs in the loop's default executor
+    // (Python's loop.getaddrinfo is run_in_executor(None, socket.getaddrinfo, ...)).
+    Lookup found = co_await asyncio::get_running_loop().run_in_executor(nullptr, &lookup, host, port, family, passive,
+                                                                        false);
     if (found.error) std::rethrow_exception(found.error);
     co_return std::move(found.addresses);
 }
@@ -180,4 +171,4 @@ int bind_stream(const ResolvedAddress& address, bool reuse_address, bool reuse_p
     return fd.release();
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

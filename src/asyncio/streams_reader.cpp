@@ -7,7 +7,7 @@
 
 #include <stdexcept>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 StreamReaderState::StreamReaderState(std::size_t limit) : limit_(limit) {
     if (limit == 0) throw std::invalid_argument("limit must be a positive number of bytes, got 0");
@@ -211,4 +211,4 @@ std::string ReadAwaiter::complete() {
     return out;
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 // ----------------------------------------------------------------------------- errors
 
@@ -374,4 +374,4 @@ void TransportAwaiter::await_resume() {
     }
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -3,10 +3,10 @@
 // connect, listening sockets, address conversion. Loop thread only, except where noted.
 //
 // Resolution (Python's loop.getaddrinfo): a numeric host ("127.0.0.1", "::1") or an empty one
-// is resolved inline with AI_NUMERICHOST, which never blocks. A name goes to a helper thread
-// that calls getaddrinfo() and hands the result back with call_soon_threadsafe; the awaiting
-// task is resumed by the loop one turn after that. Cancelling the task abandons the answer (the
-// thread finishes on its own; it holds a reference to the loop's core, not to the task).
+// is resolved inline with AI_NUMERICHOST, which never blocks. A name is resolved by
+// getaddrinfo() in the loop's default executor (run_in_executor), and the awaiting task is
+// resumed on the loop's thread once the answer is handed back. Cancelling the task abandons the
+// answer (a lookup that started runs to its end on its worker thread, as in Python).
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/detail/asyncio_socket_address.hpp>
@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// One getaddrinfo() result.
 struct ResolvedAddress {
@@ -71,4 +71,4 @@ private:
     int fd_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -37,7 +37,7 @@
 #include <unordered_set>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 class ServerState final : public TransportObserver {
 public:
@@ -111,4 +111,4 @@ private:
     bool woken_ = false;  // closed with no clients left: wait_closed() returns at once
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

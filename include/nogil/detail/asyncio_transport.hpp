@@ -41,7 +41,7 @@
 #include <string>
 #include <string_view>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 class FdTransport;
 
@@ -227,4 +227,4 @@ using TransportUse = UseRef<FdTransport>;
 /// The same exception as an exception_ptr.
 std::exception_ptr make_os_error(int err, const std::string& what);
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 class ByteBuffer {
 public:
@@ -78,4 +78,4 @@ private:
     std::size_t tail_ = 0;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -29,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// What the reader asks of its transport (flow control).
 class ReadFlowControl {
@@ -134,4 +134,4 @@ private:
     bool cancelled_ = false;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
