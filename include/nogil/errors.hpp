@@ -114,6 +114,45 @@ public:
     const char* what() const noexcept override { return "KeyboardInterrupt"; }
 };
 
+// Python's ConnectionError family (what a peer that resets, refuses or hangs up raises) and
+// socket.gaierror. Only the errno-carrying OSError subclasses that asyncio streams raise.
+/// Base of the connection errors (Python's ConnectionError).
+class ConnectionError : public OSError {
+public:
+    using OSError::OSError;
+};
+/// EPIPE / ESHUTDOWN: writing to a connection the peer has closed.
+class BrokenPipeError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNABORTED.
+class ConnectionAbortedError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNREFUSED: nobody listens at the address.
+class ConnectionRefusedError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNRESET: the peer reset the connection (or it was lost, errno 0 with a message).
+class ConnectionResetError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+/// getaddrinfo() failed (Python's socket.gaierror); `eai_code` is the EAI_* value.
+class gaierror : public OSError {
+public:
+    gaierror(int eai_code, std::string message) : OSError(EINVAL), eai_code(eai_code), message_(std::move(message)) {}
+    /// The message alone (gai_strerror's text and the host), without errno's text.
+    const char* what() const noexcept override { return message_.c_str(); }
+    int eai_code;
+
+private:
+    std::string message_;
+};
+
 namespace queue {
 /// get_nowait() or a timed get() on an empty queue.
 class Empty : public std::runtime_error {
