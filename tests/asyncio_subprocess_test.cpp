@@ -12,6 +12,7 @@
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace asyncio = nogil::asyncio;
 namespace sp = nogil::asyncio::subprocess;
@@ -39,6 +40,38 @@ TEST(AsyncioSubprocess, StdinStdoutThroughCat) {
         EXPECT_EQ(out, "hello\nworld\n");
         EXPECT_EQ(err, "");
         EXPECT_EQ(proc.returncode(), 0);
+        EXPECT_EQ(co_await proc.wait(), 0);
+    }());
+}
+
+TEST(AsyncioSubprocess, StdinStdoutStreams) {
+    run_bounded([]() -> asyncio::Coroutine<> {
+        // CPython's test_stdin_stdout: write, drain, close stdin; read stdout to EOF.
+        auto proc = co_await asyncio::create_subprocess_exec("cat", sp::Options{.stdin = sp::PIPE, .stdout = sp::PIPE});
+        EXPECT_TRUE(proc.stdin && proc.stdout);
+        EXPECT_FALSE(proc.stderr) << "stderr was not PIPE: Python's None";
+        std::string data(100000, 'x');
+        proc.stdin->write(data);
+        co_await proc.stdin->drain();
+        proc.stdin->close();
+        std::string read = co_await proc.stdout->read();
+        EXPECT_TRUE(read == data);
+        EXPECT_EQ(co_await proc.wait(), 0);
+    }());
+}
+
+TEST(AsyncioSubprocess, StdoutLineByLine) {
+    run_bounded([]() -> asyncio::Coroutine<> {
+        auto proc = co_await asyncio::create_subprocess_shell("for i in 1 2 3; do echo line $i; sleep 0.01; done",
+                                                              {.stdout = sp::PIPE, .stderr = sp::PIPE});
+        std::vector<std::string> lines;
+        for (;;) {
+            std::string line = co_await proc.stdout->readline();
+            if (line.empty()) break;
+            lines.push_back(line);
+        }
+        EXPECT_EQ(lines, (std::vector<std::string>{"line 1\n", "line 2\n", "line 3\n"}));
+        EXPECT_EQ(co_await proc.stderr->read(), "");
         EXPECT_EQ(co_await proc.wait(), 0);
     }());
 }
@@ -126,6 +159,7 @@ TEST(AsyncioSubprocess, BadOptionsThrowInvalidArgument) {
         EXPECT_THROW((void)co_await asyncio::create_subprocess_exec("true", {}, {.stderr = -7}), std::invalid_argument);
         EXPECT_THROW((void)co_await asyncio::create_subprocess_exec(""), std::invalid_argument);
         EXPECT_THROW((void)co_await asyncio::create_subprocess_shell(""), std::invalid_argument);
+        EXPECT_THROW((void)co_await asyncio::create_subprocess_exec("true", sp::Options{.limit = 0}), std::invalid_argument);
         auto proc = co_await asyncio::create_subprocess_exec("true");
         EXPECT_THROW((void)proc.communicate("input without a pipe"), std::invalid_argument);
         co_await proc.wait();

@@ -70,11 +70,6 @@ void make_pipe(UniqueFd& read_end, UniqueFd& write_end) {
     write_end.reset(fds[1]);
 }
 
-void set_nonblocking(int fd) {
-    int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw OSError(errno, "fcntl(O_NONBLOCK)");
-}
-
 std::string describe_program(const ChildSpec& spec) {
     return "[Errno " + std::to_string(ENOENT) + "] No such file or directory: '" + spec.program + "'";
 }
@@ -104,7 +99,6 @@ SpawnedChild spawn_child(const ChildSpec& spec) {
                 make_pipe(child_ends[0], *ours[0]);
             else
                 make_pipe(*ours[target], child_ends[target]);
-            set_nonblocking(ours[target]->get());
             check(posix_spawn_file_actions_adddup2(&sa.actions, child_ends[target].get(), target), "adddup2");
         } else if (*mode == child_devnull) {
             check(posix_spawn_file_actions_addopen(&sa.actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0),
@@ -154,26 +148,6 @@ SpawnedChild spawn_child(const ChildSpec& spec) {
     if (err == ENOENT) throw FileNotFoundError(describe_program(spec));
     if (err) throw OSError(err, "cannot execute '" + spec.program + "'");
     return child;
-}
-
-ssize_t write_without_sigpipe(int fd, const void* data, std::size_t size) noexcept {
-    sigset_t pipe_only, old_mask, pending;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    // A SIGPIPE already pending for us is someone else's: leave it pending.
-    sigpending(&pending);
-    const bool was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
-    ssize_t n = ::write(fd, data, size);
-    const int err = errno;
-    if (n < 0 && err == EPIPE && !was_pending) {
-        const timespec zero{0, 0};
-        while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-    errno = err;
-    return n;
 }
 
 }  // namespace nogil::detail::aio

@@ -2,13 +2,18 @@
 // Python's asyncio.subprocess: child processes driven by the event loop.
 //
 //   namespace sp = nogil::asyncio::subprocess;
-//   auto proc = co_await asyncio::create_subprocess_exec("sort", {"-r"}, {.stdin = sp::PIPE, .stdout = sp::PIPE});
+//   auto proc = co_await asyncio::create_subprocess_exec("sort", "-r", sp::Options{.stdin = sp::PIPE, .stdout = sp::PIPE});
 //   auto [out, err] = co_await proc.communicate("b\na\nc\n");   // out == "c\nb\na\n"
 //   int rc = co_await proc.wait();                               // 0
 //
+//   // or streamed: proc.stdin is a StreamWriter, proc.stdout / proc.stderr StreamReaders
+//   auto ls = co_await asyncio::create_subprocess_exec("ls", sp::Options{.stdout = sp::PIPE});
+//   for (std::string line; !(line = co_await ls.stdout->readline()).empty();) use(line);
+//
 // Redirections (Options::stdin / stdout / stderr), as Python's constants:
 //   nullopt (Python's None)  the child inherits ours;
-//   PIPE                     a pipe to us (communicate() reads/writes it);
+//   PIPE                     a pipe to us: proc.stdin (StreamWriter) / proc.stdout,
+//                            proc.stderr (StreamReader), also used by communicate();
 //   DEVNULL                  /dev/null;
 //   STDOUT                   (stderr only) the same place as the child's stdout;
 //   an fd >= 0               that file descriptor (ours stays open).
@@ -22,18 +27,21 @@
 //   - returncode is the exit status, or -N when signal N killed the child (Python's rule);
 //   - communicate() writes input and reads stdout and stderr concurrently, so large outputs in
 //     both directions never deadlock; a child that stops reading its stdin early (EPIPE) is
-//     not an error (Python ignores BrokenPipeError there), and writing never raises SIGPIPE.
+//     not an error (Python ignores BrokenPipeError there), and writing never raises SIGPIPE;
+//   - the pipe streams follow <nogil/asyncio/stream_reader.hpp> / stream_writer.hpp (flow
+//     control, cancellation, errors); a pipe closes when its last stream handle is gone.
 //
 // Threading: a Process belongs to the loop it was created on. Its awaitables resume the
 // awaiting task on that loop's thread: wait() one loop turn after the child was reaped,
 // communicate() one turn after both pipes reached EOF and the child was reaped.
 //
-// Deviations, one line each: stdout/stderr are not yet StreamReader/StreamWriter members (the
-// streams header has not landed on this branch; raw pipe ends are used internally);
-// communicate() returns empty strings for streams that are not PIPE (Python: None) and
-// throws std::invalid_argument when input is given without stdin=PIPE (Python ignores it).
+// Deviations, one line each: communicate() returns empty strings for streams that are not PIPE
+// (Python: None) and throws std::invalid_argument when input is given without stdin=PIPE
+// (Python ignores it).
 
 #include <nogil/asyncio/coroutine.hpp>
+#include <nogil/asyncio/stream_reader.hpp>
+#include <nogil/asyncio/stream_writer.hpp>
 #include <nogil/errors.hpp>
 
 #include <sys/types.h>
@@ -49,7 +57,7 @@
 #include <vector>
 
 namespace nogil::detail::aio {
-struct ProcessState;
+class ChildWatch;
 }  // namespace nogil::detail::aio
 
 namespace nogil::asyncio::subprocess {
@@ -79,11 +87,13 @@ struct Options {
     const std::map<std::string, std::string>* env{nullptr};
     /// setsid() in the child (Python's start_new_session).
     bool start_new_session{false};
+    /// The limit of the stdout/stderr StreamReaders (Python's limit=).
+    std::size_t limit{default_stream_limit};
 };
 
-/// Python's asyncio.subprocess.Process. Movable; copies are not allowed (one owner of the
-/// pipes). Destroying it closes our pipe ends but neither kills nor abandons the child: it is
-/// still reaped by the loop.
+/// Python's asyncio.subprocess.Process. Movable (the streams are shared handles); copies are
+/// not allowed. Destroying it neither kills nor abandons the child: it is still reaped by the
+/// loop; its pipes close when their last stream handle is gone.
 class Process {
 public:
     Process(Process&&) noexcept = default;
@@ -98,7 +108,8 @@ public:
 
     /// Waits for the child to exit and returns its returncode. Does not read the pipes: a child
     /// blocked writing to a full stdout pipe never exits; use communicate() for that (as Python
-    /// warns). Cancelling it cancels only this wait: the child is still reaped.
+    /// warns). Resumed by the loop one turn after the child was reaped. Cancelling it cancels
+    /// only this wait: the child is still reaped.
     Coroutine<int> wait();
 
     /// Sends `input` to stdin (then closes it), reads stdout and stderr to EOF, waits for the
@@ -113,11 +124,19 @@ public:
     /// send_signal(SIGKILL).
     void kill() { send_signal(SIGKILL); }
 
+    /// The child's stdin if created with stdin=PIPE (Python's proc.stdin; None otherwise).
+    /// close() it (or let communicate() do it) to send EOF.
+    std::optional<StreamWriter> stdin;
+    /// The child's stdout if created with stdout=PIPE (Python's proc.stdout).
+    std::optional<StreamReader> stdout;
+    /// The child's stderr if created with stderr=PIPE (Python's proc.stderr).
+    std::optional<StreamReader> stderr;
+
     /// The machinery; not part of the public API.
-    explicit Process(std::shared_ptr<detail::ProcessState> state) noexcept : state_(std::move(state)) {}
+    explicit Process(std::shared_ptr<detail::ChildWatch> watch) noexcept : watch_(std::move(watch)) {}
 
 private:
-    std::shared_ptr<detail::ProcessState> state_;
+    std::shared_ptr<detail::ChildWatch> watch_;
 };
 
 /// Runs `program` with arguments `args` (no shell; PATH is searched when `program` has no '/').

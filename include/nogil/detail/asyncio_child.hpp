@@ -68,7 +68,7 @@ private:
 
 struct SpawnedChild {
     pid_t pid = -1;
-    UniqueFd stdin_fd, stdout_fd, stderr_fd;  // our (non-blocking) ends of the pipes asked for
+    UniqueFd stdin_fd, stdout_fd, stderr_fd;  // our ends of the pipes asked for
 };
 
 /// Starts the child. Throws std::invalid_argument for a bad spec (empty program, STDOUT given
@@ -110,9 +110,5 @@ private:
     std::vector<asyncio::Future<int>> waiters_;
     std::chrono::milliseconds poll_interval_{1};
 };
-
-/// Blocks SIGPIPE on this thread around a write(2), so that writing to a pipe whose reader is
-/// gone fails with EPIPE instead of killing the process. Returns write's result (errno kept).
-ssize_t write_without_sigpipe(int fd, const void* data, std::size_t size) noexcept;
 
 }  // namespace nogil::detail::aio
