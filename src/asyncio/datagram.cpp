@@ -4,12 +4,11 @@
 #include <nogil/detail/asyncio_child.hpp>  // UniqueFd
 #include <nogil/detail/asyncio_fd_waiter.hpp>
 #include <nogil/detail/asyncio_loop_core.hpp>
+#include <nogil/detail/asyncio_socket.hpp>
+#include <nogil/detail/asyncio_transport.hpp>  // throw_os_error: errno -> ConnectionRefusedError...
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,78 +46,21 @@ namespace {
 
 using detail::DatagramState;
 
-struct SockAddr {
-    sockaddr_storage storage{};
-    socklen_t len = 0;
-    const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
-};
+using detail::ResolvedAddress;
 
-[[noreturn]] void throw_errno(const std::string& what) { throw OSError(errno, what); }
+[[noreturn]] void throw_errno(const std::string& what) { detail::throw_os_error(errno, what); }
 
-SockAddr unix_address(std::string_view path, const char* what) {
-    SockAddr a;
-    sockaddr_un un{};
-    if (path.size() >= sizeof un.sun_path)
-        throw std::invalid_argument(std::string(what) + ": path longer than " + std::to_string(sizeof un.sun_path - 1) +
-                                    " bytes");
-    un.sun_family = AF_UNIX;
-    std::memcpy(un.sun_path, path.data(), path.size());
-    std::memcpy(&a.storage, &un, sizeof un);
-    // A leading NUL is Linux's abstract namespace: the length, not a terminator, ends the name.
-    const bool abstract = !path.empty() && path[0] == '\0';
-    a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
-    return a;
+const sockaddr* raw(const ResolvedAddress& a) noexcept { return reinterpret_cast<const sockaddr*>(&a.addr); }
+
+SocketAddress to_address(const sockaddr_storage& s, socklen_t len) {
+    auto a = detail::to_socket_address(reinterpret_cast<const sockaddr*>(&s), len);
+    return a ? std::move(*a) : SocketAddress{};
 }
 
-/// getaddrinfo for a datagram socket: numeric first (never blocks), then a name lookup.
-SockAddr resolve(std::string_view host, std::uint16_t port, int family, bool passive, const char* what) {
-    std::string h(host);
-    std::string service = std::to_string(port);
-    addrinfo hints{};
-    hints.ai_family = family;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    addrinfo* res = nullptr;
-    const char* node = h.empty() ? nullptr : h.c_str();
-    hints.ai_flags |= AI_NUMERICHOST;
-    int rc = ::getaddrinfo(node, service.c_str(), &hints, &res);
-    if (rc == EAI_NONAME && node) {
-        hints.ai_flags &= ~AI_NUMERICHOST;
-        rc = ::getaddrinfo(node, service.c_str(), &hints, &res);
-    }
-    if (rc != 0) {
-        if (rc == EAI_SYSTEM) throw_errno(std::string(what) + ": getaddrinfo");
-        throw OSError(std::make_error_code(std::errc::address_not_available),
-                      std::string(what) + ": cannot resolve '" + h + "': " + ::gai_strerror(rc));
-    }
-    SockAddr a;
-    std::memcpy(&a.storage, res->ai_addr, res->ai_addrlen);
-    a.len = res->ai_addrlen;
-    ::freeaddrinfo(res);
-    return a;
-}
-
-Address to_address(const sockaddr_storage& s, socklen_t len) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (s.ss_family == AF_INET) {
-        const auto& in = reinterpret_cast<const sockaddr_in&>(s);
-        ::inet_ntop(AF_INET, &in.sin_addr, buf, sizeof buf);
-        return Address(buf, ntohs(in.sin_port));
-    }
-    if (s.ss_family == AF_INET6) {
-        const auto& in6 = reinterpret_cast<const sockaddr_in6&>(s);
-        ::inet_ntop(AF_INET6, &in6.sin6_addr, buf, sizeof buf);
-        return Address(buf, ntohs(in6.sin6_port));
-    }
-    if (s.ss_family == AF_UNIX) {
-        const auto& un = reinterpret_cast<const sockaddr_un&>(s);
-        const auto offset = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
-        if (len <= offset) return Address(std::string(), 0);  // unbound peer
-        std::size_t n = ::strnlen(un.sun_path, len - offset);
-        if (n == 0 && len > offset + 1) n = len - offset;  // abstract namespace: keep the leading NUL
-        return Address(std::string(un.sun_path, n), 0);
-    }
-    return Address();
+/// The first address getaddrinfo gives for host:port (numeric inline, names off the loop).
+Coroutine<ResolvedAddress> resolve_one(std::string host, std::uint16_t port, int family, bool passive) {
+    auto found = co_await detail::resolve_stream(std::move(host), port, family, passive);
+    co_return found.front();  // resolve_stream throws gaierror rather than return nothing
 }
 
 /// Counts an operation as suspended on the socket; the last one out of a closing socket closes it.
@@ -136,7 +78,7 @@ void check_open(const DatagramState& s, const char* what) {
     if (s.closing) throw OSError(EBADF, std::string(what) + " on a closed endpoint");
 }
 
-Coroutine<std::pair<std::string, Address>> recv_one(std::shared_ptr<DatagramState> state, std::size_t bufsize) {
+Coroutine<std::pair<std::string, SocketAddress>> recv_one(std::shared_ptr<DatagramState> state, std::size_t bufsize) {
     check_open(*state, "recvfrom");
     if (state->receiving)
         throw std::runtime_error("recvfrom() called while another coroutine is already waiting for a datagram");
@@ -154,7 +96,7 @@ Coroutine<std::pair<std::string, Address>> recv_one(std::shared_ptr<DatagramStat
         ssize_t n = ::recvfrom(state->fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
         if (n >= 0) {
             data.resize(static_cast<std::size_t>(n));
-            co_return std::pair<std::string, Address>(std::move(data), to_address(from, len));
+            co_return std::pair<std::string, SocketAddress>(std::move(data), to_address(from, len));
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             co_await detail::wait_readable(state->fd.get());
@@ -163,11 +105,19 @@ Coroutine<std::pair<std::string, Address>> recv_one(std::shared_ptr<DatagramStat
     }
 }
 
-Coroutine<> send_one(std::shared_ptr<DatagramState> state, std::string data, std::optional<SockAddr> to) {
+/// Sends to `to`, or to the connected peer when `to` has no host.
+Coroutine<> send_one(std::shared_ptr<DatagramState> state, std::string data, std::optional<SocketAddress> to) {
+    std::optional<ResolvedAddress> dest;
+    if (to) {
+        if (state->family == AF_UNIX)
+            dest = detail::unix_address(to->host);
+        else
+            dest = co_await resolve_one(to->host, to->port, state->family, false);
+    }
     PendingOp op(*state);
     for (;;) {
         check_open(*state, "sendto");
-        ssize_t n = to ? ::sendto(state->fd.get(), data.data(), data.size(), MSG_NOSIGNAL, to->get(), to->len)
+        ssize_t n = dest ? ::sendto(state->fd.get(), data.data(), data.size(), MSG_NOSIGNAL, raw(*dest), dest->len)
                        : ::send(state->fd.get(), data.data(), data.size(), MSG_NOSIGNAL);
         if (n >= 0) co_return;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -199,22 +149,22 @@ struct UdpSpec {
 Coroutine<DatagramEndpoint> open_udp(UdpSpec spec) {
     (void)detail::running_loop_or_throw();
     int family = spec.flags.family;
-    std::optional<SockAddr> local, remote;
+    std::optional<ResolvedAddress> local, remote;
     if (spec.local_host) {
-        local = resolve(*spec.local_host, spec.local_port, family, true, "local_addr");
-        family = local->storage.ss_family;
+        local = co_await resolve_one(*spec.local_host, spec.local_port, family, true);
+        family = local->family;
     }
     if (spec.remote_host) {
-        remote = resolve(*spec.remote_host, spec.remote_port, family, false, "remote_addr");
-        family = remote->storage.ss_family;
+        remote = co_await resolve_one(*spec.remote_host, spec.remote_port, family, false);
+        family = remote->family;
     }
     auto state = make_socket(family);
     const int fd = state->fd.get();
     if (spec.flags.reuse_port) set_flag(fd, SO_REUSEPORT, "setsockopt(SO_REUSEPORT)");
     if (spec.flags.allow_broadcast) set_flag(fd, SO_BROADCAST, "setsockopt(SO_BROADCAST)");
-    if (local && ::bind(fd, local->get(), local->len) != 0) throw_errno("bind to local_addr");
+    if (local && ::bind(fd, raw(*local), local->len) != 0) throw_errno("bind to local_addr " + *spec.local_host);
     if (remote) {
-        if (::connect(fd, remote->get(), remote->len) != 0) throw_errno("connect to remote_addr");
+        if (::connect(fd, raw(*remote), remote->len) != 0) throw_errno("connect to remote_addr " + *spec.remote_host);
         state->connected = true;
     }
     co_return DatagramEndpoint(std::move(state));
@@ -226,19 +176,19 @@ struct UnixSpec {
 
 Coroutine<DatagramEndpoint> open_unix(UnixSpec spec) {
     (void)detail::running_loop_or_throw();
-    std::optional<SockAddr> local, remote;
-    if (!spec.local_path.empty()) local = unix_address(spec.local_path, "local_path");
-    if (!spec.remote_path.empty()) remote = unix_address(spec.remote_path, "remote_path");
+    std::optional<ResolvedAddress> local, remote;
+    if (!spec.local_path.empty()) local = detail::unix_address(spec.local_path);
+    if (!spec.remote_path.empty()) remote = detail::unix_address(spec.remote_path);
     auto state = make_socket(AF_UNIX);
     const int fd = state->fd.get();
     if (local) {
         struct stat st{};
         if (spec.local_path[0] != '\0' && ::stat(spec.local_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
             ::unlink(spec.local_path.c_str());
-        if (::bind(fd, local->get(), local->len) != 0) throw_errno("bind to local_path '" + spec.local_path + "'");
+        if (::bind(fd, raw(*local), local->len) != 0) throw_errno("bind to local_path '" + spec.local_path + "'");
     }
     if (remote) {
-        if (::connect(fd, remote->get(), remote->len) != 0) throw_errno("connect to remote_path '" + spec.remote_path + "'");
+        if (::connect(fd, raw(*remote), remote->len) != 0) throw_errno("connect to remote_path '" + spec.remote_path + "'");
         state->connected = true;
     }
     co_return DatagramEndpoint(std::move(state));
@@ -264,7 +214,7 @@ bool DatagramEndpoint::is_closing() const noexcept { return !state_ || state_->c
 
 int DatagramEndpoint::fileno() const noexcept { return state_ && !state_->closing ? state_->fd.get() : -1; }
 
-Coroutine<std::pair<std::string, Address>> DatagramEndpoint::recvfrom(std::size_t bufsize) {
+Coroutine<std::pair<std::string, SocketAddress>> DatagramEndpoint::recvfrom(std::size_t bufsize) {
     if (!state_) throw std::runtime_error("recvfrom on a moved-from DatagramEndpoint");
     if (bufsize == 0) throw std::invalid_argument("bufsize must be positive");
     check_open(*state_, "recvfrom");
@@ -278,15 +228,18 @@ Coroutine<> DatagramEndpoint::sendto(std::string_view data) {
     return send_one(state_, std::string(data), std::nullopt);
 }
 
-Coroutine<> DatagramEndpoint::sendto(std::string_view data, const Address& addr) {
-    if (!state_) throw std::runtime_error("sendto on a moved-from DatagramEndpoint");
-    check_open(*state_, "sendto");
-    SockAddr to = state_->family == AF_UNIX ? unix_address(addr.host, "addr")
-                                            : resolve(addr.host, addr.port, state_->family, false, "addr");
-    return send_one(state_, std::string(data), to);
+Coroutine<> DatagramEndpoint::sendto(std::string_view data, const SocketAddress& addr) {
+    return sendto(data, addr.host, addr.port);
 }
 
-Address DatagramEndpoint::sockname() const {
+Coroutine<> DatagramEndpoint::sendto(std::string_view data, std::string_view host, std::uint16_t port) {
+    if (!state_) throw std::runtime_error("sendto on a moved-from DatagramEndpoint");
+    check_open(*state_, "sendto");
+    if (state_->family == AF_UNIX && host.empty()) throw std::invalid_argument("host: a unix socket path is required");
+    return send_one(state_, std::string(data), SocketAddress{state_->family, std::string(host), port});
+}
+
+SocketAddress DatagramEndpoint::sockname() const {
     if (!state_ || state_->closing) throw OSError(EBADF, "sockname of a closed endpoint");
     sockaddr_storage s{};
     socklen_t len = sizeof s;
@@ -294,7 +247,7 @@ Address DatagramEndpoint::sockname() const {
     return to_address(s, len);
 }
 
-Address DatagramEndpoint::peername() const {
+SocketAddress DatagramEndpoint::peername() const {
     if (!state_ || state_->closing) throw OSError(EBADF, "peername of a closed endpoint");
     sockaddr_storage s{};
     socklen_t len = sizeof s;

@@ -3,8 +3,9 @@
 // recvfrom / sendto instead of a protocol class.
 //
 //   auto ep = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
-//   co_await ep.sendto("ping", ep.sockname());
-//   auto [data, addr] = co_await ep.recvfrom();      // data == "ping"
+//   co_await ep.sendto("ping", "127.0.0.1", ep.sockname().port);
+//   auto [data, addr] = co_await ep.recvfrom();      // data == "ping", addr a SocketAddress
+//   co_await ep.sendto("pong", addr);
 //
 //   auto u = co_await asyncio::open_unix_datagram_endpoint({.local_path = "/tmp/a.sock"});
 //
@@ -15,18 +16,20 @@
 //     Cancelling it unregisters the socket and throws CancelledError: no datagram is consumed
 //     and the endpoint stays usable. One recvfrom at a time per endpoint (a second concurrent
 //     one throws std::runtime_error, as Python's streams do).
-//   - sendto() sends one datagram; it only suspends when the socket buffer is full. Errors
-//     (ECONNREFUSED on a connected endpoint, EMSGSIZE...) are OSError from the await.
+//   - sendto() sends one datagram; it only suspends when the socket buffer is full (or to
+//     resolve a host name). Errors are OSError from the await, with the streams' subclasses:
+//     an ICMP port-unreachable answer on a connected endpoint is ConnectionRefusedError from
+//     the next recvfrom/sendto (Python hands it to protocol.error_received).
 //   - close() (also the destructor) ends pending operations: their await throws OSError(EBADF).
 //
-// Addresses: Address{host, port} for IPv4/IPv6 (host numeric, as recvfrom(2) reports it);
-// for unix sockets host is the path and port is 0 (an unbound peer has an empty path).
-// Host names in options and sendto are resolved with getaddrinfo, which blocks for names
-// that are not numeric ("localhost" is answered from /etc/hosts).
+// Addresses are SocketAddress, as the streams report them: {family, numeric host, port}; for
+// unix sockets host is the path and port 0 (an unbound peer has an empty path). Host names
+// are resolved as the streams do it (numeric inline, names in the default executor).
 //
 // Threading: an endpoint belongs to the loop it was opened on; use it from that loop's tasks.
 
 #include <nogil/asyncio/coroutine.hpp>
+#include <nogil/detail/asyncio_socket_address.hpp>
 #include <nogil/errors.hpp>
 
 #include <cstddef>
@@ -42,23 +45,6 @@ struct DatagramState;
 }  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
-
-/// A socket address as Python reports it: (host, port) for IP, the path for unix sockets.
-/// A class rather than an aggregate so that `{"127.0.0.1", 9}` works inside co_await with g++ 12.
-class Address {
-public:
-    Address() = default;
-    /// An IPv4/IPv6 host (numeric or a name) and port; or a unix socket path with port 0.
-    Address(std::string host, std::uint16_t port = 0) : host(std::move(host)), port(port) {}
-    Address(const char* host, std::uint16_t port = 0) : host(host), port(port) {}
-
-    /// The numeric host ("127.0.0.1", "::1"), or the unix socket path.
-    std::string host;
-    /// The port (0 for unix sockets).
-    std::uint16_t port = 0;
-
-    friend bool operator==(const Address&, const Address&) = default;
-};
 
 /// A host and port in options (a view: copied when the endpoint is opened).
 struct HostPort {
@@ -100,17 +86,19 @@ public:
     ~DatagramEndpoint();
 
     /// Waits for one datagram; returns {payload, sender}. See the header comment.
-    Coroutine<std::pair<std::string, Address>> recvfrom(std::size_t bufsize = 65536);
+    Coroutine<std::pair<std::string, SocketAddress>> recvfrom(std::size_t bufsize = 65536);
     /// Sends `data` to the connected remote address (remote_addr / remote_path). Throws
     /// std::runtime_error at once if the endpoint is not connected.
     Coroutine<> sendto(std::string_view data);
-    /// Sends `data` to `addr`. The address is resolved (and checked) at once.
-    Coroutine<> sendto(std::string_view data, const Address& addr);
+    /// Sends `data` to `addr` (e.g. what recvfrom returned).
+    Coroutine<> sendto(std::string_view data, const SocketAddress& addr);
+    /// Sends `data` to host:port (a unix endpoint: host is the path, port ignored).
+    Coroutine<> sendto(std::string_view data, std::string_view host, std::uint16_t port = 0);
 
     /// The local address (Python's get_extra_info('sockname')).
-    Address sockname() const;
+    SocketAddress sockname() const;
     /// The connected peer (Python's get_extra_info('peername')); throws OSError if none.
-    Address peername() const;
+    SocketAddress peername() const;
     /// The socket's file descriptor, or -1 once closed.
     int fileno() const noexcept;
     /// Closes the socket; pending recvfrom/sendto throw OSError(EBADF). Idempotent.
