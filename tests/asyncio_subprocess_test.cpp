@@ -2,6 +2,7 @@
 #include <nogil/asyncio/subprocess.hpp>
 
 #include <nogil/asyncio.hpp>
+#include <nogil/detail/asyncio_child.hpp>
 
 #include <gtest/gtest.h>
 
@@ -317,6 +318,37 @@ TEST(AsyncioSubprocess, StartNewSession) {
                                                               {.stdout = sp::PIPE, .start_new_session = true});
         auto [out, err] = co_await sess.communicate();
         EXPECT_EQ(out, std::to_string(sess.pid()) + "\n") << "the child leads its own session";
+    }());
+}
+
+TEST(AsyncioSubprocess, ManyChildrenAtOnce) {
+    run_bounded([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Coroutine<int>> waits;
+        std::vector<sp::Process> procs;
+        for (int i = 0; i < 20; ++i) procs.push_back(co_await asyncio::create_subprocess_shell("exit " + std::to_string(i)));
+        for (auto& p : procs) waits.push_back(p.wait());
+        std::vector<int> codes = co_await asyncio::gather(std::move(waits));
+        for (int i = 0; i < 20; ++i) EXPECT_EQ(codes[static_cast<std::size_t>(i)], i);
+    }());
+}
+
+TEST(AsyncioSubprocess, PollingFallbackWithoutPidfd) {
+    // What a kernel without pidfd_open gets: waitpid(WNOHANG) on a growing timer.
+    run_bounded([]() -> asyncio::Coroutine<> {
+        namespace aio = nogil::detail::aio;
+        aio::ChildSpec spec;
+        spec.program = "/bin/sh";
+        spec.argv = {"/bin/sh", "-c", "sleep 0.02; exit 5"};
+        aio::SpawnedChild child = aio::spawn_child(spec);
+        auto watch = aio::ChildWatch::start(asyncio::get_running_loop().core(), child.pid, false);
+        EXPECT_FALSE(watch->uses_pidfd());
+        auto first = watch->waiter();
+        auto second = watch->waiter();
+        EXPECT_EQ(co_await first, 5);
+        EXPECT_EQ(co_await second, 5);
+        EXPECT_EQ(watch->returncode(), 5);
+        EXPECT_TRUE(reaped(child.pid));
+        EXPECT_THROW(watch->send_signal(SIGTERM), nogil::ProcessLookupError);
     }());
 }
 

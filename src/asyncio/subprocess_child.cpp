@@ -55,9 +55,9 @@ ChildWatch::~ChildWatch() {
     if (pidfd_ >= 0) ::close(pidfd_);
 }
 
-std::shared_ptr<ChildWatch> ChildWatch::start(LoopCore& loop, pid_t pid) {
+std::shared_ptr<ChildWatch> ChildWatch::start(LoopCore& loop, pid_t pid, bool use_pidfd) {
     std::shared_ptr<ChildWatch> watch(new ChildWatch(loop, pid));
-    watch->pidfd_ = pidfd_open(pid);
+    watch->pidfd_ = use_pidfd ? pidfd_open(pid) : -1;
     if (watch->pidfd_ >= 0) {
         ::fcntl(watch->pidfd_, F_SETFD, FD_CLOEXEC);  // pidfds are CLOEXEC already; be explicit
         // The callback's reference keeps the watch alive until the child is reaped.

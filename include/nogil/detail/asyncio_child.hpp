@@ -78,8 +78,9 @@ SpawnedChild spawn_child(const ChildSpec& spec);
 /// One child's exit, watched by the loop: returncode and the waiters of wait().
 class ChildWatch : public std::enable_shared_from_this<ChildWatch> {
 public:
-    /// Starts watching `pid` on `loop` (pidfd, or the polling fallback).
-    static std::shared_ptr<ChildWatch> start(LoopCore& loop, pid_t pid);
+    /// Starts watching `pid` on `loop`: a pidfd, or the polling fallback if pidfd_open fails or
+    /// `use_pidfd` is false (tests exercise the fallback that way).
+    static std::shared_ptr<ChildWatch> start(LoopCore& loop, pid_t pid, bool use_pidfd = true);
     ~ChildWatch();
     ChildWatch(const ChildWatch&) = delete;
     ChildWatch& operator=(const ChildWatch&) = delete;
