@@ -186,8 +186,12 @@ asyncio::Coroutine<int> self_check() {
     auto server = co_await asyncio::start_server(handle, "127.0.0.1", 0);
     const int port = server.sockets()[0].port;
     int failures = 0;
-    auto expect = [&failures](const std::string& got, const std::string& want) {
-        std::printf("%-40s %s\n", want.substr(0, 40).c_str(), got == want ? "ok" : ("FAILED, got: " + got).c_str());
+    auto shown = [](std::string s) {  // one line per check: newlines as \n
+        for (std::size_t at; (at = s.find('\n')) != std::string::npos;) s.replace(at, 1, "\\n");
+        return s;
+    };
+    auto expect = [&failures, &shown](const std::string& got, const std::string& want) {
+        std::printf("%-24s %s\n", shown(want).c_str(), got == want ? "ok" : ("FAILED, got: " + shown(got)).c_str());
         failures += got != want;
     };
     {
