@@ -5,6 +5,7 @@
 // Python's ValueError is std::invalid_argument and Python's RuntimeError is std::runtime_error;
 // nogil throws those directly, with a message that names the argument.
 
+#include <cerrno>
 #include <cstddef>
 #include <exception>
 #include <optional>
@@ -91,6 +92,65 @@ public:
     using std::system_error::system_error;
     explicit OSError(int errno_value, const std::string& what = "")
         : std::system_error(errno_value, std::generic_category(), what) {}
+};
+
+/// Python's FileNotFoundError (an OSError with errno ENOENT): e.g. a program that does not exist
+/// given to asyncio::create_subprocess_exec.
+class FileNotFoundError : public OSError {
+public:
+    explicit FileNotFoundError(const std::string& what = "") : OSError(ENOENT, what) {}
+};
+
+/// Python's ProcessLookupError (an OSError with errno ESRCH): signalling a process that is gone.
+class ProcessLookupError : public OSError {
+public:
+    explicit ProcessLookupError(const std::string& what = "") : OSError(ESRCH, what) {}
+};
+
+/// Python's KeyboardInterrupt: asyncio::run() throws it after Ctrl-C (SIGINT) cancelled the
+/// main task. Like Python's (a BaseException), it is not a std::runtime_error.
+class KeyboardInterrupt : public std::exception {
+public:
+    const char* what() const noexcept override { return "KeyboardInterrupt"; }
+};
+
+// Python's ConnectionError family (what a peer that resets, refuses or hangs up raises) and
+// socket.gaierror. Only the errno-carrying OSError subclasses that asyncio streams raise.
+/// Base of the connection errors (Python's ConnectionError).
+class ConnectionError : public OSError {
+public:
+    using OSError::OSError;
+};
+/// EPIPE / ESHUTDOWN: writing to a connection the peer has closed.
+class BrokenPipeError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNABORTED.
+class ConnectionAbortedError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNREFUSED: nobody listens at the address.
+class ConnectionRefusedError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNRESET: the peer reset the connection (or it was lost, errno 0 with a message).
+class ConnectionResetError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+/// getaddrinfo() failed (Python's socket.gaierror); `eai_code` is the EAI_* value.
+class gaierror : public OSError {
+public:
+    gaierror(int eai_code, std::string message) : OSError(EINVAL), eai_code(eai_code), message_(std::move(message)) {}
+    /// The message alone (gai_strerror's text and the host), without errno's text.
+    const char* what() const noexcept override { return message_.c_str(); }
+    int eai_code;
+
+private:
+    std::string message_;
 };
 
 namespace queue {

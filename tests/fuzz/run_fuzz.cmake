@@ -1,0 +1,30 @@
+# Configures, builds and runs the fuzz targets for a bounded time; fails on a crash, a leak or
+# an invariant violation. Used as a CTest test:
+#   add_test(NAME fuzz_stream_reader COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+#            -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/fuzz -P ${PROJECT_SOURCE_DIR}/tests/fuzz/run_fuzz.cmake)
+# Optional: -DCLANGXX=clang++-19 (default), -DSECONDS=20 (default).
+if(NOT SOURCE_DIR OR NOT WORK_DIR)
+  message(FATAL_ERROR "usage: cmake -DSOURCE_DIR=<repo> -DWORK_DIR=<dir> -P run_fuzz.cmake")
+endif()
+if(NOT CLANGXX)
+  set(CLANGXX clang++-19)
+endif()
+if(NOT SECONDS)
+  set(SECONDS 20)
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/fuzz -B ${WORK_DIR} -G Ninja
+                        -DCMAKE_CXX_COMPILER=${CLANGXX} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring the fuzz targets failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR} -j2 RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the fuzz targets failed")
+endif()
+file(MAKE_DIRECTORY ${WORK_DIR}/corpus)
+execute_process(COMMAND ${WORK_DIR}/stream_reader_fuzz -max_total_time=${SECONDS} -rss_limit_mb=2048
+                        -max_len=1024 -len_control=0 -print_final_stats=1 ${WORK_DIR}/corpus
+                WORKING_DIRECTORY ${WORK_DIR} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "stream_reader_fuzz found a problem (exit ${rc}); the crashing input is in ${WORK_DIR}")
+endif()
