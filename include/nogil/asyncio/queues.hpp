@@ -95,6 +95,9 @@ class BasicQueue {
     enum Reason : std::uint8_t { granted = 1, shut_down = 2 };
 
 public:
+    /// The item type.
+    using value_type = T;
+
     /// The awaitable of put(): co_await stores the item. If it suspends, the task is resumed by
     /// the loop one turn after a get freed a slot for it (or shutdown() woke it).
     class [[nodiscard]] PutAwaiter : public WaitNode {
