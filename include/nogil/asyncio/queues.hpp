@@ -28,6 +28,7 @@
 // threads use nogil::queue, or loop.call_soon_threadsafe().
 
 #include <nogil/asyncio/locks.hpp>
+#include <nogil/detail/asyncio_frame_allocator.hpp>
 #include <nogil/detail/asyncio_waitqueue.hpp>
 #include <nogil/errors.hpp>
 
@@ -36,11 +37,31 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <type_traits>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
 namespace nogil::detail {
+
+/// std::deque's blocks (512 bytes) from the loop's recycling allocator
+/// (asyncio_frame_allocator.hpp): a queue that fills and drains reuses its blocks instead of
+/// returning them to malloc, which trims and page-faults them back (half the cost of a
+/// 1,000,000-item burst in bench/asyncio_queues_bench.cpp). Over-aligned types use std::allocator.
+template <class T>
+struct RecyclingAllocator {
+    using value_type = T;
+    RecyclingAllocator() noexcept = default;
+    template <class U>
+    RecyclingAllocator(const RecyclingAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(frame_allocate(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t n) noexcept { frame_deallocate(p, n * sizeof(T)); }
+    friend bool operator==(const RecyclingAllocator&, const RecyclingAllocator&) noexcept { return true; }
+};
+template <class T>
+using item_allocator_t =
+    std::conditional_t<alignof(T) <= alignof(std::max_align_t), RecyclingAllocator<T>, std::allocator<T>>;
 
 /// The item containers (Python's _init/_put/_get): push(T&&), pop() -> T, size(), clear().
 /// FIFO takes from the front, LIFO from the back.
@@ -60,7 +81,7 @@ public:
     void clear() noexcept { items_.clear(); }
 
 private:
-    std::deque<T> items_;
+    std::deque<T, item_allocator_t<T>> items_;
 };
 
 /// A binary min-heap on Compare (heapq's order: the smallest item first).
@@ -108,6 +129,14 @@ public:
         bool await_ready() const noexcept { return q_->shutdown_ || q_->has_free_slot(); }
         void await_suspend(std::coroutine_handle<> h) { suspend_in(q_->putters_, h, "Queue.put()"); }
         void await_resume() {
+            if (!suspended() && !q_->shutdown_)
+                q_->store(std::move(item_));  // the fast path
+            else
+                resume_slow();
+        }
+
+    private:
+        void resume_slow() {
             if (suspended()) {
                 resume_or_throw();
                 if (reason() == granted) --q_->promised_slots_;
@@ -116,7 +145,6 @@ public:
             q_->store(std::move(item_));
         }
 
-    private:
         BasicQueue* q_;
         T item_;
     };
@@ -130,11 +158,17 @@ public:
         bool await_ready() const noexcept { return q_->has_free_item() || q_->shutdown_; }
         void await_suspend(std::coroutine_handle<> h) { suspend_in(q_->getters_, h, "Queue.get()"); }
         T await_resume() {
+            if (!suspended() && q_->has_free_item()) return q_->take();  // the fast path
+            return resume_slow();
+        }
+
+    private:
+        T resume_slow() {
             if (suspended()) {
                 resume_or_throw();
                 if (reason() == granted) {
                     --q_->promised_items_;
-                    if (q_->items_.size() != 0) return q_->take();
+                    if (q_->count_ != 0) return q_->take();
                     throw asyncio::QueueShutDown();  // shutdown(immediate) discarded it
                 }
             }
@@ -142,7 +176,6 @@ public:
             return q_->take();
         }
 
-    private:
         BasicQueue* q_;
     };
 
@@ -175,7 +208,7 @@ public:
     }
 
     /// Items in the queue, including those promised to woken getters that have not run yet.
-    std::size_t qsize() const noexcept { return items_.size(); }
+    std::size_t qsize() const noexcept { return count_; }
     /// True if no item is available to a new get (see the header comment).
     bool empty() const noexcept { return !has_free_item(); }
     /// True if no slot is available to a new put (never for an unbounded queue).
@@ -200,8 +233,9 @@ public:
     void shutdown(bool immediate = false) {
         shutdown_ = true;
         if (immediate) {
-            const std::size_t n = items_.size();
+            const std::size_t n = count_;
             items_.clear();
+            count_ = 0;
             unfinished_ -= std::min(unfinished_, n);
             if (unfinished_ == 0) finished_.set();
         }
@@ -212,25 +246,33 @@ public:
     bool is_shutdown() const noexcept { return shutdown_; }
 
 private:
-    bool has_free_item() const noexcept { return items_.size() > promised_items_; }
-    bool has_free_slot() const noexcept { return maxsize_ == 0 || items_.size() + promised_slots_ < maxsize_; }
+    bool has_free_item() const noexcept { return count_ > promised_items_; }
+    bool has_free_slot() const noexcept { return maxsize_ == 0 || count_ + promised_slots_ < maxsize_; }
 
     void store(T&& item) {
         items_.push(std::move(item));
+        ++count_;
         ++unfinished_;
         finished_.clear();
         promise_items();
     }
     T take() {
         T item = items_.pop();
+        --count_;
         promise_slots();
         return item;
     }
     void promise_items() noexcept {
-        while (has_free_item() && getters_.wake_one(granted)) ++promised_items_;
+        while (!getters_.empty() && has_free_item()) {
+            getters_.wake_one(granted);
+            ++promised_items_;
+        }
     }
     void promise_slots() noexcept {
-        while (has_free_slot() && putters_.wake_one(granted)) ++promised_slots_;
+        while (!putters_.empty() && has_free_slot()) {
+            putters_.wake_one(granted);
+            ++promised_slots_;
+        }
     }
     static void getter_passes_on(void* self, WaitNode& node) noexcept {
         auto* q = static_cast<BasicQueue*>(self);
@@ -246,6 +288,7 @@ private:
     }
 
     Items items_;
+    std::size_t count_ = 0;  // items_.size(), kept here: std::deque computes it
     std::size_t maxsize_;
     std::size_t promised_items_ = 0;  // items promised to woken getters
     std::size_t promised_slots_ = 0;  // slots promised to woken putters

@@ -48,13 +48,15 @@ protected:
     WaitNode() noexcept = default;
     /// Moving is allowed before the co_await suspends (e.g. an awaitable moved into a task).
     WaitNode(WaitNode&&) noexcept {}
-    ~WaitNode();
+    ~WaitNode() {
+        if (status_ != Status::idle) abandon();  // the fast path (never suspended) stops here
+    }
 
     /// Step 1: suspends the current task at the back of `queue`. `what` names the awaitable in
     /// the error thrown when no task runs.
     void suspend_in(WaitQueue& queue, std::coroutine_handle<> h, const char* what);
     /// True once await_suspend ran (await_resume then follows a real suspension).
-    bool suspended() const noexcept { return task_ != nullptr; }
+    bool suspended() const noexcept { return status_ != Status::idle; }
     /// Step 3, first thing in await_resume after a suspension: returns if the node was woken by
     /// its primitive and no cancel is pending. Otherwise throws CancelledError, after passing a
     /// grant it received on (the queue's hook) so that nothing is lost.
@@ -63,15 +65,19 @@ protected:
 
 private:
     friend class WaitQueue;
-    enum class Status : std::uint8_t { idle, waiting, woken, cancelled };
+    enum class Status : std::uint8_t { idle, waiting, woken, cancelled, resumed };
+    bool linked() const noexcept { return (status_ == Status::waiting || status_ == Status::woken) && queue_; }
     void unlink() noexcept;
+    void abandon() noexcept;
 
-    TaskBase* task_ = nullptr;
-    WaitQueue* queue_ = nullptr;  // null when idle or detached
-    WaitNode* prev_ = nullptr;
-    WaitNode* next_ = nullptr;
+    // Only status_ is set before await_suspend: an awaiter that completes without suspending
+    // (the fast path of every primitive) costs one byte store here.
     Status status_ = Status::idle;
     std::uint8_t reason_ = 0;
+    TaskBase* task_;
+    WaitQueue* queue_;  // valid while waiting or woken; null once detached
+    WaitNode* prev_;
+    WaitNode* next_;
 };
 
 class WaitQueue {
@@ -143,7 +149,7 @@ private:
 // ------------------------------------------------------------------------- inline definitions
 
 inline void WaitNode::unlink() noexcept {
-    if (!queue_) return;
+    if (!linked()) return;
     if (status_ == Status::waiting)
         queue_->waiting_.remove(this);
     else if (status_ == Status::woken)
@@ -169,9 +175,9 @@ inline bool WaitNode::cancel(const std::string&) {
 
 inline void WaitNode::resume_or_throw() {
     const bool woken = status_ == Status::woken;
-    WaitQueue* queue = queue_;
+    WaitQueue* queue = linked() ? queue_ : nullptr;
     unlink();
-    status_ = Status::idle;
+    status_ = Status::resumed;
     try {
         task_->throw_if_cancel_requested();
     } catch (...) {
@@ -181,8 +187,8 @@ inline void WaitNode::resume_or_throw() {
     if (!woken) throw task_->make_cancelled_error();
 }
 
-inline WaitNode::~WaitNode() {
-    if (status_ == Status::woken && queue_ && queue_->pass_on_) {
+inline void WaitNode::abandon() noexcept {
+    if (status_ == Status::woken && queue_ && queue_->pass_on_) {  // woken, never resumed
         WaitQueue* queue = queue_;
         unlink();
         queue->pass_on_(queue->owner_, *this);
