@@ -516,6 +516,9 @@ TEST(Semaphore, ValueAndMessages) {
         }
         EXPECT_FALSE(sem.locked());
         EXPECT_EQ(sem.value(), 1);
+        asyncio::Semaphore& base = sem;  // the bound holds through the base class too
+        EXPECT_THROW(base.release(), std::invalid_argument);
+        EXPECT_EQ(sem.value(), 1);
     }());
 }
 

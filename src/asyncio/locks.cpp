@@ -28,7 +28,7 @@ Semaphore::Semaphore(std::int64_t value) : value_(value) {
     if (value < 0) throw std::invalid_argument("Semaphore initial value must be >= 0");
 }
 
-void Semaphore::release() noexcept {
+void Semaphore::release() {
     ++value_;
     if (waiters_.wake_one()) --value_;  // the unit now belongs to the woken waiter
 }

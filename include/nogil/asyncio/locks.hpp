@@ -218,6 +218,7 @@ public:
     explicit Semaphore(std::int64_t value = 1);
     Semaphore(const Semaphore&) = delete;
     Semaphore& operator=(const Semaphore&) = delete;
+    virtual ~Semaphore() = default;
 
     /// co_await takes a unit (true), waiting in FIFO order if none is free or others wait.
     /// CancelledError if cancelled while waiting; no unit is then taken.
@@ -226,8 +227,9 @@ public:
     ScopedAcquire<Semaphore, SemaphoreAcquire> scoped() noexcept {
         return ScopedAcquire<Semaphore, SemaphoreAcquire>(*this);
     }
-    /// Adds a unit, waking the first waiter if there is one.
-    void release() noexcept;
+    /// Adds a unit, waking the first waiter if there is one. (Virtual: BoundedSemaphore checks
+    /// its bound even when released through a Semaphore&.)
+    virtual void release();
     /// True if acquire() would wait: no unit, or tasks waiting ahead (Python 3.13's rule).
     bool locked() const noexcept { return value_ == 0 || !waiters_.empty() || waiters_.woken() != 0; }
     /// Units free now (Python's _value).
@@ -275,7 +277,7 @@ public:
     }
     /// Throws std::invalid_argument("BoundedSemaphore released too many times") if the value
     /// would exceed the initial one.
-    void release() {
+    void release() override {
         if (value_ >= bound_) throw std::invalid_argument("BoundedSemaphore released too many times");
         Semaphore::release();
     }
