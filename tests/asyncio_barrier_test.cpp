@@ -15,7 +15,7 @@ namespace {
 
 asyncio::Coroutine<std::size_t> wait_on(asyncio::Barrier* b) { co_return co_await b->wait(); }
 
-TEST(Barrier, PartiesMustBePositive) {  // test_barrier_parties
+TEST(AsyncioBarrier, PartiesMustBePositive) {  // test_barrier_parties
     try {
         asyncio::Barrier b(0);
         ADD_FAILURE();
@@ -26,7 +26,7 @@ TEST(Barrier, PartiesMustBePositive) {  // test_barrier_parties
     EXPECT_EQ(asyncio::Barrier(5).parties(), 5u);
 }
 
-TEST(Barrier, IndicesAreTheArrivalOrder) {  // test_context_manager, test_filling_tasks_check_return_value
+TEST(AsyncioBarrier, IndicesAreTheArrivalOrder) {  // test_context_manager, test_filling_tasks_check_return_value
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Barrier barrier(3);
         std::vector<asyncio::Task<std::size_t>> tasks;
@@ -38,7 +38,7 @@ TEST(Barrier, IndicesAreTheArrivalOrder) {  // test_context_manager, test_fillin
     }());
 }
 
-TEST(Barrier, FillingTaskByTaskAndOneParty) {  // test_filling_task_by_task, test_filling_one_task_twice
+TEST(AsyncioBarrier, FillingTaskByTaskAndOneParty) {  // test_filling_task_by_task, test_filling_one_task_twice
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Barrier one(1);
         std::size_t i = co_await one.wait();
@@ -65,7 +65,7 @@ asyncio::Coroutine<> twice(asyncio::Barrier* b, std::vector<int>* results) {
     results->push_back(2);
 }
 
-TEST(Barrier, TasksWaitTwice) {  // test_filling_tasks_wait_twice, test_blocking_tasks_while_draining
+TEST(AsyncioBarrier, TasksWaitTwice) {  // test_filling_tasks_wait_twice, test_blocking_tasks_while_draining
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Barrier barrier(5);
         std::vector<int> results;
@@ -78,7 +78,7 @@ TEST(Barrier, TasksWaitTwice) {  // test_filling_tasks_wait_twice, test_blocking
     }());
 }
 
-TEST(Barrier, CancelledWaiterLeaves) {  // test_filling_tasks_cancel_one
+TEST(AsyncioBarrier, CancelledWaiterLeaves) {  // test_filling_tasks_cancel_one
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Barrier barrier(3);
         auto t1 = asyncio::create_task(wait_on(&barrier));
@@ -109,7 +109,7 @@ asyncio::Coroutine<int> wait_catching_broken(asyncio::Barrier* b) {
     co_return 0;
 }
 
-TEST(Barrier, ResetBreaksCurrentWaitersThenRefills) {  // test_reset_barrier_while_tasks_waiting
+TEST(AsyncioBarrier, ResetBreaksCurrentWaitersThenRefills) {  // test_reset_barrier_while_tasks_waiting
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Barrier barrier(5);
         std::vector<asyncio::Task<int>> tasks;
@@ -128,7 +128,7 @@ TEST(Barrier, ResetBreaksCurrentWaitersThenRefills) {  // test_reset_barrier_whi
     }());
 }
 
-TEST(Barrier, AbortBreaksNowAndLaterUntilReset) {  // test_abort_barrier, test_abort_barrier_when_exception
+TEST(AsyncioBarrier, AbortBreaksNowAndLaterUntilReset) {  // test_abort_barrier, test_abort_barrier_when_exception
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Barrier barrier(3);
         auto t1 = asyncio::create_task(wait_catching_broken(&barrier));
@@ -152,7 +152,7 @@ TEST(Barrier, AbortBreaksNowAndLaterUntilReset) {  // test_abort_barrier, test_a
     }());
 }
 
-TEST(Barrier, ArrivalsWhileDrainingWaitForTheNextRound) {  // test_draining_state
+TEST(AsyncioBarrier, ArrivalsWhileDrainingWaitForTheNextRound) {  // test_draining_state
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Barrier barrier(2);
         auto t1 = asyncio::create_task(wait_on(&barrier));

@@ -24,7 +24,7 @@ asyncio::Coroutine<> fails() {
     throw e;
 }
 
-TEST(Coroutine, IsLazy) {
+TEST(AsyncioCoroutine, IsLazy) {
     bool ran = false;
     auto make = [](bool* flag) -> asyncio::Coroutine<> {
         *flag = true;
@@ -43,7 +43,7 @@ asyncio::Coroutine<int> sum_inline() {
     co_return a + b;
 }
 
-TEST(Coroutine, AwaitRunsInlineAndReturnsTheValue) { EXPECT_EQ(asyncio::run(sum_inline()), 42); }
+TEST(AsyncioCoroutine, AwaitRunsInlineAndReturnsTheValue) { EXPECT_EQ(asyncio::run(sum_inline()), 42); }
 
 asyncio::Coroutine<int> catches() {
     try {
@@ -54,7 +54,7 @@ asyncio::Coroutine<int> catches() {
     co_return -1;
 }
 
-TEST(Coroutine, ExceptionsPropagateWithTheirOwnType) { EXPECT_EQ(asyncio::run(catches()), 42); }
+TEST(AsyncioCoroutine, ExceptionsPropagateWithTheirOwnType) { EXPECT_EQ(asyncio::run(catches()), 42); }
 
 asyncio::Coroutine<std::unique_ptr<int>> move_only() { co_return std::make_unique<int>(5); }
 asyncio::Coroutine<int> uses_move_only() {
@@ -62,7 +62,7 @@ asyncio::Coroutine<int> uses_move_only() {
     co_return *p;
 }
 
-TEST(Coroutine, MoveOnlyValues) { EXPECT_EQ(asyncio::run(uses_move_only()), 5); }
+TEST(AsyncioCoroutine, MoveOnlyValues) { EXPECT_EQ(asyncio::run(uses_move_only()), 5); }
 
 asyncio::Coroutine<long> nested(long depth) {
     if (depth == 0) co_return 0;
@@ -70,7 +70,7 @@ asyncio::Coroutine<long> nested(long depth) {
     co_return below + 1;
 }
 
-TEST(Coroutine, AMillionNestedAwaitsDoNotOverflowTheStack) { EXPECT_EQ(asyncio::run(nested(1'000'000)), 1'000'000); }
+TEST(AsyncioCoroutine, AMillionNestedAwaitsDoNotOverflowTheStack) { EXPECT_EQ(asyncio::run(nested(1'000'000)), 1'000'000); }
 
 asyncio::Coroutine<long> nested_yielding(long depth) {
     if (depth == 0) {
@@ -81,7 +81,7 @@ asyncio::Coroutine<long> nested_yielding(long depth) {
     co_return below + 1;
 }
 
-TEST(Coroutine, DeepChainSuspendsAndResumesAtTheBottom) {
+TEST(AsyncioCoroutine, DeepChainSuspendsAndResumesAtTheBottom) {
     EXPECT_EQ(asyncio::run(nested_yielding(100'000)), 100'000);
 }
 
@@ -92,9 +92,9 @@ asyncio::Coroutine<> awaits_twice() {
     EXPECT_THROW(co_await std::move(c), std::runtime_error);
 }
 
-TEST(Coroutine, AwaitingTwiceThrows) { asyncio::run(awaits_twice()); }
+TEST(AsyncioCoroutine, AwaitingTwiceThrows) { asyncio::run(awaits_twice()); }
 
-TEST(Coroutine, AwaitOutsideATaskIsImpossibleButCreationIsFine) {
+TEST(AsyncioCoroutine, AwaitOutsideATaskIsImpossibleButCreationIsFine) {
     auto c = value(3);
     EXPECT_TRUE(c.valid());
     EXPECT_NE(std::string(c.name()).find("value"), std::string::npos);
@@ -108,7 +108,7 @@ asyncio::Coroutine<> innermost_frame(std::string* stack) {
 }
 asyncio::Coroutine<> middle_frame(std::string* stack) { co_await innermost_frame(stack); }
 
-TEST(Coroutine, PrintStackShowsTheAwaitChain) {
+TEST(AsyncioCoroutine, PrintStackShowsTheAwaitChain) {
     std::string stack;
     asyncio::run(middle_frame(&stack));
     auto middle = stack.find("middle_frame");
@@ -128,14 +128,14 @@ asyncio::Coroutine<> never_awaited_inside(std::string* report) {
     co_return;
 }
 
-TEST(Coroutine, NeverAwaitedIsReportedInDebugMode) {
+TEST(AsyncioCoroutine, NeverAwaitedIsReportedInDebugMode) {
     std::string report;
     asyncio::run(never_awaited_inside(&report), {.debug = true});
     EXPECT_NE(report.find("was never awaited"), std::string::npos) << report;
     EXPECT_NE(report.find("value"), std::string::npos) << report;
 }
 
-TEST(Coroutine, NeverAwaitedIsQuietOutsideDebugMode) {
+TEST(AsyncioCoroutine, NeverAwaitedIsQuietOutsideDebugMode) {
     std::string report;
     asyncio::run(never_awaited_inside(&report), {.debug = false});
     EXPECT_EQ(report, "");

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -16,7 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-TEST(EventLoop, CallSoonRunsInOrderWithArguments) {
+TEST(AsyncioEventLoop, CallSoonRunsInOrderWithArguments) {
     asyncio::EventLoop loop;
     std::vector<int> got;
     loop.call_soon([&](int a, int b) { got.push_back(a + b); }, 1, 2);
@@ -30,7 +31,7 @@ TEST(EventLoop, CallSoonRunsInOrderWithArguments) {
     EXPECT_FALSE(loop.is_running());
 }
 
-TEST(EventLoop, ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon) {
+TEST(AsyncioEventLoop, ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon) {
     asyncio::EventLoop loop;
     std::vector<std::string> log;
     loop.call_soon([&] {
@@ -42,7 +43,7 @@ TEST(EventLoop, ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon) {
     EXPECT_EQ(log, (std::vector<std::string>{"soon", "timer"}));
 }
 
-TEST(EventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
+TEST(AsyncioEventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
     asyncio::EventLoop loop;
     std::vector<int> order;
     double start = loop.time();
@@ -61,7 +62,7 @@ TEST(EventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
     EXPECT_GE(loop.time() - start, 0.004);
 }
 
-TEST(EventLoop, CallSoonThreadsafeWakesASleepingLoop) {
+TEST(AsyncioEventLoop, CallSoonThreadsafeWakesASleepingLoop) {
     asyncio::EventLoop loop;
     std::atomic<bool> ran{false};
     // The loop sleeps in epoll with no timers; only the other thread can stop it.
@@ -77,7 +78,7 @@ TEST(EventLoop, CallSoonThreadsafeWakesASleepingLoop) {
     EXPECT_TRUE(ran);
 }
 
-TEST(EventLoop, ManyThreadsCallSoonThreadsafe) {
+TEST(AsyncioEventLoop, ManyThreadsCallSoonThreadsafe) {
     asyncio::EventLoop loop;
     constexpr int threads = 4, each = 500;
     int count = 0;
@@ -94,7 +95,7 @@ TEST(EventLoop, ManyThreadsCallSoonThreadsafe) {
     EXPECT_EQ(count, threads * each);
 }
 
-TEST(EventLoop, StateErrors) {
+TEST(AsyncioEventLoop, StateErrors) {
     asyncio::EventLoop loop;
     EXPECT_FALSE(loop.is_running());
     loop.call_soon([&] {
@@ -113,7 +114,7 @@ TEST(EventLoop, StateErrors) {
     loop.close();  // idempotent
 }
 
-TEST(EventLoop, StopBeforeRunForeverRunsOneIteration) {
+TEST(AsyncioEventLoop, StopBeforeRunForeverRunsOneIteration) {
     asyncio::EventLoop loop;
     int n = 0;
     loop.call_soon([&] { ++n; });
@@ -122,7 +123,7 @@ TEST(EventLoop, StopBeforeRunForeverRunsOneIteration) {
     EXPECT_EQ(n, 1);
 }
 
-TEST(EventLoop, ThrowingCallbackGoesToTheHandlerAndTheLoopGoesOn) {
+TEST(AsyncioEventLoop, ThrowingCallbackGoesToTheHandlerAndTheLoopGoesOn) {
     asyncio::EventLoop loop;
     std::vector<std::string> seen;
     loop.set_exception_handler([&](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
@@ -138,7 +139,7 @@ TEST(EventLoop, ThrowingCallbackGoesToTheHandlerAndTheLoopGoesOn) {
     EXPECT_EQ(seen, (std::vector<std::string>{"Exception in callback: bad callback"}));
 }
 
-TEST(EventLoop, DefaultHandlerPrintsToStderr) {
+TEST(AsyncioEventLoop, DefaultHandlerPrintsToStderr) {
     asyncio::EventLoop loop;
     testing::internal::CaptureStderr();
     loop.call_soon([] { throw std::logic_error("printed"); });
@@ -149,7 +150,7 @@ TEST(EventLoop, DefaultHandlerPrintsToStderr) {
     EXPECT_NE(err.find("printed"), std::string::npos) << err;
 }
 
-TEST(EventLoop, ThrowingHandlerFallsBackToTheDefault) {
+TEST(AsyncioEventLoop, ThrowingHandlerFallsBackToTheDefault) {
     asyncio::EventLoop loop;
     loop.set_exception_handler([](asyncio::EventLoop&, const asyncio::ExceptionContext&) { throw 1; });
     testing::internal::CaptureStderr();
@@ -173,7 +174,7 @@ struct Pipe {
     }
 };
 
-TEST(EventLoop, AddReaderCallsWhileReadable) {
+TEST(AsyncioEventLoop, AddReaderCallsWhileReadable) {
     asyncio::EventLoop loop;
     Pipe p;
     std::string got;
@@ -192,11 +193,11 @@ TEST(EventLoop, AddReaderCallsWhileReadable) {
     EXPECT_THROW(loop.add_reader(-1, [] {}), std::invalid_argument);
 }
 
-TEST(EventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
+TEST(AsyncioEventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         Pipe p;
         auto reader = asyncio::create_task([](int fd) -> asyncio::Coroutine<char> {
-            co_await nogil::detail::wait_readable(fd);
+            co_await nogil::detail::aio::wait_readable(fd);
             char c = 0;
             EXPECT_EQ(::read(fd, &c, 1), 1);
             co_return c;
@@ -206,7 +207,7 @@ TEST(EventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
         EXPECT_EQ(co_await reader, 'z');
 
         auto blocked = asyncio::create_task([](int fd) -> asyncio::Coroutine<> {
-            co_await nogil::detail::wait_readable(fd);
+            co_await nogil::detail::aio::wait_readable(fd);
         }(p.r));
         co_await asyncio::sleep(0);
         blocked.cancel();
@@ -219,7 +220,7 @@ TEST(EventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
     }());
 }
 
-TEST(EventLoop, DebugModeRejectsCallsFromAnotherThread) {
+TEST(AsyncioEventLoop, DebugModeRejectsCallsFromAnotherThread) {
     asyncio::EventLoop loop;
     loop.set_debug(true);
     loop.call_soon([&] {
@@ -237,7 +238,7 @@ TEST(EventLoop, DebugModeRejectsCallsFromAnotherThread) {
     loop.run_forever();
 }
 
-TEST(EventLoop, DebugModeReportsSlowCallbacksWithTheTaskName) {
+TEST(AsyncioEventLoop, DebugModeReportsSlowCallbacksWithTheTaskName) {
     testing::internal::CaptureStderr();
     asyncio::run(
         []() -> asyncio::Coroutine<> {
@@ -256,10 +257,54 @@ TEST(EventLoop, DebugModeReportsSlowCallbacksWithTheTaskName) {
     EXPECT_NE(err.find("took"), std::string::npos) << err;
 }
 
-TEST(EventLoop, InvalidArguments) {
+TEST(AsyncioEventLoop, InvalidArguments) {
     asyncio::EventLoop loop;
     EXPECT_THROW(loop.call_later(std::nan(""), [] {}), std::invalid_argument);
     EXPECT_THROW(loop.set_slow_callback_duration(-1), std::invalid_argument);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(AsyncioEventLoop, SignalHandlerRunsOnTheLoop) {
+    asyncio::EventLoop loop;
+    int calls = 0;
+    loop.add_signal_handler(SIGUSR1, [&] {
+        ++calls;
+        loop.stop();
+    });
+    loop.call_soon([] { ::kill(::getpid(), SIGUSR1); });
+    loop.run_forever();
+    EXPECT_EQ(calls, 1);
+    EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+    EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+    EXPECT_THROW(loop.add_signal_handler(SIGKILL, [] {}), std::runtime_error);
+    EXPECT_THROW(loop.add_signal_handler(0, [] {}), std::invalid_argument);
+    std::string error;
+    std::thread([&] {
+        try {
+            loop.add_signal_handler(SIGUSR2, [] {});
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+    }).join();
+    EXPECT_NE(error.find("main thread"), std::string::npos) << error;
+}
+
+TEST(AsyncioEventLoop, SignalDeliveredToAnotherThreadStillReachesTheLoop) {
+    asyncio::EventLoop loop;
+    std::atomic<int> calls{0};
+    loop.add_signal_handler(SIGUSR2, [&] {
+        ++calls;
+        loop.stop();
+    });
+    std::thread sender([] { ::kill(::getpid(), SIGUSR2); });
+    loop.run_forever();
+    sender.join();
+    EXPECT_EQ(calls, 1);
+    loop.close();  // removes the handler
+    EXPECT_FALSE(loop.remove_signal_handler(SIGUSR2));
 }
 
 }  // namespace

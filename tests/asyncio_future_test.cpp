@@ -11,7 +11,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-TEST(Future, PendingResultThrowsInvalidState) {
+TEST(AsyncioFuture, PendingResultThrowsInvalidState) {
     asyncio::EventLoop loop;
     auto f = loop.create_future<int>();
     EXPECT_FALSE(f.done());
@@ -29,7 +29,7 @@ TEST(Future, PendingResultThrowsInvalidState) {
     }
 }
 
-TEST(Future, SetResultOnceThenInvalidState) {
+TEST(AsyncioFuture, SetResultOnceThenInvalidState) {
     asyncio::EventLoop loop;
     asyncio::Future<std::string> f(loop);
     f.set_result("x");
@@ -40,7 +40,7 @@ TEST(Future, SetResultOnceThenInvalidState) {
     EXPECT_FALSE(f.cancel());
 }
 
-TEST(Future, ExceptionAndCancel) {
+TEST(AsyncioFuture, ExceptionAndCancel) {
     asyncio::EventLoop loop;
     asyncio::Future<int> f(loop);
     f.set_exception(std::out_of_range("range"));
@@ -57,7 +57,7 @@ TEST(Future, ExceptionAndCancel) {
     }
 }
 
-TEST(Future, AwaitedValueSetFromACallback) {
+TEST(AsyncioFuture, AwaitedValueSetFromACallback) {
     int v = asyncio::run([]() -> asyncio::Coroutine<int> {
         asyncio::Future<int> f;
         asyncio::get_running_loop().call_later(1ms, [f] { f.set_result(11); });
@@ -66,7 +66,7 @@ TEST(Future, AwaitedValueSetFromACallback) {
     EXPECT_EQ(v, 11);
 }
 
-TEST(Future, AwaitingADoneFutureDoesNotSuspend) {
+TEST(AsyncioFuture, AwaitingADoneFutureDoesNotSuspend) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Future<int> f;
         f.set_result(3);
@@ -79,7 +79,7 @@ TEST(Future, AwaitingADoneFutureDoesNotSuspend) {
     }());
 }
 
-TEST(Future, CancellingTheAwaitingTaskCancelsTheFuture) {
+TEST(AsyncioFuture, CancellingTheAwaitingTaskCancelsTheFuture) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Future<int> f;
         auto t = asyncio::create_task([](asyncio::Future<int> f) -> asyncio::Coroutine<int> { co_return co_await f; }(f));
@@ -95,7 +95,7 @@ TEST(Future, CancellingTheAwaitingTaskCancelsTheFuture) {
     }());
 }
 
-TEST(Future, CancelledFutureThrowsIntoTheAwaiter) {
+TEST(AsyncioFuture, CancelledFutureThrowsIntoTheAwaiter) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Future<> f;
         asyncio::get_running_loop().call_soon([f] { f.cancel("gone"); });
@@ -110,7 +110,7 @@ TEST(Future, CancelledFutureThrowsIntoTheAwaiter) {
     }());
 }
 
-TEST(Future, DoneCallbacksRunLaterInOrder) {
+TEST(AsyncioFuture, DoneCallbacksRunLaterInOrder) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<int> order;
         asyncio::Future<int> f;
@@ -126,16 +126,16 @@ TEST(Future, DoneCallbacksRunLaterInOrder) {
     }());
 }
 
-TEST(Future, RunUntilCompleteWithAFuture) {
+TEST(AsyncioFuture, RunUntilCompleteWithAFuture) {
     asyncio::EventLoop loop;
     asyncio::Future<int> f(loop);
     loop.call_soon([f] { f.set_result(8); });
     EXPECT_EQ(loop.run_until_complete(f), 8);
 }
 
-TEST(Future, OutsideALoopNeedsAnExplicitLoop) { EXPECT_THROW(asyncio::Future<int>(), std::runtime_error); }
+TEST(AsyncioFuture, OutsideALoopNeedsAnExplicitLoop) { EXPECT_THROW(asyncio::Future<int>(), std::runtime_error); }
 
-TEST(Future, AwaitFromAnotherLoopThrows) {
+TEST(AsyncioFuture, AwaitFromAnotherLoopThrows) {
     asyncio::EventLoop other;
     asyncio::Future<int> foreign(other);
     asyncio::run([](asyncio::Future<int> foreign) -> asyncio::Coroutine<> {

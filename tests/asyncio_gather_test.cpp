@@ -25,7 +25,7 @@ asyncio::Coroutine<int> fail_after(std::chrono::milliseconds d) {
     throw Boom("boom");
 }
 
-TEST(Gather, TupleInArgumentOrderWithNothingForVoid) {
+TEST(AsyncioGather, TupleInArgumentOrderWithNothingForVoid) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto [a, n, b] = co_await asyncio::gather(after(3ms, 1), nothing(), after(1ms, 2));
         EXPECT_EQ(a, 1);
@@ -34,7 +34,7 @@ TEST(Gather, TupleInArgumentOrderWithNothingForVoid) {
     }());
 }
 
-TEST(Gather, RangeGivesAVector) {
+TEST(AsyncioGather, RangeGivesAVector) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Coroutine<int>> coros;
         for (int i = 0; i < 10; ++i) coros.push_back(after(std::chrono::milliseconds(10 - i), i));
@@ -45,7 +45,7 @@ TEST(Gather, RangeGivesAVector) {
     }());
 }
 
-TEST(Gather, TasksAndFuturesMixed) {
+TEST(AsyncioGather, TasksAndFuturesMixed) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(after(1ms, 5));
         asyncio::Future<std::string> f;
@@ -57,16 +57,16 @@ TEST(Gather, TasksAndFuturesMixed) {
     }());
 }
 
-TEST(Gather, FirstExceptionPropagatesAndOthersKeepRunning) {
+TEST(AsyncioGather, FirstExceptionPropagatesAndOthersKeepRunning) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto slow = asyncio::create_task(after(20ms, 1));
         EXPECT_THROW((co_await asyncio::gather(fail_after(1ms), slow)), Boom);
-        EXPECT_FALSE(slow.done()) << "the other children are not cancelled";
+        EXPECT_FALSE(slow.cancelled()) << "the other children are not cancelled";
         EXPECT_EQ(co_await slow, 1);
     }());
 }
 
-TEST(Gather, ReturnExceptionsCollectsThem) {
+TEST(AsyncioGather, ReturnExceptionsCollectsThem) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto cancelled = asyncio::create_task(after(1h, 0));
         asyncio::get_running_loop().call_soon([cancelled] { cancelled.cancel("c"); });
@@ -83,7 +83,7 @@ TEST(Gather, ReturnExceptionsCollectsThem) {
     }());
 }
 
-TEST(Gather, ReturnExceptionsOverARange) {
+TEST(AsyncioGather, ReturnExceptionsOverARange) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Coroutine<int>> coros;
         coros.push_back(after(1ms, 1));
@@ -96,7 +96,7 @@ TEST(Gather, ReturnExceptionsOverARange) {
     }());
 }
 
-TEST(Gather, AChildCancelledIsACancelledErrorForTheGatherNotACancelOfIt) {
+TEST(AsyncioGather, AChildCancelledIsACancelledErrorForTheGatherNotACancelOfIt) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto child = asyncio::create_task(after(1h, 0));
         auto g = asyncio::gather(child, after(1ms, 1));
@@ -108,7 +108,7 @@ TEST(Gather, AChildCancelledIsACancelledErrorForTheGatherNotACancelOfIt) {
     }());
 }
 
-TEST(Gather, CancellingTheGatheringTaskCancelsEveryChild) {
+TEST(AsyncioGather, CancellingTheGatheringTaskCancelsEveryChild) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto a = asyncio::create_task(after(1h, 1));
         auto b = asyncio::create_task(after(1h, 2));
@@ -127,7 +127,7 @@ TEST(Gather, CancellingTheGatheringTaskCancelsEveryChild) {
     }());
 }
 
-TEST(Gather, CancelOnTheGatherFutureReturnsFalseWhenAllChildrenAreDone) {
+TEST(AsyncioGather, CancelOnTheGatherFutureReturnsFalseWhenAllChildrenAreDone) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto a = asyncio::create_task(after(0ms, 1));
         co_await a;
@@ -138,7 +138,7 @@ TEST(Gather, CancelOnTheGatherFutureReturnsFalseWhenAllChildrenAreDone) {
     }());
 }
 
-TEST(Gather, SameTaskTwiceIsWaitedOnce) {
+TEST(AsyncioGather, SameTaskTwiceIsWaitedOnce) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto a = asyncio::create_task(after(1ms, 4));
         auto [x, y] = co_await asyncio::gather(a, a);

@@ -24,7 +24,7 @@ asyncio::Coroutine<> lock_append(asyncio::Lock* lock, std::vector<int>* out, int
     out->push_back(tag);
 }
 
-TEST(Lock, AcquireReleaseAndMessages) {
+TEST(AsyncioLock, AcquireReleaseAndMessages) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         EXPECT_FALSE(lock.locked());
@@ -44,7 +44,7 @@ TEST(Lock, AcquireReleaseAndMessages) {
     }());
 }
 
-TEST(Lock, WaitersAcquireInFifoOrderOneReleaseAtATime) {  // test_acquire
+TEST(AsyncioLock, WaitersAcquireInFifoOrderOneReleaseAtATime) {  // test_acquire
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         std::vector<int> result;
@@ -70,7 +70,7 @@ TEST(Lock, WaitersAcquireInFifoOrderOneReleaseAtATime) {  // test_acquire
     }());
 }
 
-TEST(Lock, CancelledWaiterLeavesNoTrace) {  // test_acquire_cancel
+TEST(AsyncioLock, CancelledWaiterLeavesNoTrace) {  // test_acquire_cancel
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         co_await lock.acquire();
@@ -96,7 +96,7 @@ asyncio::Coroutine<> lockit(asyncio::Lock* lock) {
     co_return;
 }
 
-TEST(Lock, CancelRace) {  // test_cancel_race
+TEST(AsyncioLock, CancelRace) {  // test_cancel_race
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         asyncio::Future<> fa;
@@ -120,7 +120,7 @@ TEST(Lock, CancelRace) {  // test_cancel_race
     }());
 }
 
-TEST(Lock, CancelReleaseRaceTakesOnlyOneLock) {  // test_cancel_release_race
+TEST(AsyncioLock, CancelReleaseRaceTakesOnlyOneLock) {  // test_cancel_release_race
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         int lock_count = 0;
@@ -147,7 +147,7 @@ TEST(Lock, CancelReleaseRaceTakesOnlyOneLock) {  // test_cancel_release_race
     }());
 }
 
-TEST(Lock, WakeUpGivenToACancelledWaiterPassesOn) {  // test_finished_waiter_cancelled, + after release
+TEST(AsyncioLock, WakeUpGivenToACancelledWaiterPassesOn) {  // test_finished_waiter_cancelled, + after release
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         co_await lock.acquire();
@@ -164,7 +164,7 @@ TEST(Lock, WakeUpGivenToACancelledWaiterPassesOn) {  // test_finished_waiter_can
     }());
 }
 
-TEST(Lock, ScopedGuardReleasesOnExitAndOnException) {
+TEST(AsyncioLock, ScopedGuardReleasesOnExitAndOnException) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         {
@@ -185,7 +185,7 @@ TEST(Lock, ScopedGuardReleasesOnExitAndOnException) {
     }());
 }
 
-TEST(Lock, AcquireUnderWaitForTimesOut) {
+TEST(AsyncioLock, AcquireUnderWaitForTimesOut) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         co_await lock.acquire();
@@ -200,7 +200,7 @@ TEST(Lock, AcquireUnderWaitForTimesOut) {
     }());
 }
 
-TEST(Lock, AcquireOutsideATaskThrows) {
+TEST(AsyncioLock, AcquireOutsideATaskThrows) {
     asyncio::Lock lock;
     lock.acquire().await_ready();  // takes the fast path
     EXPECT_TRUE(lock.locked());
@@ -216,7 +216,7 @@ asyncio::Coroutine<> event_append(asyncio::Event* ev, std::vector<int>* out, int
     if (ok) out->push_back(tag);
 }
 
-TEST(Event, SetWakesAllWaitersNewcomerFirst) {  // test_wait
+TEST(AsyncioEvent, SetWakesAllWaitersNewcomerFirst) {  // test_wait
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Event ev;
         EXPECT_FALSE(ev.is_set());
@@ -237,7 +237,7 @@ TEST(Event, SetWakesAllWaitersNewcomerFirst) {  // test_wait
     }());
 }
 
-TEST(Event, ClearWithWaitersStillWakesThem) {  // test_clear_with_waiters
+TEST(AsyncioEvent, ClearWithWaitersStillWakesThem) {  // test_clear_with_waiters
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Event ev;
         std::vector<int> result;
@@ -256,7 +256,7 @@ TEST(Event, ClearWithWaitersStillWakesThem) {  // test_clear_with_waiters
     }());
 }
 
-TEST(Event, CancelledWaiterLeaves) {  // test_wait_cancel
+TEST(AsyncioEvent, CancelledWaiterLeaves) {  // test_wait_cancel
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Event ev;
         auto t = asyncio::create_task([](asyncio::Event* e) -> asyncio::Coroutine<> { co_await e->wait(); }(&ev));
@@ -275,7 +275,7 @@ asyncio::Coroutine<> cond_append(asyncio::Condition* cond, std::vector<int>* out
     if (release) cond->release();
 }
 
-TEST(Condition, WaitNotifyReacquiresInOrder) {  // test_wait
+TEST(AsyncioCondition, WaitNotifyReacquiresInOrder) {  // test_wait
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Condition cond;
         std::vector<int> result;
@@ -312,7 +312,7 @@ TEST(Condition, WaitNotifyReacquiresInOrder) {  // test_wait
     }());
 }
 
-TEST(Condition, NotifyNAndNotifyAll) {  // test_notify, test_notify_all
+TEST(AsyncioCondition, NotifyNAndNotifyAll) {  // test_notify, test_notify_all
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Condition cond;
         std::vector<int> result;
@@ -341,7 +341,7 @@ TEST(Condition, NotifyNAndNotifyAll) {  // test_notify, test_notify_all
     }());
 }
 
-TEST(Condition, WaitAndNotifyWithoutTheLockThrow) {  // test_wait_unacquired, test_notify_unacquired
+TEST(AsyncioCondition, WaitAndNotifyWithoutTheLockThrow) {  // test_wait_unacquired, test_notify_unacquired
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Condition cond;
         try {
@@ -360,7 +360,7 @@ TEST(Condition, WaitAndNotifyWithoutTheLockThrow) {  // test_wait_unacquired, te
     }());
 }
 
-TEST(Condition, CancelledWaitStillReacquiresTheLock) {  // test_wait_cancel, test_wait_cancel_contested
+TEST(AsyncioCondition, CancelledWaitStillReacquiresTheLock) {  // test_wait_cancel, test_wait_cancel_contested
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Condition cond;
         co_await cond.acquire();
@@ -381,7 +381,7 @@ TEST(Condition, CancelledWaitStillReacquiresTheLock) {  // test_wait_cancel, tes
     }());
 }
 
-TEST(Condition, CancelAfterNotifyWhileReacquiring) {  // test_wait_cancel_after_notify
+TEST(AsyncioCondition, CancelAfterNotifyWhileReacquiring) {  // test_wait_cancel_after_notify
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Condition cond;
         bool waited = false;
@@ -406,7 +406,7 @@ TEST(Condition, CancelAfterNotifyWhileReacquiring) {  // test_wait_cancel_after_
     }());
 }
 
-TEST(Condition, NotificationOfACancelledWaiterPassesOn) {
+TEST(AsyncioCondition, NotificationOfACancelledWaiterPassesOn) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Condition cond;
         std::vector<int> result;
@@ -429,7 +429,7 @@ TEST(Condition, NotificationOfACancelledWaiterPassesOn) {
     }());
 }
 
-TEST(Condition, WaitForChecksThePredicate) {  // test_wait_for, test_wait_for_unacquired
+TEST(AsyncioCondition, WaitForChecksThePredicate) {  // test_wait_for, test_wait_for_unacquired
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Condition cond;
         auto answer = [] { return 42; };
@@ -462,7 +462,7 @@ TEST(Condition, WaitForChecksThePredicate) {  // test_wait_for, test_wait_for_un
     }());
 }
 
-TEST(Condition, ExplicitLockIsShared) {  // test_explicit_lock
+TEST(AsyncioCondition, ExplicitLockIsShared) {  // test_explicit_lock
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         asyncio::Condition cond(lock);
@@ -478,7 +478,7 @@ TEST(Condition, ExplicitLockIsShared) {  // test_explicit_lock
     }());
 }
 
-TEST(Condition, WaitUnderWaitForTimesOutWithTheLockHeld) {  // test_timeout_in_block
+TEST(AsyncioCondition, WaitUnderWaitForTimesOutWithTheLockHeld) {  // test_timeout_in_block
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Condition cond;
         auto guard = co_await cond.scoped();
@@ -494,7 +494,7 @@ asyncio::Coroutine<> sem_append(asyncio::Semaphore* sem, std::vector<int>* out, 
     out->push_back(tag);
 }
 
-TEST(Semaphore, ValueAndMessages) {
+TEST(AsyncioSemaphore, ValueAndMessages) {
     EXPECT_TRUE(asyncio::Semaphore(0).locked());  // test_initial_value_zero
     try {
         asyncio::Semaphore s(-1);
@@ -522,7 +522,7 @@ TEST(Semaphore, ValueAndMessages) {
     }());
 }
 
-TEST(Semaphore, WokenWaitersOwnTheirUnitsNewcomersQueue) {  // test_acquire
+TEST(AsyncioSemaphore, WokenWaitersOwnTheirUnitsNewcomersQueue) {  // test_acquire
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Semaphore sem(3);
         std::vector<int> result;
@@ -557,7 +557,7 @@ TEST(Semaphore, WokenWaitersOwnTheirUnitsNewcomersQueue) {  // test_acquire
     }());
 }
 
-TEST(Semaphore, CancelBeforeAwoken) {  // test_acquire_cancel_before_awoken, test_acquire_hang
+TEST(AsyncioSemaphore, CancelBeforeAwoken) {  // test_acquire_cancel_before_awoken, test_acquire_hang
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Semaphore sem(0);
         auto acq = [](asyncio::Semaphore* s) -> asyncio::Coroutine<> { co_await s->acquire(); };
@@ -580,7 +580,7 @@ TEST(Semaphore, CancelBeforeAwoken) {  // test_acquire_cancel_before_awoken, tes
     }());
 }
 
-TEST(Semaphore, UnitOfAWaiterCancelledAfterWakeUpComesBack) {  // test_acquire_no_hang
+TEST(AsyncioSemaphore, UnitOfAWaiterCancelledAfterWakeUpComesBack) {  // test_acquire_no_hang
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Semaphore sem(1);
         co_await sem.acquire();
@@ -612,7 +612,7 @@ asyncio::Coroutine<> fifo_coro(asyncio::Semaphore* sem, std::vector<std::string>
     sem->release();
 }
 
-TEST(Semaphore, FifoOrder) {  // test_acquire_fifo_order, _2, _3
+TEST(AsyncioSemaphore, FifoOrder) {  // test_acquire_fifo_order, _2, _3
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Semaphore sem(1);
         std::vector<std::string> result;
@@ -679,7 +679,7 @@ asyncio::Coroutine<> lock_worker(asyncio::Lock* lock, asyncio::Semaphore* sem, i
     ++*done;
 }
 
-TEST(LocksStress, RandomCancellationsLoseNothing) {
+TEST(AsyncioLocksStress, RandomCancellationsLoseNothing) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Lock lock;
         asyncio::Semaphore sem(3);

@@ -45,7 +45,7 @@ asyncio::Coroutine<std::vector<int>> put_then_get_all(Q* q, std::vector<int> in)
     co_return out;
 }
 
-TEST(Queue, OrderOfTheThreeKinds) {  // test_order (Queue, LifoQueue, PriorityQueue)
+TEST(AsyncioQueue, OrderOfTheThreeKinds) {  // test_order (Queue, LifoQueue, PriorityQueue)
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<int> fifo;
         asyncio::LifoQueue<int> lifo;
@@ -63,7 +63,7 @@ TEST(Queue, OrderOfTheThreeKinds) {  // test_order (Queue, LifoQueue, PriorityQu
     }());
 }
 
-TEST(Queue, EmptyFullNowaitAndErrors) {  // test_empty, test_full, test_nonblocking_*
+TEST(AsyncioQueue, EmptyFullNowaitAndErrors) {  // test_empty, test_full, test_nonblocking_*
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<int> q;
         EXPECT_TRUE(q.empty());
@@ -90,7 +90,7 @@ TEST(Queue, EmptyFullNowaitAndErrors) {  // test_empty, test_full, test_nonblock
     }());
 }
 
-TEST(Queue, MaxsizeBlocksThePutter) {  // test_maxsize
+TEST(AsyncioQueue, MaxsizeBlocksThePutter) {  // test_maxsize
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<int> q(2);
         std::vector<int> have_been_put;
@@ -115,7 +115,7 @@ TEST(Queue, MaxsizeBlocksThePutter) {  // test_maxsize
     }());
 }
 
-TEST(Queue, GetWithWaitingPutters) {  // test_get_with_waiting_putters, test_put_with_waiting_getters
+TEST(AsyncioQueue, GetWithWaitingPutters) {  // test_get_with_waiting_putters, test_put_with_waiting_getters
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<std::string> q(1);
         auto pa = asyncio::create_task(put_one(&q, std::string("a")));
@@ -132,7 +132,7 @@ TEST(Queue, GetWithWaitingPutters) {  // test_get_with_waiting_putters, test_put
     }());
 }
 
-TEST(Queue, GetCancelledRace) {  // test_get_cancelled_race
+TEST(AsyncioQueue, GetCancelledRace) {  // test_get_cancelled_race
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<std::string> q;
         auto t1 = asyncio::create_task(get_one(&q));
@@ -148,7 +148,7 @@ TEST(Queue, GetCancelledRace) {  // test_get_cancelled_race
     }());
 }
 
-TEST(Queue, CancelledGetterDropsNoItem) {  // test_get_cancel_drop_one/many_pending_reader(s)
+TEST(AsyncioQueue, CancelledGetterDropsNoItem) {  // test_get_cancel_drop_one/many_pending_reader(s)
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<int> q;
         auto reader = asyncio::create_task(get_one(&q));
@@ -179,7 +179,7 @@ TEST(Queue, CancelledGetterDropsNoItem) {  // test_get_cancel_drop_one/many_pend
     }());
 }
 
-TEST(Queue, CancelledPutterAddsNoItem) {  // test_put_cancel_drop, test_put_cancelled_race
+TEST(AsyncioQueue, CancelledPutterAddsNoItem) {  // test_put_cancel_drop, test_put_cancelled_race
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<int> q(1);
         q.put_nowait(1);
@@ -213,7 +213,7 @@ TEST(Queue, CancelledPutterAddsNoItem) {  // test_put_cancel_drop, test_put_canc
     }());
 }
 
-TEST(Queue, TimedOutGetterIsNotHeld) {  // test_cancelled_getters_not_being_held_in_self_getters
+TEST(AsyncioQueue, TimedOutGetterIsNotHeld) {  // test_cancelled_getters_not_being_held_in_self_getters
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<int> q(5);
         EXPECT_THROW(co_await asyncio::wait_for(q.get(), 1ms), asyncio::TimeoutError);
@@ -222,7 +222,7 @@ TEST(Queue, TimedOutGetterIsNotHeld) {  // test_cancelled_getters_not_being_held
     }());
 }
 
-TEST(Queue, MoveOnlyItems) {
+TEST(AsyncioQueue, MoveOnlyItems) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<std::unique_ptr<int>> q(1);
         auto getter = [](asyncio::Queue<std::unique_ptr<int>>* q) -> asyncio::Coroutine<int> {
@@ -245,7 +245,7 @@ TEST(Queue, MoveOnlyItems) {
     }());
 }
 
-TEST(Queue, TaskDoneAndJoin) {  // test_task_done, test_join_empty_queue
+TEST(AsyncioQueue, TaskDoneAndJoin) {  // test_task_done, test_join_empty_queue
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<int> q;
         co_await q.join();
@@ -272,7 +272,7 @@ TEST(Queue, TaskDoneAndJoin) {  // test_task_done, test_join_empty_queue
 
 // ----------------------------------------------------------------------------- shutdown (3.13)
 
-TEST(QueueShutdown, Empty) {  // test_shutdown_empty
+TEST(AsyncioQueueShutdown, Empty) {  // test_shutdown_empty
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<std::string> q;
         auto get_task = asyncio::create_task(get_one(&q));
@@ -290,7 +290,7 @@ TEST(QueueShutdown, Empty) {  // test_shutdown_empty
     }());
 }
 
-TEST(QueueShutdown, NonEmpty) {  // test_shutdown_nonempty
+TEST(AsyncioQueueShutdown, NonEmpty) {  // test_shutdown_nonempty
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::LifoQueue<std::string> q(1);
         q.put_nowait("data");
@@ -317,7 +317,7 @@ TEST(QueueShutdown, NonEmpty) {  // test_shutdown_nonempty
     }());
 }
 
-TEST(QueueShutdown, ImmediateDiscardsItemsAndReleasesJoin) {  // test_shutdown_immediate(_with_unfinished)
+TEST(AsyncioQueueShutdown, ImmediateDiscardsItemsAndReleasesJoin) {  // test_shutdown_immediate(_with_unfinished)
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::PriorityQueue<std::string> q;
         q.put_nowait("data");
@@ -349,7 +349,7 @@ TEST(QueueShutdown, ImmediateDiscardsItemsAndReleasesJoin) {  // test_shutdown_i
     }());
 }
 
-TEST(QueueShutdown, WakesBlockedPuttersAndGetters) {  // _shutdown_putters, _shutdown_getters
+TEST(AsyncioQueueShutdown, WakesBlockedPuttersAndGetters) {  // _shutdown_putters, _shutdown_getters
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<std::string> q(2);
         co_await q.put("E");
@@ -408,7 +408,7 @@ asyncio::Coroutine<> consumer(asyncio::Queue<int>* q, Ledger* ledger) {
     }
 }
 
-TEST(QueueStress, RandomCancellationsLoseAndDuplicateNothing) {
+TEST(AsyncioQueueStress, RandomCancellationsLoseAndDuplicateNothing) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         constexpr int n = 20000;
         asyncio::Queue<int> q(8);

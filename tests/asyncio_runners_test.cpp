@@ -29,9 +29,9 @@ asyncio::Coroutine<> main_throws() {
     throw MyError("boom");
 }
 
-TEST(Run, ReturnsTheCoroutinesValue) { EXPECT_EQ(asyncio::run(main_returns()), 30); }
+TEST(AsyncioRun, ReturnsTheCoroutinesValue) { EXPECT_EQ(asyncio::run(main_returns()), 30); }
 
-TEST(Run, RethrowsTheMainCoroutinesExceptionWithItsType) {
+TEST(AsyncioRun, RethrowsTheMainCoroutinesExceptionWithItsType) {
     EXPECT_THROW(asyncio::run(main_throws()), MyError);
 }
 
@@ -45,9 +45,9 @@ asyncio::Coroutine<> nested_run() {
     ADD_FAILURE() << "run() inside a running loop must throw";
 }
 
-TEST(Run, InsideARunningLoopThrows) { asyncio::run(nested_run()); }
+TEST(AsyncioRun, InsideARunningLoopThrows) { asyncio::run(nested_run()); }
 
-TEST(Run, GetRunningLoopOutsideThrows) {
+TEST(AsyncioRun, GetRunningLoopOutsideThrows) {
     try {
         asyncio::get_running_loop();
         FAIL();
@@ -70,7 +70,7 @@ asyncio::Coroutine<> leaves_a_task(bool* cancelled) {
     co_await asyncio::sleep(0);
 }
 
-TEST(Run, CancelsAndAwaitsLeftoverTasks) {
+TEST(AsyncioRun, CancelsAndAwaitsLeftoverTasks) {
     bool cancelled = false;
     asyncio::run(leaves_a_task(&cancelled));
     EXPECT_TRUE(cancelled);

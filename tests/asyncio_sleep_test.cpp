@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-TEST(Sleep, ZeroYieldsExactlyOnce) {
+TEST(AsyncioSleep, ZeroYieldsExactlyOnce) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<std::string> log;
         auto& loop = asyncio::get_running_loop();
@@ -27,7 +27,7 @@ TEST(Sleep, ZeroYieldsExactlyOnce) {
     }());
 }
 
-TEST(Sleep, ReturnsNoEarlierThanTheDelay) {
+TEST(AsyncioSleep, ReturnsNoEarlierThanTheDelay) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto start = std::chrono::steady_clock::now();
         co_await asyncio::sleep(20ms);
@@ -38,7 +38,7 @@ TEST(Sleep, ReturnsNoEarlierThanTheDelay) {
     }());
 }
 
-TEST(Sleep, ReturnsTheValue) {
+TEST(AsyncioSleep, ReturnsTheValue) {
     auto v = asyncio::run([]() -> asyncio::Coroutine<std::string> {
         co_return co_await asyncio::sleep(1ms, std::string("done"));
     }());
@@ -46,12 +46,12 @@ TEST(Sleep, ReturnsTheValue) {
     EXPECT_EQ(asyncio::run([]() -> asyncio::Coroutine<int> { co_return co_await asyncio::sleep(0.0, 4); }()), 4);
 }
 
-TEST(Sleep, NaNThrowsInvalidArgument) {
+TEST(AsyncioSleep, NaNThrowsInvalidArgument) {
     EXPECT_THROW((void)asyncio::sleep(std::nan("")), std::invalid_argument);
     EXPECT_THROW((void)asyncio::sleep(std::chrono::duration<double>(std::nan(""))), std::invalid_argument);
 }
 
-TEST(Sleep, NegativeAndHugeDelays) {
+TEST(AsyncioSleep, NegativeAndHugeDelays) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         co_await asyncio::sleep(-5s);  // like sleep(0)
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<> { co_await asyncio::sleep(1e300); }());
@@ -65,7 +65,7 @@ TEST(Sleep, NegativeAndHugeDelays) {
     }());
 }
 
-TEST(Sleep, CancelDuringSleepZeroIsThrownFromIt) {
+TEST(AsyncioSleep, CancelDuringSleepZeroIsThrownFromIt) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {
             co_await asyncio::sleep(0);
@@ -82,7 +82,7 @@ TEST(Sleep, CancelDuringSleepZeroIsThrownFromIt) {
     }());
 }
 
-TEST(Sleep, OutsideATaskThrows) {
+TEST(AsyncioSleep, OutsideATaskThrows) {
     asyncio::EventLoop loop;
     // A raw awaiter driven outside a task has no task to suspend.
     auto s = asyncio::sleep(0);

@@ -16,7 +16,7 @@ asyncio::Coroutine<int> slow_value(int v) {
     co_return v;
 }
 
-TEST(Task, RunsAndGivesItsResultToSeveralAwaiters) {
+TEST(AsyncioTask, RunsAndGivesItsResultToSeveralAwaiters) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(slow_value(5));
         EXPECT_FALSE(t.done());
@@ -30,7 +30,7 @@ TEST(Task, RunsAndGivesItsResultToSeveralAwaiters) {
     }());
 }
 
-TEST(Task, DefaultNamesAndSetName) {
+TEST(AsyncioTask, DefaultNamesAndSetName) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(slow_value(1));
         EXPECT_EQ(t.get_name().rfind("Task-", 0), 0u);
@@ -43,7 +43,7 @@ TEST(Task, DefaultNamesAndSetName) {
     }());
 }
 
-TEST(Task, ResultOfPendingTaskThrowsInvalidState) {
+TEST(AsyncioTask, ResultOfPendingTaskThrowsInvalidState) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(slow_value(1));
         try {
@@ -61,7 +61,7 @@ asyncio::Coroutine<> sleeper(bool* reached_end) {
     *reached_end = true;
 }
 
-TEST(Task, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
+TEST(AsyncioTask, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool end = false;
         auto t = asyncio::create_task(sleeper(&end));
@@ -84,7 +84,7 @@ TEST(Task, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
     }());
 }
 
-TEST(Task, CancelBeforeItStartsRunsNoneOfItsCode) {
+TEST(AsyncioTask, CancelBeforeItStartsRunsNoneOfItsCode) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool ran = false;
         auto t = asyncio::create_task([](bool* ran) -> asyncio::Coroutine<> {
@@ -111,7 +111,7 @@ asyncio::Coroutine<int> swallows_once() {
     co_return 7;
 }
 
-TEST(Task, ATaskMayCatchCancellationAndGoOn) {
+TEST(AsyncioTask, ATaskMayCatchCancellationAndGoOn) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(swallows_once());
         co_await asyncio::sleep(0);
@@ -122,7 +122,7 @@ TEST(Task, ATaskMayCatchCancellationAndGoOn) {
     }());
 }
 
-TEST(Task, UncancelAtZeroDropsAPendingCancel) {
+TEST(AsyncioTask, UncancelAtZeroDropsAPendingCancel) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto self = *asyncio::current_task();
         self.cancel();  // not suspended: becomes pending
@@ -133,7 +133,7 @@ TEST(Task, UncancelAtZeroDropsAPendingCancel) {
     }());
 }
 
-TEST(Task, PendingCancelIsThrownAtTheNextSuspension) {
+TEST(AsyncioTask, PendingCancelIsThrownAtTheNextSuspension) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto self = *asyncio::current_task();
         self.cancel("later");
@@ -149,7 +149,7 @@ TEST(Task, PendingCancelIsThrownAtTheNextSuspension) {
     }());
 }
 
-TEST(Task, CancellingATaskCancelsTheTaskItAwaits) {
+TEST(AsyncioTask, CancellingATaskCancelsTheTaskItAwaits) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool end = false;
         auto inner = asyncio::create_task(sleeper(&end));
@@ -166,7 +166,7 @@ TEST(Task, CancellingATaskCancelsTheTaskItAwaits) {
     }());
 }
 
-TEST(Task, AwaitedTaskThatSwallowsTheCancelGivesItsValue) {
+TEST(AsyncioTask, AwaitedTaskThatSwallowsTheCancelGivesItsValue) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto inner = asyncio::create_task(swallows_once());
         auto outer = asyncio::create_task([](asyncio::Task<int> inner) -> asyncio::Coroutine<int> {
@@ -179,7 +179,7 @@ TEST(Task, AwaitedTaskThatSwallowsTheCancelGivesItsValue) {
     }());
 }
 
-TEST(Task, CancelRequestedAfterTheLastSuspensionCancelsTheTask) {
+TEST(AsyncioTask, CancelRequestedAfterTheLastSuspensionCancelsTheTask) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {
             asyncio::current_task()->cancel();
@@ -197,7 +197,7 @@ struct Oops : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-TEST(Task, ExceptionReachesTheAwaiterWithItsType) {
+TEST(AsyncioTask, ExceptionReachesTheAwaiterWithItsType) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {
             co_await asyncio::sleep(0);
@@ -210,7 +210,7 @@ TEST(Task, ExceptionReachesTheAwaiterWithItsType) {
     }());
 }
 
-TEST(Task, DoneCallbacksAreScheduledNotRunInline) {
+TEST(AsyncioTask, DoneCallbacksAreScheduledNotRunInline) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<std::string> log;
         auto t = asyncio::create_task(slow_value(1));
@@ -234,7 +234,7 @@ TEST(Task, DoneCallbacksAreScheduledNotRunInline) {
     }());
 }
 
-TEST(Task, UnreferencedTaskKeepsRunningUntilDone) {
+TEST(AsyncioTask, UnreferencedTaskKeepsRunningUntilDone) {
     int result = 0;
     asyncio::run([](int* out) -> asyncio::Coroutine<> {
         asyncio::create_task([](int* out) -> asyncio::Coroutine<> {
@@ -246,7 +246,7 @@ TEST(Task, UnreferencedTaskKeepsRunningUntilDone) {
     EXPECT_EQ(result, 99);
 }
 
-TEST(Task, EagerStartRunsUpToTheFirstSuspension) {
+TEST(AsyncioTask, EagerStartRunsUpToTheFirstSuspension) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         int stage = 0;
         auto t = asyncio::create_task(
@@ -265,7 +265,7 @@ TEST(Task, EagerStartRunsUpToTheFirstSuspension) {
     }());
 }
 
-TEST(Task, CurrentTaskAndAllTasks) {
+TEST(AsyncioTask, CurrentTaskAndAllTasks) {
     EXPECT_FALSE(asyncio::current_task().has_value());
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto me = asyncio::current_task();
@@ -280,18 +280,18 @@ TEST(Task, CurrentTaskAndAllTasks) {
     }());
 }
 
-TEST(Task, AwaitingItselfThrows) {
+TEST(AsyncioTask, AwaitingItselfThrows) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto me = *asyncio::current_task();
         EXPECT_THROW(co_await me, std::runtime_error);
     }());
 }
 
-TEST(Task, CreateTaskWithoutARunningLoopThrows) {
+TEST(AsyncioTask, CreateTaskWithoutARunningLoopThrows) {
     EXPECT_THROW(asyncio::create_task(slow_value(1)), std::runtime_error);
 }
 
-TEST(Task, LoopCreateTaskBeforeRunning) {
+TEST(AsyncioTask, LoopCreateTaskBeforeRunning) {
     asyncio::EventLoop loop;
     auto t = loop.create_task(slow_value(4), "pre");
     EXPECT_EQ(loop.run_until_complete(t), 4);
@@ -299,3 +299,86 @@ TEST(Task, LoopCreateTaskBeforeRunning) {
 }
 
 }  // namespace
+
+// ----------------------------------------------------------------------------- stress
+
+namespace stress {
+
+asyncio::Coroutine<int> leaf(int v, int hundred_us) {
+    co_await asyncio::sleep(std::chrono::microseconds(100 * hundred_us));
+    co_return v;
+}
+
+asyncio::Coroutine<int> worker(unsigned seed, int* recorded) {
+    unsigned state = seed;
+    auto next = [&state] { return (state = state * 1103515245u + 12345u) >> 16; };
+    int sum = 0;
+    for (int step = 0; step < 6; ++step) {
+        switch (next() % 5) {
+            case 0:
+                co_await asyncio::sleep(0);
+                sum += 1;
+                break;
+            case 1: {
+                auto [a, b] = co_await asyncio::gather(leaf(2, int(next() % 3)), leaf(3, int(next() % 3)));
+                sum += a + b;
+                break;
+            }
+            case 2:
+                try {
+                    sum += co_await asyncio::wait_for(leaf(7, int(next() % 3)), std::chrono::microseconds(100 * (next() % 3)));
+                } catch (const asyncio::TimeoutError&) {
+                    sum += 100;
+                }
+                break;
+            case 3:
+                sum += co_await asyncio::shield(leaf(11, int(next() % 2)));
+                break;
+            default: {
+                auto cm = asyncio::timeout(std::chrono::microseconds(100 * (next() % 3)));
+                try {
+                    sum += co_await cm.run(leaf(13, int(next() % 3)));
+                } catch (const asyncio::TimeoutError&) {
+                    sum += 1000;
+                }
+            }
+        }
+    }
+    *recorded = sum;
+    co_return sum;
+}
+
+}  // namespace stress
+
+TEST(AsyncioTaskStress, RandomCancellationsLoseNothingAndLeaveNothingPending) {
+    static constexpr int workers = 200;
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<int> recorded(workers, -1);
+        std::vector<asyncio::Task<int>> tasks;
+        for (int i = 0; i < workers; ++i) tasks.push_back(asyncio::create_task(stress::worker(unsigned(i) * 7919u + 1, &recorded[i])));
+        unsigned state = 12345;
+        auto next = [&state] { return (state = state * 1103515245u + 12345u) >> 16; };
+        for (int k = 0; k < workers / 2; ++k) {
+            co_await asyncio::sleep(std::chrono::microseconds(next() % 200));
+            tasks[next() % workers].cancel("stress");
+        }
+        auto outcomes = co_await asyncio::gather(asyncio::return_exceptions, tasks);
+        int cancelled = 0, finished = 0;
+        for (int i = 0; i < workers; ++i) {
+            if (outcomes[i].index() == 1) {
+                EXPECT_TRUE(tasks[i].cancelled()) << i;
+                EXPECT_THROW(std::rethrow_exception(std::get<1>(outcomes[i])), asyncio::CancelledError);
+                ++cancelled;
+            } else {
+                EXPECT_EQ(std::get<0>(outcomes[i]), recorded[i]) << "result lost for worker " << i;
+                ++finished;
+            }
+        }
+        EXPECT_EQ(cancelled + finished, workers);
+        EXPECT_GT(cancelled, 0);
+        EXPECT_GT(finished, 0);
+        // Shielded leaves may outlive their cancelled worker; let them end, then nothing is left.
+        for (int i = 0; i < 10 && asyncio::all_tasks().size() > 1; ++i) co_await asyncio::sleep(1ms);
+        EXPECT_EQ(asyncio::all_tasks().size(), 1u) << "only main is left";
+    }());
+}

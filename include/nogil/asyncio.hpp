@@ -11,6 +11,7 @@
 #include <nogil/asyncio/sleep.hpp>
 #include <nogil/asyncio/task.hpp>
 #include <nogil/asyncio/task_group.hpp>
+#include <nogil/asyncio/threads.hpp>
 #include <nogil/asyncio/timeouts.hpp>
 #include <nogil/asyncio/wait.hpp>
 #include <nogil/errors.hpp>

@@ -23,17 +23,19 @@ void EventLoop::set_slow_callback_duration(double seconds) {
 
 EventLoop::clock::time_point EventLoop::from_seconds(double when, const char* name) {
     if (std::isnan(when)) throw std::invalid_argument(std::string(name) + " must not be NaN");
-    const double now = std::chrono::duration<double>(clock::now().time_since_epoch()).count();
-    return clock::now() + to_clock_duration(std::chrono::duration<double>(when - now), name);
+    // time() is seconds since the steady clock's epoch: convert directly.
+    if (when > 3.2e9) return clock::time_point::max();
+    if (when < 0) return clock::time_point{};
+    return clock::time_point(std::chrono::round<clock::duration>(std::chrono::duration<double>(when)));
 }
 
 EventLoop& get_running_loop() { return *detail::running_loop_or_throw().owner(); }
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 bool debug_from_environment() noexcept {
     const char* v = std::getenv("NOGIL_ASYNCIO_DEBUG");
     return v && *v && std::strcmp(v, "0") != 0;
 }
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -1,4 +1,5 @@
 #include <nogil/asyncio/runners.hpp>
+#include <nogil/asyncio/threads.hpp>
 
 #include <nogil/detail/asyncio_task_base.hpp>
 
@@ -7,9 +8,9 @@ namespace nogil::asyncio::detail_run {
 namespace {
 struct Remaining {
     std::size_t count;
-    nogil::detail::LoopCore* core;
+    nogil::detail::aio::LoopCore* core;
 };
-void one_done(void* ctx, nogil::detail::FutureBase&) {
+void one_done(void* ctx, nogil::detail::aio::FutureBase&) {
     auto* r = static_cast<Remaining*>(ctx);
     if (--r->count == 0) r->core->stop();
 }
@@ -32,6 +33,11 @@ void shutdown(EventLoop& loop) noexcept {
         }
     } catch (...) {
         core.call_exception_handler({"error while shutting down asyncio.run()", std::current_exception(), {}});
+    }
+    try {
+        if (core.default_executor) loop.run_until_complete(loop.shutdown_default_executor());
+    } catch (...) {
+        core.call_exception_handler({"error while shutting down the default executor", std::current_exception(), {}});
     }
     try {
         loop.close();

@@ -4,8 +4,10 @@ namespace nogil::asyncio {
 
 Timeout::clock::time_point detail_timeouts::from_loop_time(double when) {
     if (std::isnan(when)) throw std::invalid_argument("when must not be NaN");
-    const double now = std::chrono::duration<double>(Timeout::clock::now().time_since_epoch()).count();
-    return deadline(std::chrono::duration<double>(when - now));
+    // loop.time() is seconds since the steady clock's epoch: convert directly, no "now" involved.
+    if (when > 3.2e9) return Timeout::clock::time_point::max();
+    if (when < 0) return Timeout::clock::time_point{};
+    return Timeout::clock::time_point(std::chrono::round<Timeout::clock::duration>(std::chrono::duration<double>(when)));
 }
 
 void Timeout::enter() {

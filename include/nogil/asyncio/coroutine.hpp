@@ -31,7 +31,7 @@ template <class T = void>
 class Coroutine;
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// Reports a never-awaited coroutine when debug mode is on (via the running loop's exception
 /// handler, or stderr when no loop runs and NOGIL_ASYNCIO_DEBUG is set).
@@ -57,13 +57,13 @@ struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (TaskBase* task = TaskBase::current()) task->set_next(h.promise().continuation);
+        TaskBase::set_next(h.promise().continuation);
     }
     void await_resume() const noexcept {}
 };
 
 struct CoroutineAccess;
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
@@ -131,7 +131,8 @@ private:
                 parent = &caller.promise();
                 parent->child = &handle.promise();
             }
-            task.set_next(handle);
+            (void)task;
+            detail::TaskBase::set_next(handle);
         }
         T await_resume() {
             if (parent) parent->child = nullptr;
@@ -152,7 +153,7 @@ private:
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 /// create_task's access to the frame: takes ownership of it.
 struct CoroutineAccess {
     template <class T>
@@ -167,4 +168,4 @@ template <class A>
 struct is_coroutine : std::false_type {};
 template <class T>
 struct is_coroutine<asyncio::Coroutine<T>> : std::true_type {};
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

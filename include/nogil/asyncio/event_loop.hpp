@@ -21,7 +21,12 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
+
+namespace nogil::concurrent::futures {
+class Executor;
+}  // namespace nogil::concurrent::futures
 
 namespace nogil::asyncio {
 
@@ -139,10 +144,26 @@ public:
 
     /// Schedules a coroutine as a task on this loop. Defined in <nogil/asyncio/task.hpp>.
     template <class T>
-    Task<T> create_task(Coroutine<T> coro, std::string name = {});
+    Task<T> create_task(Coroutine<T> coro, std::string_view name = {});
     /// A new pending Future bound to this loop. Defined in <nogil/asyncio/future.hpp>.
     template <class T = void>
     Future<T> create_future();
+
+    // --- executors (defined in <nogil/asyncio/threads.hpp> and src/asyncio/threads.cpp) ------
+
+    /// Runs fn(args...) on `executor` (nullptr: the default one, a ThreadPoolExecutor created on
+    /// first use) and returns an asyncio Future for its result. Cancelling that Future (or the
+    /// task awaiting it) cancels the call if it has not started. Throws RuntimeError after
+    /// shutdown_default_executor().
+    template <class F, class... Args>
+    auto run_in_executor(concurrent::futures::Executor* executor, F&& fn, Args&&... args);
+    /// Replaces the default executor used by run_in_executor(nullptr, ...) and to_thread().
+    void set_default_executor(std::shared_ptr<concurrent::futures::Executor> executor);
+    /// Shuts the default executor down, waiting for its calls in another thread so that the
+    /// loop keeps running meanwhile. run() calls it before closing the loop.
+    Coroutine<void> shutdown_default_executor();
+    /// The default executor (created on first use). Throws RuntimeError after shutdown.
+    concurrent::futures::Executor& default_executor();
 
     // --- file descriptors (readiness, level-triggered, as Python's add_reader) --------------
 
@@ -157,13 +178,15 @@ public:
 
     // --- signals ------------------------------------------------------------------------------
 
-    /// Runs fn on the loop (via call_soon) when `sig` arrives, on whichever thread it is
-    /// delivered. Main thread only, as in Python; one loop handles signals at a time.
-    /// Throws std::invalid_argument for SIGKILL/SIGSTOP or an invalid number, RuntimeError if
-    /// not on the main thread or if another loop already handles signals.
-    void add_signal_handler(int sig, std::function<void()> fn);
-    /// Restores the default disposition; true if a handler was registered.
-    bool remove_signal_handler(int sig);
+    /// Runs fn on the loop (queued like call_soon) when `sig` arrives, whichever thread the
+    /// signal is delivered to (a self-pipe carries it to the loop). Replaces an earlier handler
+    /// for `sig`. Main thread only, as in Python, and one loop handles signals at a time.
+    /// Throws std::invalid_argument for a number that is not a signal, RuntimeError for
+    /// SIGKILL/SIGSTOP ("sig 9 cannot be caught"), off the main thread, or if another loop
+    /// already handles signals.
+    void add_signal_handler(int sig, std::function<void()> fn) { core_->add_signal_handler(sig, std::move(fn)); }
+    /// Restores the default disposition; true if a handler was registered. close() removes all.
+    bool remove_signal_handler(int sig) { return core_->remove_signal_handler(sig); }
 
     // --- errors and debug ---------------------------------------------------------------------
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <utility>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// A Future's state; composite futures (gather, shield) derive from it and override cancel().
 template <class T>
@@ -48,7 +48,7 @@ public:
     void value() const { check_result(); }
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

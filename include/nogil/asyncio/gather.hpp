@@ -26,6 +26,7 @@
 #include <iterator>
 #include <ranges>
 #include <tuple>
+#include <unordered_set>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -43,7 +44,7 @@ inline constexpr ReturnExceptions return_exceptions{};
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, asyncio::Nothing, T>;
@@ -78,10 +79,9 @@ public:
     /// Registers on every distinct child; completes at once when there are none.
     void attach() {
         std::vector<FutureBase*> distinct;
+        std::unordered_set<FutureBase*> seen;
         for_each_child([&](FutureBase& c) {
-            for (FutureBase* d : distinct)
-                if (d == &c) return;
-            distinct.push_back(&c);
+            if (seen.insert(&c).second) distinct.push_back(&c);
         });
         nfuts_ = distinct.size();
         if (nfuts_ == 0) {
@@ -169,12 +169,7 @@ auto gather_range(R&& range) {
     LoopCore& loop = running_loop_or_throw();
     std::vector<F> children;
     if constexpr (std::ranges::sized_range<R>) children.reserve(std::ranges::size(range));
-    for (auto&& a : range) {
-        if constexpr (std::is_lvalue_reference_v<decltype(a)> && !std::is_const_v<std::remove_reference_t<decltype(a)>>)
-            children.push_back(ensure_future(std::move(a)));
-        else
-            children.push_back(ensure_future(a));
-    }
+    for (auto&& a : range) children.push_back(ensure_future_from_range(a));
     auto ref = Ref<GatherState<Result, std::vector<F>, Settled>>::adopt(
         new GatherState<Result, std::vector<F>, Settled>(loop, std::move(children)));
     ref->attach();
@@ -184,7 +179,7 @@ auto gather_range(R&& range) {
 template <class A>
 concept awaitable_range = std::ranges::input_range<A> && !has_member_co_await<A>;
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

@@ -28,91 +28,25 @@
 // threads use nogil::queue, or loop.call_soon_threadsafe().
 
 #include <nogil/asyncio/locks.hpp>
-#include <nogil/detail/asyncio_frame_allocator.hpp>
 #include <nogil/detail/asyncio_waitqueue.hpp>
+#include <nogil/detail/queue_storage.hpp>
 #include <nogil/errors.hpp>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <memory>
-#include <type_traits>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
-#include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
-/// std::deque's blocks (512 bytes) from the loop's recycling allocator
-/// (asyncio_frame_allocator.hpp): a queue that fills and drains reuses its blocks instead of
-/// returning them to malloc, which trims and page-faults them back (half the cost of a
-/// 1,000,000-item burst in bench/asyncio_queues_bench.cpp). Over-aligned types use std::allocator.
-template <class T>
-struct RecyclingAllocator {
-    using value_type = T;
-    RecyclingAllocator() noexcept = default;
-    template <class U>
-    RecyclingAllocator(const RecyclingAllocator<U>&) noexcept {}
-    T* allocate(std::size_t n) { return static_cast<T*>(frame_allocate(n * sizeof(T))); }
-    void deallocate(T* p, std::size_t n) noexcept { frame_deallocate(p, n * sizeof(T)); }
-    friend bool operator==(const RecyclingAllocator&, const RecyclingAllocator&) noexcept { return true; }
-};
-template <class T>
-using item_allocator_t =
-    std::conditional_t<alignof(T) <= alignof(std::max_align_t), RecyclingAllocator<T>, std::allocator<T>>;
-
-/// The item containers (Python's _init/_put/_get): push(T&&), pop() -> T, size(), clear().
-/// FIFO takes from the front, LIFO from the back.
-template <class T, bool Lifo>
-class DequeItems {
-public:
-    void push(T&& v) { items_.push_back(std::move(v)); }
-    T pop() {
-        T v = std::move(Lifo ? items_.back() : items_.front());
-        if constexpr (Lifo)
-            items_.pop_back();
-        else
-            items_.pop_front();
-        return v;
-    }
-    std::size_t size() const noexcept { return items_.size(); }
-    void clear() noexcept { items_.clear(); }
-
-private:
-    std::deque<T, item_allocator_t<T>> items_;
-};
-
-/// A binary min-heap on Compare (heapq's order: the smallest item first).
-template <class T, class Compare>
-class HeapItems {
-public:
-    void push(T&& v) {
-        items_.push_back(std::move(v));
-        std::push_heap(items_.begin(), items_.end(), Greater{compare_});
-    }
-    T pop() {
-        std::pop_heap(items_.begin(), items_.end(), Greater{compare_});
-        T v = std::move(items_.back());
-        items_.pop_back();
-        return v;
-    }
-    std::size_t size() const noexcept { return items_.size(); }
-    void clear() noexcept { items_.clear(); }
-
-private:
-    struct Greater {  // std heaps put the largest first; reversing the order gives a min-heap
-        Compare& less;
-        bool operator()(const T& a, const T& b) const { return less(b, a); }
-    };
-    std::vector<T> items_;
-    [[no_unique_address]] Compare compare_{};
-};
-
-/// The queue itself, shared by Queue, LifoQueue and PriorityQueue.
-template <class T, class Items>
+/// The queue itself, shared by Queue, LifoQueue and PriorityQueue. The item order is the
+/// storage policy's (detail/queue_storage.hpp, shared with nogil::queue).
+template <class Storage>
 class BasicQueue {
+    using T = typename Storage::value_type;
     enum Reason : std::uint8_t { granted = 1, shut_down = 2 };
 
 public:
@@ -234,7 +168,7 @@ public:
         shutdown_ = true;
         if (immediate) {
             const std::size_t n = count_;
-            items_.clear();
+            auto discarded = items_.take_all();  // destroyed at the end of this block
             count_ = 0;
             unfinished_ -= std::min(unfinished_, n);
             if (unfinished_ == 0) finished_.set();
@@ -287,8 +221,8 @@ private:
         q->promise_slots();
     }
 
-    Items items_;
-    std::size_t count_ = 0;  // items_.size(), kept here: std::deque computes it
+    Storage items_;
+    std::size_t count_ = 0;  // items_.size(), kept here: std::deque computes it at each call
     std::size_t maxsize_;
     std::size_t promised_items_ = 0;  // items promised to woken getters
     std::size_t promised_slots_ = 0;  // slots promised to woken putters
@@ -299,33 +233,33 @@ private:
     asyncio::Event finished_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
 /// Python's asyncio.Queue: first in, first out. See the header comment.
 template <class T>
-class Queue : public detail::BasicQueue<T, detail::DequeItems<T, false>> {
+class Queue : public detail::BasicQueue<nogil::detail::fifo_storage<T>> {
 public:
     /// maxsize 0 (the default): unbounded.
-    explicit Queue(std::size_t maxsize = 0) : detail::BasicQueue<T, detail::DequeItems<T, false>>(maxsize) {}
+    explicit Queue(std::size_t maxsize = 0) : detail::BasicQueue<nogil::detail::fifo_storage<T>>(maxsize) {}
 };
 
 /// Python's asyncio.LifoQueue: last in, first out.
 template <class T>
-class LifoQueue : public detail::BasicQueue<T, detail::DequeItems<T, true>> {
+class LifoQueue : public detail::BasicQueue<nogil::detail::lifo_storage<T>> {
 public:
     /// maxsize 0 (the default): unbounded.
-    explicit LifoQueue(std::size_t maxsize = 0) : detail::BasicQueue<T, detail::DequeItems<T, true>>(maxsize) {}
+    explicit LifoQueue(std::size_t maxsize = 0) : detail::BasicQueue<nogil::detail::lifo_storage<T>>(maxsize) {}
 };
 
 /// Python's asyncio.PriorityQueue: the smallest item (by Compare, std::less by default) first,
 /// like heapq; use std::pair / std::tuple (priority, data) entries as in Python.
 template <class T, class Compare = std::less<T>>
-class PriorityQueue : public detail::BasicQueue<T, detail::HeapItems<T, Compare>> {
+class PriorityQueue : public detail::BasicQueue<nogil::detail::heap_storage<T, Compare>> {
 public:
     /// maxsize 0 (the default): unbounded.
-    explicit PriorityQueue(std::size_t maxsize = 0) : detail::BasicQueue<T, detail::HeapItems<T, Compare>>(maxsize) {}
+    explicit PriorityQueue(std::size_t maxsize = 0) : detail::BasicQueue<nogil::detail::heap_storage<T, Compare>>(maxsize) {}
 };
 
 }  // namespace nogil::asyncio

@@ -7,7 +7,7 @@
 //   1. cancels every task still pending and runs the loop until they have all finished;
 //   2. reports, through the loop's exception handler, any of them that failed with something
 //      other than CancelledError ("unhandled exception during asyncio.run() shutdown");
-//   3. shuts the default executor down (waiting for it), closes the loop;
+//   3. shuts the default executor down (waiting for it, while the loop runs), closes the loop;
 //   4. returns the coroutine's value, or re-throws its exception (same type) - so a program
 //      whose main coroutine throws leaves run() with that exception, never std::terminate.
 

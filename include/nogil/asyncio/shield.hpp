@@ -12,12 +12,11 @@
 #include <nogil/asyncio/future.hpp>
 #include <nogil/detail/asyncio_awaitables.hpp>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class F>
 class ShieldState final : public FutureState<future_value_t<F>> {
     using Base = FutureState<future_value_t<F>>;
-    using L = Link<ShieldState, &ShieldState::inner_done>;
 
 public:
     ShieldState(LoopCore& loop, F inner) : Base(loop), inner_(std::move(inner)) {}
@@ -25,11 +24,12 @@ public:
         if (inner_.done())
             copy_outcome();
         else
-            L::add(*inner_.state(), *this);
+            Link<ShieldState, &ShieldState::inner_done>::add(*inner_.state(), *this);
     }
     bool cancel(std::string msg) override {
         if (!Base::cancel(std::move(msg))) return false;
-        if (!inner_.done()) L::remove(*inner_.state(), *this);  // Python's _outer_done_callback
+        // Python's _outer_done_callback: stop mirroring the inner task.
+        if (!inner_.done()) Link<ShieldState, &ShieldState::inner_done>::remove(*inner_.state(), *this);
         return true;
     }
 
@@ -52,7 +52,7 @@ private:
     F inner_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

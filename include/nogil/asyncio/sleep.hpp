@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <utility>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// The waiter behind sleep() (the smallest example of the waiter protocol).
 class SleepWaiter : public Waiter {
@@ -75,7 +75,7 @@ Clock::duration sleep_delay(std::chrono::duration<Rep, Period> d) {
     return std::chrono::ceil<Clock::duration>(d);
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

@@ -22,10 +22,11 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class T>
 struct TaskValue {
@@ -38,8 +39,7 @@ template <class T>
 class TaskState final : public TaskBase {
 public:
     using handle_type = typename asyncio::Coroutine<T>::handle_type;
-    TaskState(LoopCore& loop, handle_type h, std::string name)
-        : TaskBase(loop, h, h.promise(), std::move(name)), root_(h) {}
+    TaskState(LoopCore& loop, handle_type h, std::string name) : TaskBase(loop, h, h.promise(), std::move(name)) {}
     decltype(auto) value() const {
         check_result();
         if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*slot_.value);
@@ -51,21 +51,22 @@ public:
 
 private:
     void store_result() override {
-        if constexpr (!std::is_void_v<T>) slot_.value.emplace(root_.promise().take());
+        // Runs before the frame is destroyed, so root() is still valid.
+        if constexpr (!std::is_void_v<T>) slot_.value.emplace(handle_type::from_address(root().address()).promise().take());
     }
-    handle_type root_;  // valid only until completion (store_result runs before the frame goes)
     [[no_unique_address]] TaskValue<T> slot_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
 /// Options of create_task. `eager_start` runs the coroutine at once, inside create_task, up to
 /// its first suspension (Python 3.12's eager task factory); a task that finishes there is done
-/// when create_task returns.
+/// when create_task returns. The name is copied; a string_view because g++ 12 relocates
+/// temporaries of a co_await expression bitwise, which corrupts a small std::string.
 struct TaskOptions {
-    std::string name{};
+    std::string_view name{};
     bool eager_start{false};
 };
 
@@ -140,18 +141,18 @@ public:
 
 namespace detail_task {
 template <class T>
-Task<T> make_task(nogil::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
+Task<T> make_task(nogil::detail::aio::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
     loop.check_thread();
     if (loop.is_closed()) throw std::runtime_error("Event loop is closed");
-    auto handle = nogil::detail::CoroutineAccess::release(coro);
-    nogil::detail::TaskState<T>* state;
+    auto handle = nogil::detail::aio::CoroutineAccess::release(coro);
+    nogil::detail::aio::TaskState<T>* state;
     try {
-        state = new nogil::detail::TaskState<T>(loop, handle, std::move(options.name));
+        state = new nogil::detail::aio::TaskState<T>(loop, handle, std::string(options.name));
     } catch (...) {
         handle.destroy();
         throw;
     }
-    Task<T> task(nogil::detail::Ref<nogil::detail::TaskState<T>>::adopt(state));
+    Task<T> task(nogil::detail::aio::Ref<nogil::detail::aio::TaskState<T>>::adopt(state));
     state->start(options.eager_start);
     return task;
 }
@@ -162,11 +163,10 @@ template <class T>
 Task<T> create_task(Coroutine<T> coro, TaskOptions options = {}) {
     return detail_task::make_task(detail::running_loop_or_throw(), coro, options);
 }
-/// Same, with a name (Python's create_task(coro, name=...)).
-template <class T, class Name>
-    requires std::is_convertible_v<Name, std::string>
-Task<T> create_task(Coroutine<T> coro, Name&& name) {
-    TaskOptions options{std::string(std::forward<Name>(name)), false};
+/// Same, with a name (Python's create_task(coro, name=...)); the name is copied.
+template <class T>
+Task<T> create_task(Coroutine<T> coro, std::string_view name) {
+    TaskOptions options{name, false};
     return detail_task::make_task(detail::running_loop_or_throw(), coro, options);
 }
 
@@ -184,16 +184,16 @@ inline std::vector<Task<>> all_tasks() {
 }
 
 template <class T>
-Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name) {
-    TaskOptions options{std::move(name), false};
+Task<T> EventLoop::create_task(Coroutine<T> coro, std::string_view name) {
+    TaskOptions options{name, false};
     return detail_task::make_task(*core_, coro, options);
 }
 
 namespace detail_task {
-inline void stop_loop(void* core, nogil::detail::FutureBase&) { static_cast<nogil::detail::LoopCore*>(core)->stop(); }
+inline void stop_loop(void* core, nogil::detail::aio::FutureBase&) { static_cast<nogil::detail::aio::LoopCore*>(core)->stop(); }
 
 /// Runs the loop until `fut` is done (Python's run_until_complete without the result).
-inline void run_until_done(nogil::detail::LoopCore& core, nogil::detail::FutureBase& fut) {
+inline void run_until_done(nogil::detail::aio::LoopCore& core, nogil::detail::aio::FutureBase& fut) {
     fut.add_callback(&stop_loop, &core);
     try {
         core.run_forever();

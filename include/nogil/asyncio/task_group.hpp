@@ -31,6 +31,7 @@
 #include <exception>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <type_traits>
 #include <unordered_set>
 #include <utility>
@@ -83,8 +84,8 @@ public:
     }
     /// Same, with a name.
     template <class T>
-    Task<T> create_task(Coroutine<T> coro, std::string name) {
-        return create_task(std::move(coro), TaskOptions{std::move(name), false});
+    Task<T> create_task(Coroutine<T> coro, std::string_view name) {
+        return create_task(std::move(coro), TaskOptions{name, false});
     }
 
 private:

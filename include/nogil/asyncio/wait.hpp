@@ -31,9 +31,10 @@
 #include <deque>
 #include <optional>
 #include <stdexcept>
+#include <unordered_set>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// A Future<void> completed by the first of its links (Python's _release_waiter).
 class ReleaseWaiter final : public FutureState<void> {
@@ -83,7 +84,7 @@ Clock::duration wait_timeout(std::chrono::duration<Rep, Period> timeout) {
     return std::chrono::ceil<Clock::duration>(timeout);
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
@@ -119,7 +120,7 @@ Coroutine<detail::future_value_t<detail::future_t<A>>> wait_for(A aw, std::nullo
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// The state of one wait() call (Python's _wait closure).
 class WaitState final : public FutureState<void> {
@@ -180,16 +181,14 @@ auto distinct_futures(R&& fs) {
     static_assert(is_task<F>::value || is_future<F>::value,
                   "asyncio::wait() takes Tasks or Futures, not coroutines: create_task() them first");
     std::vector<F> out;
-    for (auto&& f : fs) {
-        bool seen = false;
-        for (auto& o : out) seen = seen || o.state() == f.state();
-        if (!seen) out.push_back(f);
-    }
+    std::unordered_set<FutureBase*> seen;
+    for (auto&& f : fs)
+        if (seen.insert(f.state()).second) out.push_back(f);
     if (out.empty()) throw std::invalid_argument("Set of Tasks/Futures is empty.");
     return out;
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
@@ -212,7 +211,7 @@ auto wait(R&& fs, double timeout, ReturnWhen return_when = ALL_COMPLETED) {
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 /// Shared by the coroutines as_completed() returns (Python's closure with its done queue).
 template <class F>
@@ -285,17 +284,10 @@ template <class R>
 auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
     using F = future_t<std::ranges::range_value_t<R>>;
     std::vector<F> todo;
+    std::unordered_set<FutureBase*> seen;
     for (auto&& a : aws) {
-        F f = [&] {
-            if constexpr (std::is_lvalue_reference_v<decltype(a)> &&
-                          !std::is_const_v<std::remove_reference_t<decltype(a)>>)
-                return ensure_future(std::move(a));
-            else
-                return ensure_future(a);
-        }();
-        bool seen = false;
-        for (auto& o : todo) seen = seen || o.state() == f.state();
-        if (!seen) todo.push_back(std::move(f));
+        F f = ensure_future_from_range(a);
+        if (seen.insert(f.state()).second) todo.push_back(std::move(f));
     }
     const std::size_t n = todo.size();
     auto state = Ref<AsCompletedState<F>>::adopt(new AsCompletedState<F>(std::move(todo)));
@@ -306,7 +298,7 @@ auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
     return out;
 }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 

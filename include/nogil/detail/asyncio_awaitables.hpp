@@ -16,7 +16,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class A>
 struct is_task : std::false_type {};
@@ -75,6 +75,18 @@ future_t<A> ensure_future(A&& aw) {
         return asyncio::create_task(await_in_coroutine(std::forward<A>(aw)));
 }
 
+/// ensure_future for an element of a range: Tasks and Futures are shared (copied), anything
+/// else (a Coroutine) is moved out of the range, which must then be a non-const lvalue or an
+/// rvalue range.
+template <class E>
+auto ensure_future_from_range(E&& element) {
+    using D = std::decay_t<E>;
+    if constexpr (is_task<D>::value || is_future<D>::value)
+        return D(element);
+    else
+        return ensure_future(std::move(element));
+}
+
 /// The value type of a Task<T> / Future<T>.
 template <class F>
 struct future_value;
@@ -108,4 +120,4 @@ private:
     }
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

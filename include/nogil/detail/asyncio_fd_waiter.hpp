@@ -11,7 +11,7 @@
 
 #include <coroutine>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 class FdWaiter final : public Waiter {
 public:
@@ -64,4 +64,4 @@ inline FdWaiter wait_readable(int fd) noexcept { return FdWaiter(fd, false); }
 /// Suspends the current task until `fd` is writable (or in error).
 inline FdWaiter wait_writable(int fd) noexcept { return FdWaiter(fd, true); }
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 class FutureWaiter : public Waiter {
 public:
@@ -68,4 +68,4 @@ private:
     Ref<State> state_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

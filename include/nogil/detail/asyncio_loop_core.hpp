@@ -43,7 +43,11 @@ class EventLoop;
 struct ExceptionContext;
 }  // namespace nogil::asyncio
 
-namespace nogil::detail {
+namespace nogil::concurrent::futures {
+class Executor;
+}  // namespace nogil::concurrent::futures
+
+namespace nogil::detail::aio {
 
 class LoopCore;
 class FutureBase;
@@ -77,13 +81,19 @@ struct HandleState : FrameAllocated {
     void run();
 };
 
-/// What the ready queue holds: a task step, an internal future callback or a handle.
+/// What the ready queue holds: a task step, an internal future callback or a handle. The kind
+/// lives in the low bits of the (8-byte aligned) first pointer: 24 bytes per queued item.
 struct ReadyItem {
-    enum class Kind : std::uint8_t { step, future_callback, handle };
-    Kind kind;
-    void* a;                                  // TaskBase* / callback context / HandleState*
+    enum class Kind : std::uintptr_t { step = 0, future_callback = 1, handle = 2 };
+    std::uintptr_t tagged;                    // TaskBase* / callback context / HandleState*, | kind
     FutureBase* future;                       // future_callback: one reference held
     void (*fn)(void* ctx, FutureBase& fut);  // future_callback
+
+    static ReadyItem make(Kind k, void* p, FutureBase* f = nullptr, void (*fn)(void*, FutureBase&) = nullptr) noexcept {
+        return {reinterpret_cast<std::uintptr_t>(p) | static_cast<std::uintptr_t>(k), f, fn};
+    }
+    Kind kind() const noexcept { return static_cast<Kind>(tagged & 3u); }
+    void* ptr() const noexcept { return reinterpret_cast<void*>(tagged & ~std::uintptr_t(3)); }
 };
 
 /// A growable ring buffer: the ready queue (FIFO, amortised O(1), no allocation once warm).
@@ -124,7 +134,7 @@ public:
     // --- scheduling (loop thread) ---------------------------------------------------------
     /// Queues one step of `task` (no reference taken: a pending task is held by the registry).
     void schedule_step(TaskBase* task) {
-        if (!closed_) ready_.push({ReadyItem::Kind::step, task, nullptr, nullptr});
+        if (!closed_) ready_.push(ReadyItem::make(ReadyItem::Kind::step, task));
     }
     /// Queues fn(ctx, fut); holds a reference to `fut` until it ran or was dropped.
     void schedule_future_callback(void (*fn)(void*, FutureBase&), void* ctx, FutureBase& fut);
@@ -151,6 +161,10 @@ public:
     /// Python's remove_reader / remove_writer: true if a callback was registered.
     bool clear_fd_callback(int fd, bool writer);
 
+    // --- signals (src/asyncio/signals.cpp) ----------------------------------------------
+    void add_signal_handler(int sig, std::function<void()> fn);
+    bool remove_signal_handler(int sig);
+
     // --- running --------------------------------------------------------------------------
     void run_forever();
     void run_once();
@@ -175,9 +189,11 @@ public:
     bool debug = false;
     double slow_callback_duration = 0.1;
 
-    /// Executor hook, set by <nogil/asyncio/threads.hpp> when a default executor exists:
-    /// shuts it down (wait = false) on close.
-    std::function<void()> close_executor;
+    /// run_in_executor's default executor (created on first use); shut down without waiting
+    /// on close(), as in Python.
+    std::shared_ptr<concurrent::futures::Executor> default_executor;
+    /// shutdown_default_executor() was called: no new default executor.
+    bool executor_shutdown_called = false;
 
 private:
     void run_ready(std::size_t count);
@@ -186,6 +202,8 @@ private:
     void heap_down(std::size_t i) noexcept;
     void heap_push(HandleState* h);
     void drain_threadsafe();
+    void close_signals() noexcept;
+    void read_signals();
     void dispatch_fd(int fd, std::uint32_t events);
 
     std::atomic<std::uint32_t> refs_{1};
@@ -202,6 +220,8 @@ private:
     };
     std::unordered_map<int, FdCallbacks> fds_;
     std::vector<IoEvent> events_;
+    std::unordered_map<int, std::function<void()>> signal_handlers_;
+    int signal_pipe_[2] = {-1, -1};
     TaskBase* tasks_head_ = nullptr;
     std::size_t task_count_ = 0;
     std::atomic<std::thread::id> running_thread_{};
@@ -223,4 +243,4 @@ void print_exception_context(const asyncio::ExceptionContext& context) noexcept;
 /// Debug mode requested through the environment (NOGIL_ASYNCIO_DEBUG=1).
 bool debug_from_environment() noexcept;
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -6,7 +6,7 @@
 #include <exception>
 #include <source_location>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 struct PromiseBase {
     /// Frame to resume when this one finishes (null for a task's root).
@@ -18,4 +18,4 @@ struct PromiseBase {
     std::exception_ptr exception;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

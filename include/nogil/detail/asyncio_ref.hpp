@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <utility>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 template <class T>
 class Ref {
@@ -45,4 +45,10 @@ private:
     T* p_ = nullptr;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio
+
+namespace nogil::asyncio {
+/// Inside nogil::asyncio, `detail::` names the asyncio machinery (nogil::detail::aio), which
+/// lives in its own namespace so its names never meet other modules' details.
+namespace detail = ::nogil::detail::aio;
+}  // namespace nogil::asyncio

@@ -28,7 +28,7 @@
 #include <cstdint>
 #include <string>
 
-namespace nogil::detail {
+namespace nogil::detail::aio {
 
 class WaitQueue;
 
@@ -221,4 +221,4 @@ private:
     const char* what_;
 };
 
-}  // namespace nogil::detail
+}  // namespace nogil::detail::aio

@@ -1,0 +1,224 @@
+#pragma once
+// concurrent.futures.Executor: submit(fn, args...) → Future, map(fn, iterables..., options), shutdown.
+
+#include <nogil/concurrent/futures/future.hpp>
+#include <nogil/detail/work_item.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace nogil::concurrent::futures {
+
+/// Python's keyword arguments of Executor.map.
+struct MapOptions {
+    /// Time allowed for the whole iteration, measured from the call to map(); TimeoutError when
+    /// a result is not ready by then (that future is cancelled, as in Python).
+    std::optional<std::chrono::duration<double>> timeout;
+    /// Items per task; must be ≥ 1. Thread pools run one item per task (as Python's do); process
+    /// pools send chunks.
+    int chunksize = 1;
+    /// Python 3.14: at most this many calls submitted ahead of the consumer; the iterables are then
+    /// read lazily, so an infinite range works. Must be ≥ 1 when given.
+    std::optional<int> buffersize;
+};
+
+template <class R>
+class MapResults;
+
+/// The interface every executor offers (Python's concurrent.futures.Executor).
+///
+/// submit() and map() are templates over the callable; a derived executor only provides enqueue()
+/// and shutdown(). The destructor of every executor is shutdown(wait = true), Python's `with`.
+class Executor {
+public:
+    Executor() = default;
+    Executor(const Executor&) = delete;
+    Executor& operator=(const Executor&) = delete;
+    virtual ~Executor() = default;
+
+    /// Schedules `fn(args...)` and returns a Future for its result. The callable and arguments
+    /// are decay-copied (moved when given as rvalues) and invoked once, on a worker thread.
+    /// Throws std::runtime_error("cannot schedule new futures after shutdown") after shutdown(),
+    /// or the executor's BrokenExecutor once it is broken.
+    template <class F, class... Args>
+        requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+    auto submit(F&& fn, Args&&... args) {
+        using R = nogil::detail::result_of_call_t<F, Args...>;
+        auto* item = new nogil::detail::WorkItem<R, std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(fn),
+                                                                                              std::forward<Args>(args)...);
+        item->retain();  // the queue's reference, released by whoever runs or drops the item
+        Future<R> future(detail::StateRef<detail::FutureState<R>>{item});
+        try {
+            enqueue(item);
+        } catch (...) {
+            item->release();
+            throw;
+        }
+        return future;
+    }
+
+    /// Python's map: calls fn on the items of the ranges taken in step (as zip does, stopping at the
+    /// shortest) and returns an input range of the results in order. Without a buffersize every
+    /// call is submitted now; with one, at most `buffersize` ahead of the consumer. An exception of
+    /// call k is thrown when result k is read; leaving the range early cancels calls not started.
+    template <class F, std::ranges::input_range... Rs>
+        requires(sizeof...(Rs) >= 1 && std::invocable<std::decay_t<F>&, std::ranges::range_reference_t<Rs>...>)
+    auto map(F&& fn, Rs&&... ranges) {
+        return map_with(MapOptions{}, std::forward<F>(fn), std::forward<Rs>(ranges)...);
+    }
+    template <class F, std::ranges::input_range R1>
+    auto map(F&& fn, R1&& r1, MapOptions options) {
+        return map_with(std::move(options), std::forward<F>(fn), std::forward<R1>(r1));
+    }
+    template <class F, std::ranges::input_range R1, std::ranges::input_range R2>
+    auto map(F&& fn, R1&& r1, R2&& r2, MapOptions options) {
+        return map_with(std::move(options), std::forward<F>(fn), std::forward<R1>(r1), std::forward<R2>(r2));
+    }
+    template <class F, std::ranges::input_range R1, std::ranges::input_range R2, std::ranges::input_range R3>
+    auto map(F&& fn, R1&& r1, R2&& r2, R3&& r3, MapOptions options) {
+        return map_with(std::move(options), std::forward<F>(fn), std::forward<R1>(r1), std::forward<R2>(r2),
+                        std::forward<R3>(r3));
+    }
+
+    /// Stops accepting work. Queued calls still run unless cancel_futures is true (then they are
+    /// cancelled). With wait = true, returns once every call has finished and the workers exited.
+    /// Safe to call more than once and from several threads.
+    virtual void shutdown(bool wait = true, bool cancel_futures = false) = 0;
+
+protected:
+    /// Takes one reference to a work item and arranges for item->run() to be called once, then
+    /// item->release(). Throws (keeping no reference) when the executor cannot take work.
+    virtual void enqueue(nogil::detail::FutureStateBase* item) = 0;
+
+private:
+    template <class F, class... Rs>
+    auto map_with(MapOptions options, F&& fn, Rs&&... ranges);
+};
+
+/// The range returned by Executor::map: an input range of R, read once, in submission order.
+template <class R>
+class MapResults {
+public:
+    struct State {
+        std::deque<Future<R>> pending;                    // submitted, not yet handed out; front first
+        std::function<std::optional<Future<R>>()> submit_next;  // refill with buffersize; empty otherwise
+        std::optional<std::chrono::steady_clock::time_point> deadline;
+        std::optional<std::conditional_t<std::is_void_v<R>, std::monostate, R>> current;
+
+        ~State() {
+            for (auto& f : pending) f.cancel();  // Python's generator `finally`
+        }
+        void fetch() {
+            if (current) return;
+            if (submit_next) {
+                if (auto f = submit_next()) pending.push_back(std::move(*f));
+            }
+            auto& f = pending.front();
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    deadline ? f.result(*deadline - std::chrono::steady_clock::now()) : f.result();
+                    current.emplace();
+                } else {
+                    current.emplace(deadline ? std::move(f).result(*deadline - std::chrono::steady_clock::now())
+                                             : std::move(f).result());
+                }
+            } catch (...) {
+                f.cancel();
+                pending.pop_front();
+                throw;
+            }
+        }
+    };
+
+    class iterator {
+    public:
+        using iterator_concept = std::input_iterator_tag;
+        using difference_type = std::ptrdiff_t;
+        using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+        iterator() = default;
+        explicit iterator(State* s) : s_(s) {}
+        /// Waits for the next result; throws the call's exception, or TimeoutError.
+        value_type operator*() const {
+            s_->fetch();
+            return std::move(*s_->current);
+        }
+        iterator& operator++() {
+            if (!s_->current) s_->fetch();  // ++ without * still consumes one result, in order
+            s_->current.reset();
+            s_->pending.pop_front();
+            if (s_->pending.empty() && s_->submit_next) {
+                if (auto f = s_->submit_next()) s_->pending.push_back(std::move(*f));
+            }
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.s_->pending.empty(); }
+
+    private:
+        State* s_ = nullptr;
+    };
+
+    explicit MapResults(std::unique_ptr<State> state) : state_(std::move(state)) {}
+    iterator begin() { return iterator(state_.get()); }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::unique_ptr<State> state_;
+};
+
+template <class F, class... Rs>
+auto Executor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
+    if (options.chunksize < 1) throw std::invalid_argument("chunksize must be >= 1");
+    if (options.buffersize && *options.buffersize < 1) throw std::invalid_argument("buffersize must be None or > 0");
+    using Fn = std::decay_t<F>;
+    using R = nogil::detail::result_of_call_t<Fn&, std::ranges::range_reference_t<Rs>...>;
+    using State = typename MapResults<R>::State;
+
+    // The zipped iterables: views kept alive by the state (an rvalue range is owned, an lvalue one
+    // is referenced and must outlive the iteration, as in any C++ range adaptor).
+    struct Source {
+        Fn fn;
+        std::tuple<std::views::all_t<Rs>...> views;
+        std::tuple<std::ranges::iterator_t<std::views::all_t<Rs>>...> its;
+        Source(Fn f, Rs&&... rs) : fn(std::move(f)), views(std::views::all(std::forward<Rs>(rs))...) {
+            its = std::apply([](auto&... v) { return std::tuple(std::ranges::begin(v)...); }, views);
+        }
+        bool exhausted() {
+            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+                return ((std::get<I>(its) == std::ranges::end(std::get<I>(views))) || ...);
+            }(std::index_sequence_for<Rs...>{});
+        }
+        Future<R> submit_one(Executor& ex) {
+            auto f = std::apply([&](auto&... it) { return ex.submit(fn, *it...); }, its);
+            std::apply([](auto&... it) { (++it, ...); }, its);
+            return f;
+        }
+    };
+
+    auto state = std::make_unique<State>();
+    if (options.timeout) state->deadline = nogil::detail::deadline_after(*options.timeout);
+    auto source = std::make_shared<Source>(std::forward<F>(fn), std::forward<Rs>(ranges)...);
+    std::size_t limit = options.buffersize ? static_cast<std::size_t>(*options.buffersize) : SIZE_MAX;
+    while (state->pending.size() < limit && !source->exhausted()) state->pending.push_back(source->submit_one(*this));
+    if (options.buffersize) {
+        state->submit_next = [this, source]() -> std::optional<Future<R>> {
+            if (source->exhausted()) return std::nullopt;
+            return source->submit_one(*this);
+        };
+    }
+    return MapResults<R>(std::move(state));
+}
+
+}  // namespace nogil::concurrent::futures

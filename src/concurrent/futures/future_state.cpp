@@ -1,0 +1,203 @@
+#include <nogil/detail/future_state.hpp>
+#include <nogil/concurrent/futures/future.hpp>
+
+#include <sched.h>
+
+#include <cstdio>
+#include <string>
+
+namespace nogil::detail {
+
+std::string_view to_string(FutureStatus status) noexcept {
+    switch (status) {
+        case FutureStatus::pending: return "pending";
+        case FutureStatus::running: return "running";
+        case FutureStatus::cancelled: return "cancelled";
+        case FutureStatus::finished: return "finished";
+    }
+    return "unknown";
+}
+
+FutureStateBase::~FutureStateBase() {
+    // Callbacks of a future that never completed are dropped with it, as in Python.
+    for (auto* node = callbacks_; node;) delete std::exchange(node, node->next);
+}
+
+void FutureStateBase::lock() noexcept {
+    // Held for a handful of instructions only, so spin; yield if the holder was preempted.
+    for (int spins = 0;; ++spins) {
+        std::uint32_t w = word_.load(std::memory_order_relaxed);
+        if (!(w & locked_bit) &&
+            word_.compare_exchange_weak(w, w | locked_bit, std::memory_order_acquire, std::memory_order_relaxed))
+            return;
+        if (spins < 100)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+    }
+}
+
+void FutureStateBase::throw_invalid_state(FutureStatus status) {
+    throw InvalidStateError(std::string(status == FutureStatus::cancelled ? "CANCELLED" : "FINISHED") +
+                            ": the future is already done");
+}
+
+void FutureStateBase::complete_locked(FutureStatus final_status) noexcept {
+    CompletionNode* waiters = std::exchange(waiters_, nullptr);
+    CompletionNode* callbacks = std::exchange(callbacks_, nullptr);
+    // Publish the final status (release: the value and exception are visible to whoever sees it).
+    // With internal waiters, keep the lock while they are told, so remove_waiter() can rely on it;
+    // without, the same exchange releases the lock.
+    std::uint32_t keep_locked = waiters ? locked_bit : 0;
+    std::uint32_t old = word_.exchange(static_cast<std::uint32_t>(final_status) | keep_locked, std::memory_order_acq_rel);
+    if (waiters) {
+        for (auto* w = waiters; w;) {
+            auto* next = w->next;  // the waiter may be reused by its owner once told
+            w->on_complete(*this);
+            w = next;
+        }
+        unlock();
+    }
+    if (old & sleepers_bit) futex_wake_all(word_);
+    if (callbacks) run_callbacks(callbacks, *this);
+}
+
+void FutureStateBase::run_callbacks(CompletionNode* reversed, FutureStateBase& state) noexcept {
+    CompletionNode* in_order = nullptr;
+    while (reversed) {
+        auto* next = reversed->next;
+        reversed->next = in_order;
+        in_order = reversed;
+        reversed = next;
+    }
+    while (in_order) {
+        auto* next = in_order->next;
+        in_order->on_complete(state);
+        delete in_order;
+        in_order = next;
+    }
+}
+
+bool FutureStateBase::cancel() noexcept {
+    lock();
+    auto s = static_cast<FutureStatus>(word_.load(std::memory_order_relaxed) & status_mask);
+    if (s == FutureStatus::running || s == FutureStatus::finished) {
+        unlock();
+        return false;
+    }
+    if (s == FutureStatus::cancelled) {
+        unlock();
+        return true;
+    }
+    complete_locked(FutureStatus::cancelled);
+    return true;
+}
+
+bool FutureStateBase::set_running_or_notify_cancel() {
+    // pending → running is one compare-and-swap; it waits out the lock bit like lock() does, and
+    // keeps a sleeper's bit that may be set concurrently.
+    std::uint32_t w = word_.load(std::memory_order_relaxed);
+    for (int spins = 0;; ++spins) {
+        auto s = static_cast<FutureStatus>(w & status_mask);
+        if (s == FutureStatus::cancelled) return false;
+        if (s != FutureStatus::pending)
+            throw InvalidStateError(std::string("Future in unexpected state: ") + std::string(to_string(s)));
+        if (!(w & locked_bit)) {
+            if (word_.compare_exchange_weak(w, w | static_cast<std::uint32_t>(FutureStatus::running),
+                                            std::memory_order_acq_rel, std::memory_order_relaxed))
+                return true;
+            continue;
+        }
+        if (spins < 100)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+        w = word_.load(std::memory_order_relaxed);
+    }
+}
+
+void FutureStateBase::set_exception(std::exception_ptr exception) {
+    if (!exception) throw std::invalid_argument("set_exception: exception must not be null");
+    finish([&] { exception_ = std::move(exception); });
+}
+
+bool FutureStateBase::wait_until(std::optional<std::chrono::steady_clock::time_point> deadline) const noexcept {
+    std::uint32_t w = word_.load(std::memory_order_acquire);
+    auto finished = [](std::uint32_t word) {
+        auto s = static_cast<FutureStatus>(word & status_mask);
+        return s == FutureStatus::cancelled || s == FutureStatus::finished;
+    };
+    while (!finished(w)) {
+        if (!(w & sleepers_bit)) {
+            if (!word_.compare_exchange_weak(w, w | sleepers_bit, std::memory_order_acquire)) continue;
+            w |= sleepers_bit;
+        }
+        if (!futex_wait(word_, w, deadline)) return finished(word_.load(std::memory_order_acquire));
+        w = word_.load(std::memory_order_acquire);
+    }
+    return true;
+}
+
+void FutureStateBase::check_result(std::optional<std::chrono::steady_clock::time_point> deadline) const {
+    if (!wait_until(deadline)) throw TimeoutError();
+    if (status() == FutureStatus::cancelled) throw CancelledError();
+    if (exception_) std::rethrow_exception(exception_);
+}
+
+std::exception_ptr FutureStateBase::get_exception(std::optional<std::chrono::steady_clock::time_point> deadline) const {
+    if (!wait_until(deadline)) throw TimeoutError();
+    if (status() == FutureStatus::cancelled) throw CancelledError();
+    return exception_;
+}
+
+void FutureStateBase::add_callback(CompletionNode* node) {
+    lock();
+    if (!done()) {
+        node->next = callbacks_;
+        callbacks_ = node;
+        unlock();
+        return;
+    }
+    unlock();
+    node->next = nullptr;
+    run_callbacks(node, *this);
+}
+
+bool FutureStateBase::add_waiter(CompletionNode* node) noexcept {
+    lock();
+    if (done()) {
+        unlock();
+        return false;
+    }
+    node->next = waiters_;
+    waiters_ = node;
+    unlock();
+    return true;
+}
+
+void FutureStateBase::remove_waiter(CompletionNode* node) noexcept {
+    lock();
+    for (auto** link = &waiters_; *link; link = &(*link)->next) {
+        if (*link == node) {
+            *link = node->next;
+            break;
+        }
+    }
+    unlock();
+}
+
+}  // namespace nogil::detail
+
+namespace nogil::concurrent::futures::detail {
+
+void report_callback_exception(std::exception_ptr exception) noexcept {
+    try {
+        std::rethrow_exception(exception);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "exception calling callback for future: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "exception calling callback for future: (not a std::exception)\n");
+    }
+}
+
+}  // namespace nogil::concurrent::futures::detail

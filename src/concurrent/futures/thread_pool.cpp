@@ -1,0 +1,421 @@
+// ThreadPoolExecutor.
+//
+// Shutdown protocol (what shutdown(wait, cancel_futures) does, in order):
+//   1. Under the injection queue's lock, set `shutdown_`: from here on submit() throws
+//      "cannot schedule new futures after shutdown". Every item accepted before is either run or,
+//      with cancel_futures, cancelled — never dropped.
+//   2. With cancel_futures: take every queued item (the injection queue and every worker's local
+//      batch) and cancel its future; Python cancels exactly the calls that have not started.
+//   3. Under the spawn lock: if items are queued but no worker was ever started (the submit that
+//      queued them had not started its thread yet), start one; then forbid further starts.
+//   4. Wake every sleeping worker. A worker exits when it finds the pool shut down and no work
+//      anywhere (injection queue, its batch, other workers' batches): queued calls still run after
+//      shutdown(wait = false).
+//   5. With wait: join every worker except the calling thread (a call may shut its own pool down).
+//      Later and concurrent calls find the work done; the destructor is shutdown(wait = true).
+//
+// Scheduling: submit() appends to the injection queue (one short mutex hold) and wakes a sleeping
+// worker only if one is asleep (a fenced load, no syscall otherwise). A worker takes a batch of up
+// to a quarter of the queue (≤ 32) into its local list, so the injection lock is touched once per
+// batch, and wakes a sleeper when it took more than one item so that the sleeper can steal half of
+// the batch. Idle workers spin briefly before sleeping on a futex.
+
+#include <nogil/concurrent/futures/thread_pool.hpp>
+#include <nogil/detail/futex.hpp>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace nogil::concurrent::futures {
+namespace detail {
+
+using Item = nogil::detail::FutureStateBase;
+
+namespace {
+
+/// A tiny lock for a worker's local batch: held for a few pointer moves only.
+class SpinLock {
+public:
+    void lock() noexcept {
+        for (int spins = 0; locked_.exchange(true, std::memory_order_acquire); ++spins) {
+            while (locked_.load(std::memory_order_relaxed)) {
+                if (++spins < 64)
+                    __builtin_ia32_pause();
+                else
+                    sched_yield();
+            }
+        }
+    }
+    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> locked_{false};
+};
+
+/// Singly-linked FIFO of items through Item::next_in_queue; not thread-safe by itself.
+struct ItemList {
+    Item* head = nullptr;
+    Item* tail = nullptr;
+    std::size_t size = 0;
+
+    void push(Item* item) noexcept {
+        item->next_in_queue = nullptr;
+        if (tail)
+            tail->next_in_queue = item;
+        else
+            head = item;
+        tail = item;
+        ++size;
+    }
+    Item* pop() noexcept {
+        Item* item = head;
+        if (!item) return nullptr;
+        head = item->next_in_queue;
+        if (!head) tail = nullptr;
+        --size;
+        item->next_in_queue = nullptr;
+        return item;
+    }
+    /// Moves the first n items into a new list.
+    ItemList split_front(std::size_t n) noexcept {
+        ItemList front;
+        while (n-- > 0 && head) front.push(pop());
+        return front;
+    }
+    void append(ItemList&& other) noexcept {
+        if (!other.head) return;
+        if (tail)
+            tail->next_in_queue = other.head;
+        else
+            head = other.head;
+        tail = other.tail;
+        size += other.size;
+        other = {};
+    }
+};
+
+}  // namespace
+
+struct Worker {
+    SpinLock lock;
+    ItemList local;                      // guarded by lock
+    std::atomic<std::size_t> local_size{0};  // hint for thieves and idle checks, written under lock
+};
+
+class ThreadPoolCore {
+public:
+    ThreadPoolCore(ThreadPoolOptions options) : options_(std::move(options)) {
+        if (options_.max_workers) {
+            if (*options_.max_workers <= 0) throw std::invalid_argument("max_workers must be greater than 0");
+            max_workers_ = *options_.max_workers;
+        } else {
+            max_workers_ = ThreadPoolExecutor::default_max_workers();
+        }
+        if (options_.thread_name_prefix.empty()) {
+            static std::atomic<int> counter{0};
+            options_.thread_name_prefix = "ThreadPoolExecutor-" + std::to_string(counter.fetch_add(1));
+        }
+        workers_.reserve(static_cast<std::size_t>(max_workers_));
+        for (int i = 0; i < max_workers_; ++i) workers_.push_back(std::make_unique<Worker>());
+        threads_.reserve(static_cast<std::size_t>(max_workers_));
+    }
+
+    ~ThreadPoolCore() { shutdown(true, false); }
+
+    int max_workers() const noexcept { return max_workers_; }
+    std::size_t thread_count() const noexcept { return started_.load(std::memory_order_acquire); }
+
+    void enqueue(Item* item) {
+        {
+            std::lock_guard guard(queue_mutex_);
+            if (!broken_.empty()) throw BrokenThreadPool(broken_);
+            if (shutdown_) throw std::runtime_error("cannot schedule new futures after shutdown");
+            queue_.push(item);
+            queue_head_.store(queue_.head, std::memory_order_relaxed);
+        }
+        adjust_thread_count();
+        wake_one_if_sleeping();
+    }
+
+    void shutdown(bool wait, bool cancel_futures) {
+        ItemList cancelled;
+        {  // step 1
+            std::lock_guard guard(queue_mutex_);
+            shutdown_ = true;
+            if (cancel_futures) cancelled = take_all_queued_locked();  // step 2
+        }
+        cancel_all(std::move(cancelled));
+        {  // step 3
+            std::lock_guard guard(spawn_mutex_);
+            if (!no_more_threads_ && started_.load(std::memory_order_relaxed) == 0 && has_queued_work())
+                start_thread_locked();
+            no_more_threads_ = true;
+        }
+        wake_all();  // step 4
+        if (!wait) return;
+        std::lock_guard guard(spawn_mutex_);  // step 5
+        for (auto& t : threads_) {
+            if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+        }
+    }
+
+private:
+    // Python's _adjust_thread_count: reuse an idle worker if there is one, else start a new
+    // thread while fewer than max_workers run.
+    void adjust_thread_count() {
+        if (started_.load(std::memory_order_acquire) >= static_cast<std::size_t>(max_workers_)) return;
+        std::uint32_t tokens = idle_tokens_.load(std::memory_order_relaxed);
+        while (tokens > 0) {
+            if (idle_tokens_.compare_exchange_weak(tokens, tokens - 1, std::memory_order_relaxed)) return;
+        }
+        std::lock_guard guard(spawn_mutex_);
+        if (!no_more_threads_ && started_.load(std::memory_order_relaxed) < static_cast<std::size_t>(max_workers_))
+            start_thread_locked();
+    }
+
+    void start_thread_locked() {
+        std::size_t index = started_.load(std::memory_order_relaxed);
+        threads_.emplace_back([this, index] { worker_main(index); });
+        started_.store(index + 1, std::memory_order_release);
+    }
+
+    void worker_main(std::size_t index) {
+        std::string name = options_.thread_name_prefix + "_" + std::to_string(index);
+        pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+        if (options_.initializer) {
+            try {
+                options_.initializer();
+            } catch (...) {
+                initializer_failed();
+                return;
+            }
+        }
+        Worker& self = *workers_[index];
+        // Python's idle semaphore, released when a call returns and no work is visible: a submit
+        // that follows the result then reuses this thread instead of starting another.
+        struct IdleHook final : Item::RunHook {
+            ThreadPoolCore* pool;
+            bool gave_token = false;
+            void call_returned() noexcept override {
+                if (!pool->has_queued_work()) {
+                    pool->idle_tokens_.fetch_add(1, std::memory_order_relaxed);
+                    gave_token = true;
+                }
+            }
+        } hook;
+        hook.pool = this;
+        for (;;) {
+            Item* item = find_work(self, index);
+            if (!item) item = wait_for_work(self, index, std::exchange(hook.gave_token, false));
+            if (!item) return;
+            item->run(&hook);
+            item->release();
+        }
+    }
+
+    Item* pop_local(Worker& w) noexcept {
+        if (w.local_size.load(std::memory_order_relaxed) == 0) return nullptr;
+        std::lock_guard guard(w.lock);
+        Item* item = w.local.pop();
+        w.local_size.store(w.local.size, std::memory_order_relaxed);
+        return item;
+    }
+
+    Item* take_from_queue(Worker& self) {
+        if (!queue_head_.load(std::memory_order_relaxed)) return nullptr;
+        ItemList batch;
+        {
+            std::lock_guard guard(queue_mutex_);
+            std::size_t workers = std::max<std::size_t>(1, started_.load(std::memory_order_relaxed));
+            std::size_t n = std::clamp<std::size_t>(queue_.size / (2 * workers), 1, 32);
+            batch = queue_.split_front(n);
+            queue_head_.store(queue_.head, std::memory_order_relaxed);
+        }
+        Item* first = batch.pop();
+        if (batch.size > 0) {
+            {
+                std::lock_guard guard(self.lock);
+                self.local.append(std::move(batch));
+                self.local_size.store(self.local.size, std::memory_order_relaxed);
+            }
+            wake_one_if_sleeping();  // a sleeper may steal half of this batch
+        }
+        return first;
+    }
+
+    Item* steal(Worker& self, std::size_t index) {
+        std::size_t started = started_.load(std::memory_order_acquire);
+        for (std::size_t k = 1; k < started; ++k) {
+            Worker& victim = *workers_[(index + k) % started];
+            if (victim.local_size.load(std::memory_order_relaxed) == 0) continue;
+            ItemList loot;
+            {
+                std::lock_guard guard(victim.lock);
+                // Take the back half: the owner keeps the oldest calls, which run first.
+                std::size_t keep = victim.local.size / 2;
+                ItemList front = victim.local.split_front(keep);
+                loot = std::move(victim.local);
+                victim.local = std::move(front);
+                victim.local_size.store(victim.local.size, std::memory_order_relaxed);
+            }
+            Item* first = loot.pop();
+            if (loot.size > 0) {
+                std::lock_guard guard(self.lock);
+                self.local.append(std::move(loot));
+                self.local_size.store(self.local.size, std::memory_order_relaxed);
+            }
+            if (first) return first;
+        }
+        return nullptr;
+    }
+
+    Item* find_work(Worker& self, std::size_t index) {
+        if (Item* item = pop_local(self)) return item;
+        if (Item* item = take_from_queue(self)) return item;
+        return steal(self, index);
+    }
+
+    bool has_queued_work() const noexcept {
+        if (queue_head_.load(std::memory_order_seq_cst)) return true;
+        std::size_t started = started_.load(std::memory_order_acquire);
+        for (std::size_t i = 0; i < started; ++i)
+            if (workers_[i]->local_size.load(std::memory_order_seq_cst) > 0) return true;
+        return false;
+    }
+
+    bool is_shut_down() {
+        std::lock_guard guard(queue_mutex_);
+        return shutdown_ || !broken_.empty();
+    }
+
+    // Spin a little (work often arrives within microseconds), then sleep on the wake epoch.
+    // Returns null when the pool is shut down and no work is left anywhere.
+    Item* wait_for_work(Worker& self, std::size_t index, bool gave_token) {
+        if (!gave_token) idle_tokens_.fetch_add(1, std::memory_order_relaxed);  // idle_semaphore.release()
+        for (;;) {
+            for (int spin = 0; spin < 200; ++spin) {
+                if (has_queued_work()) {
+                    if (Item* item = find_work(self, index)) return item;
+                }
+                if (spin < 150)
+                    for (int i = 0; i < 20; ++i) __builtin_ia32_pause();
+                else
+                    sched_yield();
+            }
+            std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
+            sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            bool work = has_queued_work();
+            bool stop = !work && is_shut_down();
+            if (!work && !stop) nogil::detail::futex_wait(wake_epoch_, epoch);
+            sleepers_.fetch_sub(1, std::memory_order_relaxed);
+            if (Item* item = find_work(self, index)) return item;
+            if (stop) return nullptr;
+        }
+    }
+
+    void wake_one_if_sleeping() noexcept {
+        // A seq_cst read-modify-write, not a load: it orders the queue write before it against the
+        // sleeper's increment-then-check (a fence would do, but ThreadSanitizer does not model fences).
+        if (sleepers_.fetch_add(0, std::memory_order_seq_cst) == 0) return;
+        wake_epoch_.fetch_add(1, std::memory_order_release);
+        nogil::detail::futex_wake(wake_epoch_, 1);
+    }
+
+    void wake_all() noexcept {
+        wake_epoch_.fetch_add(1, std::memory_order_seq_cst);
+        nogil::detail::futex_wake_all(wake_epoch_);
+    }
+
+    ItemList take_all_queued_locked() {
+        ItemList all = std::move(queue_);
+        queue_ = {};
+        queue_head_.store(nullptr, std::memory_order_relaxed);
+        std::size_t started = started_.load(std::memory_order_acquire);
+        for (std::size_t i = 0; i < started; ++i) {
+            Worker& w = *workers_[i];
+            std::lock_guard guard(w.lock);
+            all.append(std::move(w.local));
+            w.local = {};
+            w.local_size.store(0, std::memory_order_relaxed);
+        }
+        return all;
+    }
+
+    static void cancel_all(ItemList items) noexcept {
+        while (Item* item = items.pop()) {
+            item->cancel();
+            item->run(nullptr);  // a cancelled item only drops its call
+            item->release();
+        }
+    }
+
+    // Python's _initializer_failed: the pool is broken; pending calls fail with BrokenThreadPool.
+    void initializer_failed() {
+        ItemList pending;
+        {
+            std::lock_guard guard(queue_mutex_);
+            broken_ = "A thread initializer failed, the thread pool is not usable anymore";
+            pending = take_all_queued_locked();
+        }
+        while (Item* item = pending.pop()) {
+            if (!item->done()) {
+                try {
+                    item->set_exception(std::make_exception_ptr(BrokenThreadPool(broken_)));
+                } catch (const InvalidStateError&) {  // cancelled meanwhile
+                }
+            }
+            item->cancel();
+            item->run(nullptr);
+            item->release();
+        }
+        wake_all();
+    }
+
+    ThreadPoolOptions options_;
+    int max_workers_ = 0;
+    std::vector<std::unique_ptr<Worker>> workers_;  // one slot per possible thread, fixed at start
+
+    std::mutex queue_mutex_;
+    ItemList queue_;                      // the injection queue; guarded by queue_mutex_
+    std::atomic<Item*> queue_head_{nullptr};  // lock-free emptiness hint, written under queue_mutex_
+    bool shutdown_ = false;               // guarded by queue_mutex_
+    std::string broken_;                  // guarded by queue_mutex_; non-empty once broken
+
+    std::mutex spawn_mutex_;
+    std::vector<std::thread> threads_;    // guarded by spawn_mutex_
+    bool no_more_threads_ = false;        // guarded by spawn_mutex_
+    std::atomic<std::size_t> started_{0};
+    std::atomic<std::uint32_t> idle_tokens_{0};
+
+    std::atomic<std::uint32_t> wake_epoch_{0};
+    std::atomic<std::uint32_t> sleepers_{0};
+};
+
+}  // namespace detail
+
+ThreadPoolExecutor::ThreadPoolExecutor() : ThreadPoolExecutor(ThreadPoolOptions{}) {}
+ThreadPoolExecutor::ThreadPoolExecutor(int max_workers) : ThreadPoolExecutor(ThreadPoolOptions{.max_workers = max_workers}) {}
+ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
+    : core_(std::make_unique<detail::ThreadPoolCore>(std::move(options))) {}
+ThreadPoolExecutor::~ThreadPoolExecutor() { core_->shutdown(true, false); }
+
+void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }
+int ThreadPoolExecutor::max_workers() const noexcept { return core_->max_workers(); }
+std::size_t ThreadPoolExecutor::thread_count() const noexcept { return core_->thread_count(); }
+void ThreadPoolExecutor::enqueue(nogil::detail::FutureStateBase* item) { core_->enqueue(item); }
+
+int ThreadPoolExecutor::default_max_workers() noexcept {
+    cpu_set_t set;
+    int cpus = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
+    if (cpus <= 0) cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::min(32, cpus + 4);
+}
+
+}  // namespace nogil::concurrent::futures
