@@ -100,6 +100,24 @@ TEST(AsyncioBarrier, CancelledWaiterLeaves) {  // test_filling_tasks_cancel_one
     }());
 }
 
+TEST(AsyncioBarrier, CancelAfterPassingStillLetsTheRoundEnd) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Barrier barrier(2);
+        auto t1 = asyncio::create_task(wait_on(&barrier));
+        co_await asyncio::sleep(0);
+        std::size_t mine = co_await barrier.wait();  // passes: t1 is woken...
+        EXPECT_EQ(mine, 1u);
+        t1.cancel();  // ...and cancelled before it runs
+        EXPECT_THROW(co_await t1, asyncio::CancelledError);
+        EXPECT_EQ(barrier.n_waiting(), 0u);
+        EXPECT_FALSE(barrier.broken());
+        auto t2 = asyncio::create_task(wait_on(&barrier));  // the barrier is filling again
+        std::size_t again = co_await barrier.wait();
+        std::size_t other = co_await t2;
+        EXPECT_EQ(again + other, 1u);
+    }());
+}
+
 asyncio::Coroutine<int> wait_catching_broken(asyncio::Barrier* b) {
     try {
         co_await b->wait();

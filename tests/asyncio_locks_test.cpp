@@ -209,6 +209,29 @@ TEST(AsyncioLock, AcquireOutsideATaskThrows) {
     EXPECT_THROW(aw.await_suspend(std::noop_coroutine()), std::runtime_error);
 }
 
+asyncio::Coroutine<> hand_over_then_stop(asyncio::Lock* lock, asyncio::EventLoop* loop) {
+    co_await lock->acquire();
+    co_await asyncio::sleep(0);  // lockit() is now waiting
+    loop->stop();                // the loop stops after this turn...
+    lock->release();             // ...so the waiter handed the lock never runs
+}
+
+TEST(AsyncioLock, WaiterHandedTheLockButDestroyedAtLoopCloseLeavesItFree) {
+    asyncio::Lock lock;  // outlives the loop
+    {
+        asyncio::EventLoop loop;
+        auto main_task = loop.create_task(hand_over_then_stop(&lock, &loop));
+        auto waiter = loop.create_task(lockit(&lock));
+        loop.run_forever();
+        EXPECT_TRUE(main_task.done());
+        EXPECT_FALSE(waiter.done());
+        EXPECT_EQ(lock.waiters(), 1u);  // woken, not yet run
+        loop.close();                   // destroys the waiter's frame: the grant is passed on
+    }
+    EXPECT_FALSE(lock.locked());
+    EXPECT_EQ(lock.waiters(), 0u);
+}
+
 // ------------------------------------------------------------------------------------- Event
 
 asyncio::Coroutine<> event_append(asyncio::Event* ev, std::vector<int>* out, int tag) {
