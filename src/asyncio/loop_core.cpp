@@ -61,7 +61,11 @@ void LoopCore::check_thread() const {
 void LoopCore::close() {
     if (is_running()) throw std::runtime_error("Cannot close a running event loop");
     if (closed_) return;
-    closed_ = true;
+    {
+        // Under the lock: call_soon_threadsafe reads closed_ from other threads.
+        std::lock_guard lock(threadsafe_mutex_);
+        closed_ = true;
+    }
     // Step 2: drop everything scheduled, without running it.
     while (!ready_.empty()) {
         ReadyItem item = ready_.pop();
