@@ -1,6 +1,7 @@
 #pragma once
 // All of nogil: every module's umbrella header.
 
+#include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/queue.hpp>
