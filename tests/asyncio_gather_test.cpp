@@ -34,6 +34,24 @@ TEST(AsyncioGather, TupleInArgumentOrderWithNothingForVoid) {
     }());
 }
 
+std::vector<int>* start_order = nullptr;
+asyncio::Coroutine<int> record_start(int v) {
+    start_order->push_back(v);
+    co_await asyncio::sleep(0);
+    co_return v;
+}
+
+TEST(AsyncioGather, ChildrenStartInArgumentOrder) {
+    std::vector<int> order;
+    start_order = &order;
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto [a, b, c] = co_await asyncio::gather(record_start(1), record_start(2), record_start(3));
+        EXPECT_EQ(a + b + c, 6);
+    }());
+    EXPECT_EQ(order, (std::vector<int>{1, 2, 3})) << "Python's gather schedules its children in order";
+    start_order = nullptr;
+}
+
 TEST(AsyncioGather, RangeGivesAVector) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Coroutine<int>> coros;

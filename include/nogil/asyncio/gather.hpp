@@ -158,7 +158,9 @@ auto gather_tuple(A&&... aws) {
     using Children = std::tuple<future_t<A>...>;
     using Result = std::tuple<gather_elem_t<future_value_t<future_t<A>>, Settled>...>;
     LoopCore& loop = running_loop_or_throw();
-    Children children(ensure_future(std::forward<A>(aws))...);
+    // Braces: the children are made, and so scheduled, in argument order (parentheses would let
+    // g++ evaluate the arguments right to left, starting the last child first).
+    Children children{ensure_future(std::forward<A>(aws))...};
     auto* state = new GatherState<Result, Children, Settled>(loop, std::move(children));
     auto ref = Ref<GatherState<Result, Children, Settled>>::adopt(state);
     state->attach();

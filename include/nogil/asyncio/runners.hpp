@@ -10,13 +10,17 @@
 //   3. shuts the default executor down (waiting for it, while the loop runs), closes the loop;
 //   4. returns the coroutine's value, or re-throws its exception (same type) - so a program
 //      whose main coroutine throws leaves run() with that exception, never std::terminate.
+// Ctrl-C (SIGINT, main thread, default disposition) cancels the main task; run() then throws
+// nogil::KeyboardInterrupt (Python 3.11's Runner; <nogil/asyncio/signals.hpp>).
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
+#include <nogil/asyncio/signals.hpp>
 #include <nogil/asyncio/task.hpp>
 
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 
 namespace nogil::asyncio {
 
@@ -41,7 +45,14 @@ T run(Coroutine<T> main, RunOptions options = {}) {
         EventLoop& loop;
         ~Shutdown() { detail_run::shutdown(loop); }
     } shutdown{loop};
-    return loop.run_until_complete(std::move(main));
+    auto task = loop.create_task(std::move(main));
+    detail::MainTaskInterrupt interrupt(loop, *task.state());  // Ctrl-C: see signals.hpp
+    detail_task::run_until_done(loop.core(), *task.state());
+    if (task.cancelled()) interrupt.throw_if_interrupted();  // KeyboardInterrupt
+    if constexpr (std::is_void_v<T>)
+        task.result();
+    else
+        return task.typed().take_value();
 }
 
 }  // namespace nogil::asyncio
