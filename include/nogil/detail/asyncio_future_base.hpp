@@ -56,11 +56,21 @@ public:
     /// CancelledError(msg) if cancelled, the stored exception if failed. Returns on success.
     void check_result() const;
     /// The stored exception, or null (no checks).
-    const std::exception_ptr& stored_exception() const noexcept { return exception_; }
+    const std::exception_ptr& stored_exception() const noexcept {
+        static const std::exception_ptr none;
+        return extras_ ? extras_->exception : none;
+    }
     /// The message of the last cancel(msg) (empty if none).
     const std::string& cancel_message() const noexcept;
     void set_cancel_message(std::string msg);
     CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
+
+    /// A scratch mark for one synchronous pass over a set of futures (gather's de-duplication);
+    /// always clear outside such a pass. Loop thread only.
+    bool marked() const noexcept { return derived_flags_ & scratch_mark; }
+    void set_mark(bool on) noexcept {
+        derived_flags_ = static_cast<std::uint8_t>(on ? derived_flags_ | scratch_mark : derived_flags_ & ~scratch_mark);
+    }
 
     /// Internal done callback; queued at once if already done.
     void add_callback(Callback fn, void* ctx);
@@ -78,7 +88,7 @@ protected:
     bool cancel_future(std::string msg);
     void throw_if_done(const char* what) const;
 
-private:
+    /// What only some futures need, allocated on first use (keeps a pending task small).
     struct Entry {
         Callback fn;
         void* ctx;
@@ -86,17 +96,25 @@ private:
         std::uint64_t id;
     };
     struct Extras {
+        std::exception_ptr exception;
         std::string cancel_message;
+        std::string task_name;
         std::vector<Entry> callbacks;
         std::uint64_t next_id = 1;
     };
     Extras& extras();
+    const Extras* extras_if_any() const noexcept { return extras_.get(); }
+    /// Spare bits for derived classes (TaskBase keeps its flags here, in FutureBase's padding);
+    /// bit 7 is the scratch mark.
+    static constexpr std::uint8_t scratch_mark = 0x80;
+    std::uint8_t derived_flags_ = 0;
+
+private:
     void schedule_callbacks();
 
     std::atomic<std::uint32_t> refs_{1};
     State state_ = State::pending;
     LoopCore* loop_;  // one reference held
-    std::exception_ptr exception_;
     Callback first_fn_ = nullptr;  // the common single internal waiter, without allocation
     void* first_ctx_ = nullptr;
     std::unique_ptr<Extras> extras_;
