@@ -122,6 +122,9 @@ asyncio::Coroutine<> guarded_echo(asyncio::StreamReader reader, asyncio::StreamW
         for (;;) {
             std::string line = co_await asyncio::wait_for(reader.readline(), 0.2);
             if (line.empty()) break;
+            // The read side is bounded too: reading pauses past 2 * limit (plus one read()).
+            EXPECT_LE(reader.state()->buffer().size(),
+                      2 * reader.limit() + nogil::detail::aio::FdTransport::max_read_size);
             writer.write(line);
             // Memory stays bounded: a writer that drains queues at most high-water + one line.
             EXPECT_LE(writer.get_write_buffer_size(), writer.transport().write_high_water() + line.size());

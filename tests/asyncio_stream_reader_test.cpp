@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace asyncio = nogil::asyncio;
 
@@ -66,6 +67,17 @@ TEST(AsyncioStreamReader, ReadlineSplitsLinesAndReturnsPartialAtEof) {
         EXPECT_EQ(co_await r.readline(), "three");
         EXPECT_EQ(co_await r.readline(), "");
         EXPECT_TRUE(r.at_eof());
+    }());
+}
+
+TEST(AsyncioStreamReader, LineLoopIsPythonsAsyncFor) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::StreamReader r;
+        r.feed_data("a\nb\nc");
+        r.feed_eof();
+        std::vector<std::string> lines;
+        for (std::string line; !(line = co_await r.readline()).empty();) lines.push_back(line);
+        EXPECT_EQ(lines, (std::vector<std::string>{"a\n", "b\n", "c"}));
     }());
 }
 

@@ -61,6 +61,10 @@ TEST(AsyncioStreamWriter, DrainSuspendsForASlowReaderAndResumes) {
         const std::size_t written = co_await write_until_drain_blocks(a.writer, &blocked);
         if (!blocked) co_return;  // reported inside write_until_drain_blocks
         EXPECT_GT(a.writer.get_write_buffer_size(), a.writer.transport().write_high_water());
+        // The reading side stopped reading once 2 * limit bytes waited unread: its memory is
+        // bounded and the kernel's buffers push back on the writer.
+        EXPECT_TRUE(b.reader.state()->paused());
+        EXPECT_LE(b.reader.state()->buffer().size(), 2 * b.reader.limit() + nogil::detail::aio::FdTransport::max_read_size);
         std::string got = co_await b.reader.readexactly(static_cast<std::ptrdiff_t>(written));
         EXPECT_EQ(got.size(), written);
         co_await *blocked;  // the reader caught up: drain() returned

@@ -22,6 +22,7 @@ trap cleanup EXIT
 cmake --build "$build" --target example_echo_server > /dev/null
 c++ -O2 -std=c++20 -o "$work/loadgen" "$here/loadgen.cpp"
 c++ -O2 -std=c++20 -o "$work/raw_epoll_echo" "$here/raw_epoll_echo.cpp"
+python=${PYTHON:-/usr/bin/python3}  # Debian's, where python3-uvloop is installed
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 
@@ -41,7 +42,7 @@ start() {  # start NAME COMMAND... : launches the server on $server_cpu, waits f
 }
 
 stop() {
-    kill -INT "$server_pid" 2>/dev/null || true
+    kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=
 }
@@ -53,8 +54,8 @@ for server in nogil raw_epoll python_asyncio python_uvloop; do
             case $server in
                 nogil) start nogil "$build/examples/example_echo_server" --serve 127.0.0.1 0 --port-file "$work/port" ;;
                 raw_epoll) start raw "$work/raw_epoll_echo" 0 --port-file "$work/port" ;;
-                python_asyncio) start py python3 "$here/py_echo_server.py" 0 "$work/port" ;;
-                python_uvloop) start uv python3 "$here/py_echo_server.py" 0 "$work/port" --uvloop ;;
+                python_asyncio) start py "$python" "$here/py_echo_server.py" 0 "$work/port" ;;
+                python_uvloop) start uv "$python" "$here/py_echo_server.py" 0 "$work/port" --uvloop ;;
             esac
             line=$(taskset -c "$client_cpu" "$work/loadgen" 127.0.0.1 "$port" --conns $conns --size $size \
                    --duration "$duration" --server-pid "$server_pid")

@@ -4,10 +4,8 @@
 //
 //   std::string line = co_await reader.readline();        // "" at EOF
 //   std::string head = co_await reader.readexactly(4);    // IncompleteReadError at early EOF
-//   while (true) {                                        // Python's `async for line in reader`
-//       std::string line = co_await reader.readline();
-//       if (line.empty()) break;
-//   }
+//   // Python's `async for line in reader:` (C++ has no asynchronous range-for):
+//   for (std::string line; !(line = co_await reader.readline()).empty();) use(line);
 //
 // A StreamReader is a shared handle (copies read from one buffer) and keeps its connection
 // open: the connection closes when the last StreamReader/StreamWriter handle of it is gone (or

@@ -13,9 +13,9 @@
 //   auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", 8888);
 //
 // Host names are resolved off the loop thread (numeric addresses inline); IPv4 and IPv6 both
-// work ("::1", "127.0.0.1", "localhost"). open_connection tries each address in turn and
-// throws the error of the first if all fail (ConnectionRefusedError...); it sets TCP_NODELAY,
-// as Python does. Cancelling it while connecting closes the socket. Lifetimes, flow control and
+// work ("::1", "127.0.0.1", "localhost"). open_connection tries each address in turn; if all
+// fail it throws the first error when they all say the same (ConnectionRefusedError...), else
+// an OSError listing them, as Python does. It sets TCP_NODELAY, as Python does. Cancelling it while connecting closes the socket. Lifetimes, flow control and
 // errors of the streams: stream_reader.hpp, stream_writer.hpp, docs/asyncio-io.md.
 
 #include <nogil/asyncio/coroutine.hpp>
