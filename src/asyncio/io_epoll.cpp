@@ -69,8 +69,8 @@ void EpollBackend::poll(std::optional<std::chrono::nanoseconds> timeout, std::ve
         auto t = (timeout->count() + 999'999) / 1'000'000;
         ms = t > INT_MAX ? INT_MAX : static_cast<int>(t < 0 ? 0 : t);
     }
-    epoll_event events[64];
-    int n = ::epoll_wait(epoll_fd_, events, 64, ms);
+    epoll_event events[256];  // a busy server with hundreds of connections drains them in one call
+    int n = ::epoll_wait(epoll_fd_, events, 256, ms);
     if (n < 0) {
         if (errno == EINTR) return;
         throw OSError(errno, "epoll_wait");
