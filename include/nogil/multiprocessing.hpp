@@ -1,0 +1,9 @@
+#pragma once
+// Python's multiprocessing: work in separate processes, each with its own memory.
+// See docs/multiprocessing.md for start methods and what may cross the process boundary.
+
+#include <nogil/errors.hpp>
+#include <nogil/multiprocessing/connection.hpp>
+#include <nogil/multiprocessing/context.hpp>
+#include <nogil/multiprocessing/exceptions.hpp>
+#include <nogil/multiprocessing/process.hpp>
