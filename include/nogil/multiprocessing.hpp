@@ -7,3 +7,7 @@
 #include <nogil/multiprocessing/context.hpp>
 #include <nogil/multiprocessing/exceptions.hpp>
 #include <nogil/multiprocessing/process.hpp>
+#include <nogil/multiprocessing/queues.hpp>
+#include <nogil/multiprocessing/shared_memory.hpp>
+#include <nogil/multiprocessing/sharedctypes.hpp>
+#include <nogil/multiprocessing/synchronize.hpp>
