@@ -56,7 +56,8 @@ void child_main(int channel_fd) {
     me.parent_pid = boot.parent_pid;
     int code = 0;
     try {
-        run_call(call, request->fds);
+        request->fds.clear();  // what the call needs was imported into call.fds
+        run_call(call, call.fds);
     } catch (...) {
         RemoteException e = capture_current_exception();
         // Python prints the traceback and exits with 1; we print what we know.
