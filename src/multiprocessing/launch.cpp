@@ -77,10 +77,14 @@ private:
         // Never destroyed (its thread runs until the process ends). A forked child does not have
         // the parent's thread, and the parent's mutex may have been copied locked: use a new one.
         static std::atomic<Launcher*> current{nullptr};
-        static std::mutex create;
+        static std::mutex* create = [] {
+            auto* m = new std::mutex;
+            reinit_after_fork(m);
+            return m;
+        }();
         Launcher* l = current.load(std::memory_order_acquire);
         if (l != nullptr && l->owner_ == ::getpid()) return *l;
-        std::lock_guard lock(create);
+        std::lock_guard lock(*create);
         l = current.load(std::memory_order_acquire);
         if (l == nullptr || l->owner_ != ::getpid()) {
             l = new Launcher;
@@ -225,7 +229,11 @@ struct ForkServer {
 };
 
 ForkServer& fork_server() {
-    static ForkServer* server = new ForkServer;  // never destroyed: its socket closes with the process
+    static ForkServer* server = [] {
+        auto* created = new ForkServer;  // never destroyed: its socket closes with the process
+        reinit_after_fork(&created->mutex);
+        return created;
+    }();
     return *server;
 }
 

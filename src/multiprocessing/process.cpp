@@ -47,7 +47,11 @@ struct Children {
 };
 
 Children& children() {
-    static Children* c = new Children;  // never destroyed: the exit handler uses it
+    static Children* c = [] {
+        auto* created = new Children;  // never destroyed: the exit handler uses it
+        detail::reinit_after_fork(&created->mutex);
+        return created;
+    }();
     return *c;
 }
 

@@ -1,3 +1,4 @@
+#include <nogil/detail/mp_child.hpp>
 #include <nogil/multiprocessing/shared_memory.hpp>
 
 #include <cerrno>
@@ -22,7 +23,11 @@ struct Tracked {
     int owner = ::getpid();
 };
 Tracked& tracked() {
-    static Tracked* t = new Tracked;  // never destroyed: used by the exit handler
+    static Tracked* t = [] {
+        auto* created = new Tracked;  // never destroyed: used by the exit handler
+        detail::reinit_after_fork(&created->mutex);
+        return created;
+    }();
     return *t;
 }
 void unlink_leftovers() {

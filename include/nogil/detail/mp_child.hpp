@@ -21,6 +21,7 @@
 #include <nogil/detail/mp_call.hpp>
 #include <nogil/detail/mp_fd.hpp>
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +78,10 @@ Launched launch_child(StartMethod method);
 
 /// Starts the fork server now if it is not running (set_start_method("forkserver") calls this).
 void ensure_forkserver_running();
+
+/// Makes `mutex` (a process-wide singleton's, never destroyed) usable again in a forked child even
+/// if another thread of the parent held it at the moment of fork() (CPython's _at_fork_reinit).
+void reinit_after_fork(std::mutex* mutex);
 
 /// Called first in a child made by fork() without exec (turns off exit-time leak checking there).
 void mark_forked_child() noexcept;
