@@ -6,6 +6,7 @@
 // therefore its initializer; the re-exec'd child is that same program.
 #include <nogil/detail/mp_child.hpp>
 #include <nogil/detail/mp_frame.hpp>
+#include <nogil/detail/mp_resource_tracker.hpp>
 #include <nogil/errors.hpp>
 
 #include <atomic>
@@ -38,6 +39,7 @@ namespace {
 
 constexpr const char* spawn_marker = "NOGIL_MP_SPAWN";
 constexpr const char* forkserver_marker = "NOGIL_MP_FORKSERVER";
+constexpr const char* tracker_marker = "NOGIL_MP_TRACKER";
 
 int exitcode_from_status(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -124,7 +126,7 @@ const std::string& program_name() {
 }
 
 // fork + exec of this very program with `marker=<fd>`; `fd` survives the exec.
-pid_t spawn_self(const char* marker, int fd) {
+pid_t spawn_self(const char* marker, int fd, bool dies_with_parent = true) {
     std::string marker_entry = std::string(marker) + "=" + std::to_string(fd);
     std::vector<char*> envp;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -140,7 +142,7 @@ pid_t spawn_self(const char* marker, int fd) {
         pid_t pid = ::fork();
         if (pid < 0) throw ProcessError(std::string("fork failed: ") + std::strerror(errno));
         if (pid == 0) {
-            die_with_parent(parent);
+            if (dies_with_parent) die_with_parent(parent);
             ::fcntl(fd, F_SETFD, 0);
             ::execve("/proc/self/exe", argv, envp.data());
             ::_exit(127);
@@ -271,6 +273,12 @@ struct Bootstrap {
             ::fcntl(fd, F_SETFD, FD_CLOEXEC);
             forkserver_main(fd);
         }
+        if (const char* value = std::getenv(tracker_marker)) {
+            int fd = std::atoi(value);
+            ::unsetenv(tracker_marker);
+            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+            resource_tracker_main(fd);
+        }
     }
 } bootstrap;
 
@@ -291,6 +299,14 @@ std::string_view start_method_name(StartMethod method) {
         case StartMethod::forkserver: return "forkserver";
     }
     return "?";
+}
+
+std::pair<pid_t, UniqueFd> start_resource_tracker() {
+    int sv[2];
+    check_os(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair");
+    UniqueFd ours(sv[0]), theirs(sv[1]);
+    pid_t pid = spawn_self(tracker_marker, theirs.get(), false);
+    return {pid, std::move(ours)};
 }
 
 void ensure_forkserver_running() {

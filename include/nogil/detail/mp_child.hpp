@@ -20,6 +20,7 @@
 
 #include <nogil/detail/mp_call.hpp>
 #include <nogil/detail/mp_fd.hpp>
+#include <nogil/detail/mp_resource_tracker.hpp>
 
 #include <mutex>
 #include <optional>
@@ -41,9 +42,23 @@ struct BootInfo {
     bool daemon = false;
     int parent_pid = 0;
 
+    // The program's resource tracker connection travels along (a child registers with the same
+    // tracker as its parent, so that names outlive the child but not the program).
     template <class Archive>
-    void serialize(Archive& ar) {
-        ar(name, identity, daemon, parent_pid);
+    void save(Archive& ar) const {
+        int tracker = tracker_fd();
+        ar(name, identity, daemon, parent_pid, tracker >= 0);
+        if (tracker >= 0) ar(serial::export_fd(tracker));
+    }
+    template <class Archive>
+    void load(Archive& ar) {
+        bool has_tracker = false;
+        ar(name, identity, daemon, parent_pid, has_tracker);
+        if (has_tracker) {
+            std::uint32_t index = 0;
+            ar(index);
+            tracker_adopt(serial::import_fd(index));
+        }
     }
 };
 
