@@ -67,9 +67,11 @@ struct PoolCore::Impl {
         workers.push_back(Worker{std::move(p), std::move(ours), std::nullopt, 0, 0});
     }
 
+    // The callback is destroyed right after it runs (it may hold the last handle to a result).
     static void finish(Pending& task, TaskOutcome& outcome) {
-        if (task.done) task.done(outcome);
+        TaskCallback done = std::move(task.done);
         task.done = nullptr;
+        if (done) done(outcome);
     }
     static void fail(Pending& task, const std::string& why) {
         TaskOutcome outcome;

@@ -83,9 +83,9 @@ public:
             {
                 std::lock_guard lock(mutex);
                 if (ordered) {
-                    arrived.emplace(chunk, std::make_pair(std::move(values), error));
+                    arrived.emplace(chunk, std::make_pair(std::move(values), std::move(error)));
                 } else if (error) {
-                    errors.push_back(error);
+                    errors.push_back(std::move(error));
                 } else {
                     for (auto& v : values) ready.push_back(std::move(v));
                 }
@@ -249,17 +249,29 @@ public:
     ~Pool() = default;
 
 private:
+    // Decodes a task's outcome. Runs on the pool's manager thread, which must drop every
+    // reference to an exception before publishing it: exception_ptr's count lives in libstdc++,
+    // where ThreadSanitizer cannot see it, so the last release must follow the publication's lock.
+    template <class R>
+    static std::exception_ptr decode(detail::TaskOutcome& outcome, std::optional<R>& out) {
+        if (outcome.error) return std::move(outcome.error);
+        try {
+            out.emplace(detail::serial::load_one<R>(outcome.bytes, outcome.fds));
+            return nullptr;
+        } catch (...) {
+            return std::current_exception();
+        }
+    }
+
     template <class R>
     static void deliver(AsyncResult<R>& result, detail::TaskOutcome& outcome) {
-        if (outcome.error) return result.set_exception(outcome.error);
-        try {
-            if constexpr (std::is_void_v<R>) {
-                result.set_value({});
-            } else {
-                result.set_value(detail::serial::load_one<R>(outcome.bytes, outcome.fds));
-            }
-        } catch (...) {
-            result.set_exception(std::current_exception());
+        if constexpr (std::is_void_v<R>) {
+            if (outcome.error) return result.set_exception(std::move(outcome.error));
+            result.set_value({});
+        } else {
+            std::optional<R> value;
+            if (std::exception_ptr error = decode(outcome, value)) return result.set_exception(std::move(error));
+            result.set_value(std::move(*value));
         }
     }
 
@@ -307,24 +319,19 @@ private:
         gather->left = chunks.size();
         for (std::size_t i = 0; i < chunks.size(); ++i) {
             core_->submit(detail::encode_call(ChunkFn, fn_id, chunks[i]), [gather, i](detail::TaskOutcome& outcome) {
-                AsyncResult<Chunk> part;
-                deliver(part, outcome);
-                std::exception_ptr error;
+                std::optional<Chunk> part;
+                std::exception_ptr error = decode(outcome, part);
                 std::vector<R> all;
                 bool last = false;
                 {
                     std::lock_guard lock(gather->mutex);
-                    try {
-                        gather->parts[i] = part.get();
-                    } catch (...) {
-                        error = std::current_exception();
-                    }
+                    if (!error) gather->parts[i] = std::move(*part);
                     last = --gather->left == 0;
                     if (last && !error)
                         for (auto& p : gather->parts) all.insert(all.end(), std::make_move_iterator(p.begin()),
                                                                  std::make_move_iterator(p.end()));
                 }
-                if (error) gather->result.set_exception(error);  // the first failure wins
+                if (error) gather->result.set_exception(std::move(error));  // the first failure wins
                 else if (last) gather->result.set_value(std::move(all));
             });
         }
@@ -351,17 +358,14 @@ private:
         for (std::size_t i = 0; i < chunks.size(); ++i) {
             std::size_t n = chunks[i].size();
             core_->submit(detail::encode_call(chunk_fn, fn_id, chunks[i]), [state, i, n](detail::TaskOutcome& outcome) {
-                AsyncResult<std::vector<R>> part;
-                deliver(part, outcome);
-                try {
-                    state->complete(i, part.get(), nullptr);
-                } catch (...) {
-                    if (!state->ordered) {
-                        std::lock_guard lock(state->mutex);
-                        state->items_left -= n;  // the failed chunk's items will never arrive
-                    }
-                    state->complete(i, {}, std::current_exception());
+                std::optional<std::vector<R>> part;
+                std::exception_ptr error = decode(outcome, part);
+                if (!error) return state->complete(i, std::move(*part), nullptr);
+                if (!state->ordered) {
+                    std::lock_guard lock(state->mutex);
+                    state->items_left -= n;  // the failed chunk's items will never arrive
                 }
+                state->complete(i, {}, std::move(error));
             });
         }
         return IMapIterator<R>(state);
