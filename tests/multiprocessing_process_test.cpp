@@ -217,6 +217,11 @@ TEST_P(ProcessTest, ManyProcessesConcurrently) {
 }
 
 TEST_P(ProcessTest, StartFromSeveralThreadsAtOnce) {
+#if defined(__SANITIZE_THREAD__)
+    // fork() while several other threads run: TSan's own runtime may be left locked in the child
+    // (observed: an occasional child that never starts). spawn and forkserver run this under TSan.
+    if (GetParam() == "fork") GTEST_SKIP() << "ThreadSanitizer: fork() racing other running threads";
+#endif
     constexpr int n = 4;
     std::vector<mp::Process> procs;
     for (int i = 0; i < n; ++i) procs.emplace_back(exit_with, 10 + i, options());

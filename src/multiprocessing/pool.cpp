@@ -7,6 +7,7 @@
 #include <mutex>
 #include <sys/eventfd.h>
 #include <thread>
+#include <typeinfo>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -75,7 +76,7 @@ struct PoolCore::Impl {
     }
     static void fail(Pending& task, const std::string& why) {
         TaskOutcome outcome;
-        outcome.error = std::make_exception_ptr(ProcessError(why));
+        outcome.error = RemoteException{typeid(ProcessError).name(), why, "the pool"};
         finish(task, outcome);
     }
 
@@ -108,7 +109,7 @@ struct PoolCore::Impl {
                 outcome.bytes = std::move(response.result);
                 outcome.fds = std::move(frame->fds);
             } else {
-                outcome.error = rebuild_exception(response.error);
+                outcome.error = std::move(response.error);
             }
             finish(task, outcome);
         }
