@@ -1,6 +1,7 @@
 #include <nogil/detail/mp_child.hpp>
 #include <nogil/detail/mp_current.hpp>
 #include <nogil/detail/mp_frame.hpp>
+#include <nogil/detail/mp_resource_tracker.hpp>
 #include <nogil/multiprocessing/process.hpp>
 
 #include <algorithm>
@@ -110,6 +111,7 @@ void Process::start_locked() {
         throw std::runtime_error("daemonic processes are not allowed to have children");
     detail::StartMethod method =
         s.start_method.empty() ? detail::default_start_method() : detail::parse_start_method(s.start_method);
+    detail::tracker_ensure_running();  // before the child: it inherits the program's tracker
     detail::EncodedCall call = s.encode();
     detail::BootInfo boot{s.name, s.identity, s.daemon, ::getpid()};
     detail::serial::Payload request = detail::serial::dumps(boot, call);

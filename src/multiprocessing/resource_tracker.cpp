@@ -29,18 +29,23 @@ Tracker& tracker() {
     return *t;
 }
 
+// Holding t.mutex.
+bool ensure_running_locked(Tracker& t) {
+    if (t.fd) return true;
+    try {
+        t.fd = start_resource_tracker().second;
+        return true;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nogil::multiprocessing: cannot start the resource tracker: %s\n", e.what());
+        return false;
+    }
+}
+
 void send_message(char op, const std::string& name) {
     Tracker& t = tracker();
     std::lock_guard lock(t.mutex);
     if (!t.fd && op == 'U') return;  // nothing was registered from here
-    if (!t.fd) {
-        try {
-            t.fd = start_resource_tracker().second;
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "nogil::multiprocessing: cannot start the resource tracker: %s\n", e.what());
-            return;
-        }
-    }
+    if (!ensure_running_locked(t)) return;
     std::string message = op + name;
     // One datagram per message: writers in several processes never interleave.
     [[maybe_unused]] auto n = ::send(t.fd.get(), message.data(), message.size(), MSG_NOSIGNAL);
@@ -50,6 +55,12 @@ void send_message(char op, const std::string& name) {
 
 void tracker_register(const std::string& posix_name) { send_message('R', posix_name); }
 void tracker_unregister(const std::string& posix_name) { send_message('U', posix_name); }
+
+void tracker_ensure_running() {
+    Tracker& t = tracker();
+    std::lock_guard lock(t.mutex);
+    ensure_running_locked(t);
+}
 
 int tracker_fd() noexcept {
     Tracker& t = tracker();

@@ -20,6 +20,10 @@ namespace nogil::detail {
 void tracker_register(const std::string& posix_name);
 void tracker_unregister(const std::string& posix_name);
 
+/// Starts this program's tracker if it is not running (Process::start calls it, as Python's
+/// spawn and forkserver do, so that children share it and their names outlive them).
+void tracker_ensure_running();
+
 /// This process's connection to the tracker (-1: none yet), for passing to a child.
 int tracker_fd() noexcept;
 /// In a child: use the parent's tracker.
