@@ -33,13 +33,32 @@ concept plain_callable =
         requires std::is_function_v<std::remove_pointer_t<decltype(+f)>>;
     });
 
-/// The function pointer type a plain callable converts to.
+/// The function pointer type a plain callable converts to (void(*)() for anything else, so that
+/// only the static_assert of check_callable reports the mistake).
 template <class F>
-using function_pointer_t = std::decay_t<decltype(+std::declval<std::decay_t<F>>())>;
+struct function_pointer {
+    using type = void (*)();
+};
+template <plain_callable F>
+struct function_pointer<F> {
+    using type = std::decay_t<decltype(+std::declval<std::decay_t<F>>())>;
+};
+template <class F>
+using function_pointer_t = typename function_pointer<F>::type;
 
-/// What a task returns once decayed (void stays void).
+/// What a task returns once decayed (void stays void; void too when the call is ill-formed, which
+/// check_task reports).
+template <class Fn, class... Args>
+struct task_result {
+    using type = void;
+};
+template <class Fn, class... Args>
+    requires std::is_invocable_v<Fn, Args...>
+struct task_result<Fn, Args...> {
+    using type = std::decay_t<std::invoke_result_t<Fn, Args...>>;
+};
 template <class F, class... Args>
-using task_result_t = std::decay_t<std::invoke_result_t<function_pointer_t<F>, std::decay_t<Args>&...>>;
+using task_result_t = typename task_result<function_pointer_t<F>, std::decay_t<Args>&...>::type;
 
 using Invoker = serial::Payload (*)(std::uintptr_t target, std::string_view args, std::vector<UniqueFd>& fds);
 

@@ -193,6 +193,7 @@ public:
     /// f(args...) in a worker; returns at once.
     template <class F, class... Args>
     auto apply_async(F&& f, const Args&... args) {
+        static_assert(detail::check_task<F, Args...>());
         using R = detail::task_result_t<F, Args...>;
         AsyncResult<R> result;
         detail::EncodedCall call = detail::encode_call(std::forward<F>(f), args...);
@@ -211,6 +212,7 @@ public:
     /// map() without waiting: one AsyncResult for the whole list.
     template <class F, std::ranges::input_range Range>
     auto map_async(F&& f, Range&& iterable, std::size_t chunksize = 0) {
+        static_assert(detail::check_callable<F>());
         using Arg = std::ranges::range_value_t<Range>;
         return map_async_impl<F, Arg, &detail::map_chunk<detail::function_pointer_t<F>, Arg>>(
             f, std::vector<Arg>(std::ranges::begin(iterable), std::ranges::end(iterable)), chunksize);
@@ -223,6 +225,7 @@ public:
     }
     template <class F, std::ranges::input_range Range>
     auto starmap_async(F&& f, Range&& iterable, std::size_t chunksize = 0) {
+        static_assert(detail::check_callable<F>());
         using Tuple = std::ranges::range_value_t<Range>;
         return map_async_impl<F, Tuple, &detail::starmap_chunk<detail::function_pointer_t<F>, Tuple>>(
             f, std::vector<Tuple>(std::ranges::begin(iterable), std::ranges::end(iterable)), chunksize);
