@@ -35,7 +35,7 @@ public:
     std::span<std::byte> buf() const;
     /// The name, without the leading '/', as Python shows it.
     const std::string& name() const;
-    /// The size of the block (rounded to whole pages when attaching, as on Linux in Python).
+    /// The size of the block (when attaching: the size its creator gave it).
     std::size_t size() const;
     /// Unmaps this handle's view (every copy of it). Idempotent.
     void close();
