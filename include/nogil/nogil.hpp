@@ -4,5 +4,6 @@
 #include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/errors.hpp>
+#include <nogil/multiprocessing.hpp>
 #include <nogil/queue.hpp>
 #include <nogil/threading.hpp>
