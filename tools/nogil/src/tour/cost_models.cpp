@@ -1,0 +1,42 @@
+// The cost of one unit of each model: what starting one, or sending one trivial call through
+// one, takes.
+#include "measure.hpp"
+#include "models.hpp"
+
+#include <nogil/concurrent/futures.hpp>
+
+#include <fmt/format.h>
+
+namespace nogil_tool {
+
+namespace cf = nogil::concurrent::futures;
+
+namespace {
+
+int trivial(int x) { return x + 1; }
+
+void check_count(const char* what, std::uint64_t got, std::uint64_t expected) {
+    if (got != expected) throw std::runtime_error(fmt::format("{}: {} units did their work, expected {}", what, got, expected));
+}
+
+// submit(trivial).result() one after the other on a pool of one started worker.
+double thread_pool_round_trip(int units) {
+    cf::ThreadPoolExecutor executor(1);
+    executor.submit(trivial, 0).result();  // the worker thread is started lazily, not timed
+    std::uint64_t sum = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < units; ++i) sum += static_cast<std::uint64_t>(executor.submit(trivial, i).result());
+    const double seconds = seconds_since(start);
+    check_count("ThreadPoolExecutor round trip", sum, static_cast<std::uint64_t>(units) * (units + 1) / 2);
+    return seconds;
+}
+
+}  // namespace
+
+std::vector<CostModel> cost_models() {
+    return {
+        {"ThreadPoolExecutor round trip", "thread", thread_pool_round_trip},
+    };
+}
+
+}  // namespace nogil_tool

@@ -1,0 +1,44 @@
+// Memory per in-flight wait: how much the resident set grows while n units are blocked at once.
+#include "measure.hpp"
+#include "models.hpp"
+
+#include <nogil/concurrent/futures.hpp>
+
+#include <latch>
+
+namespace nogil_tool {
+
+namespace cf = nogil::concurrent::futures;
+
+namespace {
+
+// n pool workers, each blocked in a call that waits on a gate (the pool starts a thread for a
+// call whenever no started thread is idle, so n blocked calls hold n threads).
+std::int64_t thread_pool_workers(int n) {
+    cf::ThreadPoolExecutor executor(n);
+    std::vector<cf::Future<void>> futures;
+    futures.reserve(static_cast<std::size_t>(n));
+    std::latch started(n), gate(1);
+    const std::int64_t before = resident_bytes();
+    for (int i = 0; i < n; ++i) {
+        futures.push_back(executor.submit([&started, &gate] {
+            started.count_down();
+            gate.wait();
+        }));
+    }
+    started.wait();
+    const std::int64_t during = resident_bytes();
+    gate.count_down();
+    for (auto& f : futures) f.result();
+    return during - before;
+}
+
+}  // namespace
+
+std::vector<MemoryModel> memory_models() {
+    return {
+        {"ThreadPoolExecutor worker", "thread", thread_pool_workers},
+    };
+}
+
+}  // namespace nogil_tool
