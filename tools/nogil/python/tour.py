@@ -181,13 +181,19 @@ def resident_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE")
 
 
-def probe_threads(n):
+def blocked_calls():
+    """A call that reports it started, then blocks until the gate opens."""
     started, gate = threading.Semaphore(0), threading.Event()
 
     def blocked():
         started.release()
         gate.wait()
 
+    return started, gate, blocked
+
+
+def probe_threads(n):
+    started, gate, blocked = blocked_calls()
     threads = [threading.Thread(target=blocked) for _ in range(n)]
     before = resident_bytes()
     for t in threads:
@@ -202,12 +208,7 @@ def probe_threads(n):
 
 
 def probe_thread_pool(n):
-    started, gate = threading.Semaphore(0), threading.Event()
-
-    def blocked():
-        started.release()
-        gate.wait()
-
+    started, gate, blocked = blocked_calls()
     with ThreadPoolExecutor(n) as ex:
         before = resident_bytes()
         futures = [ex.submit(blocked) for _ in range(n)]
