@@ -93,6 +93,40 @@ public:
         : std::system_error(errno_value, std::generic_category(), what) {}
 };
 
+/// Python's EOFError: a Connection's other end closed with nothing left to receive.
+class EOFError : public std::runtime_error {
+public:
+    explicit EOFError(const std::string& message = "") : std::runtime_error(message) {}
+};
+
+/// multiprocessing.ProcessError: a child process could not be started, or died while doing
+/// work for us (a Pool task whose worker was killed fails with this).
+class ProcessError : public std::runtime_error {
+public:
+    explicit ProcessError(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// An exception thrown in a child process whose type the parent cannot rebuild (neither a standard
+/// exception nor one registered with multiprocessing::register_exception). Carries the child's
+/// demangled type name, its what() and which process threw it (multiprocessing's RemoteError).
+class RemoteError : public ProcessError {
+public:
+    RemoteError(std::string type_name, std::string message, std::string process)
+        : ProcessError(type_name + ": " + message + " (raised in " + process + ")"),
+          type_name_(std::move(type_name)), message_(std::move(message)), process_(std::move(process)) {}
+    /// The demangled C++ type of the exception thrown in the child (e.g. "app::ParseError").
+    const std::string& type_name() const noexcept { return type_name_; }
+    /// The child exception's what().
+    const std::string& message() const noexcept { return message_; }
+    /// The child that threw it: "<name> (pid <pid>)".
+    const std::string& process() const noexcept { return process_; }
+
+private:
+    std::string type_name_;
+    std::string message_;
+    std::string process_;
+};
+
 namespace queue {
 /// get_nowait() or a timed get() on an empty queue.
 class Empty : public std::runtime_error {
@@ -165,6 +199,10 @@ using nogil::BrokenBarrierError;
 }  // namespace threading
 
 namespace multiprocessing {
+using nogil::BrokenBarrierError;
+using nogil::EOFError;
+using nogil::ProcessError;
+using nogil::RemoteError;
 using nogil::TimeoutError;
 }  // namespace multiprocessing
 

@@ -1,0 +1,95 @@
+#pragma once
+// Starting a child process and what the child does first. Machinery behind Process and Pool.
+//
+// Every start method gives the child one end of a socket pair (the channel) and nothing else it
+// must trust. The parent then sends one request frame: BootInfo (name, identity, daemon) and the
+// EncodedCall to run. The child runs it and _exits: 0 when it returns, 1 when it throws (after
+// reporting on stderr, as Python prints the traceback), or whatever the task passes to std::exit.
+//
+//   fork        fork() in the calling thread; the child runs child_main at once.
+//   spawn       fork() + execve(/proc/self/exe) with NOGIL_MP_SPAWN=<fd>; a static initializer in
+//               launch.cpp (the file that does the launching, hence always linked into a program
+//               that can launch) sees the marker and runs child_main before main().
+//   forkserver  a server spawned as above (NOGIL_MP_FORKSERVER=<fd>), single-threaded, forks on
+//               request; it sends the child's pid, and later its wait status, on a per-child
+//               status socket. The server exits, killing its children, when our control socket
+//               closes (the parent process ended).
+//
+// Children get PR_SET_PDEATHSIG(SIGKILL): they die with the parent. Linux ties that signal to the
+// thread that forked, so every fork runs on one launcher thread that lives as long as the process.
+
+#include <nogil/detail/mp_call.hpp>
+#include <nogil/detail/mp_fd.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace nogil::detail {
+
+enum class StartMethod { fork, spawn, forkserver };
+
+/// Parses "fork" / "spawn" / "forkserver"; throws std::invalid_argument naming `method` otherwise.
+StartMethod parse_start_method(std::string_view method);
+std::string_view start_method_name(StartMethod method);
+
+struct BootInfo {
+    std::string name;
+    std::string identity;  // "3", "3:1": position in the tree of processes (Python's _identity)
+    bool daemon = false;
+    int parent_pid = 0;
+
+    template <class Archive>
+    void serialize(Archive& ar) {
+        ar(name, identity, daemon, parent_pid);
+    }
+};
+
+/// The parent's view of a started child.
+class ChildHandle {
+public:
+    ChildHandle(pid_t pid, UniqueFd sentinel, bool via_forkserver)
+        : pid_(pid), sentinel_(std::move(sentinel)), via_forkserver_(via_forkserver) {}
+    pid_t pid() const noexcept { return pid_; }
+    /// Readable once the child has ended (a pidfd, or the fork server's status socket).
+    int sentinel() const noexcept { return sentinel_.get(); }
+    /// The exit code once the child has ended (reaping it), else nullopt at the deadline.
+    /// Negative: killed by that signal. Not thread-safe: callers serialize.
+    std::optional<int> wait(Deadline deadline);
+    /// Sends `signal` unless the child is known to have been reaped.
+    void send_signal(int signal);
+
+private:
+    pid_t pid_;
+    UniqueFd sentinel_;
+    bool via_forkserver_;
+    std::optional<int> exitcode_;
+};
+
+struct Launched {
+    ChildHandle child;
+    UniqueFd channel;  // our end of the child's channel
+};
+
+/// Starts a child with `method`; it waits for its request frame on the channel.
+Launched launch_child(StartMethod method);
+
+/// Starts the fork server now if it is not running (set_start_method("forkserver") calls this).
+void ensure_forkserver_running();
+
+/// The child side: reads the request from `channel_fd`, runs it, exits. Never returns.
+[[noreturn]] void child_main(int channel_fd);
+
+/// This process as a child sees it: "<name> (pid N)" ("MainProcess (pid N)" in the parent).
+std::string describe_current_process();
+
+/// In a child started by nogil: our end of the channel to the parent (-1 in the main process).
+int channel_to_parent() noexcept;
+
+}  // namespace nogil::detail
+
+namespace nogil::detail {
+/// The start method a Process or Pool uses when none is given (context.cpp).
+StartMethod default_start_method();
+}  // namespace nogil::detail

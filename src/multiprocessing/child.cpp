@@ -1,0 +1,70 @@
+// The child side of every start method: read the request, run it, exit.
+#include <nogil/detail/mp_child.hpp>
+#include <nogil/detail/mp_current.hpp>
+#include <nogil/detail/mp_frame.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+namespace nogil::detail {
+
+CurrentProcess& current_process_record() {
+    static CurrentProcess* record = new CurrentProcess;  // never destroyed: read until _exit
+    return *record;
+}
+
+std::string describe_current_process() {
+    const CurrentProcess& me = current_process_record();
+    return me.name + " (pid " + std::to_string(::getpid()) + ")";
+}
+
+int channel_to_parent() noexcept { return current_process_record().channel; }
+
+serial::Payload run_call(const EncodedCall& call, std::vector<UniqueFd>& fds) {
+    auto invoker = resolve_as<std::remove_pointer_t<Invoker>>(call.invoker);
+    std::uintptr_t target = resolve_function(call.target);
+    return invoker(target, call.args, fds);
+}
+
+namespace {
+[[noreturn]] void finish(int code) {
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    ::_exit(code);
+}
+}  // namespace
+
+void child_main(int channel_fd) {
+    CurrentProcess& me = current_process_record();
+    me.channel = channel_fd;
+    std::optional<Frame> request;
+    BootInfo boot;
+    EncodedCall call;
+    try {
+        request = recv_frame(channel_fd);
+        if (!request) finish(1);  // the parent gave up before sending the task
+        std::tie(boot, call) = serial::loads<BootInfo, EncodedCall>(request->bytes, request->fds);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nogil::multiprocessing child %d: bad start request: %s\n", ::getpid(), e.what());
+        finish(1);
+    }
+    me.name = boot.name;
+    me.identity = boot.identity;
+    me.daemon = boot.daemon;
+    me.parent_pid = boot.parent_pid;
+    int code = 0;
+    try {
+        run_call(call, request->fds);
+    } catch (...) {
+        RemoteException e = capture_current_exception();
+        // Python prints the traceback and exits with 1; we print what we know.
+        std::fprintf(stderr, "Process %s:\n%s: %s\n", me.name.c_str(), demangle(e.type.c_str()).c_str(),
+                     e.message.c_str());
+        code = 1;
+    }
+    finish(code);
+}
+
+}  // namespace nogil::detail

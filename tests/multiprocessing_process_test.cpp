@@ -1,0 +1,269 @@
+// Mirrors the core of CPython's _test_multiprocessing.py _TestProcess, for each start method.
+#include <nogil/multiprocessing.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace mp = nogil::multiprocessing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kBound = 60s;  // every wait is bounded: a broken test fails instead of hanging
+
+void report_identity(mp::Connection conn, std::string tag) {
+    auto me = mp::current_process();
+    conn.send(std::make_tuple(tag, me.name, me.pid, me.daemon, static_cast<int>(::getppid())));
+}
+
+void exit_with(int code) { std::exit(code); }
+
+void throw_runtime(std::string message) { throw std::runtime_error(message); }
+
+void block_on(mp::Connection conn) {
+    conn.send(std::string("ready"));
+    (void)conn.recv<int>();  // never answered: the parent terminates or kills us
+}
+
+void crash_with_segfault() { std::raise(SIGSEGV); }
+
+void echo_sum(mp::Connection conn, std::vector<int> values) {
+    long sum = 0;
+    for (int v : values) sum += v;
+    conn.send(sum);
+}
+
+void spawn_grandchild(mp::Connection conn) {
+    mp::Process p(report_identity, conn, std::string("grandchild"));
+    p.start();
+    p.join(kBound);
+    conn.send(p.exitcode().value_or(-1000));
+}
+
+class ProcessTest : public ::testing::TestWithParam<std::string> {
+protected:
+    mp::ProcessOptions options(std::string name = "") const {
+        return mp::ProcessOptions{.name = std::move(name), .daemon = {}, .start_method = GetParam()};
+    }
+    void TearDown() override {
+        for (auto& p : mp::active_children()) {
+            p.kill();
+            p.join(kBound);
+        }
+    }
+};
+
+TEST_P(ProcessTest, RunsTargetWithArgumentsAndReportsIdentity) {
+    auto [parent, child] = mp::Pipe();
+    mp::Process p(report_identity, child, std::string("hello"), options());
+    EXPECT_FALSE(p.is_alive());
+    EXPECT_FALSE(p.pid().has_value());
+    EXPECT_FALSE(p.exitcode().has_value());
+    EXPECT_FALSE(p.daemon());
+    p.start();
+    ASSERT_TRUE(parent.poll(kBound));
+    auto [tag, name, pid, daemon, ppid] = parent.recv<std::tuple<std::string, std::string, int, bool, int>>();
+    EXPECT_EQ(tag, "hello");
+    EXPECT_EQ(name, p.name());
+    EXPECT_EQ(pid, p.pid().value());
+    EXPECT_FALSE(daemon);
+    if (GetParam() != "forkserver") {
+        EXPECT_EQ(ppid, ::getpid());
+    }
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), 0);
+    EXPECT_FALSE(p.is_alive());
+}
+
+TEST_P(ProcessTest, NameAndDaemonOptions) {
+    auto [parent, child] = mp::Pipe();
+    mp::Process p(report_identity, child, std::string("x"),
+                  mp::ProcessOptions{.name = "worker-7", .daemon = true, .start_method = GetParam()});
+    EXPECT_EQ(p.name(), "worker-7");
+    EXPECT_TRUE(p.daemon());
+    p.start();
+    ASSERT_TRUE(parent.poll(kBound));
+    auto result = parent.recv<std::tuple<std::string, std::string, int, bool, int>>();
+    EXPECT_EQ(std::get<1>(result), "worker-7");
+    EXPECT_TRUE(std::get<3>(result));
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_P(ProcessTest, ExitCodeFromStdExit) {
+    mp::Process p(exit_with, 7, options());
+    p.start();
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), 7);
+}
+
+TEST_P(ProcessTest, ExceptionInTargetGivesExitCodeOne) {
+    mp::Process p(throw_runtime, std::string("boom"), options());
+    p.start();
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), 1);
+}
+
+TEST_P(ProcessTest, TerminateGivesNegativeSigterm) {
+    auto [parent, child] = mp::Pipe();
+    mp::Process p(block_on, child, options());
+    p.start();
+    ASSERT_TRUE(parent.poll(kBound));
+    EXPECT_EQ(parent.recv<std::string>(), "ready");
+    EXPECT_TRUE(p.is_alive());
+    // join with a short timeout returns while the child still runs (not before the timeout).
+    auto t0 = std::chrono::steady_clock::now();
+    p.join(50ms);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 50ms);
+    EXPECT_FALSE(p.exitcode().has_value());
+    p.terminate();
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), -SIGTERM);
+    EXPECT_FALSE(p.is_alive());
+}
+
+TEST_P(ProcessTest, KillGivesNegativeSigkill) {
+    auto [parent, child] = mp::Pipe();
+    mp::Process p(block_on, child, options());
+    p.start();
+    ASSERT_TRUE(parent.poll(kBound));
+    (void)parent.recv<std::string>();
+    p.kill();
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), -SIGKILL);
+}
+
+TEST_P(ProcessTest, SegfaultIsReportedNotHung) {
+    mp::Process p(crash_with_segfault, options());
+    p.start();
+    p.join(kBound);
+    ASSERT_TRUE(p.exitcode().has_value());
+    EXPECT_LT(*p.exitcode(), 0);
+}
+
+TEST_P(ProcessTest, ActiveChildrenListsRunningOnly) {
+    auto [parent, child] = mp::Pipe();
+    mp::Process p(block_on, child, options());
+    EXPECT_TRUE(mp::active_children().empty());
+    p.start();
+    ASSERT_TRUE(parent.poll(kBound));
+    (void)parent.recv<std::string>();
+    auto kids = mp::active_children();
+    ASSERT_EQ(kids.size(), 1u);
+    EXPECT_EQ(kids[0].pid(), p.pid());
+    p.terminate();
+    p.join(kBound);
+    EXPECT_TRUE(mp::active_children().empty());
+}
+
+TEST_P(ProcessTest, CloseRules) {
+    auto [parent, child] = mp::Pipe();
+    mp::Process p(block_on, child, options());
+    p.start();
+    ASSERT_TRUE(parent.poll(kBound));
+    (void)parent.recv<std::string>();
+    EXPECT_THROW(p.close(), std::invalid_argument);  // still running
+    p.kill();
+    p.join(kBound);
+    p.close();
+    EXPECT_THROW(p.is_alive(), std::invalid_argument);
+    EXPECT_THROW(p.start(), std::invalid_argument);
+    p.close();  // idempotent
+}
+
+TEST_P(ProcessTest, StartTwiceAndJoinUnstartedThrow) {
+    mp::Process p(exit_with, 0, options());
+    EXPECT_THROW(p.join(), std::runtime_error);
+    p.start();
+    EXPECT_THROW(p.start(), std::runtime_error);
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_P(ProcessTest, ContainerArgumentsCrossTheBoundary) {
+    auto [parent, child] = mp::Pipe();
+    std::vector<int> values(1000);
+    for (int i = 0; i < 1000; ++i) values[static_cast<std::size_t>(i)] = i;
+    mp::Process p(echo_sum, child, values, options());
+    p.start();
+    ASSERT_TRUE(parent.poll(kBound));
+    EXPECT_EQ(parent.recv<long>(), 999L * 1000 / 2);
+    p.join(kBound);
+}
+
+TEST_P(ProcessTest, ChildCanStartGrandchild) {
+    auto [parent, child] = mp::Pipe();
+    mp::Process p(spawn_grandchild, child, options("outer"));
+    p.start();
+    ASSERT_TRUE(parent.poll(kBound));
+    auto grandchild = parent.recv<std::tuple<std::string, std::string, int, bool, int>>();
+    EXPECT_EQ(std::get<0>(grandchild), "grandchild");
+    EXPECT_EQ(std::get<1>(grandchild).rfind("Process-", 0), 0u);
+    EXPECT_NE(std::get<1>(grandchild).find(':'), std::string::npos);  // "Process-N:1"
+    ASSERT_TRUE(parent.poll(kBound));
+    EXPECT_EQ(parent.recv<int>(), 0);
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_P(ProcessTest, ManyProcessesConcurrently) {
+    constexpr int n = 8;
+    std::vector<mp::Process> procs;
+    for (int i = 0; i < n; ++i) procs.emplace_back(exit_with, i, options());
+    for (auto& p : procs) p.start();
+    for (int i = 0; i < n; ++i) {
+        procs[static_cast<std::size_t>(i)].join(kBound);
+        EXPECT_EQ(procs[static_cast<std::size_t>(i)].exitcode(), i);
+    }
+}
+
+TEST_P(ProcessTest, StartFromSeveralThreadsAtOnce) {
+    constexpr int n = 4;
+    std::vector<mp::Process> procs;
+    for (int i = 0; i < n; ++i) procs.emplace_back(exit_with, 10 + i, options());
+    std::vector<std::thread> threads;
+    for (auto& p : procs) threads.emplace_back([&p] { p.start(); });
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < n; ++i) {
+        procs[static_cast<std::size_t>(i)].join(kBound);
+        EXPECT_EQ(procs[static_cast<std::size_t>(i)].exitcode(), 10 + i);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessTest, ::testing::Values("fork", "spawn", "forkserver"),
+                         [](const auto& info) { return info.param; });
+
+TEST(Context, StartMethodsAndContexts) {
+    EXPECT_EQ(mp::get_all_start_methods().front(), "forkserver");
+    EXPECT_THROW(mp::get_context("thread"), std::invalid_argument);
+    EXPECT_THROW(mp::set_start_method("bogus"), std::invalid_argument);
+    EXPECT_EQ(mp::get_start_method(), "forkserver");  // the default, fixed on first ask
+    EXPECT_THROW(mp::set_start_method("spawn"), std::runtime_error);
+    mp::set_start_method("spawn", true);
+    EXPECT_EQ(mp::get_start_method(), "spawn");
+    mp::set_start_method("forkserver", true);
+    auto ctx = mp::get_context("fork");
+    EXPECT_EQ(ctx.get_start_method(), "fork");
+    auto p = ctx.Process(exit_with, 3);
+    p.start();
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), 3);
+}
+
+TEST(CurrentProcess, MainProcessAndCpuCount) {
+    EXPECT_EQ(mp::current_process().name, "MainProcess");
+    EXPECT_EQ(mp::current_process().pid, ::getpid());
+    EXPECT_GE(mp::cpu_count(), 1);
+}
+
+TEST(ProcessOptionsTest, UnknownStartMethodThrowsAtConstruction) {
+    EXPECT_THROW(mp::Process(exit_with, 0, mp::ProcessOptions{.name = {}, .daemon = {}, .start_method = "thread"}),
+                 std::invalid_argument);
+}
+
+}  // namespace

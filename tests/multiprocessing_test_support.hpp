@@ -1,0 +1,45 @@
+#pragma once
+// Shared by the multiprocessing tests: the bound on every wait, and a fixture that reaps any
+// child a failed test left behind (so a failure is reported instead of hanging at exit).
+#include <nogil/multiprocessing.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+namespace mp_test {
+
+namespace mp = nogil::multiprocessing;
+using namespace std::chrono_literals;
+
+inline constexpr auto kBound = std::chrono::seconds(60);
+
+inline void kill_leftover_children() {
+    for (auto& p : mp::active_children()) {
+        p.kill();
+        p.join(kBound);
+    }
+}
+
+/// Parameterized on the start method.
+class StartMethodTest : public ::testing::TestWithParam<std::string> {
+protected:
+    mp::ProcessOptions options(std::string name = "") const {
+        return mp::ProcessOptions{.name = std::move(name), .daemon = {}, .start_method = GetParam()};
+    }
+    void TearDown() override { kill_leftover_children(); }
+};
+
+class ChildrenTest : public ::testing::Test {
+protected:
+    void TearDown() override { kill_leftover_children(); }
+};
+
+inline auto start_method_name = [](const auto& info) { return info.param; };
+
+}  // namespace mp_test
+
+#define MP_INSTANTIATE_START_METHODS(suite)                                                                  \
+    INSTANTIATE_TEST_SUITE_P(StartMethods, suite, ::testing::Values("fork", "spawn", "forkserver"), \
+                             mp_test::start_method_name)
