@@ -4,12 +4,16 @@
 #include "models.hpp"
 
 #include <nogil/concurrent/futures.hpp>
+#include <nogil/multiprocessing.hpp>
+#include <nogil/threading.hpp>
 
 #include <fmt/format.h>
 
 namespace nogil_tool {
 
 namespace cf = nogil::concurrent::futures;
+namespace mp = nogil::multiprocessing;
+namespace threading = nogil::threading;
 
 namespace {
 
@@ -31,10 +35,41 @@ double thread_pool_round_trip(int units) {
     return seconds;
 }
 
+double thread_start_join(int units) {
+    std::uint64_t ran = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < units; ++i) {
+        threading::Thread t([&ran] { ++ran; });  // join() orders the increment before the next start
+        t.start();
+        t.join();
+    }
+    const double seconds = seconds_since(start);
+    check_count("threading.Thread start+join", ran, static_cast<std::uint64_t>(units));
+    return seconds;
+}
+
+void process_unit(int) {}
+
+double process_start_join(int units) {
+    std::uint64_t clean = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < units; ++i) {
+        mp::Process p(process_unit, i);
+        p.start();
+        p.join();
+        clean += p.exitcode() == 0;
+    }
+    const double seconds = seconds_since(start);
+    check_count("multiprocessing.Process start+join (exit code 0)", clean, static_cast<std::uint64_t>(units));
+    return seconds;
+}
+
 }  // namespace
 
 std::vector<CostModel> cost_models() {
     return {
+        {"threading.Thread start+join", "thread", thread_start_join},
+        {"multiprocessing.Process start+join", "process", process_start_join},
         {"ThreadPoolExecutor round trip", "thread", thread_pool_round_trip},
     };
 }

@@ -2,10 +2,14 @@
 #include "models.hpp"
 
 #include <nogil/concurrent/futures.hpp>
+#include <nogil/multiprocessing.hpp>
+#include <nogil/threading.hpp>
 
 namespace nogil_tool {
 
 namespace cf = nogil::concurrent::futures;
+namespace mp = nogil::multiprocessing;
+namespace threading = nogil::threading;
 
 std::uint64_t kernel(std::uint64_t task, std::int64_t steps) {
     std::uint64_t x = task * 0x9E3779B97F4A7C15ULL + 1;
@@ -17,13 +21,30 @@ std::uint64_t kernel(std::uint64_t task, std::int64_t steps) {
     return x;
 }
 
-std::uint64_t serial_checksum(const CpuWork& work) {
+namespace {
+
+// The tasks first, first + stride, ... of the workload: one worker's share when n split it.
+std::uint64_t kernel_share(int first, int stride, int tasks, std::int64_t steps) {
     std::uint64_t sum = 0;
-    for (int t = 0; t < work.tasks; ++t) sum += kernel(static_cast<std::uint64_t>(t), work.steps);
+    for (int t = first; t < tasks; t += stride) sum += kernel(static_cast<std::uint64_t>(t), steps);
     return sum;
 }
 
-namespace {
+// Python: n threading.Thread objects, each summing its share into its own slot; join all.
+std::uint64_t on_threads(const CpuWork& work, int workers) {
+    std::vector<std::uint64_t> partial(static_cast<std::size_t>(workers));
+    std::vector<threading::Thread> threads;
+    for (int k = 0; k < workers; ++k) {
+        threads.emplace_back([&partial, &work, k, workers] {
+            partial[static_cast<std::size_t>(k)] = kernel_share(k, workers, work.tasks, work.steps);
+        });
+        threads.back().start();
+    }
+    for (auto& t : threads) t.join();
+    std::uint64_t sum = 0;
+    for (auto p : partial) sum += p;
+    return sum;
+}
 
 // Python: with ThreadPoolExecutor(n) as ex: sum(f.result() for f in [ex.submit(kernel, t, steps) ...])
 std::uint64_t on_thread_pool(const CpuWork& work, int workers) {
@@ -36,12 +57,35 @@ std::uint64_t on_thread_pool(const CpuWork& work, int workers) {
     return sum;
 }
 
+// A child process's share, sent back through a queue (a plain function: it crosses the boundary by name).
+void process_share(mp::SimpleQueue<std::uint64_t> results, int first, int stride, int tasks, std::int64_t steps) {
+    results.put(kernel_share(first, stride, tasks, steps));
+}
+
+// Python: n multiprocessing.Process objects, each putting its share on a SimpleQueue.
+std::uint64_t on_processes(const CpuWork& work, int workers) {
+    mp::SimpleQueue<std::uint64_t> results;
+    std::vector<mp::Process> processes;
+    for (int k = 0; k < workers; ++k) {
+        processes.emplace_back(process_share, results, k, workers, work.tasks, work.steps);
+        processes.back().start();
+    }
+    std::uint64_t sum = 0;
+    for (int k = 0; k < workers; ++k) sum += results.get();
+    for (auto& p : processes) p.join();
+    return sum;
+}
+
 }  // namespace
+
+std::uint64_t serial_checksum(const CpuWork& work) { return kernel_share(0, 1, work.tasks, work.steps); }
 
 std::vector<CpuModel> cpu_models() {
     return {
         {"serial", "serial", false, [](const CpuWork& work, int) { return serial_checksum(work); }},
+        {"threading.Thread", "thread", true, on_threads},
         {"ThreadPoolExecutor", "thread", true, on_thread_pool},
+        {"multiprocessing.Process", "process", true, on_processes},
     };
 }
 

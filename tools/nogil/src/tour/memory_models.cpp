@@ -3,12 +3,14 @@
 #include "models.hpp"
 
 #include <nogil/concurrent/futures.hpp>
+#include <nogil/threading.hpp>
 
 #include <latch>
 
 namespace nogil_tool {
 
 namespace cf = nogil::concurrent::futures;
+namespace threading = nogil::threading;
 
 namespace {
 
@@ -33,10 +35,32 @@ std::int64_t thread_pool_workers(int n) {
     return during - before;
 }
 
+// n threading.Thread objects, each blocked on one threading.Event.
+std::int64_t threads(int n) {
+    threading::Event gate;
+    std::latch started(n);
+    std::vector<threading::Thread> all;
+    all.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        all.emplace_back([&started, &gate] {
+            started.count_down();
+            gate.wait();
+        });
+    }
+    const std::int64_t before = resident_bytes();
+    for (auto& t : all) t.start();
+    started.wait();
+    const std::int64_t during = resident_bytes();
+    gate.set();
+    for (auto& t : all) t.join();
+    return during - before;
+}
+
 }  // namespace
 
 std::vector<MemoryModel> memory_models() {
     return {
+        {"threading.Thread", "thread", threads},
         {"ThreadPoolExecutor worker", "thread", thread_pool_workers},
     };
 }
