@@ -44,24 +44,32 @@ def trivial(x):
 
 
 # ---------------------------------------------------------------------------------------------
-# Measurement: one warm-up run, then `repeat` timed runs; median and min-max.
+# Measurement: one warm-up round, then `repeat` measured rounds, each running every measurement
+# once (interleaved, so a load that drifts affects all models alike); median and min-max.
 
 def figure(name, unit, values):
     return {"name": name, "unit": unit, "median": statistics.median(values), "min": min(values),
             "max": max(values), "samples": len(values)}
 
 
-def time_runs(repeat, run):
-    """Wall seconds of `repeat` runs after a warm-up; every run must return the warm-up's result."""
-    expected = run()
-    seconds = []
-    for i in range(repeat):
-        start = time.perf_counter()
-        result = run()
-        seconds.append(time.perf_counter() - start)
-        if result != expected:
-            raise RuntimeError(f"run {i + 1} gave {result!r}, the warm-up gave {expected!r}")
-    return seconds, expected
+class SameResult:
+    """Remembers a measurement's first result and checks every later one against it."""
+
+    def __init__(self, what):
+        self.what, self.value, self.runs = what, None, 0
+
+    def check(self, result):
+        self.runs += 1
+        if self.runs == 1:
+            self.value = result
+        elif result != self.value:
+            raise RuntimeError(f"{self.what}: run {self.runs} gave {result!r}, the first gave {self.value!r}")
+
+
+def time_run(run):
+    start = time.perf_counter()
+    result = run()
+    return time.perf_counter() - start, result
 
 
 def row(model, kind, workers, figures, checksum=""):
@@ -335,45 +343,51 @@ COST_MODELS = [
 # ---------------------------------------------------------------------------------------------
 
 def jobs(args, sections):
-    """Every measurement, in order: (label, function that appends its row)."""
+    """Every measurement, in order: (label, sample() -> value, record(samples) appending its row, warm up?)."""
     out = []
     for name, kind, parallel, run in CPU_MODELS:
         for n in (args.workers if parallel else [1]):
-            def job(name=name, kind=kind, run=run, n=n):
-                seconds, checksum = time_runs(args.repeat, lambda: run(args.cpu_tasks, args.cpu_steps, n))
-                sections["cpu"].append(row(name, kind, n, [figure("wall", "s", seconds)], f"{checksum:#018x}"))
-            out.append((f"cpu: {name} n={n}", job))
+            checksum = SameResult(f"cpu: {name} n={n}")
+
+            def sample(run=run, n=n, checksum=checksum):
+                seconds, result = time_run(lambda: run(args.cpu_tasks, args.cpu_steps, n))
+                checksum.check(result)
+                return seconds
+
+            def record(seconds, name=name, kind=kind, n=n, checksum=checksum):
+                sections["cpu"].append(row(name, kind, n, [figure("wall", "s", seconds)], f"{checksum.value:#018x}"))
+            out.append((f"cpu: {name} n={n}", sample, record, True))
     for name, kind, run in IO_MODELS:
         ops = args.io_serial_ops if kind == "serial" else args.io_ops
         in_flight = 1 if kind == "serial" else min(args.io_workers, ops) if kind == "thread" else ops
 
-        def job(name=name, kind=kind, run=run, ops=ops, in_flight=in_flight):
-            seconds, done = time_runs(args.repeat, lambda: run(ops, args.io_delay_ms / 1000, args.io_workers))
+        def sample(name=name, run=run, ops=ops):
+            seconds, done = time_run(lambda: run(ops, args.io_delay_ms / 1000, args.io_workers))
             if done != ops:
                 raise RuntimeError(f"io: {name} completed {done} of {ops} waits")
-            wall = figure("wall", "s", seconds)
+            return seconds
+
+        def record(seconds, name=name, kind=kind, ops=ops, in_flight=in_flight):
             throughput = figure("throughput", "ops/s", [ops / s for s in seconds])
-            sections["io"].append(row(name, kind, in_flight, [wall, throughput]))
-        out.append((f"io: {name} ({ops} waits)", job))
+            sections["io"].append(row(name, kind, in_flight, [figure("wall", "s", seconds), throughput]))
+        out.append((f"io: {name} ({ops} waits)", sample, record, True))
     for name, kind, _ in MEMORY_MODELS:
         n = args.memory_threads if kind == "thread" else args.memory_tasks
 
-        def job(name=name, kind=kind, n=n):
-            per_wait = []
-            for _ in range(args.repeat):
-                probe = subprocess.run([sys.executable, os.path.abspath(__file__), "--probe", name, str(n)],
-                                       check=True, capture_output=True, text=True)
-                per_wait.append(int(probe.stdout) / n)
+        def sample(name=name, n=n):
+            probe = subprocess.run([sys.executable, os.path.abspath(__file__), "--probe", name, str(n)],
+                                   check=True, capture_output=True, text=True)
+            return int(probe.stdout) / n
+
+        def record(per_wait, name=name, kind=kind, n=n):
             sections["memory"].append(row(name, kind, n, [figure("bytes_per_wait", "bytes", per_wait)]))
-        out.append((f"memory: {name} x {n}", job))
+        out.append((f"memory: {name} x {n}", sample, record, False))  # fresh processes: no warm-up
     for name, kind, run in COST_MODELS:
         units = args.cost_process_units if kind == "process" else args.cost_units
 
-        def job(name=name, kind=kind, run=run, units=units):
-            run(max(1, units // 10))  # warm-up
-            per_unit = [run(units) / units for _ in range(args.repeat)]
+        def record(per_unit, name=name, kind=kind):
             sections["cost"].append(row(name, kind, 0, [figure("per_unit", "s", per_unit)]))
-        out.append((f"cost: {name} x {units}", job))
+        out.append((f"cost: {name} x {units}", lambda run=run, units=units: run(units) / units, record, True))
     return out
 
 
@@ -403,12 +417,21 @@ def main():
 
     sections = {"cpu": [], "io": [], "memory": [], "cost": []}
     todo = jobs(args, sections)
+    rounds = args.repeat + 1  # round 0 is the warm-up
     if args.progress:
-        print(f"# total {len(todo)}", flush=True)
-    for label, job in todo:
-        if args.progress:
-            print(f"# step {label}", flush=True)
-        job()
+        print(f"# total {sum(rounds if warm_up else rounds - 1 for *_, warm_up in todo)}", flush=True)
+    samples = [[] for _ in todo]
+    for r in range(rounds):
+        for (label, sample, _, warm_up), values in zip(todo, samples):
+            if r == 0 and not warm_up:
+                continue
+            if args.progress:
+                print(f"# step {'warm-up' if r == 0 else f'run {r}/{rounds - 1}'}: {label}", flush=True)
+            value = sample()
+            if r > 0:
+                values.append(value)
+    for (_, _, record, _), values in zip(todo, samples):
+        record(values)
     gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
     result = {
         "python": {"ran": True, "status": "ran", "executable": sys.executable,

@@ -21,16 +21,18 @@ Figure derive_figure(const Figure& from, std::string name, std::string unit, con
     return Figure{std::move(name), std::move(unit), f(from.median), std::min(a, b), std::max(a, b), from.samples};
 }
 
-std::vector<double> time_runs(int repeat, const std::function<std::uint64_t()>& run, std::uint64_t& result) {
-    result = run();  // warm-up: first-touch of memory, lazy thread starts, caches
-    std::vector<double> seconds;
-    for (int i = 0; i < repeat; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        const std::uint64_t r = run();
-        seconds.push_back(seconds_since(start));
-        if (r != result) throw std::runtime_error(fmt::format("run {} gave {:#x}, the warm-up gave {:#x}", i + 1, r, result));
+void SameResult::check(std::uint64_t result) {
+    if (runs_++ == 0) {
+        first_ = result;
+    } else if (result != first_) {
+        throw std::runtime_error(fmt::format("{}: run {} gave {:#x}, the first run gave {:#x}", what_, runs_, result, first_));
     }
-    return seconds;
+}
+
+double time_run(const std::function<std::uint64_t()>& run, std::uint64_t& result) {
+    const auto start = std::chrono::steady_clock::now();
+    result = run();
+    return seconds_since(start);
 }
 
 std::int64_t resident_bytes() {

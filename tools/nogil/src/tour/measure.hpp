@@ -1,7 +1,8 @@
 #pragma once
-// Honest measurement: one warm-up run, then `repeat` timed runs; a figure reports their median
-// and spread (min–max). Every run's result is compared with the first, so a model that computes
-// something else is caught, not timed.
+// Honest measurement: one warm-up round, then `repeat` measured rounds, each round running every
+// measurement once (interleaved, so a load that drifts during the tour affects all models alike);
+// a figure reports the median and spread (min–max) of its rounds. Every run's result is compared
+// with the first, so a model that computes something else is caught, not timed.
 
 #include "report.hpp"
 
@@ -21,9 +22,23 @@ Figure make_figure(std::string name, std::string unit, std::vector<double> value
 /// time turns the slowest run into the smallest speedup, so min and max swap as needed).
 Figure derive_figure(const Figure& from, std::string name, std::string unit, const std::function<double(double)>& f);
 
-/// Wall-clock seconds of `repeat` runs of `run` after one warm-up run. `run` returns the work's
-/// result; std::runtime_error if two runs disagree. `result` receives that value.
-std::vector<double> time_runs(int repeat, const std::function<std::uint64_t()>& run, std::uint64_t& result);
+/// Remembers the first result of a measurement's runs and checks every later one against it.
+class SameResult {
+public:
+    explicit SameResult(std::string what) : what_(std::move(what)) {}
+    /// Throws std::runtime_error if `result` differs from the first one seen.
+    void check(std::uint64_t result);
+    /// The first result (0 before any).
+    std::uint64_t value() const noexcept { return first_; }
+
+private:
+    std::string what_;
+    std::uint64_t first_ = 0;
+    int runs_ = 0;
+};
+
+/// Wall-clock seconds `run` takes; `result` receives what it returned.
+double time_run(const std::function<std::uint64_t()>& run, std::uint64_t& result);
 
 /// Seconds since `start`, on the steady clock.
 inline double seconds_since(std::chrono::steady_clock::time_point start) {

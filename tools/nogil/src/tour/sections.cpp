@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <memory>
 #include <stdexcept>
 
 namespace nogil_tool {
@@ -25,11 +26,18 @@ void add_cpu_jobs(const Sizes& sizes, std::vector<Job>& jobs) {
     for (const CpuModel& model : cpu_models()) {
         const std::vector<int> ns = model.parallel ? sizes.workers : std::vector<int>{1};
         for (int n : ns) {
-            jobs.push_back({fmt::format("cpu: {} n={}", model.name, n), [=](Report& report) {
-                                std::uint64_t checksum = 0;
-                                auto seconds = time_runs(sizes.repeat, [&] { return model.run(work, n); }, checksum);
-                                section(report, "cpu").rows.push_back(
-                                    {"nogil", model.name, model.kind, n, hex(checksum), {make_figure("wall", "s", seconds)}});
+            auto checksum = std::make_shared<SameResult>(fmt::format("cpu: {} n={}", model.name, n));
+            jobs.push_back({fmt::format("cpu: {} n={}", model.name, n),
+                            [=] {
+                                std::uint64_t result = 0;
+                                const double seconds = time_run([&] { return model.run(work, n); }, result);
+                                checksum->check(result);
+                                return seconds;
+                            },
+                            [=](Report& report, const std::vector<double>& seconds) {
+                                section(report, "cpu").rows.push_back({"nogil", model.name, model.kind, n,
+                                                                       hex(checksum->value()),
+                                                                       {make_figure("wall", "s", seconds)}});
                             }});
         }
     }
@@ -41,11 +49,15 @@ void add_io_jobs(const Sizes& sizes, std::vector<Job>& jobs) {
         const IoWork work{serial ? sizes.io_serial_ops : sizes.io_ops,
                           std::chrono::duration<double>(sizes.io_delay_ms / 1000), sizes.io_workers};
         const int in_flight = serial ? 1 : model.uses_workers ? std::min(work.workers, work.ops) : work.ops;
-        jobs.push_back({fmt::format("io: {} ({} waits)", model.name, work.ops), [=](Report& report) {
+        jobs.push_back({fmt::format("io: {} ({} waits)", model.name, work.ops),
+                        [=] {
                             std::uint64_t done = 0;
-                            auto seconds = time_runs(sizes.repeat, [&] { return model.run(work); }, done);
+                            const double seconds = time_run([&] { return model.run(work); }, done);
                             if (done != static_cast<std::uint64_t>(work.ops))
                                 throw std::runtime_error(fmt::format("io: {} completed {} of {} waits", model.name, done, work.ops));
+                            return seconds;
+                        },
+                        [=](Report& report, const std::vector<double>& seconds) {
                             const Figure wall = make_figure("wall", "s", seconds);
                             const double ops = work.ops;
                             section(report, "io").rows.push_back(
@@ -58,29 +70,28 @@ void add_io_jobs(const Sizes& sizes, std::vector<Job>& jobs) {
 void add_memory_jobs(const Sizes& sizes, std::vector<Job>& jobs) {
     for (const MemoryModel& model : memory_models()) {
         const int n = model.kind == "thread" ? sizes.memory_threads : sizes.memory_tasks;
-        jobs.push_back({fmt::format("memory: {} x {}", model.name, n), [=](Report& report) {
-                            std::vector<double> per_wait;
-                            for (int i = 0; i < sizes.repeat; ++i) {
-                                std::string out;
-                                const int status = run_child({self_path(), "_probe-memory", model.name, std::to_string(n)},
-                                                             [&](const std::string& line) { out = line; });
-                                if (status != 0 || out.empty())
-                                    throw std::runtime_error(fmt::format("memory probe {} exited with {}", model.name, status));
-                                per_wait.push_back(std::stod(out) / n);
-                            }
+        jobs.push_back({fmt::format("memory: {} x {}", model.name, n),
+                        [=] {
+                            std::string out;
+                            const int status = run_child({self_path(), "_probe-memory", model.name, std::to_string(n)},
+                                                         [&](const std::string& line) { out = line; });
+                            if (status != 0 || out.empty())
+                                throw std::runtime_error(fmt::format("memory probe {} exited with {}", model.name, status));
+                            return std::stod(out) / n;
+                        },
+                        [=](Report& report, const std::vector<double>& per_wait) {
                             section(report, "memory").rows.push_back(
                                 {"nogil", model.name, model.kind, n, "", {make_figure("bytes_per_wait", "bytes", per_wait)}});
-                        }});
+                        },
+                        false});
     }
 }
 
 void add_cost_jobs(const Sizes& sizes, std::vector<Job>& jobs) {
     for (const CostModel& model : cost_models()) {
         const int units = model.kind == "process" ? sizes.cost_process_units : sizes.cost_units;
-        jobs.push_back({fmt::format("cost: {} x {}", model.name, units), [=](Report& report) {
-                            model.run(std::max(1, units / 10));  // warm-up
-                            std::vector<double> per_unit;
-                            for (int i = 0; i < sizes.repeat; ++i) per_unit.push_back(model.run(units) / units);
+        jobs.push_back({fmt::format("cost: {} x {}", model.name, units), [=] { return model.run(units) / units; },
+                        [=](Report& report, const std::vector<double>& per_unit) {
                             section(report, "cost").rows.push_back(
                                 {"nogil", model.name, model.kind, 0, "", {make_figure("per_unit", "s", per_unit)}});
                         }});

@@ -9,11 +9,14 @@
 
 namespace nogil_tool {
 
-/// One step of the tour: a label for the progress display and what to run. A job adds its row
-/// to the report's section.
+/// One measurement of the tour: `sample` runs it once and returns the measured value (checking
+/// what the run computed); after every round, `record` turns the samples into the report's row.
 struct Job {
     std::string label;
-    std::function<void(Report&)> run;
+    std::function<double()> sample;
+    std::function<void(Report&, const std::vector<double>& samples)> record;
+    /// False when a warm-up would change nothing (each sample runs in a fresh process).
+    bool warm_up = true;
 };
 
 /// The sections, in order, with their explanations and workloads filled in and no rows yet.

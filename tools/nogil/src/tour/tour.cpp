@@ -99,11 +99,21 @@ int run_tour(const TourOptions& options) {
 
     const std::vector<Job> jobs = nogil_jobs(options.sizes);
     {
-        Progress progress(static_cast<int>(jobs.size()), stderr_is_terminal());
-        for (const Job& job : jobs) {
-            progress.begin(job.label);
-            job.run(report);
+        const int rounds = options.sizes.repeat + 1;  // round 0 is the warm-up
+        int steps = 0;
+        for (const Job& job : jobs) steps += job.warm_up ? rounds : rounds - 1;
+        Progress progress(steps, stderr_is_terminal());
+        std::vector<std::vector<double>> samples(jobs.size());
+        for (int round = 0; round < rounds; ++round) {
+            for (std::size_t j = 0; j < jobs.size(); ++j) {
+                if (round == 0 && !jobs[j].warm_up) continue;
+                progress.begin(round == 0 ? fmt::format("warm-up: {}", jobs[j].label)
+                                          : fmt::format("run {}/{}: {}", round, rounds - 1, jobs[j].label));
+                const double value = jobs[j].sample();
+                if (round > 0) samples[j].push_back(value);
+            }
         }
+        for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].record(report, samples[j]);
         if (!options.no_python) run_python_side(report, options.python, progress);
         progress.finish();
     }
