@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 namespace nogil_tool {
@@ -38,7 +39,12 @@ void Progress::draw() {
     const int filled = std::min(width, done_ * width / total);
     const std::string bar = std::string(static_cast<std::size_t>(filled), '#') +
                             std::string(static_cast<std::size_t>(width - filled), '.');
-    fmt::print(stderr, "\r\033[K[{}] {:>3}/{} {:5.1f} s  {}", bar, done_, total, elapsed, label_.substr(0, 60));
+    std::string line = fmt::format("[{}] {:>3}/{} {:5.1f} s  {}", bar, done_, total, elapsed, label_);
+    // One line, never wrapped: "\r" can only redraw the line the cursor is on.
+    winsize size{};
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 && line.size() >= size.ws_col)
+        line.resize(size.ws_col - 1u);
+    fmt::print(stderr, "\r\033[K{}", line);
     std::fflush(stderr);
 }
 
