@@ -113,6 +113,7 @@ int panel(std::string& svg, int top, const std::string& title, const std::vector
     return chart_height + 34 + 30;
 }
 
+// The section's bars, nogil's and Python's of one model next to each other.
 std::vector<Bar> bars_of(const Report& report, const std::string& section, const std::string& figure,
                          bool widest_only = false) {
     std::vector<Bar> bars;
@@ -124,12 +125,14 @@ std::vector<Bar> bars_of(const Report& report, const std::string& section, const
             auto& w = widest[{r.runtime, r.model}];
             w = std::max(w, r.workers);
         }
-        for (const Row& r : s.rows) {
-            const Figure* f = r.find(figure);
-            if (!f || (widest_only && r.workers != widest[{r.runtime, r.model}])) continue;
-            std::string label = r.runtime + " " + r.model;
-            if (r.workers > 1) label += fmt::format(" ({})", r.workers);
-            bars.push_back({r.runtime, label, f});
+        for (const Line& line : side_by_side(s)) {
+            for (const auto& [runtime, row] : line.by_runtime) {
+                const Figure* f = row->find(figure);
+                if (!f || (widest_only && row->workers != widest[{runtime, row->model}])) continue;
+                std::string label = runtime + " " + row->model;
+                if (row->workers > 1) label += fmt::format(" ({})", row->workers);
+                bars.push_back({runtime, label, f});
+            }
         }
     }
     return bars;

@@ -112,7 +112,7 @@ struct Sizes {
     int repeat = 5;                          ///< measured repetitions per figure (after one warm-up)
     int cpu_tasks = 32;                      ///< kernel calls per CPU run
     std::int64_t cpu_steps = 4'000'000;      ///< xorshift steps per kernel call (nogil)
-    std::int64_t py_cpu_steps = 40'000;      ///< the same, for Python
+    std::int64_t py_cpu_steps = 30'000;      ///< the same, for Python
     int io_ops = 1000;                       ///< waits per concurrent I/O run
     int io_serial_ops = 20;                  ///< waits per serial I/O run
     int io_workers = 100;                    ///< threads of the I/O thread pool

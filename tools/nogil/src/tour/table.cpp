@@ -10,6 +10,26 @@
 
 namespace nogil_tool {
 
+// Lines in the order nogil lists its models; a model only Python has goes right after the
+// Python row that preceded it, so that e.g. ProcessPoolExecutor sits next to Process.
+std::vector<Line> side_by_side(const Section& s) {
+    std::vector<Line> lines;
+    auto find = [&](const Row& r) {
+        return std::find_if(lines.begin(), lines.end(), [&](const Line& l) { return l.model == r.model && l.workers == r.workers; });
+    };
+    for (const std::string runtime : {"nogil", "python"}) {
+        std::size_t insert_at = 0;
+        for (const Row& r : s.rows) {
+            if (r.runtime != runtime) continue;
+            auto it = find(r);
+            if (it == lines.end()) it = lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(insert_at), Line{r.model, r.workers, {}});
+            it->by_runtime[runtime] = &r;
+            insert_at = static_cast<std::size_t>(it - lines.begin()) + 1;
+        }
+    }
+    return lines;
+}
+
 namespace {
 
 // How a value is shown: divided by `factor`, then the suffix ("ms", "KiB", "x", "/s").
@@ -63,33 +83,6 @@ std::string median_and_spread(const Row& row, const std::string& name) {
     const Scale scale = scale_for(f->median, f->unit);
     return fmt::format("{}{} ({}-{})", number(f->median, f->unit, scale), scale.suffix, number(f->min, f->unit, scale),
                        number(f->max, f->unit, scale));
-}
-
-// One line of a table: a model in one configuration, with each runtime's row beside the other.
-struct Line {
-    std::string model;
-    int workers = 0;
-    std::map<std::string, const Row*> by_runtime;  // "nogil", "python"
-};
-
-// Lines in the order nogil lists its models; a model only Python has goes right after the
-// Python row that preceded it, so that e.g. ProcessPoolExecutor sits next to Process.
-std::vector<Line> lines_of(const Section& s) {
-    std::vector<Line> lines;
-    auto find = [&](const Row& r) {
-        return std::find_if(lines.begin(), lines.end(), [&](const Line& l) { return l.model == r.model && l.workers == r.workers; });
-    };
-    for (const std::string runtime : {"nogil", "python"}) {
-        std::size_t insert_at = 0;
-        for (const Row& r : s.rows) {
-            if (r.runtime != runtime) continue;
-            auto it = find(r);
-            if (it == lines.end()) it = lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(insert_at), Line{r.model, r.workers, {}});
-            it->by_runtime[runtime] = &r;
-            insert_at = static_cast<std::size_t>(it - lines.begin()) + 1;
-        }
-    }
-    return lines;
 }
 
 struct Column {
@@ -203,7 +196,7 @@ std::string format_section(const Section& s, int cores) {
     std::vector<std::vector<std::string>> cells;
     std::vector<std::size_t> width;
     for (const auto& c : cols) width.push_back(c.header.size());
-    for (const Line& line : lines_of(s)) {
+    for (const Line& line : side_by_side(s)) {
         std::vector<std::string> text;
         for (std::size_t i = 0; i < cols.size(); ++i) {
             text.push_back(cols[i].cell(line));
