@@ -30,9 +30,26 @@ build() {  # build PRESET
   cmake --build --preset "$1" -j "$jobs"
 }
 
-run_tests() {  # run_tests PRESET
+passed=0
+failed=0
+run_tests() {  # run_tests PRESET: runs the preset's tests, adds its counts to the totals
   echo "== tests: $1"
-  ctest --preset "$1" -j "$jobs"
+  local log rc=0
+  log=$(mktemp)
+  ctest --preset "$1" -j "$jobs" 2>&1 | tee "$log" || rc=1
+  local line total bad
+  line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$log" | tail -n 1)
+  rm -f "$log"
+  if [ -z "$line" ]; then
+    echo "== $1: ctest printed no summary" >&2
+    failed=$((failed + 1))
+    return 1
+  fi
+  bad=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + total - bad))
+  failed=$((failed + bad))
+  return $rc
 }
 
 cmd=${1:-}
@@ -50,11 +67,14 @@ case "$cmd" in
   test)
     install_missing_packages
     start=$SECONDS
+    status=0
     for preset in ${NOGIL_PRESETS:-release tsan asan clang}; do
       build "$preset"
-      run_tests "$preset"
+      run_tests "$preset" || status=1
     done
-    echo "== all test builds passed in $((SECONDS - start)) s"
+    echo "== test builds: ${NOGIL_PRESETS:-release tsan asan clang}, $((SECONDS - start)) s"
+    echo "$passed passed, $failed failed"
+    exit $status
     ;;
   *)
     echo "usage: $0 tour [options] | test" >&2

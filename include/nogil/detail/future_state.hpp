@@ -8,6 +8,7 @@
 // a reader that sees FINISHED (acquire) sees the value.
 
 #include <nogil/detail/futex.hpp>
+#include <nogil/detail/recycling_allocator.hpp>
 #include <nogil/errors.hpp>
 
 #include <atomic>
@@ -42,6 +43,10 @@ public:
     FutureStateBase(const FutureStateBase&) = delete;
     FutureStateBase& operator=(const FutureStateBase&) = delete;
     virtual ~FutureStateBase();
+
+    // States are made and dropped at submit rate: recycle their memory per thread.
+    static void* operator new(std::size_t size) { return RecyclingAllocator::allocate(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { RecyclingAllocator::deallocate(p, size); }
 
     void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept {

@@ -45,17 +45,21 @@ void FutureStateBase::throw_invalid_state(FutureStatus status) {
 void FutureStateBase::complete_locked(FutureStatus final_status) noexcept {
     CompletionNode* waiters = std::exchange(waiters_, nullptr);
     CompletionNode* callbacks = std::exchange(callbacks_, nullptr);
-    // Publish the final status (release: the value and exception are visible to whoever sees it),
-    // keep the lock while the internal waiters are told, so remove_waiter() can rely on it.
-    std::uint32_t old = word_.exchange(static_cast<std::uint32_t>(final_status) | locked_bit, std::memory_order_acq_rel);
-    for (auto* w = waiters; w;) {
-        auto* next = w->next;  // the waiter may be reused by its owner once told
-        w->on_complete(*this);
-        w = next;
+    // Publish the final status (release: the value and exception are visible to whoever sees it).
+    // With internal waiters, keep the lock while they are told, so remove_waiter() can rely on it;
+    // without, the same exchange releases the lock.
+    std::uint32_t keep_locked = waiters ? locked_bit : 0;
+    std::uint32_t old = word_.exchange(static_cast<std::uint32_t>(final_status) | keep_locked, std::memory_order_acq_rel);
+    if (waiters) {
+        for (auto* w = waiters; w;) {
+            auto* next = w->next;  // the waiter may be reused by its owner once told
+            w->on_complete(*this);
+            w = next;
+        }
+        unlock();
     }
-    unlock();
     if (old & sleepers_bit) futex_wake_all(word_);
-    run_callbacks(callbacks, *this);
+    if (callbacks) run_callbacks(callbacks, *this);
 }
 
 void FutureStateBase::run_callbacks(CompletionNode* reversed, FutureStateBase& state) noexcept {
@@ -90,17 +94,26 @@ bool FutureStateBase::cancel() noexcept {
 }
 
 bool FutureStateBase::set_running_or_notify_cancel() {
-    lock();
+    // pending → running is one compare-and-swap; it waits out the lock bit like lock() does, and
+    // keeps a sleeper's bit that may be set concurrently.
     std::uint32_t w = word_.load(std::memory_order_relaxed);
-    auto s = static_cast<FutureStatus>(w & status_mask);
-    if (s == FutureStatus::pending) {
-        // One RMW: a sleeper may set its bit concurrently (it does not take the lock).
-        word_.fetch_add(static_cast<std::uint32_t>(FutureStatus::running) - locked_bit, std::memory_order_release);
-        return true;
+    for (int spins = 0;; ++spins) {
+        auto s = static_cast<FutureStatus>(w & status_mask);
+        if (s == FutureStatus::cancelled) return false;
+        if (s != FutureStatus::pending)
+            throw InvalidStateError(std::string("Future in unexpected state: ") + std::string(to_string(s)));
+        if (!(w & locked_bit)) {
+            if (word_.compare_exchange_weak(w, w | static_cast<std::uint32_t>(FutureStatus::running),
+                                            std::memory_order_acq_rel, std::memory_order_relaxed))
+                return true;
+            continue;
+        }
+        if (spins < 100)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+        w = word_.load(std::memory_order_relaxed);
     }
-    unlock();
-    if (s == FutureStatus::cancelled) return false;
-    throw InvalidStateError(std::string("Future in unexpected state: ") + std::string(to_string(s)));
 }
 
 void FutureStateBase::set_exception(std::exception_ptr exception) {

@@ -1,0 +1,170 @@
+#pragma once
+// asyncio::Coroutine<T>: what an `async def f() -> T` is in nogil. A function returning
+// Coroutine<T> and using co_await/co_return is a coroutine; calling it runs nothing (lazy).
+//
+//   asyncio::Coroutine<int> answer() { co_await asyncio::sleep(0); co_return 42; }
+//
+// `co_await answer()` runs it inline in the awaiting task, and resumes the awaiting frame when
+// it returns, with its value or its exception (same type). Awaiting goes through the task's
+// step loop (a trampoline) instead of resuming frames from each other, so a chain of a million
+// nested awaits runs in constant stack. A Coroutine can also become a task (create_task).
+//
+// Frames come from the recycling allocator (detail/asyncio_frame_allocator.hpp). Each frame
+// records its function's std::source_location (8 bytes): its name for print_stack() and for
+// debug reports. A Coroutine destroyed without ever being awaited or scheduled is reported in
+// debug mode ("coroutine '...' was never awaited").
+
+#include <nogil/detail/asyncio_frame_allocator.hpp>
+#include <nogil/detail/asyncio_promise.hpp>
+#include <nogil/detail/asyncio_task_base.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <source_location>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace nogil::asyncio {
+template <class T = void>
+class Coroutine;
+}  // namespace nogil::asyncio
+
+namespace nogil::detail::aio {
+
+/// Reports a never-awaited coroutine when debug mode is on (via the running loop's exception
+/// handler, or stderr when no loop runs and NOGIL_ASYNCIO_DEBUG is set).
+void report_never_awaited(const char* name) noexcept;
+
+template <class T>
+struct PromiseValue : PromiseBase {
+    std::optional<T> value;
+    template <class U = T>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() { return std::move(*value); }
+};
+template <>
+struct PromiseValue<void> : PromiseBase {
+    void return_void() noexcept {}
+    void take() noexcept {}
+};
+
+/// Ends a frame: hands control to the awaiting frame through the task's trampoline.
+struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+        if (TaskBase* task = TaskBase::current()) task->set_next(h.promise().continuation);
+    }
+    void await_resume() const noexcept {}
+};
+
+struct CoroutineAccess;
+}  // namespace nogil::detail::aio
+
+namespace nogil::asyncio {
+
+template <class T>
+class [[nodiscard]] Coroutine {
+    static_assert(!std::is_reference_v<T>, "Coroutine<T>: T must be an object type or void");
+
+public:
+    /// The type co_await yields.
+    using value_type = T;
+
+    struct promise_type : detail::PromiseValue<T>, detail::FrameAllocated {
+        // The default argument is evaluated where the compiler builds the promise, inside the
+        // coroutine function: it names that function.
+        explicit promise_type(std::source_location where = std::source_location::current()) noexcept {
+            this->where = where;
+        }
+        Coroutine get_return_object() noexcept { return Coroutine(handle_type::from_promise(*this)); }
+        std::suspend_always initial_suspend() const noexcept { return {}; }
+        detail::FinalAwaiter final_suspend() const noexcept { return {}; }
+        void unhandled_exception() noexcept { this->exception = std::current_exception(); }
+    };
+    using handle_type = std::coroutine_handle<promise_type>;
+
+    Coroutine(Coroutine&& other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)), started_(std::exchange(other.started_, false)) {}
+    Coroutine& operator=(Coroutine&& other) noexcept {
+        if (this != &other) {
+            reset();
+            handle_ = std::exchange(other.handle_, nullptr);
+            started_ = std::exchange(other.started_, false);
+        }
+        return *this;
+    }
+    ~Coroutine() { reset(); }
+
+    /// The coroutine function's name (from std::source_location), or "" if empty.
+    const char* name() const noexcept { return handle_ ? handle_.promise().where.function_name() : ""; }
+    /// False once awaited, scheduled as a task, or moved from.
+    bool valid() const noexcept { return handle_ && !started_; }
+
+    /// Awaiting runs the coroutine inline in the current task; resumes the awaiting frame with
+    /// its value or exception. If the task is cancelled meanwhile, the CancelledError is thrown
+    /// inside this coroutine (at its own suspension point) and propagates like any exception.
+    /// Throws std::runtime_error if the Coroutine was already awaited or scheduled.
+    auto operator co_await() && {
+        if (!valid()) throw std::runtime_error("cannot await a Coroutine that was already awaited or scheduled");
+        started_ = true;
+        return Awaiter{handle_};
+    }
+
+private:
+    friend struct detail::CoroutineAccess;
+    explicit Coroutine(handle_type h) noexcept : handle_(h) {}
+
+    struct Awaiter {
+        handle_type handle;
+        detail::PromiseBase* parent = nullptr;
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        void await_suspend(std::coroutine_handle<P> caller) {
+            detail::TaskBase& task = detail::TaskBase::current_or_throw("a Coroutine");
+            handle.promise().continuation = caller;
+            if constexpr (std::is_base_of_v<detail::PromiseBase, P>) {
+                parent = &caller.promise();
+                parent->child = &handle.promise();
+            }
+            task.set_next(handle);
+        }
+        T await_resume() {
+            if (parent) parent->child = nullptr;
+            if (handle.promise().exception) std::rethrow_exception(handle.promise().exception);
+            return handle.promise().take();
+        }
+    };
+
+    void reset() noexcept {
+        if (!handle_) return;
+        if (!started_) detail::report_never_awaited(handle_.promise().where.function_name());
+        std::exchange(handle_, nullptr).destroy();
+    }
+
+    handle_type handle_;
+    bool started_ = false;
+};
+
+}  // namespace nogil::asyncio
+
+namespace nogil::detail::aio {
+/// create_task's access to the frame: takes ownership of it.
+struct CoroutineAccess {
+    template <class T>
+    static typename asyncio::Coroutine<T>::handle_type release(asyncio::Coroutine<T>& c) {
+        if (!c.valid()) throw std::invalid_argument("coro: this Coroutine was already awaited or scheduled");
+        c.started_ = true;
+        return std::exchange(c.handle_, nullptr);
+    }
+};
+
+template <class A>
+struct is_coroutine : std::false_type {};
+template <class T>
+struct is_coroutine<asyncio::Coroutine<T>> : std::true_type {};
+}  // namespace nogil::detail::aio

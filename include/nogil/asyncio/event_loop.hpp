@@ -1,0 +1,236 @@
+#pragma once
+// asyncio's event loop: one per thread, as in Python. Most programs never touch it directly:
+// asyncio::run() creates one, runs a coroutine on it and closes it.
+//
+// Time: time() returns seconds as a double on the steady (monotonic) clock, like Python's
+// loop.time(); call_at() accepts either that double or a std::chrono::steady_clock time point.
+//
+// Threading: an EventLoop belongs to the thread that runs it. Only call_soon_threadsafe() (and
+// the bridges in <nogil/asyncio/threads.hpp>) may be called from other threads; in debug mode
+// the other scheduling calls check this and throw std::runtime_error.
+
+#include <nogil/detail/asyncio_loop_core.hpp>
+#include <nogil/detail/asyncio_ref.hpp>
+#include <nogil/errors.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace nogil::concurrent::futures {
+class Executor;
+}  // namespace nogil::concurrent::futures
+
+namespace nogil::asyncio {
+
+template <class T>
+class Coroutine;
+template <class T>
+class Task;
+template <class T>
+class Future;
+
+/// What an exception handler receives (Python passes a dict with these keys).
+struct ExceptionContext {
+    /// What went wrong, e.g. "Exception in callback" or "unhandled exception during asyncio.run() shutdown".
+    std::string message;
+    /// The exception, if there is one.
+    std::exception_ptr exception;
+    /// The task, future or callback involved, described (e.g. "<Task finished name='Task-3'>").
+    std::string source;
+};
+
+/// A callback scheduled with call_soon / call_soon_threadsafe (Python's asyncio.Handle).
+class Handle {
+public:
+    Handle() = default;
+    explicit Handle(detail::Ref<detail::HandleState> state) noexcept : state_(std::move(state)) {}
+    /// Prevents the callback from running (no-op if it already ran). Timers: loop thread only.
+    void cancel() noexcept {
+        if (state_) state_->cancel();
+    }
+    /// True if cancel() was called.
+    bool cancelled() const noexcept { return state_ && state_->cancelled.load(std::memory_order_acquire); }
+
+protected:
+    detail::Ref<detail::HandleState> state_;
+};
+
+/// A callback scheduled with call_later / call_at (Python's asyncio.TimerHandle).
+class TimerHandle : public Handle {
+public:
+    using Handle::Handle;
+    /// The scheduled time, in loop.time() seconds.
+    double when() const noexcept {
+        return std::chrono::duration<double>(state_->when.time_since_epoch()).count();
+    }
+};
+
+/// Python's asyncio event loop.
+class EventLoop {
+public:
+    using clock = std::chrono::steady_clock;
+
+    /// A new, not running loop (Python's new_event_loop()). Throws OSError if epoll fails.
+    EventLoop();
+    /// Closes the loop if it is not closed (see close()).
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    // --- scheduling --------------------------------------------------------------------------
+
+    /// Runs fn(args...) on a later loop iteration, after the callbacks already queued.
+    template <class F, class... Args>
+    Handle call_soon(F&& fn, Args&&... args) {
+        core_->check_thread();
+        return Handle(core_->call_soon(bind(std::forward<F>(fn), std::forward<Args>(args)...)));
+    }
+    /// Runs fn(args...) after `delay` (any std::chrono::duration; negative counts as zero).
+    template <class Rep, class Period, class F, class... Args>
+    TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& fn, Args&&... args) {
+        return call_at(clock::now() + to_clock_duration(delay, "delay"), std::forward<F>(fn),
+                       std::forward<Args>(args)...);
+    }
+    /// Runs fn(args...) after `delay` seconds. A NaN delay throws std::invalid_argument.
+    template <class F, class... Args>
+    TimerHandle call_later(double delay, F&& fn, Args&&... args) {
+        return call_later(std::chrono::duration<double>(delay), std::forward<F>(fn), std::forward<Args>(args)...);
+    }
+    /// Runs fn(args...) at `when` on the steady clock.
+    template <class F, class... Args>
+    TimerHandle call_at(clock::time_point when, F&& fn, Args&&... args) {
+        core_->check_thread();
+        return TimerHandle(core_->call_at(when, bind(std::forward<F>(fn), std::forward<Args>(args)...)));
+    }
+    /// Runs fn(args...) at `when`, in time() seconds.
+    template <class F, class... Args>
+    TimerHandle call_at(double when, F&& fn, Args&&... args) {
+        return call_at(from_seconds(when, "when"), std::forward<F>(fn), std::forward<Args>(args)...);
+    }
+    /// Any thread: queues fn(args...) and wakes the loop if it sleeps.
+    template <class F, class... Args>
+    Handle call_soon_threadsafe(F&& fn, Args&&... args) {
+        return Handle(core_->call_soon_threadsafe(bind(std::forward<F>(fn), std::forward<Args>(args)...)));
+    }
+    /// Seconds on the monotonic clock, as a double (the loop's own clock).
+    double time() const noexcept { return std::chrono::duration<double>(clock::now().time_since_epoch()).count(); }
+
+    // --- running and stopping ----------------------------------------------------------------
+
+    /// Runs until stop(). Throws RuntimeError if closed, already running, or another loop runs
+    /// on this thread.
+    void run_forever() { core_->run_forever(); }
+    /// Wraps a Coroutine in a task (or takes a Task/Future), runs the loop until it is done and
+    /// returns its result or re-throws its exception. Defined in <nogil/asyncio/task.hpp>.
+    template <class Awaitable>
+    auto run_until_complete(Awaitable aw);
+    /// Stops run_forever() after the current iteration (or after the next one if not running).
+    void stop() noexcept { core_->stop(); }
+    /// Drops everything scheduled and destroys the frames of pending tasks (see the close
+    /// protocol in detail/asyncio_loop_core.hpp). Throws RuntimeError if running.
+    void close() { core_->close(); }
+    bool is_running() const noexcept { return core_->is_running(); }
+    bool is_closed() const noexcept { return core_->is_closed(); }
+
+    // --- tasks and futures --------------------------------------------------------------------
+
+    /// Schedules a coroutine as a task on this loop. Defined in <nogil/asyncio/task.hpp>.
+    template <class T>
+    Task<T> create_task(Coroutine<T> coro, std::string_view name = {});
+    /// A new pending Future bound to this loop. Defined in <nogil/asyncio/future.hpp>.
+    template <class T = void>
+    Future<T> create_future();
+
+    // --- executors (defined in <nogil/asyncio/threads.hpp> and src/asyncio/threads.cpp) ------
+
+    /// Runs fn(args...) on `executor` (nullptr: the default one, a ThreadPoolExecutor created on
+    /// first use) and returns an asyncio Future for its result. Cancelling that Future (or the
+    /// task awaiting it) cancels the call if it has not started. Throws RuntimeError after
+    /// shutdown_default_executor().
+    template <class F, class... Args>
+    auto run_in_executor(concurrent::futures::Executor* executor, F&& fn, Args&&... args);
+    /// Replaces the default executor used by run_in_executor(nullptr, ...) and to_thread().
+    void set_default_executor(std::shared_ptr<concurrent::futures::Executor> executor);
+    /// Shuts the default executor down, waiting for its calls in another thread so that the
+    /// loop keeps running meanwhile. run() calls it before closing the loop.
+    Coroutine<void> shutdown_default_executor();
+    /// The default executor (created on first use). Throws RuntimeError after shutdown.
+    concurrent::futures::Executor& default_executor();
+
+    // --- file descriptors (readiness, level-triggered, as Python's add_reader) --------------
+
+    /// Calls fn each iteration while fd is readable; replaces an earlier reader for fd.
+    void add_reader(int fd, std::function<void()> fn) { core_->set_fd_callback(fd, false, std::move(fn)); }
+    /// True if a reader was registered.
+    bool remove_reader(int fd) { return core_->clear_fd_callback(fd, false); }
+    /// Calls fn each iteration while fd is writable; replaces an earlier writer for fd.
+    void add_writer(int fd, std::function<void()> fn) { core_->set_fd_callback(fd, true, std::move(fn)); }
+    /// True if a writer was registered.
+    bool remove_writer(int fd) { return core_->clear_fd_callback(fd, true); }
+
+    // --- signals ------------------------------------------------------------------------------
+
+    /// Runs fn on the loop (queued like call_soon) when `sig` arrives, whichever thread the
+    /// signal is delivered to (a self-pipe carries it to the loop). Replaces an earlier handler
+    /// for `sig`. Main thread only, as in Python, and one loop handles signals at a time.
+    /// Throws std::invalid_argument for a number that is not a signal, RuntimeError for
+    /// SIGKILL/SIGSTOP ("sig 9 cannot be caught"), off the main thread, or if another loop
+    /// already handles signals.
+    void add_signal_handler(int sig, std::function<void()> fn) { core_->add_signal_handler(sig, std::move(fn)); }
+    /// Restores the default disposition; true if a handler was registered. close() removes all.
+    bool remove_signal_handler(int sig) { return core_->remove_signal_handler(sig); }
+
+    // --- errors and debug ---------------------------------------------------------------------
+
+    using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
+    /// Replaces the handler for errors the loop cannot hand to anyone (a callback that threw...).
+    /// An empty function restores the default.
+    void set_exception_handler(ExceptionHandler handler) { core_->set_exception_handler(std::move(handler)); }
+    /// Prints the context to stderr: message, source, and the exception's type and what().
+    void default_exception_handler(const ExceptionContext& context);
+    /// Calls the handler (the default one if none is set, or if the handler itself throws).
+    void call_exception_handler(const ExceptionContext& context) noexcept { core_->call_exception_handler(context); }
+    /// Debug mode: slow callbacks reported, thread misuse throws, never-awaited coroutines reported.
+    void set_debug(bool enabled) noexcept { core_->debug = enabled; }
+    bool get_debug() const noexcept { return core_->debug; }
+    /// Callbacks and task steps slower than this (seconds) are reported in debug mode; 0.1 default.
+    double slow_callback_duration() const noexcept { return core_->slow_callback_duration; }
+    void set_slow_callback_duration(double seconds);
+
+    /// The machinery; not part of the public API.
+    detail::LoopCore& core() const noexcept { return *core_; }
+
+private:
+    template <class F, class... Args>
+    static std::function<void()> bind(F&& fn, Args&&... args) {
+        if constexpr (sizeof...(Args) == 0)
+            return std::function<void()>(std::forward<F>(fn));
+        else
+            return std::function<void()>(std::bind_front(std::forward<F>(fn), std::forward<Args>(args)...));
+    }
+    static clock::time_point from_seconds(double when, const char* name);
+    template <class Rep, class Period>
+    static clock::duration to_clock_duration(std::chrono::duration<Rep, Period> d, const char* name) {
+        const double seconds = std::chrono::duration<double>(d).count();
+        if (std::isnan(seconds)) throw std::invalid_argument(std::string(name) + " must not be NaN");
+        // Clamp huge delays (inf, hours::max()) to a century instead of overflowing the clock.
+        if (seconds > 3.2e9) return std::chrono::hours(24 * 365 * 100);
+        if (d <= d.zero()) return clock::duration::zero();
+        return std::chrono::ceil<clock::duration>(d);
+    }
+
+    detail::Ref<detail::LoopCore> core_;
+};
+
+/// The loop running on this thread. Throws std::runtime_error("no running event loop").
+EventLoop& get_running_loop();
+
+}  // namespace nogil::asyncio

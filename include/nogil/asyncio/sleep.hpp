@@ -1,0 +1,121 @@
+#pragma once
+// asyncio::sleep(delay) and sleep(delay, value).
+//
+//   co_await asyncio::sleep(100ms);          // any std::chrono::duration
+//   co_await asyncio::sleep(0.5);            // seconds as a double (NaN: std::invalid_argument)
+//   int v = co_await asyncio::sleep(1s, 7);  // returns the value
+//
+// sleep(0) (or a negative delay) yields to the loop once, with no timer: the task is resumed on
+// the next loop turn. Otherwise a timer is armed; the task is resumed by the loop one turn
+// after it fires. Cancelling the sleeping task removes the timer from the heap and throws
+// CancelledError from this co_await.
+
+#include <nogil/detail/asyncio_loop_core.hpp>
+#include <nogil/detail/asyncio_task_base.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <coroutine>
+#include <stdexcept>
+#include <utility>
+
+namespace nogil::detail::aio {
+
+/// The waiter behind sleep() (the smallest example of the waiter protocol).
+class SleepWaiter : public Waiter {
+public:
+    explicit SleepWaiter(Clock::duration delay) noexcept : delay_(delay) {}
+    /// Moves a not yet awaited sleep (e.g. into a task by wait_for or gather).
+    SleepWaiter(SleepWaiter&& other) noexcept : delay_(other.delay_) {}
+    SleepWaiter(const SleepWaiter&) = delete;
+    SleepWaiter& operator=(const SleepWaiter&) = delete;
+    ~SleepWaiter() {
+        if (timer_) timer_->cancel();
+    }
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+        task_ = &TaskBase::current_or_throw("asyncio::sleep()");
+        if (delay_ <= Clock::duration::zero()) {
+            task_->suspend(nullptr, h);  // a bare yield: a cancel becomes a pending one
+            task_->wake();
+            return;
+        }
+        timer_ = task_->loop().call_at(Clock::now() + delay_, &on_timer, task_);
+        task_->suspend(this, h);
+    }
+    bool cancel(const std::string&) override {
+        if (!timer_ || timer_->heap_index == HandleState::not_in_heap) return false;  // already fired
+        task_->loop().remove_timer(*timer_);
+        cancelled_ = true;
+        task_->wake();
+        return true;
+    }
+
+protected:
+    void resumed() {
+        task_->throw_if_cancel_requested();
+        if (cancelled_) throw task_->make_cancelled_error();
+    }
+
+private:
+    static void on_timer(void* task) { static_cast<TaskBase*>(task)->wake(); }
+
+    Clock::duration delay_;
+    Ref<HandleState> timer_;
+    TaskBase* task_ = nullptr;
+    bool cancelled_ = false;
+};
+
+template <class Rep, class Period>
+Clock::duration sleep_delay(std::chrono::duration<Rep, Period> d) {
+    const double seconds = std::chrono::duration<double>(d).count();
+    if (std::isnan(seconds)) throw std::invalid_argument("delay must not be NaN");
+    if (seconds > 3.2e9) return std::chrono::hours(24 * 365 * 100);  // "forever", without overflow
+    if (d <= d.zero()) return Clock::duration::zero();
+    return std::chrono::ceil<Clock::duration>(d);
+}
+
+}  // namespace nogil::detail::aio
+
+namespace nogil::asyncio {
+
+/// The awaitable sleep() returns; co_await it once.
+template <class T = void>
+class [[nodiscard]] SleepAwaiter : public detail::SleepWaiter {
+public:
+    SleepAwaiter(detail::Clock::duration d, T value) : SleepWaiter(d), value_(std::move(value)) {}
+    T await_resume() {
+        resumed();
+        return std::move(value_);
+    }
+
+private:
+    T value_;
+};
+
+template <>
+class [[nodiscard]] SleepAwaiter<void> : public detail::SleepWaiter {
+public:
+    explicit SleepAwaiter(detail::Clock::duration d) noexcept : SleepWaiter(d) {}
+    void await_resume() { resumed(); }
+};
+
+/// Suspends the current task for `delay`; see the header comment.
+template <class Rep, class Period>
+SleepAwaiter<> sleep(std::chrono::duration<Rep, Period> delay) {
+    return SleepAwaiter<>(detail::sleep_delay(delay));
+}
+/// Suspends the current task for `delay`, then returns `value`.
+template <class Rep, class Period, class T>
+SleepAwaiter<T> sleep(std::chrono::duration<Rep, Period> delay, T value) {
+    return SleepAwaiter<T>(detail::sleep_delay(delay), std::move(value));
+}
+/// Suspends the current task for `seconds`.
+inline SleepAwaiter<> sleep(double seconds) { return sleep(std::chrono::duration<double>(seconds)); }
+/// Suspends the current task for `seconds`, then returns `value`.
+template <class T>
+SleepAwaiter<T> sleep(double seconds, T value) {
+    return sleep(std::chrono::duration<double>(seconds), std::move(value));
+}
+
+}  // namespace nogil::asyncio

@@ -1,0 +1,112 @@
+#pragma once
+// asyncio::TaskGroup: structured concurrency (Python 3.11's `async with asyncio.TaskGroup()`).
+//
+//   auto body = [&](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
+//       tg.create_task(fetch(1));
+//       tg.create_task(fetch(2));
+//       co_return;
+//   };
+//   co_await asyncio::TaskGroup::run(body);   // returns when every child is done
+//
+// Why this spelling: a TaskGroup only exists inside run(), so it cannot be used before it is
+// entered or after it is left, and the exit (waiting for the children, raising their errors)
+// cannot be forgotten or skipped by an exception - which an object with an explicit join()
+// would allow. The body runs inline in the current task. Name the lambda before the co_await
+// (g++ 12 miscompiles a capturing lambda temporary inside a co_await expression).
+//
+// Rules (Python's): the group waits for all children. The first child that fails cancels the
+// other children and the body (the parent task is cancelled, then uncancelled on exit, so the
+// code after run() goes on normally). On exit, if any child or the body failed, run() throws
+// ExceptionGroup("unhandled errors in a TaskGroup", [the failures]); a child's CancelledError
+// is not a failure. Cancelling the parent task cancels the children, waits for them, then
+// re-throws the CancelledError. The parent is resumed by the loop, one turn after the last
+// child completes.
+
+#include <nogil/asyncio/coroutine.hpp>
+#include <nogil/asyncio/future.hpp>
+#include <nogil/asyncio/task.hpp>
+#include <nogil/detail/asyncio_task_base.hpp>
+#include <nogil/errors.hpp>
+
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace nogil::asyncio {
+
+class TaskGroup {
+public:
+    TaskGroup(const TaskGroup&) = delete;
+    TaskGroup& operator=(const TaskGroup&) = delete;
+    ~TaskGroup();
+
+    /// Runs body(tg) in the current task, then waits for the group; see the header comment.
+    /// Returns the body's value.
+    template <class F>
+        requires std::is_invocable_v<F&, TaskGroup&>
+    static Coroutine<typename std::invoke_result_t<F&, TaskGroup&>::value_type> run(F body) {
+        using T = typename std::invoke_result_t<F&, TaskGroup&>::value_type;
+        TaskGroup tg;
+        tg.enter();
+        std::exception_ptr error;
+        if constexpr (std::is_void_v<T>) {
+            try {
+                co_await body(tg);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            co_await tg.exit(error);
+        } else {
+            std::optional<T> value;
+            try {
+                value.emplace(co_await body(tg));
+            } catch (...) {
+                error = std::current_exception();
+            }
+            co_await tg.exit(error);
+            co_return std::move(*value);
+        }
+    }
+
+    /// Schedules a child task. Throws RuntimeError if the group is shutting down (a child failed
+    /// or the parent is cancelled) or finished.
+    template <class T>
+    Task<T> create_task(Coroutine<T> coro, TaskOptions options = {}) {
+        check_can_create();
+        Task<T> task = detail_task::make_task(*loop_, coro, options);
+        adopt(*task.state());
+        return task;
+    }
+    /// Same, with a name.
+    template <class T>
+    Task<T> create_task(Coroutine<T> coro, std::string_view name) {
+        return create_task(std::move(coro), TaskOptions{name, false});
+    }
+
+private:
+    TaskGroup() = default;
+    void enter();
+    Coroutine<> exit(std::exception_ptr error);
+    void check_can_create() const;
+    void adopt(detail::TaskBase& task);
+    void abort();
+    void on_task_done(detail::FutureBase& task);
+    static void task_done(void* self, detail::FutureBase& task) { static_cast<TaskGroup*>(self)->on_task_done(task); }
+
+    detail::LoopCore* loop_ = nullptr;
+    detail::Ref<detail::TaskBase> parent_;
+    std::unordered_set<detail::TaskBase*> tasks_;  // pending children, one reference each
+    std::vector<std::exception_ptr> errors_;
+    std::optional<Future<>> on_completed_;
+    bool entered_ = false;
+    bool exiting_ = false;
+    bool aborting_ = false;
+    bool parent_cancel_requested_ = false;
+};
+
+}  // namespace nogil::asyncio

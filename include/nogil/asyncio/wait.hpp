@@ -1,0 +1,324 @@
+#pragma once
+// asyncio::wait_for, asyncio::wait and asyncio::as_completed.
+//
+// wait_for(aw, timeout) (Python 3.12's rules):
+//   - the awaitable runs under asyncio::timeout(timeout) in the current task (a Coroutine inline,
+//     a Task or Future by awaiting it);
+//   - on timeout the inner task is cancelled and has fully finished before TimeoutError is
+//     thrown; if it swallows the cancellation and returns a value, that value is returned;
+//   - timeout <= 0: a done awaitable gives its result; otherwise it is cancelled, waited for,
+//     and TimeoutError is thrown (its value if it swallowed the cancellation);
+//   - cancelling the waiting task cancels the inner one and raises CancelledError, never
+//     TimeoutError.
+//
+// wait(fs, timeout, return_when) waits for tasks/futures (not coroutines: a compile error, as
+// Python's TypeError) and returns {done, pending}; it never cancels them. Cancelling the waiting
+// task leaves them running too.
+//
+// as_completed(aws, timeout) returns a std::vector of N Coroutines; awaiting the k-th gives the
+// result of the k-th awaitable to complete (or throws its exception, or TimeoutError once the
+// timeout passed).
+//
+// Every waiting task here is resumed by the loop, one turn after what it waits for happened.
+
+#include <nogil/asyncio/coroutine.hpp>
+#include <nogil/asyncio/future.hpp>
+#include <nogil/asyncio/task.hpp>
+#include <nogil/asyncio/timeouts.hpp>
+#include <nogil/detail/asyncio_awaitables.hpp>
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+namespace nogil::detail::aio {
+
+/// A Future<void> completed by the first of its links (Python's _release_waiter).
+class ReleaseWaiter final : public FutureState<void> {
+public:
+    using FutureState<void>::FutureState;
+    void release_waiter(FutureBase&) {
+        if (!done()) set_result();
+    }
+};
+
+/// Python's _cancel_and_wait: cancels `fut` and waits until it is done, while staying
+/// cancellable itself.
+asyncio::Coroutine<> cancel_and_wait(Ref<FutureBase> fut);
+
+template <class F>
+decltype(auto) result_of(const F& fut) {
+    return fut.result();
+}
+
+template <class A, class R>
+asyncio::Coroutine<R> wait_for_impl(A aw, std::optional<Clock::duration> timeout) {
+    if (timeout && *timeout <= Clock::duration::zero()) {
+        auto fut = ensure_future(std::move(aw));
+        if (!fut.done()) {
+            co_await cancel_and_wait(Ref<FutureBase>(fut.state()));
+            if (fut.cancelled()) throw TimeoutError();
+        }
+        if constexpr (std::is_void_v<R>)
+            fut.result();
+        else
+            co_return R(fut.result());
+    } else {
+        asyncio::Timeout cm(timeout ? std::optional(Clock::now() + *timeout) : std::nullopt);
+        if constexpr (is_coroutine<A>::value)
+            co_return co_await cm.run(std::move(aw));
+        else
+            co_return co_await cm.run(await_in_coroutine(std::move(aw)));
+    }
+}
+
+template <class Rep, class Period>
+Clock::duration wait_timeout(std::chrono::duration<Rep, Period> timeout) {
+    const double seconds = std::chrono::duration<double>(timeout).count();
+    if (std::isnan(seconds)) throw std::invalid_argument("timeout must not be NaN");
+    if (seconds > 3.2e9) return std::chrono::hours(24 * 365 * 100);
+    if (timeout <= timeout.zero()) return Clock::duration::zero();
+    return std::chrono::ceil<Clock::duration>(timeout);
+}
+
+}  // namespace nogil::detail::aio
+
+namespace nogil::asyncio {
+
+/// Python's FIRST_COMPLETED / FIRST_EXCEPTION / ALL_COMPLETED.
+enum class ReturnWhen { FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED };
+inline constexpr ReturnWhen FIRST_COMPLETED = ReturnWhen::FIRST_COMPLETED;
+inline constexpr ReturnWhen FIRST_EXCEPTION = ReturnWhen::FIRST_EXCEPTION;
+inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::ALL_COMPLETED;
+
+/// What wait() returns: `auto [done, pending] = co_await asyncio::wait(tasks);`
+template <class F>
+struct WaitResult {
+    std::vector<F> done;
+    std::vector<F> pending;
+};
+
+/// Awaits `aw` for at most `timeout`; see the header comment.
+template <class A, class Rep, class Period>
+Coroutine<detail::future_value_t<detail::future_t<A>>> wait_for(A aw, std::chrono::duration<Rep, Period> timeout) {
+    return detail::wait_for_impl<A, detail::future_value_t<detail::future_t<A>>>(std::move(aw),
+                                                                                detail::wait_timeout(timeout));
+}
+/// Same, with the timeout in seconds.
+template <class A>
+Coroutine<detail::future_value_t<detail::future_t<A>>> wait_for(A aw, double timeout) {
+    return wait_for(std::move(aw), std::chrono::duration<double>(timeout));
+}
+/// Python's wait_for(aw, None): no timeout.
+template <class A>
+Coroutine<detail::future_value_t<detail::future_t<A>>> wait_for(A aw, std::nullopt_t) {
+    return detail::wait_for_impl<A, detail::future_value_t<detail::future_t<A>>>(std::move(aw), std::nullopt);
+}
+
+}  // namespace nogil::asyncio
+
+namespace nogil::detail::aio {
+
+/// The state of one wait() call (Python's _wait closure).
+class WaitState final : public FutureState<void> {
+public:
+    WaitState(LoopCore& loop, std::size_t count, asyncio::ReturnWhen when)
+        : FutureState<void>(loop), counter_(count), return_when_(when) {}
+    ~WaitState() override {
+        if (timer_) timer_->cancel();
+    }
+    void arm(Clock::duration timeout) { timer_ = loop().call_at(Clock::now() + timeout, &on_timeout, this); }
+    void disarm() noexcept {
+        if (timer_) std::exchange(timer_, nullptr)->cancel();
+    }
+    void on_completion(FutureBase& f) {
+        --counter_;
+        if (counter_ == 0 || return_when_ == asyncio::FIRST_COMPLETED ||
+            (return_when_ == asyncio::FIRST_EXCEPTION && !f.cancelled() && f.stored_exception())) {
+            disarm();
+            if (!done()) set_result();
+        }
+    }
+
+private:
+    static void on_timeout(void* self) {
+        auto* s = static_cast<WaitState*>(self);
+        s->timer_ = nullptr;
+        if (!s->done()) s->set_result();
+    }
+    std::size_t counter_;
+    asyncio::ReturnWhen return_when_;
+    Ref<HandleState> timer_;
+};
+
+template <class F>
+asyncio::Coroutine<asyncio::WaitResult<F>> wait_impl(std::vector<F> fs, std::optional<Clock::duration> timeout,
+                                                     asyncio::ReturnWhen return_when) {
+    using L = Link<WaitState, &WaitState::on_completion>;
+    auto state = Ref<WaitState>::adopt(new WaitState(running_loop_or_throw(), fs.size(), return_when));
+    if (timeout) state->arm(*timeout);
+    for (auto& f : fs) L::add(*f.state(), *state);
+    std::exception_ptr error;
+    try {
+        co_await asyncio::Future<>::from_state(state);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    state->disarm();
+    for (auto& f : fs) L::remove(*f.state(), *state);
+    if (error) std::rethrow_exception(error);
+    asyncio::WaitResult<F> result;
+    for (auto& f : fs) (f.done() ? result.done : result.pending).push_back(std::move(f));
+    co_return result;
+}
+
+template <class R>
+auto distinct_futures(R&& fs) {
+    using F = std::decay_t<std::ranges::range_value_t<R>>;
+    static_assert(is_task<F>::value || is_future<F>::value,
+                  "asyncio::wait() takes Tasks or Futures, not coroutines: create_task() them first");
+    std::vector<F> out;
+    for (auto&& f : fs) {
+        bool seen = false;
+        for (auto& o : out) seen = seen || o.state() == f.state();
+        if (!seen) out.push_back(f);
+    }
+    if (out.empty()) throw std::invalid_argument("Set of Tasks/Futures is empty.");
+    return out;
+}
+
+}  // namespace nogil::detail::aio
+
+namespace nogil::asyncio {
+
+/// Waits until `return_when` holds for the tasks/futures in `fs` (a duplicate counts once).
+/// Throws std::invalid_argument("Set of Tasks/Futures is empty.") for an empty range.
+template <std::ranges::input_range R>
+auto wait(R&& fs, ReturnWhen return_when = ALL_COMPLETED) {
+    return detail::wait_impl(detail::distinct_futures(fs), std::nullopt, return_when);
+}
+/// Same, returning after `timeout` at the latest (what is not done is in `pending`).
+template <std::ranges::input_range R, class Rep, class Period>
+auto wait(R&& fs, std::chrono::duration<Rep, Period> timeout, ReturnWhen return_when = ALL_COMPLETED) {
+    return detail::wait_impl(detail::distinct_futures(fs), std::optional(detail::wait_timeout(timeout)), return_when);
+}
+/// Same, with the timeout in seconds.
+template <std::ranges::input_range R>
+auto wait(R&& fs, double timeout, ReturnWhen return_when = ALL_COMPLETED) {
+    return wait(std::forward<R>(fs), std::chrono::duration<double>(timeout), return_when);
+}
+
+}  // namespace nogil::asyncio
+
+namespace nogil::detail::aio {
+
+/// Shared by the coroutines as_completed() returns (Python's closure with its done queue).
+template <class F>
+class AsCompletedState final : public FrameAllocated {
+public:
+    explicit AsCompletedState(std::vector<F> todo) : todo_(std::move(todo)) {}
+    ~AsCompletedState() {
+        if (timer_) timer_->cancel();
+    }
+    void add_ref() noexcept { ++refs_; }
+    void release() noexcept {
+        if (--refs_ == 0) delete this;
+    }
+    void start(std::optional<Clock::duration> timeout) {
+        for (auto& f : todo_) L::add(*f.state(), *this);
+        if (!todo_.empty() && timeout)
+            timer_ = running_loop_or_throw().call_at(Clock::now() + *timeout, &on_timeout, this);
+    }
+    void on_completion(FutureBase& f) {
+        if (todo_.empty()) return;  // the timeout came first
+        for (auto it = todo_.begin(); it != todo_.end(); ++it)
+            if (it->state() == &f) {
+                done_.push_back(std::move(*it));
+                todo_.erase(it);
+                break;
+            }
+        wake_getter();
+        if (todo_.empty() && timer_) std::exchange(timer_, nullptr)->cancel();
+    }
+    std::deque<std::optional<F>> done_;
+    std::optional<asyncio::Future<>> getter_;
+
+private:
+    using L = Link<AsCompletedState, &AsCompletedState::on_completion>;
+    void wake_getter() {
+        if (getter_ && !getter_->done()) getter_->set_result();
+    }
+    static void on_timeout(void* self) {
+        auto* s = static_cast<AsCompletedState*>(self);
+        s->timer_ = nullptr;
+        Ref<AsCompletedState> keep(s);
+        for (auto& f : s->todo_) {
+            L::remove(*f.state(), *s);
+            s->done_.push_back(std::nullopt);
+        }
+        s->todo_.clear();
+        s->wake_getter();
+    }
+    std::size_t refs_ = 1;
+    std::vector<F> todo_;
+    Ref<HandleState> timer_;
+};
+
+template <class F, class R = future_value_t<F>>
+asyncio::Coroutine<R> wait_for_one(Ref<AsCompletedState<F>> s) {
+    while (s->done_.empty()) {
+        s->getter_.emplace();
+        co_await *s->getter_;
+    }
+    std::optional<F> f = std::move(s->done_.front());
+    s->done_.pop_front();
+    if (!f) throw TimeoutError();
+    if constexpr (std::is_void_v<R>)
+        f->result();
+    else
+        co_return R(f->result());
+}
+
+template <class R>
+auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
+    using F = future_t<std::ranges::range_value_t<R>>;
+    std::vector<F> todo;
+    for (auto&& a : aws) {
+        F f = ensure_future_from_range(a);
+        bool seen = false;
+        for (auto& o : todo) seen = seen || o.state() == f.state();
+        if (!seen) todo.push_back(std::move(f));
+    }
+    const std::size_t n = todo.size();
+    auto state = Ref<AsCompletedState<F>>::adopt(new AsCompletedState<F>(std::move(todo)));
+    state->start(timeout);
+    std::vector<asyncio::Coroutine<future_value_t<F>>> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(wait_for_one<F>(state));
+    return out;
+}
+
+}  // namespace nogil::detail::aio
+
+namespace nogil::asyncio {
+
+/// See the header comment: `for (auto& next : as_completed(tasks)) { auto v = co_await std::move(next); }`
+/// Coroutines in `aws` are moved out into tasks (scheduled now).
+template <std::ranges::input_range R>
+auto as_completed(R&& aws) {
+    return detail::as_completed_impl(std::forward<R>(aws), std::nullopt);
+}
+/// Same; awaiting a coroutine after `timeout` (from now) throws TimeoutError.
+template <std::ranges::input_range R, class Rep, class Period>
+auto as_completed(R&& aws, std::chrono::duration<Rep, Period> timeout) {
+    return detail::as_completed_impl(std::forward<R>(aws), std::optional(detail::wait_timeout(timeout)));
+}
+/// Same, with the timeout in seconds.
+template <std::ranges::input_range R>
+auto as_completed(R&& aws, double timeout) {
+    return as_completed(std::forward<R>(aws), std::chrono::duration<double>(timeout));
+}
+
+}  // namespace nogil::asyncio

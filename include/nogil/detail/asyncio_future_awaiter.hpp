@@ -1,0 +1,71 @@
+#pragma once
+// The awaiter for anything future-like (Future<T>, Task<T>, gather's result): a waiter in the
+// sense of asyncio_task_base.hpp. Suspending registers a done callback on the future; the
+// callback steps the task inline (Python's Task.__wakeup), one loop turn after completion.
+// Cancelling the awaiting task cancels the awaited future or task (Python's rule).
+
+#include <nogil/detail/asyncio_future_base.hpp>
+#include <nogil/detail/asyncio_ref.hpp>
+#include <nogil/detail/asyncio_task_base.hpp>
+
+#include <coroutine>
+#include <stdexcept>
+#include <string>
+
+namespace nogil::detail::aio {
+
+class FutureWaiter : public Waiter {
+public:
+    explicit FutureWaiter(FutureBase& fut) noexcept : fut_(&fut) {}
+    FutureWaiter(const FutureWaiter&) = delete;
+    FutureWaiter& operator=(const FutureWaiter&) = delete;
+    ~FutureWaiter() {
+        if (task_ && !fut_->done()) fut_->remove_callback(&on_done, task_);
+    }
+
+    /// A done future does not suspend (and, as in Python, does not see a pending cancel).
+    bool await_ready() const noexcept { return fut_->done(); }
+    void await_suspend(std::coroutine_handle<> h) {
+        TaskBase& task = TaskBase::current_or_throw("a Future or Task");
+        if (&task == fut_) throw std::runtime_error("Task cannot await on itself: " + task.describe());
+        if (&fut_->loop() != &task.loop())
+            throw std::runtime_error("Task " + task.describe() + " got Future " + fut_->describe() +
+                                     " attached to a different loop");
+        fut_->add_callback(&on_done, &task);
+        task_ = &task;
+        task.suspend(this, h);
+    }
+    /// Cancelling the awaiting task cancels what it awaits; the completion then wakes it.
+    bool cancel(const std::string& msg) override { return fut_->cancel(msg); }
+
+protected:
+    /// First step of every await_resume: a cancel nobody took is thrown here.
+    void resumed() {
+        if (task_) task_->throw_if_cancel_requested();
+    }
+
+private:
+    static void on_done(void* task, FutureBase&) { static_cast<TaskBase*>(task)->wake_now(); }
+
+    FutureBase* fut_;
+    TaskBase* task_ = nullptr;
+};
+
+/// Typed result: State provides value() (throws what result() throws).
+template <class State, class T>
+class FutureAwaiter final : public FutureWaiter {
+public:
+    explicit FutureAwaiter(Ref<State> state) noexcept : FutureWaiter(*state), state_(std::move(state)) {}
+    T await_resume() {
+        resumed();
+        if constexpr (std::is_void_v<T>)
+            state_->check_result();
+        else
+            return state_->value();
+    }
+
+private:
+    Ref<State> state_;
+};
+
+}  // namespace nogil::detail::aio

@@ -1,0 +1,105 @@
+#pragma once
+// The untyped state shared by asyncio::Future<T>, asyncio::Task<T> and the composite futures
+// (gather): Python's Future without the result value. Loop thread only, except add_ref/release.
+//
+// Done callbacks are never run inline: when the future completes each one is queued on the
+// loop (Python's call_soon), in registration order. Internal callbacks are a function pointer
+// and a context pointer (no allocation for the first one); user callbacks are std::functions.
+
+#include <nogil/detail/asyncio_frame_allocator.hpp>
+#include <nogil/detail/asyncio_loop_core.hpp>
+#include <nogil/detail/asyncio_ref.hpp>
+#include <nogil/errors.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nogil::detail::aio {
+
+class FutureBase : public FrameAllocated {
+public:
+    enum class State : std::uint8_t { pending, cancelled, finished };
+    using Callback = void (*)(void* ctx, FutureBase& fut);
+
+    explicit FutureBase(LoopCore& loop) noexcept : loop_(&loop) { loop.add_ref(); }
+    FutureBase(const FutureBase&) = delete;
+    FutureBase& operator=(const FutureBase&) = delete;
+    virtual ~FutureBase();
+
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    LoopCore& loop() const noexcept { return *loop_; }
+    State state() const noexcept { return state_; }
+    bool done() const noexcept { return state_ != State::pending; }
+    bool cancelled() const noexcept { return state_ == State::cancelled; }
+
+    /// Python's cancel(msg): false if already done; else cancelled, callbacks queued, true.
+    /// Tasks and composite futures override it (a task forwards to what it awaits).
+    virtual bool cancel(std::string msg);
+    /// A short description for messages and debug output, e.g. "<Task pending name='Task-1'>".
+    virtual std::string describe() const;
+
+    /// Completes with an exception. Throws InvalidStateError if done.
+    void set_exception(std::exception_ptr e);
+    /// Python's exception(): null on success; throws CancelledError if cancelled,
+    /// InvalidStateError("Exception is not set.") if pending.
+    std::exception_ptr exception() const;
+    /// Throws what result() would throw: InvalidStateError("Result is not set.") if pending,
+    /// CancelledError(msg) if cancelled, the stored exception if failed. Returns on success.
+    void check_result() const;
+    /// The stored exception, or null (no checks).
+    const std::exception_ptr& stored_exception() const noexcept { return exception_; }
+    /// The message of the last cancel(msg) (empty if none).
+    const std::string& cancel_message() const noexcept;
+    void set_cancel_message(std::string msg);
+    CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
+
+    /// Internal done callback; queued at once if already done.
+    void add_callback(Callback fn, void* ctx);
+    /// Removes one matching internal callback that has not been queued yet.
+    bool remove_callback(Callback fn, void* ctx) noexcept;
+    /// User done callback (Python's add_done_callback); returns an id for remove_done_callback.
+    std::uint64_t add_done_callback(std::function<void(FutureBase&)> fn);
+    /// Removes the callback with this id if not yet queued; returns how many were removed (0/1).
+    std::size_t remove_done_callback(std::uint64_t id) noexcept;
+
+protected:
+    /// Derived classes store their value, then call this. Throws InvalidStateError if done.
+    void finish();
+    /// Marks cancelled with `msg` and queues callbacks; false if already done.
+    bool cancel_future(std::string msg);
+    void throw_if_done(const char* what) const;
+
+private:
+    struct Entry {
+        Callback fn;
+        void* ctx;
+        std::function<void(FutureBase&)> user;
+        std::uint64_t id;
+    };
+    struct Extras {
+        std::string cancel_message;
+        std::vector<Entry> callbacks;
+        std::uint64_t next_id = 1;
+    };
+    Extras& extras();
+    void schedule_callbacks();
+
+    std::atomic<std::uint32_t> refs_{1};
+    State state_ = State::pending;
+    LoopCore* loop_;  // one reference held
+    std::exception_ptr exception_;
+    Callback first_fn_ = nullptr;  // the common single internal waiter, without allocation
+    void* first_ctx_ = nullptr;
+    std::unique_ptr<Extras> extras_;
+};
+
+}  // namespace nogil::detail::aio

@@ -1,0 +1,120 @@
+#pragma once
+// The untyped task and the waiter protocol that every asyncio awaitable follows.
+//
+// THE WAITER PROTOCOL (see docs/asyncio-internals.md for a worked example)
+//   1. await_suspend(h): task = TaskBase::current_or_throw(); register with the source (timer,
+//      future, fd, a lock's queue...) so that it will call task->wake() (queue a step) or
+//      task->wake_now() (step inline, from a loop callback) exactly once; then
+//      task->suspend(this, h).
+//   2. Waiter::cancel(msg) is called by Task::cancel(msg) while the task is suspended on it.
+//      Return true if the waiter took the cancellation: it detached itself from the source,
+//      will make await_resume throw CancelledError, and has called (or will cause exactly one)
+//      wake. Return false if it cannot (already woken, shielded...): the task then records a
+//      pending cancel that the next await_resume throws.
+//   3. await_resume(): first task->throw_if_cancel_requested(), then its own outcome.
+//   4. Destructor: if still registered with the source, deregister (a frame destroyed at loop
+//      close must leave nothing dangling).
+// Everything runs on the loop's thread; a source on another thread uses call_soon_threadsafe.
+
+#include <nogil/detail/asyncio_future_base.hpp>
+#include <nogil/detail/asyncio_promise.hpp>
+
+#include <coroutine>
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace nogil::detail::aio {
+
+/// A suspended awaitable, as seen by the task's cancel().
+class Waiter {
+public:
+    /// See step 2 of the protocol above. Loop thread.
+    virtual bool cancel(const std::string& msg) = 0;
+
+protected:
+    ~Waiter() = default;
+};
+
+class TaskBase : public FutureBase {
+public:
+    TaskBase(LoopCore& loop, std::coroutine_handle<> root, PromiseBase& root_promise, std::string name);
+    ~TaskBase() override;
+
+    // --- Python's Task API -----------------------------------------------------------------
+    bool cancel(std::string msg) override;
+    std::uint32_t cancelling() const noexcept { return num_cancels_requested_; }
+    std::uint32_t uncancel() noexcept;
+    std::string get_name() const;
+    void set_name(std::string name) { name_ = std::move(name); }
+    void print_stack(std::ostream& out) const;
+    std::string describe() const override;
+    /// The coroutine function's name (source_location::function_name()).
+    const char* coro_name() const noexcept { return coro_name_; }
+
+    // --- the waiter protocol ----------------------------------------------------------------
+    /// The task running on this thread, or null.
+    static TaskBase* current() noexcept { return current_; }
+    /// The running task; throws std::runtime_error naming `what` if none.
+    static TaskBase& current_or_throw(const char* what);
+    /// Records where the task is suspended and on what (null: nothing to cancel, e.g. sleep(0)).
+    void suspend(Waiter* waiter, std::coroutine_handle<> resume_at) noexcept {
+        waiter_ = waiter;
+        resume_at_ = resume_at;
+    }
+    /// The source is done: queue a step (one loop turn later, like a future's callback).
+    void wake() noexcept {
+        waiter_ = nullptr;
+        loop().schedule_step(this);
+    }
+    /// The source is done and we already are in a loop callback: step now (Python's __wakeup).
+    void wake_now() {
+        waiter_ = nullptr;
+        step();
+    }
+    /// Throws CancelledError if a cancel was requested that no waiter took. Called first by
+    /// every await_resume after an actual suspension.
+    void throw_if_cancel_requested() {
+        if (must_cancel_) {
+            must_cancel_ = false;
+            throw make_cancelled_error();
+        }
+    }
+
+    // --- driving (the loop, create_task, Coroutine awaiters) --------------------------------
+    /// Registers with the loop and queues the first step, or runs it now (eager start).
+    void start(bool eager);
+    /// Runs the task until its next suspension.
+    void step();
+    /// Sets the frame the step loop resumes next (symmetric transfer without stack growth).
+    void set_next(std::coroutine_handle<> h) noexcept { next_ = h; }
+    /// Loop close: destroys a pending task's frame; the task stays pending.
+    void abandon() noexcept;
+
+    TaskBase* reg_prev = nullptr;  // LoopCore's registry of pending tasks
+    TaskBase* reg_next = nullptr;
+
+protected:
+    /// Moves the root coroutine's value into the typed state. May throw (the value's move).
+    virtual void store_result() = 0;
+
+private:
+    void complete();
+    void destroy_frame() noexcept;
+
+    static inline thread_local TaskBase* current_ = nullptr;
+
+    std::coroutine_handle<> root_;
+    PromiseBase* root_promise_;
+    std::coroutine_handle<> resume_at_;
+    std::coroutine_handle<> next_;
+    Waiter* waiter_ = nullptr;
+    const char* coro_name_;
+    std::uint64_t id_;
+    std::uint32_t num_cancels_requested_ = 0;
+    bool must_cancel_ = false;
+    bool started_ = false;
+    std::string name_;  // empty: "Task-<id>"
+};
+
+}  // namespace nogil::detail::aio

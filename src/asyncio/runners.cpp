@@ -1,0 +1,48 @@
+#include <nogil/asyncio/runners.hpp>
+#include <nogil/asyncio/threads.hpp>
+
+#include <nogil/detail/asyncio_task_base.hpp>
+
+namespace nogil::asyncio::detail_run {
+
+namespace {
+struct Remaining {
+    std::size_t count;
+    nogil::detail::aio::LoopCore* core;
+};
+void one_done(void* ctx, nogil::detail::aio::FutureBase&) {
+    auto* r = static_cast<Remaining*>(ctx);
+    if (--r->count == 0) r->core->stop();
+}
+}  // namespace
+
+void shutdown(EventLoop& loop) noexcept {
+    auto& core = loop.core();
+    try {
+        auto tasks = core.tasks();
+        if (!tasks.empty()) {
+            Remaining remaining{tasks.size(), &core};
+            for (auto& t : tasks) t->cancel({});
+            for (auto& t : tasks) t->add_callback(&one_done, &remaining);
+            while (remaining.count > 0 && !core.is_closed()) core.run_forever();
+            for (auto& t : tasks) {
+                if (t->cancelled() || !t->stored_exception()) continue;
+                core.call_exception_handler(
+                    {"unhandled exception during asyncio.run() shutdown", t->stored_exception(), t->describe()});
+            }
+        }
+    } catch (...) {
+        core.call_exception_handler({"error while shutting down asyncio.run()", std::current_exception(), {}});
+    }
+    try {
+        if (core.default_executor) loop.run_until_complete(loop.shutdown_default_executor());
+    } catch (...) {
+        core.call_exception_handler({"error while shutting down the default executor", std::current_exception(), {}});
+    }
+    try {
+        loop.close();
+    } catch (...) {
+    }
+}
+
+}  // namespace nogil::asyncio::detail_run

@@ -1,0 +1,159 @@
+// Task stepping and cancellation.
+//
+// Cancellation protocol (Python's Task.cancel, step by step):
+//   1. cancel(msg) on a done task returns false.
+//   2. Otherwise it counts the request (cancelling()) and offers it to the waiter the task is
+//      suspended on. A waiter that takes it detaches and wakes the task, whose co_await then
+//      throws CancelledError(msg) (for an awaited task or future: that one is cancelled, and
+//      its completion wakes us).
+//   3. If there is no waiter, or it cannot take it, the request is remembered (must_cancel)
+//      and the next await_resume throws it; a task that never started is finished as
+//      cancelled without running any of its code.
+//   4. A coroutine that ends with CancelledError makes the task cancelled; one that returns
+//      while a request is pending is cancelled too (the value is dropped), as in Python.
+//   5. uncancel() takes one request back; at zero a pending request is dropped.
+#include <nogil/detail/asyncio_task_base.hpp>
+
+#include <atomic>
+#include <ostream>
+#include <sstream>
+
+namespace nogil::detail::aio {
+
+namespace {
+std::atomic<std::uint64_t> task_counter{0};
+}
+
+TaskBase::TaskBase(LoopCore& loop, std::coroutine_handle<> root, PromiseBase& root_promise, std::string name)
+    : FutureBase(loop),
+      root_(root),
+      root_promise_(&root_promise),
+      coro_name_(root_promise.where.function_name()),
+      id_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1),
+      name_(std::move(name)) {}
+
+TaskBase::~TaskBase() { destroy_frame(); }
+
+void TaskBase::destroy_frame() noexcept {
+    if (root_) {
+        root_promise_ = nullptr;
+        std::exchange(root_, nullptr).destroy();
+    }
+}
+
+TaskBase& TaskBase::current_or_throw(const char* what) {
+    if (!current_)
+        throw std::runtime_error(std::string(what) + " must be awaited inside a task running on an event loop");
+    return *current_;
+}
+
+std::string TaskBase::get_name() const { return name_.empty() ? "Task-" + std::to_string(id_) : name_; }
+
+std::string TaskBase::describe() const {
+    std::string s = "<Task ";
+    s += !done() ? "pending" : cancelled() ? "cancelled" : "finished";
+    s += " name='" + get_name() + "' coro=<" + coro_name_ + ">";
+    if (done() && !cancelled() && stored_exception()) s += " exception";
+    return s + ">";
+}
+
+void TaskBase::print_stack(std::ostream& out) const {
+    std::ostringstream s;
+    s << "Stack for " << describe() << " (most recent call last):\n";
+    if (!root_promise_) {
+        s << "No stack for " << describe() << "\n";
+    } else {
+        for (const PromiseBase* p = root_promise_; p; p = p->child)
+            s << "  File \"" << p->where.file_name() << "\", line " << p->where.line() << ", in "
+              << p->where.function_name() << "\n";
+    }
+    out << s.str();
+}
+
+bool TaskBase::cancel(std::string msg) {
+    if (done()) return false;
+    ++num_cancels_requested_;
+    set_cancel_message(std::move(msg));
+    if (waiter_ && waiter_->cancel(cancel_message())) return true;
+    must_cancel_ = true;
+    return true;
+}
+
+std::uint32_t TaskBase::uncancel() noexcept {
+    if (num_cancels_requested_ > 0 && --num_cancels_requested_ == 0) must_cancel_ = false;
+    return num_cancels_requested_;
+}
+
+void TaskBase::start(bool eager) {
+    loop().register_task(*this);
+    if (eager)
+        step();
+    else
+        loop().schedule_step(this);
+}
+
+void TaskBase::step() {
+    if (done() || !root_) return;
+    if (!started_) {
+        started_ = true;
+        if (must_cancel_) {  // cancelled before it ran: none of its code runs
+            must_cancel_ = false;
+            destroy_frame();
+            Ref<TaskBase> keep(this);
+            cancel_future(cancel_message());
+            loop().unregister_task(*this);
+            return;
+        }
+        next_ = root_;
+    } else {
+        next_ = std::exchange(resume_at_, nullptr);
+    }
+    TaskBase* previous = std::exchange(current_, this);
+    // The trampoline: Coroutine awaits and returns set next_ instead of resuming each other,
+    // so a chain of any depth runs in constant stack.
+    while (next_) std::exchange(next_, nullptr).resume();
+    current_ = previous;
+    if (root_.done()) complete();
+}
+
+void TaskBase::complete() {
+    std::exception_ptr e = root_promise_->exception;
+    bool cancelled_by_coro = false;
+    std::string msg;
+    if (!e && !must_cancel_) {
+        try {
+            store_result();
+        } catch (...) {
+            e = std::current_exception();
+        }
+    }
+    if (e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const CancelledError& c) {
+            cancelled_by_coro = true;
+            msg = c.message();
+        } catch (...) {
+        }
+    }
+    destroy_frame();
+    Ref<TaskBase> keep(this);
+    if (cancelled_by_coro) {
+        cancel_future(std::move(msg));
+    } else if (e) {
+        set_exception(e);
+    } else if (must_cancel_) {  // a cancel arrived after the last suspension: the value is dropped
+        must_cancel_ = false;
+        cancel_future(cancel_message());
+    } else {
+        finish();
+    }
+    loop().unregister_task(*this);
+}
+
+void TaskBase::abandon() noexcept {
+    waiter_ = nullptr;
+    destroy_frame();
+}
+
+}  // namespace nogil::detail::aio

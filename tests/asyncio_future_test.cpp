@@ -1,0 +1,146 @@
+#include <nogil/asyncio.hpp>
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace asyncio = nogil::asyncio;
+using namespace std::chrono_literals;
+
+namespace {
+
+TEST(AsyncioFuture, PendingResultThrowsInvalidState) {
+    asyncio::EventLoop loop;
+    auto f = loop.create_future<int>();
+    EXPECT_FALSE(f.done());
+    try {
+        (void)f.result();
+        FAIL();
+    } catch (const asyncio::InvalidStateError& e) {
+        EXPECT_STREQ(e.what(), "Result is not set.");
+    }
+    try {
+        (void)f.exception();
+        FAIL();
+    } catch (const asyncio::InvalidStateError& e) {
+        EXPECT_STREQ(e.what(), "Exception is not set.");
+    }
+}
+
+TEST(AsyncioFuture, SetResultOnceThenInvalidState) {
+    asyncio::EventLoop loop;
+    asyncio::Future<std::string> f(loop);
+    f.set_result("x");
+    EXPECT_TRUE(f.done());
+    EXPECT_EQ(f.result(), "x");
+    EXPECT_THROW(f.set_result("y"), asyncio::InvalidStateError);
+    EXPECT_THROW(f.set_exception(std::runtime_error("e")), asyncio::InvalidStateError);
+    EXPECT_FALSE(f.cancel());
+}
+
+TEST(AsyncioFuture, ExceptionAndCancel) {
+    asyncio::EventLoop loop;
+    asyncio::Future<int> f(loop);
+    f.set_exception(std::out_of_range("range"));
+    EXPECT_THROW((void)f.result(), std::out_of_range);
+    EXPECT_NE(f.exception(), nullptr);
+    asyncio::Future<> g(loop);
+    EXPECT_TRUE(g.cancel("why"));
+    EXPECT_TRUE(g.cancelled());
+    try {
+        g.result();
+        FAIL();
+    } catch (const asyncio::CancelledError& e) {
+        EXPECT_EQ(e.message(), "why");
+    }
+}
+
+TEST(AsyncioFuture, AwaitedValueSetFromACallback) {
+    int v = asyncio::run([]() -> asyncio::Coroutine<int> {
+        asyncio::Future<int> f;
+        asyncio::get_running_loop().call_later(1ms, [f] { f.set_result(11); });
+        co_return co_await f;
+    }());
+    EXPECT_EQ(v, 11);
+}
+
+TEST(AsyncioFuture, AwaitingADoneFutureDoesNotSuspend) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<int> f;
+        f.set_result(3);
+        bool other_ran = false;
+        asyncio::get_running_loop().call_soon([&] { other_ran = true; });
+        EXPECT_EQ(co_await f, 3);
+        EXPECT_FALSE(other_ran);
+        co_await asyncio::sleep(0);
+        EXPECT_TRUE(other_ran);
+    }());
+}
+
+TEST(AsyncioFuture, CancellingTheAwaitingTaskCancelsTheFuture) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<int> f;
+        auto t = asyncio::create_task([](asyncio::Future<int> f) -> asyncio::Coroutine<int> { co_return co_await f; }(f));
+        co_await asyncio::sleep(0);
+        t.cancel("msg");
+        EXPECT_TRUE(f.cancelled());
+        try {
+            co_await t;
+            ADD_FAILURE();
+        } catch (const asyncio::CancelledError& e) {
+            EXPECT_EQ(e.message(), "msg");
+        }
+    }());
+}
+
+TEST(AsyncioFuture, CancelledFutureThrowsIntoTheAwaiter) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<> f;
+        asyncio::get_running_loop().call_soon([f] { f.cancel("gone"); });
+        try {
+            co_await f;
+            ADD_FAILURE();
+        } catch (const asyncio::CancelledError& e) {
+            EXPECT_EQ(e.message(), "gone");
+        }
+        // The awaiting task itself was not cancelled: it is not "cancelling".
+        EXPECT_EQ(asyncio::current_task()->cancelling(), 0u);
+    }());
+}
+
+TEST(AsyncioFuture, DoneCallbacksRunLaterInOrder) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<int> order;
+        asyncio::Future<int> f;
+        for (int i = 0; i < 3; ++i)
+            f.add_done_callback([&order, i](asyncio::Future<int> done) {
+                EXPECT_EQ(done.result(), 5);
+                order.push_back(i);
+            });
+        f.set_result(5);
+        EXPECT_TRUE(order.empty());
+        co_await asyncio::sleep(0);
+        EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+    }());
+}
+
+TEST(AsyncioFuture, RunUntilCompleteWithAFuture) {
+    asyncio::EventLoop loop;
+    asyncio::Future<int> f(loop);
+    loop.call_soon([f] { f.set_result(8); });
+    EXPECT_EQ(loop.run_until_complete(f), 8);
+}
+
+TEST(AsyncioFuture, OutsideALoopNeedsAnExplicitLoop) { EXPECT_THROW(asyncio::Future<int>(), std::runtime_error); }
+
+TEST(AsyncioFuture, AwaitFromAnotherLoopThrows) {
+    asyncio::EventLoop other;
+    asyncio::Future<int> foreign(other);
+    asyncio::run([](asyncio::Future<int> foreign) -> asyncio::Coroutine<> {
+        EXPECT_THROW(co_await foreign, std::runtime_error);
+    }(foreign));
+}
+
+}  // namespace

@@ -1,0 +1,384 @@
+#include <nogil/asyncio.hpp>
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace asyncio = nogil::asyncio;
+using namespace std::chrono_literals;
+
+namespace {
+
+asyncio::Coroutine<int> slow_value(int v) {
+    co_await asyncio::sleep(1ms);
+    co_return v;
+}
+
+TEST(AsyncioTask, RunsAndGivesItsResultToSeveralAwaiters) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task(slow_value(5));
+        EXPECT_FALSE(t.done());
+        auto a = asyncio::create_task([](asyncio::Task<int> t) -> asyncio::Coroutine<int> { co_return co_await t; }(t));
+        auto b = asyncio::create_task([](asyncio::Task<int> t) -> asyncio::Coroutine<int> { co_return co_await t; }(t));
+        EXPECT_EQ(co_await a, 5);
+        EXPECT_EQ(co_await b, 5);
+        EXPECT_TRUE(t.done());
+        EXPECT_EQ(t.result(), 5);
+        EXPECT_EQ(t.exception(), nullptr);
+    }());
+}
+
+TEST(AsyncioTask, DefaultNamesAndSetName) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task(slow_value(1));
+        EXPECT_EQ(t.get_name().rfind("Task-", 0), 0u);
+        t.set_name("worker");
+        EXPECT_EQ(t.get_name(), "worker");
+        auto named = asyncio::create_task(slow_value(2), "named");
+        EXPECT_EQ(named.get_name(), "named");
+        co_await t;
+        co_await named;
+    }());
+}
+
+TEST(AsyncioTask, ResultOfPendingTaskThrowsInvalidState) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task(slow_value(1));
+        try {
+            (void)t.result();
+            ADD_FAILURE();
+        } catch (const asyncio::InvalidStateError& e) {
+            EXPECT_STREQ(e.what(), "Result is not set.");
+        }
+        co_await t;
+    }());
+}
+
+asyncio::Coroutine<> sleeper(bool* reached_end) {
+    co_await asyncio::sleep(3600s);
+    *reached_end = true;
+}
+
+TEST(AsyncioTask, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        bool end = false;
+        auto t = asyncio::create_task(sleeper(&end));
+        co_await asyncio::sleep(0);  // let it reach its sleep
+        EXPECT_EQ(asyncio::get_running_loop().core().timer_count(), 1u);
+        EXPECT_TRUE(t.cancel("stop now"));
+        EXPECT_EQ(asyncio::get_running_loop().core().timer_count(), 0u);
+        EXPECT_EQ(t.cancelling(), 1u);
+        try {
+            co_await t;
+            ADD_FAILURE();
+        } catch (const asyncio::CancelledError& e) {
+            EXPECT_EQ(e.message(), "stop now");
+        }
+        EXPECT_TRUE(t.cancelled());
+        EXPECT_FALSE(end);
+        EXPECT_FALSE(t.cancel()) << "cancel on a done task returns false";
+        EXPECT_THROW(t.result(), asyncio::CancelledError);
+        EXPECT_THROW(t.exception(), asyncio::CancelledError);
+    }());
+}
+
+TEST(AsyncioTask, CancelBeforeItStartsRunsNoneOfItsCode) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        bool ran = false;
+        auto t = asyncio::create_task([](bool* ran) -> asyncio::Coroutine<> {
+            *ran = true;
+            co_return;
+        }(&ran));
+        t.cancel();
+        try {
+            co_await t;
+        } catch (const asyncio::CancelledError&) {
+        }
+        EXPECT_TRUE(t.cancelled());
+        EXPECT_FALSE(ran);
+    }());
+}
+
+asyncio::Coroutine<int> swallows_once() {
+    try {
+        co_await asyncio::sleep(3600s);
+    } catch (const asyncio::CancelledError&) {
+        // go on
+    }
+    co_await asyncio::sleep(0);
+    co_return 7;
+}
+
+TEST(AsyncioTask, ATaskMayCatchCancellationAndGoOn) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task(swallows_once());
+        co_await asyncio::sleep(0);
+        t.cancel();
+        EXPECT_EQ(co_await t, 7);
+        EXPECT_FALSE(t.cancelled());
+        EXPECT_EQ(t.cancelling(), 1u);
+    }());
+}
+
+TEST(AsyncioTask, UncancelAtZeroDropsAPendingCancel) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto self = *asyncio::current_task();
+        self.cancel();  // not suspended: becomes pending
+        EXPECT_EQ(self.cancelling(), 1u);
+        EXPECT_EQ(self.uncancel(), 0u);
+        co_await asyncio::sleep(0);  // would throw if still pending
+        SUCCEED();
+    }());
+}
+
+TEST(AsyncioTask, PendingCancelIsThrownAtTheNextSuspension) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto self = *asyncio::current_task();
+        self.cancel("later");
+        bool thrown = false;
+        try {
+            co_await asyncio::sleep(0);
+        } catch (const asyncio::CancelledError& e) {
+            thrown = true;
+            EXPECT_EQ(e.message(), "later");
+        }
+        EXPECT_TRUE(thrown);
+        EXPECT_EQ(self.uncancel(), 0u);
+    }());
+}
+
+TEST(AsyncioTask, CancellingATaskCancelsTheTaskItAwaits) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        bool end = false;
+        auto inner = asyncio::create_task(sleeper(&end));
+        auto outer = asyncio::create_task([](asyncio::Task<> inner) -> asyncio::Coroutine<> { co_await inner; }(inner));
+        co_await asyncio::sleep(0);
+        outer.cancel("from outside");
+        try {
+            co_await outer;
+        } catch (const asyncio::CancelledError& e) {
+            EXPECT_EQ(e.message(), "from outside");
+        }
+        EXPECT_TRUE(inner.cancelled());
+        EXPECT_TRUE(outer.cancelled());
+    }());
+}
+
+TEST(AsyncioTask, AwaitedTaskThatSwallowsTheCancelGivesItsValue) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto inner = asyncio::create_task(swallows_once());
+        auto outer = asyncio::create_task([](asyncio::Task<int> inner) -> asyncio::Coroutine<int> {
+            co_return co_await inner;
+        }(inner));
+        co_await asyncio::sleep(0);
+        outer.cancel();
+        EXPECT_EQ(co_await outer, 7);
+        EXPECT_EQ(outer.cancelling(), 1u);
+    }());
+}
+
+TEST(AsyncioTask, CancelRequestedAfterTheLastSuspensionCancelsTheTask) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {
+            asyncio::current_task()->cancel();
+            co_return 5;  // dropped: the task ends cancelled, as in Python
+        }());
+        try {
+            co_await t;
+        } catch (const asyncio::CancelledError&) {
+        }
+        EXPECT_TRUE(t.cancelled());
+    }());
+}
+
+struct Oops : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+TEST(AsyncioTask, ExceptionReachesTheAwaiterWithItsType) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {
+            co_await asyncio::sleep(0);
+            throw Oops("bad");
+        }());
+        EXPECT_THROW(co_await t, Oops);
+        EXPECT_NE(t.exception(), nullptr);
+        EXPECT_THROW(t.result(), Oops);
+        EXPECT_FALSE(t.cancelled());
+    }());
+}
+
+TEST(AsyncioTask, DoneCallbacksAreScheduledNotRunInline) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<std::string> log;
+        auto t = asyncio::create_task(slow_value(1));
+        t.add_done_callback([&log](asyncio::Task<> done) {
+            EXPECT_TRUE(done.done());
+            log.push_back("first");
+        });
+        auto id = t.add_done_callback([&log](asyncio::Task<>) { log.push_back("removed"); });
+        t.add_done_callback([&log](asyncio::Task<>) { log.push_back("third"); });
+        EXPECT_EQ(t.remove_done_callback(id), 1u);
+        EXPECT_EQ(t.remove_done_callback(id), 0u);
+        co_await t;
+        // The awaiter was registered last, but callbacks run in order on later loop turns.
+        for (int i = 0; i < 3; ++i) co_await asyncio::sleep(0);
+        EXPECT_EQ(log, (std::vector<std::string>{"first", "third"}));
+        bool late = false;
+        t.add_done_callback([&late](asyncio::Task<>) { late = true; });
+        EXPECT_FALSE(late) << "a callback on a done task is scheduled, not run inline";
+        co_await asyncio::sleep(0);
+        EXPECT_TRUE(late);
+    }());
+}
+
+TEST(AsyncioTask, UnreferencedTaskKeepsRunningUntilDone) {
+    int result = 0;
+    asyncio::run([](int* out) -> asyncio::Coroutine<> {
+        asyncio::create_task([](int* out) -> asyncio::Coroutine<> {
+            co_await asyncio::sleep(1ms);
+            *out = 99;
+        }(out));
+        co_await asyncio::sleep(20ms);
+    }(&result));
+    EXPECT_EQ(result, 99);
+}
+
+TEST(AsyncioTask, EagerStartRunsUpToTheFirstSuspension) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        int stage = 0;
+        auto t = asyncio::create_task(
+            [](int* stage) -> asyncio::Coroutine<> {
+                *stage = 1;
+                co_await asyncio::sleep(0);
+                *stage = 2;
+            }(&stage),
+            {.name = "eager", .eager_start = true});
+        EXPECT_EQ(stage, 1);
+        co_await t;
+        EXPECT_EQ(stage, 2);
+        auto finished = asyncio::create_task([]() -> asyncio::Coroutine<int> { co_return 3; }(), {.eager_start = true});
+        EXPECT_TRUE(finished.done());
+        EXPECT_EQ(finished.result(), 3);
+    }());
+}
+
+TEST(AsyncioTask, CurrentTaskAndAllTasks) {
+    EXPECT_FALSE(asyncio::current_task().has_value());
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto me = asyncio::current_task();
+        EXPECT_TRUE(me.has_value());
+        auto t = asyncio::create_task(slow_value(1));
+        auto all = asyncio::all_tasks();
+        EXPECT_EQ(all.size(), 2u);
+        EXPECT_TRUE(all[0] == *me);
+        EXPECT_TRUE(all[1] == t);
+        co_await t;
+        EXPECT_EQ(asyncio::all_tasks().size(), 1u);
+    }());
+}
+
+TEST(AsyncioTask, AwaitingItselfThrows) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto me = *asyncio::current_task();
+        EXPECT_THROW(co_await me, std::runtime_error);
+    }());
+}
+
+TEST(AsyncioTask, CreateTaskWithoutARunningLoopThrows) {
+    EXPECT_THROW(asyncio::create_task(slow_value(1)), std::runtime_error);
+}
+
+TEST(AsyncioTask, LoopCreateTaskBeforeRunning) {
+    asyncio::EventLoop loop;
+    auto t = loop.create_task(slow_value(4), "pre");
+    EXPECT_EQ(loop.run_until_complete(t), 4);
+    EXPECT_EQ(t.get_name(), "pre");
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------- stress
+
+namespace stress {
+
+asyncio::Coroutine<int> leaf(int v, int hundred_us) {
+    co_await asyncio::sleep(std::chrono::microseconds(100 * hundred_us));
+    co_return v;
+}
+
+asyncio::Coroutine<int> worker(unsigned seed, int* recorded) {
+    unsigned state = seed;
+    auto next = [&state] { return (state = state * 1103515245u + 12345u) >> 16; };
+    int sum = 0;
+    for (int step = 0; step < 6; ++step) {
+        switch (next() % 5) {
+            case 0:
+                co_await asyncio::sleep(0);
+                sum += 1;
+                break;
+            case 1: {
+                auto [a, b] = co_await asyncio::gather(leaf(2, int(next() % 3)), leaf(3, int(next() % 3)));
+                sum += a + b;
+                break;
+            }
+            case 2:
+                try {
+                    sum += co_await asyncio::wait_for(leaf(7, int(next() % 3)), std::chrono::microseconds(100 * (next() % 3)));
+                } catch (const asyncio::TimeoutError&) {
+                    sum += 100;
+                }
+                break;
+            case 3:
+                sum += co_await asyncio::shield(leaf(11, int(next() % 2)));
+                break;
+            default: {
+                auto cm = asyncio::timeout(std::chrono::microseconds(100 * (next() % 3)));
+                try {
+                    sum += co_await cm.run(leaf(13, int(next() % 3)));
+                } catch (const asyncio::TimeoutError&) {
+                    sum += 1000;
+                }
+            }
+        }
+    }
+    *recorded = sum;
+    co_return sum;
+}
+
+}  // namespace stress
+
+TEST(AsyncioTaskStress, RandomCancellationsLoseNothingAndLeaveNothingPending) {
+    static constexpr int workers = 200;
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<int> recorded(workers, -1);
+        std::vector<asyncio::Task<int>> tasks;
+        for (int i = 0; i < workers; ++i) tasks.push_back(asyncio::create_task(stress::worker(unsigned(i) * 7919u + 1, &recorded[i])));
+        unsigned state = 12345;
+        auto next = [&state] { return (state = state * 1103515245u + 12345u) >> 16; };
+        for (int k = 0; k < workers / 2; ++k) {
+            co_await asyncio::sleep(std::chrono::microseconds(next() % 200));
+            tasks[next() % workers].cancel("stress");
+        }
+        auto outcomes = co_await asyncio::gather(asyncio::return_exceptions, tasks);
+        int cancelled = 0, finished = 0;
+        for (int i = 0; i < workers; ++i) {
+            if (outcomes[i].index() == 1) {
+                EXPECT_TRUE(tasks[i].cancelled()) << i;
+                EXPECT_THROW(std::rethrow_exception(std::get<1>(outcomes[i])), asyncio::CancelledError);
+                ++cancelled;
+            } else {
+                EXPECT_EQ(std::get<0>(outcomes[i]), recorded[i]) << "result lost for worker " << i;
+                ++finished;
+            }
+        }
+        EXPECT_EQ(cancelled + finished, workers);
+        EXPECT_GT(cancelled, 0);
+        EXPECT_GT(finished, 0);
+        // Shielded leaves may outlive their cancelled worker; let them end, then nothing is left.
+        for (int i = 0; i < 10 && asyncio::all_tasks().size() > 1; ++i) co_await asyncio::sleep(1ms);
+        EXPECT_EQ(asyncio::all_tasks().size(), 1u) << "only main is left";
+    }());
+}
