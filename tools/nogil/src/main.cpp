@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
     size_flag("--repeat", &S::repeat, "Measured runs per figure, after one warm-up", "5, quick 3");
     size_flag("--workers", &S::workers, "CPU section: the n values (comma-separated)", "1..cores")->delimiter(',');
     size_flag("--cpu-tasks", &S::cpu_tasks, "CPU section: kernel calls per run", "32, quick 16");
-    size_flag("--cpu-steps", &S::cpu_steps, "CPU section: xorshift steps per call (nogil)", "4000000, quick 2000000");
-    size_flag("--py-cpu-steps", &S::py_cpu_steps, "CPU section: xorshift steps per call (Python)", "30000, quick 20000");
+    size_flag("--cpu-steps", &S::cpu_steps, "CPU section: xorshift steps per call (nogil)", "4000000, quick 1500000");
+    size_flag("--py-cpu-steps", &S::py_cpu_steps, "CPU section: xorshift steps per call (Python)", "30000, quick 15000");
     size_flag("--io-ops", &S::io_ops, "I/O section: waits per concurrent run", "1000, quick 200");
     size_flag("--io-serial-ops", &S::io_serial_ops, "I/O section: waits per serial run", "20, quick 10");
     size_flag("--io-workers", &S::io_workers, "I/O section: threads of the pool", "100, quick 50");

@@ -3,6 +3,7 @@
 #include "measure.hpp"
 #include "models.hpp"
 
+#include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/multiprocessing.hpp>
 #include <nogil/threading.hpp>
@@ -11,6 +12,7 @@
 
 namespace nogil_tool {
 
+namespace asyncio = nogil::asyncio;
 namespace cf = nogil::concurrent::futures;
 namespace mp = nogil::multiprocessing;
 namespace threading = nogil::threading;
@@ -64,12 +66,40 @@ double process_start_join(int units) {
     return seconds;
 }
 
+asyncio::Coroutine<int> trivial_task(int x) { co_return x + 1; }
+
+asyncio::Coroutine<double> create_and_await(int units) {
+    std::uint64_t sum = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < units; ++i) {
+        auto task = asyncio::create_task(trivial_task(i));
+        sum += static_cast<std::uint64_t>(co_await task);
+    }
+    const double seconds = seconds_since(start);
+    check_count("asyncio task create+await", sum, static_cast<std::uint64_t>(units) * (units + 1) / 2);
+    co_return seconds;
+}
+
+// create_task(trivial()) then await it, one after the other, inside one asyncio.run.
+double task_create_await(int units) { return asyncio::run(create_and_await(units)); }
+
+asyncio::Coroutine<double> loop_turns(int units) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < units; ++i) co_await asyncio::sleep(0);
+    co_return seconds_since(start);
+}
+
+// asyncio.sleep(0): the task yields to the loop and is resumed on its next turn.
+double loop_turn(int units) { return asyncio::run(loop_turns(units)); }
+
 }  // namespace
 
 std::vector<CostModel> cost_models() {
     return {
         {"threading.Thread start+join", "thread", thread_start_join},
         {"multiprocessing.Process start+join", "process", process_start_join},
+        {"asyncio task create+await", "coroutine", task_create_await},
+        {"asyncio.sleep(0) loop turn", "coroutine", loop_turn},
         {"ThreadPoolExecutor round trip", "thread", thread_pool_round_trip},
     };
 }

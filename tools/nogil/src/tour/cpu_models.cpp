@@ -1,12 +1,14 @@
 // The CPU-bound section's models: the same kernel calls, serially and on each nogil model.
 #include "models.hpp"
 
+#include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/multiprocessing.hpp>
 #include <nogil/threading.hpp>
 
 namespace nogil_tool {
 
+namespace asyncio = nogil::asyncio;
 namespace cf = nogil::concurrent::futures;
 namespace mp = nogil::multiprocessing;
 namespace threading = nogil::threading;
@@ -76,6 +78,20 @@ std::uint64_t on_processes(const CpuWork& work, int workers) {
     return sum;
 }
 
+asyncio::Coroutine<std::uint64_t> kernel_task(std::uint64_t task, std::int64_t steps) { co_return kernel(task, steps); }
+
+asyncio::Coroutine<std::uint64_t> gather_kernels(CpuWork work) {
+    std::vector<asyncio::Coroutine<std::uint64_t>> coros;
+    for (int t = 0; t < work.tasks; ++t) coros.push_back(kernel_task(static_cast<std::uint64_t>(t), work.steps));
+    std::vector<std::uint64_t> results = co_await asyncio::gather(std::move(coros));
+    std::uint64_t sum = 0;
+    for (auto r : results) sum += r;
+    co_return sum;
+}
+
+// Python: asyncio.run(main()) where main gathers one coroutine per kernel call: one thread.
+std::uint64_t on_coroutines(const CpuWork& work, int) { return asyncio::run(gather_kernels(work)); }
+
 }  // namespace
 
 std::uint64_t serial_checksum(const CpuWork& work) { return kernel_share(0, 1, work.tasks, work.steps); }
@@ -86,6 +102,7 @@ std::vector<CpuModel> cpu_models() {
         {"threading.Thread", "thread", true, on_threads},
         {"ThreadPoolExecutor", "thread", true, on_thread_pool},
         {"multiprocessing.Process", "process", true, on_processes},
+        {"asyncio tasks (1 thread)", "coroutine", false, on_coroutines},
     };
 }
 

@@ -2,12 +2,14 @@
 // a socket), serially and on each nogil model.
 #include "models.hpp"
 
+#include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
 
 #include <thread>
 
 namespace nogil_tool {
 
+namespace asyncio = nogil::asyncio;
 namespace cf = nogil::concurrent::futures;
 
 namespace {
@@ -33,12 +35,30 @@ std::uint64_t on_thread_pool(const IoWork& work) {
     return done;
 }
 
+asyncio::Coroutine<std::uint64_t> wait_once_async(std::chrono::duration<double> delay) {
+    co_await asyncio::sleep(delay);
+    co_return 1;
+}
+
+asyncio::Coroutine<std::uint64_t> gather_waits(IoWork work) {
+    std::vector<asyncio::Coroutine<std::uint64_t>> coros;
+    for (int i = 0; i < work.ops; ++i) coros.push_back(wait_once_async(work.delay));
+    std::vector<std::uint64_t> results = co_await asyncio::gather(std::move(coros));
+    std::uint64_t done = 0;
+    for (auto r : results) done += r;
+    co_return done;
+}
+
+// Python: asyncio.run(main()) where main gathers one coroutine per wait: all wait at once.
+std::uint64_t on_coroutines(const IoWork& work) { return asyncio::run(gather_waits(work)); }
+
 }  // namespace
 
 std::vector<IoModel> io_models() {
     return {
         {"serial", "serial", false, serially},
         {"ThreadPoolExecutor", "thread", true, on_thread_pool},
+        {"asyncio tasks", "coroutine", false, on_coroutines},
     };
 }
 

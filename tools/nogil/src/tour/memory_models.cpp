@@ -2,6 +2,7 @@
 #include "measure.hpp"
 #include "models.hpp"
 
+#include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/threading.hpp>
 
@@ -9,6 +10,7 @@
 
 namespace nogil_tool {
 
+namespace asyncio = nogil::asyncio;
 namespace cf = nogil::concurrent::futures;
 namespace threading = nogil::threading;
 
@@ -56,12 +58,35 @@ std::int64_t threads(int n) {
     return during - before;
 }
 
+asyncio::Coroutine<> blocked_task(asyncio::Future<> gate, int* started) {
+    ++*started;
+    co_await gate;
+}
+
+asyncio::Coroutine<std::int64_t> blocked_tasks(int n) {
+    asyncio::Future<> gate;
+    int started = 0;
+    std::vector<asyncio::Task<>> tasks;
+    tasks.reserve(static_cast<std::size_t>(n));
+    const std::int64_t before = resident_bytes();
+    for (int i = 0; i < n; ++i) tasks.push_back(asyncio::create_task(blocked_task(gate, &started)));
+    while (started < n) co_await asyncio::sleep(0);
+    const std::int64_t during = resident_bytes();
+    gate.set_result();
+    for (auto& t : tasks) co_await t;
+    co_return during - before;
+}
+
+// n asyncio tasks, each awaiting one asyncio.Future (asyncio.Event's role), on one thread.
+std::int64_t coroutine_tasks(int n) { return asyncio::run(blocked_tasks(n)); }
+
 }  // namespace
 
 std::vector<MemoryModel> memory_models() {
     return {
         {"threading.Thread", "thread", threads},
         {"ThreadPoolExecutor worker", "thread", thread_pool_workers},
+        {"asyncio task", "coroutine", coroutine_tasks},
     };
 }
 

@@ -25,8 +25,8 @@ Sizes default_sizes(bool quick, int cores) {
     if (quick) {
         s.repeat = 3;
         s.cpu_tasks = 16;
-        s.cpu_steps = 2'000'000;
-        s.py_cpu_steps = 20'000;
+        s.cpu_steps = 1'500'000;
+        s.py_cpu_steps = 15'000;
         s.io_ops = 200;
         s.io_serial_ops = 10;
         s.io_workers = 50;
