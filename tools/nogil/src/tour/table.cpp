@@ -61,8 +61,9 @@ std::string number(double v, const std::string& unit, Scale scale) {
     const double x = v / scale.factor;
     if (unit == "ops/s") return group_thousands(std::llround(x));
     if (unit == "x") return fmt::format("{:.2f}", x);
-    if (std::fabs(x) >= 100) return fmt::format("{:.0f}", x);
-    if (std::fabs(x) >= 10) return fmt::format("{:.1f}", x);
+    // Three significant digits, deciding on the rounded value (99.99 shows as "100", not "100.0").
+    if (std::fabs(x) >= 99.95) return fmt::format("{:.0f}", x);
+    if (std::fabs(x) >= 9.995) return fmt::format("{:.1f}", x);
     return fmt::format("{:.2f}", x);
 }
 

@@ -48,12 +48,12 @@ std::ofstream open_output(const std::string& path) {
     return std::ofstream(path);
 }
 
-void write_json(const Report& report, const std::string& path) {
+void write_json(Report& report, const std::string& path) {  // cereal serializes through non-const members
     std::ofstream out = open_output(path);
     if (!out) throw std::runtime_error("cannot write " + path);
     {
         cereal::JSONOutputArchive archive(out, cereal::JSONOutputArchive::Options(17, cereal::JSONOutputArchive::Options::IndentChar::space, 2));
-        const_cast<Report&>(report).serialize(archive);
+        report.serialize(archive);
     }
     out << '\n';
     if (!out) throw std::runtime_error("cannot write " + path);
