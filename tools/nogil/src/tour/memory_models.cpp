@@ -16,13 +16,14 @@ namespace threading = nogil::threading;
 
 namespace {
 
-// n pool workers, each blocked in a call that waits on a gate (the pool starts a thread for a
+// n pool workers, each blocked in a call that waits on one threading.Event (the pool starts a thread for a
 // call whenever no started thread is idle, so n blocked calls hold n threads).
 std::int64_t thread_pool_workers(int n) {
     cf::ThreadPoolExecutor executor(n);
     std::vector<cf::Future<void>> futures;
     futures.reserve(static_cast<std::size_t>(n));
-    std::latch started(n), gate(1);
+    std::latch started(n);
+    threading::Event gate;
     const std::int64_t before = resident_bytes();
     for (int i = 0; i < n; ++i) {
         futures.push_back(executor.submit([&started, &gate] {
@@ -32,7 +33,7 @@ std::int64_t thread_pool_workers(int n) {
     }
     started.wait();
     const std::int64_t during = resident_bytes();
-    gate.count_down();
+    gate.set();
     for (auto& f : futures) f.result();
     return during - before;
 }
