@@ -333,16 +333,23 @@ using ThreadExitDeathTest = testing::Test;
 
 TEST(ThreadExitDeathTest, NonDaemonThreadsAreJoinedAtExit) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
+    // atexit handlers run in reverse order of registration: release_worker, then nogil's join
+    // hook (registered by the first start()), then report: which sees the worker ended only
+    // if the hook joined it.
     EXPECT_EXIT(
         {
-            Thread worker([] {
-                std::this_thread::sleep_for(100ms);  // outlives main's exit() unless joined
+            static Event exit_began;
+            static std::optional<Thread> worker;
+            std::atexit([] { std::fprintf(stderr, "worker alive after join hook: %d\n", worker->is_alive()); });
+            worker.emplace([] {
+                exit_began.wait();  // so it is certainly still running when exit() starts
                 std::fputs("worker finished\n", stderr);
             });
-            worker.start();
+            worker->start();
+            std::atexit([] { exit_began.set(); });
             std::exit(0);
         },
-        testing::ExitedWithCode(0), "worker finished");
+        testing::ExitedWithCode(0), "worker finished\nworker alive after join hook: 0");
 }
 
 TEST(ThreadExitDeathTest, DaemonThreadsAreNotWaitedFor) {
