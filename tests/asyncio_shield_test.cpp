@@ -20,7 +20,10 @@ TEST(AsyncioShield, PassesTheResultThrough) {
 
 TEST(AsyncioShield, CancellingTheAwaiterLeavesTheInnerRunning) {
     asyncio::run([]() -> asyncio::Coroutine<> {
-        auto inner = asyncio::create_task(sleep_then(5ms, 9));
+        asyncio::Future<int> gate;
+        auto inner = asyncio::create_task([](asyncio::Future<int> gate) -> asyncio::Coroutine<int> {
+            co_return co_await gate;
+        }(gate));
         auto outer = asyncio::create_task([](asyncio::Task<int> inner) -> asyncio::Coroutine<int> {
             co_return co_await asyncio::shield(inner);
         }(inner));
@@ -28,6 +31,8 @@ TEST(AsyncioShield, CancellingTheAwaiterLeavesTheInnerRunning) {
         outer.cancel();
         EXPECT_THROW(co_await outer, asyncio::CancelledError);
         EXPECT_FALSE(inner.done());
+        EXPECT_FALSE(gate.cancelled());
+        gate.set_result(9);
         EXPECT_EQ(co_await inner, 9);
     }());
 }

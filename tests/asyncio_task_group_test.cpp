@@ -172,20 +172,31 @@ TEST(AsyncioTaskGroup, EagerChildThatFinishesAtOnce) {
     }());
 }
 
-TEST(AsyncioTaskGroup, ExternalCancelDuringChildFailureStaysACancel) {
+TEST(AsyncioTaskGroup, ChildErrorWhileTheParentIsCancelledHasPriority) {
     asyncio::run([]() -> asyncio::Coroutine<> {
-        auto body = [](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
-            tg.create_task(fail_after(2ms, "late"));
+        // The child turns its cancellation into an error: Python raises the errors, not the
+        // CancelledError ("those have priority").
+        auto stubborn = []() -> asyncio::Coroutine<int> {
+            bool cancelled = false;
+            try {
+                co_await asyncio::sleep(1h);
+            } catch (const asyncio::CancelledError&) {
+                cancelled = true;
+            }
+            if (cancelled) throw Boom("cleanup failed");
+            co_return 0;
+        };
+        auto body = [&](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
+            tg.create_task(stubborn());
             co_await asyncio::sleep(1h);
         };
-        auto parent = asyncio::create_task([](decltype(body) body) -> asyncio::Coroutine<> {
-            co_await asyncio::TaskGroup::run(body);
-        }(body));
-        co_await asyncio::sleep(1ms);
+        auto parent = asyncio::create_task([](decltype(body)* body) -> asyncio::Coroutine<> {
+            co_await asyncio::TaskGroup::run(*body);
+        }(&body));
+        co_await asyncio::sleep(0);
+        co_await asyncio::sleep(0);
         parent.cancel();
-        // Python: errors have priority over the propagated CancelledError only when there are
-        // some; here the child was cancelled before failing, so the parent ends cancelled.
-        EXPECT_THROW(co_await parent, asyncio::CancelledError);
+        EXPECT_THROW(co_await parent, asyncio::ExceptionGroup);
     }());
 }
 

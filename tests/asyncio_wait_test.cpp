@@ -167,6 +167,7 @@ TEST(AsyncioWait, FirstException) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(10s, 1)), asyncio::create_task(fail_after(1ms)),
                                            asyncio::create_task(sleep_then(0ms, 3))};
+        co_await ts[2];  // done before the wait starts
         auto [done, pending] = co_await asyncio::wait(ts, asyncio::FIRST_EXCEPTION);
         EXPECT_EQ(done.size(), 2u);
         EXPECT_EQ(pending.size(), 1u);
@@ -226,7 +227,7 @@ TEST(AsyncioAsCompleted, YieldsInCompletionOrder) {
 TEST(AsyncioAsCompleted, ExceptionsAndTimeout) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(fail_after(1ms)), asyncio::create_task(sleep_then(10s, 0))};
-        auto nexts = asyncio::as_completed(ts, 10ms);
+        auto nexts = asyncio::as_completed(ts, 200ms);
         EXPECT_EQ(nexts.size(), 2u);
         EXPECT_THROW(co_await std::move(nexts[0]), Boom);
         EXPECT_THROW(co_await std::move(nexts[1]), asyncio::TimeoutError);

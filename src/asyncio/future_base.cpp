@@ -26,7 +26,7 @@ std::string FutureBase::describe() const {
         case State::cancelled:
             return "<Future cancelled>";
         default:
-            return exception_ ? "<Future finished exception>" : "<Future finished>";
+            return stored_exception() ? "<Future finished exception>" : "<Future finished>";
     }
 }
 
@@ -47,7 +47,7 @@ bool FutureBase::cancel_future(std::string msg) {
 void FutureBase::set_exception(std::exception_ptr e) {
     if (!e) throw std::invalid_argument("set_exception: exception must not be null");
     throw_if_done("invalid state");
-    exception_ = std::move(e);
+    extras().exception = std::move(e);
     state_ = State::finished;
     schedule_callbacks();
 }
@@ -61,13 +61,13 @@ void FutureBase::finish() {
 std::exception_ptr FutureBase::exception() const {
     if (state_ == State::cancelled) throw make_cancelled_error();
     if (state_ == State::pending) throw InvalidStateError("Exception is not set.");
-    return exception_;
+    return stored_exception();
 }
 
 void FutureBase::check_result() const {
     if (state_ == State::cancelled) throw make_cancelled_error();
     if (state_ == State::pending) throw InvalidStateError("Result is not set.");
-    if (exception_) std::rethrow_exception(exception_);
+    if (extras_ && extras_->exception) std::rethrow_exception(extras_->exception);
 }
 
 void FutureBase::add_callback(Callback fn, void* ctx) {

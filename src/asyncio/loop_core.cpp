@@ -65,10 +65,10 @@ void LoopCore::close() {
     // Step 2: drop everything scheduled, without running it.
     while (!ready_.empty()) {
         ReadyItem item = ready_.pop();
-        if (item.kind == ReadyItem::Kind::future_callback)
+        if (item.kind() == ReadyItem::Kind::future_callback)
             item.future->release();
-        else if (item.kind == ReadyItem::Kind::handle)
-            static_cast<HandleState*>(item.a)->release();
+        else if (item.kind() == ReadyItem::Kind::handle)
+            static_cast<HandleState*>(item.ptr())->release();
     }
     for (HandleState* t : timers_) {
         t->heap_index = HandleState::not_in_heap;
@@ -96,20 +96,20 @@ void LoopCore::close() {
 void LoopCore::schedule_future_callback(void (*fn)(void*, FutureBase&), void* ctx, FutureBase& fut) {
     if (closed_) return;
     fut.add_ref();
-    ready_.push({ReadyItem::Kind::future_callback, ctx, &fut, fn});
+    ready_.push(ReadyItem::make(ReadyItem::Kind::future_callback, ctx, &fut, fn));
 }
 
 void LoopCore::schedule_handle(HandleState* handle) {
     if (closed_) return;
     handle->add_ref();
-    ready_.push({ReadyItem::Kind::handle, handle, nullptr, nullptr});
+    ready_.push(ReadyItem::make(ReadyItem::Kind::handle, handle));
 }
 
 Ref<HandleState> LoopCore::call_soon(std::function<void()> fn) {
     if (closed_) throw std::runtime_error("Event loop is closed");
     auto* h = new HandleState;
     h->callback = std::move(fn);
-    ready_.push({ReadyItem::Kind::handle, h, nullptr, nullptr});  // the queue owns the first reference
+    ready_.push(ReadyItem::make(ReadyItem::Kind::handle, h));  // the queue owns the first reference
     return Ref<HandleState>(h);
 }
 
@@ -209,7 +209,7 @@ void LoopCore::drain_threadsafe() {
         std::lock_guard lock(threadsafe_mutex_);
         batch.swap(threadsafe_);
     }
-    for (auto& h : batch) ready_.push({ReadyItem::Kind::handle, h.detach(), nullptr, nullptr});
+    for (auto& h : batch) ready_.push(ReadyItem::make(ReadyItem::Kind::handle, h.detach()));
 }
 
 // ----------------------------------------------------------------------------- fds
@@ -342,23 +342,23 @@ void LoopCore::run_ready(std::size_t count) {
         Ref<TaskBase> stepped;  // debug: keeps the task alive to name it in a report
         if (debug) {
             start = Clock::now();
-            if (item.kind == ReadyItem::Kind::step) stepped = Ref<TaskBase>(static_cast<TaskBase*>(item.a));
+            if (item.kind() == ReadyItem::Kind::step) stepped = Ref<TaskBase>(static_cast<TaskBase*>(item.ptr()));
         }
-        switch (item.kind) {
+        switch (item.kind()) {
             case ReadyItem::Kind::step:
-                static_cast<TaskBase*>(item.a)->step();
+                static_cast<TaskBase*>(item.ptr())->step();
                 break;
             case ReadyItem::Kind::future_callback: {
                 Ref<FutureBase> fut = Ref<FutureBase>::adopt(item.future);
                 try {
-                    item.fn(item.a, *fut);
+                    item.fn(item.ptr(), *fut);
                 } catch (...) {
                     call_exception_handler({"Exception in callback", std::current_exception(), fut->describe()});
                 }
                 break;
             }
             case ReadyItem::Kind::handle: {
-                Ref<HandleState> h = Ref<HandleState>::adopt(static_cast<HandleState*>(item.a));
+                Ref<HandleState> h = Ref<HandleState>::adopt(static_cast<HandleState*>(item.ptr()));
                 if (h->cancelled.load(std::memory_order_acquire)) break;
                 try {
                     h->run();

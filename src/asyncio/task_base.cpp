@@ -21,16 +21,16 @@
 namespace nogil::detail::aio {
 
 namespace {
-std::atomic<std::uint64_t> task_counter{0};
+std::atomic<std::uint32_t> task_counter{0};
 }
 
 TaskBase::TaskBase(LoopCore& loop, std::coroutine_handle<> root, PromiseBase& root_promise, std::string name)
     : FutureBase(loop),
       root_(root),
       root_promise_(&root_promise),
-      coro_name_(root_promise.where.function_name()),
-      id_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1),
-      name_(std::move(name)) {}
+      id_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
+    if (!name.empty()) extras().task_name = std::move(name);
+}
 
 TaskBase::~TaskBase() { destroy_frame(); }
 
@@ -47,12 +47,16 @@ TaskBase& TaskBase::current_or_throw(const char* what) {
     return *current_;
 }
 
-std::string TaskBase::get_name() const { return name_.empty() ? "Task-" + std::to_string(id_) : name_; }
+std::string TaskBase::get_name() const {
+    const Extras* x = extras_if_any();
+    return x && !x->task_name.empty() ? x->task_name : "Task-" + std::to_string(id_);
+}
 
 std::string TaskBase::describe() const {
     std::string s = "<Task ";
     s += !done() ? "pending" : cancelled() ? "cancelled" : "finished";
-    s += " name='" + get_name() + "' coro=<" + coro_name_ + ">";
+    s += " name='" + get_name() + "'";
+    if (root_promise_) s += std::string(" coro=<") + coro_name() + ">";
     if (done() && !cancelled() && stored_exception()) s += " exception";
     return s + ">";
 }
@@ -75,12 +79,12 @@ bool TaskBase::cancel(std::string msg) {
     ++num_cancels_requested_;
     set_cancel_message(std::move(msg));
     if (waiter_ && waiter_->cancel(cancel_message())) return true;
-    must_cancel_ = true;
+    set_must_cancel(true);
     return true;
 }
 
 std::uint32_t TaskBase::uncancel() noexcept {
-    if (num_cancels_requested_ > 0 && --num_cancels_requested_ == 0) must_cancel_ = false;
+    if (num_cancels_requested_ > 0 && --num_cancels_requested_ == 0) set_must_cancel(false);
     return num_cancels_requested_;
 }
 
@@ -94,10 +98,10 @@ void TaskBase::start(bool eager) {
 
 void TaskBase::step() {
     if (done() || !root_) return;
-    if (!started_) {
-        started_ = true;
-        if (must_cancel_) {  // cancelled before it ran: none of its code runs
-            must_cancel_ = false;
+    if (!(derived_flags_ & started_flag)) {
+        derived_flags_ |= started_flag;
+        if (must_cancel()) {  // cancelled before it ran: none of its code runs
+            set_must_cancel(false);
             destroy_frame();
             Ref<TaskBase> keep(this);
             cancel_future(cancel_message());
@@ -110,7 +114,8 @@ void TaskBase::step() {
     }
     TaskBase* previous = std::exchange(current_, this);
     // The trampoline: Coroutine awaits and returns set next_ instead of resuming each other,
-    // so a chain of any depth runs in constant stack.
+    // so a chain of any depth runs in constant stack. An eager task started inside resume()
+    // runs its own loop to the end, leaving next_ empty again, before this loop continues.
     while (next_) std::exchange(next_, nullptr).resume();
     current_ = previous;
     if (root_.done()) complete();
@@ -120,7 +125,7 @@ void TaskBase::complete() {
     std::exception_ptr e = root_promise_->exception;
     bool cancelled_by_coro = false;
     std::string msg;
-    if (!e && !must_cancel_) {
+    if (!e && !must_cancel()) {
         try {
             store_result();
         } catch (...) {
@@ -142,8 +147,8 @@ void TaskBase::complete() {
         cancel_future(std::move(msg));
     } else if (e) {
         set_exception(e);
-    } else if (must_cancel_) {  // a cancel arrived after the last suspension: the value is dropped
-        must_cancel_ = false;
+    } else if (must_cancel()) {  // a cancel arrived after the last suspension: the value is dropped
+        set_must_cancel(false);
         cancel_future(cancel_message());
     } else {
         finish();

@@ -57,7 +57,7 @@ struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (TaskBase* task = TaskBase::current()) task->set_next(h.promise().continuation);
+        TaskBase::set_next(h.promise().continuation);
     }
     void await_resume() const noexcept {}
 };
@@ -131,7 +131,8 @@ private:
                 parent = &caller.promise();
                 parent->child = &handle.promise();
             }
-            task.set_next(handle);
+            (void)task;
+            detail::TaskBase::set_next(handle);
         }
         T await_resume() {
             if (parent) parent->child = nullptr;

@@ -26,6 +26,7 @@
 #include <iterator>
 #include <ranges>
 #include <tuple>
+#include <unordered_set>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -78,10 +79,9 @@ public:
     /// Registers on every distinct child; completes at once when there are none.
     void attach() {
         std::vector<FutureBase*> distinct;
+        std::unordered_set<FutureBase*> seen;
         for_each_child([&](FutureBase& c) {
-            for (FutureBase* d : distinct)
-                if (d == &c) return;
-            distinct.push_back(&c);
+            if (seen.insert(&c).second) distinct.push_back(&c);
         });
         nfuts_ = distinct.size();
         if (nfuts_ == 0) {

@@ -39,8 +39,7 @@ template <class T>
 class TaskState final : public TaskBase {
 public:
     using handle_type = typename asyncio::Coroutine<T>::handle_type;
-    TaskState(LoopCore& loop, handle_type h, std::string name)
-        : TaskBase(loop, h, h.promise(), std::move(name)), root_(h) {}
+    TaskState(LoopCore& loop, handle_type h, std::string name) : TaskBase(loop, h, h.promise(), std::move(name)) {}
     decltype(auto) value() const {
         check_result();
         if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*slot_.value);
@@ -52,9 +51,9 @@ public:
 
 private:
     void store_result() override {
-        if constexpr (!std::is_void_v<T>) slot_.value.emplace(root_.promise().take());
+        // Runs before the frame is destroyed, so root() is still valid.
+        if constexpr (!std::is_void_v<T>) slot_.value.emplace(handle_type::from_address(root().address()).promise().take());
     }
-    handle_type root_;  // valid only until completion (store_result runs before the frame goes)
     [[no_unique_address]] TaskValue<T> slot_;
 };
 

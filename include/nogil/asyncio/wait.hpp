@@ -31,6 +31,7 @@
 #include <deque>
 #include <optional>
 #include <stdexcept>
+#include <unordered_set>
 #include <vector>
 
 namespace nogil::detail::aio {
@@ -180,11 +181,9 @@ auto distinct_futures(R&& fs) {
     static_assert(is_task<F>::value || is_future<F>::value,
                   "asyncio::wait() takes Tasks or Futures, not coroutines: create_task() them first");
     std::vector<F> out;
-    for (auto&& f : fs) {
-        bool seen = false;
-        for (auto& o : out) seen = seen || o.state() == f.state();
-        if (!seen) out.push_back(f);
-    }
+    std::unordered_set<FutureBase*> seen;
+    for (auto&& f : fs)
+        if (seen.insert(f.state()).second) out.push_back(f);
     if (out.empty()) throw std::invalid_argument("Set of Tasks/Futures is empty.");
     return out;
 }
@@ -285,11 +284,10 @@ template <class R>
 auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
     using F = future_t<std::ranges::range_value_t<R>>;
     std::vector<F> todo;
+    std::unordered_set<FutureBase*> seen;
     for (auto&& a : aws) {
         F f = ensure_future_from_range(a);
-        bool seen = false;
-        for (auto& o : todo) seen = seen || o.state() == f.state();
-        if (!seen) todo.push_back(std::move(f));
+        if (seen.insert(f.state()).second) todo.push_back(std::move(f));
     }
     const std::size_t n = todo.size();
     auto state = Ref<AsCompletedState<F>>::adopt(new AsCompletedState<F>(std::move(todo)));

@@ -56,7 +56,10 @@ public:
     /// CancelledError(msg) if cancelled, the stored exception if failed. Returns on success.
     void check_result() const;
     /// The stored exception, or null (no checks).
-    const std::exception_ptr& stored_exception() const noexcept { return exception_; }
+    const std::exception_ptr& stored_exception() const noexcept {
+        static const std::exception_ptr none;
+        return extras_ ? extras_->exception : none;
+    }
     /// The message of the last cancel(msg) (empty if none).
     const std::string& cancel_message() const noexcept;
     void set_cancel_message(std::string msg);
@@ -78,7 +81,7 @@ protected:
     bool cancel_future(std::string msg);
     void throw_if_done(const char* what) const;
 
-private:
+    /// What only some futures need, allocated on first use (keeps a pending task small).
     struct Entry {
         Callback fn;
         void* ctx;
@@ -86,17 +89,23 @@ private:
         std::uint64_t id;
     };
     struct Extras {
+        std::exception_ptr exception;
         std::string cancel_message;
+        std::string task_name;
         std::vector<Entry> callbacks;
         std::uint64_t next_id = 1;
     };
     Extras& extras();
+    const Extras* extras_if_any() const noexcept { return extras_.get(); }
+    /// Spare bits for derived classes (TaskBase keeps its flags here, in FutureBase's padding).
+    std::uint8_t derived_flags_ = 0;
+
+private:
     void schedule_callbacks();
 
     std::atomic<std::uint32_t> refs_{1};
     State state_ = State::pending;
     LoopCore* loop_;  // one reference held
-    std::exception_ptr exception_;
     Callback first_fn_ = nullptr;  // the common single internal waiter, without allocation
     void* first_ctx_ = nullptr;
     std::unique_ptr<Extras> extras_;

@@ -81,13 +81,19 @@ struct HandleState : FrameAllocated {
     void run();
 };
 
-/// What the ready queue holds: a task step, an internal future callback or a handle.
+/// What the ready queue holds: a task step, an internal future callback or a handle. The kind
+/// lives in the low bits of the (8-byte aligned) first pointer: 24 bytes per queued item.
 struct ReadyItem {
-    enum class Kind : std::uint8_t { step, future_callback, handle };
-    Kind kind;
-    void* a;                                  // TaskBase* / callback context / HandleState*
+    enum class Kind : std::uintptr_t { step = 0, future_callback = 1, handle = 2 };
+    std::uintptr_t tagged;                    // TaskBase* / callback context / HandleState*, | kind
     FutureBase* future;                       // future_callback: one reference held
     void (*fn)(void* ctx, FutureBase& fut);  // future_callback
+
+    static ReadyItem make(Kind k, void* p, FutureBase* f = nullptr, void (*fn)(void*, FutureBase&) = nullptr) noexcept {
+        return {reinterpret_cast<std::uintptr_t>(p) | static_cast<std::uintptr_t>(k), f, fn};
+    }
+    Kind kind() const noexcept { return static_cast<Kind>(tagged & 3u); }
+    void* ptr() const noexcept { return reinterpret_cast<void*>(tagged & ~std::uintptr_t(3)); }
 };
 
 /// A growable ring buffer: the ready queue (FIFO, amortised O(1), no allocation once warm).
@@ -128,7 +134,7 @@ public:
     // --- scheduling (loop thread) ---------------------------------------------------------
     /// Queues one step of `task` (no reference taken: a pending task is held by the registry).
     void schedule_step(TaskBase* task) {
-        if (!closed_) ready_.push({ReadyItem::Kind::step, task, nullptr, nullptr});
+        if (!closed_) ready_.push(ReadyItem::make(ReadyItem::Kind::step, task));
     }
     /// Queues fn(ctx, fut); holds a reference to `fut` until it ran or was dropped.
     void schedule_future_callback(void (*fn)(void*, FutureBase&), void* ctx, FutureBase& fut);

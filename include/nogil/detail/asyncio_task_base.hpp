@@ -46,11 +46,11 @@ public:
     std::uint32_t cancelling() const noexcept { return num_cancels_requested_; }
     std::uint32_t uncancel() noexcept;
     std::string get_name() const;
-    void set_name(std::string name) { name_ = std::move(name); }
+    void set_name(std::string name) { extras().task_name = std::move(name); }
     void print_stack(std::ostream& out) const;
     std::string describe() const override;
-    /// The coroutine function's name (source_location::function_name()).
-    const char* coro_name() const noexcept { return coro_name_; }
+    /// The coroutine function's name (source_location::function_name()); "" once finished.
+    const char* coro_name() const noexcept { return root_promise_ ? root_promise_->where.function_name() : ""; }
 
     // --- the waiter protocol ----------------------------------------------------------------
     /// The task running on this thread, or null.
@@ -75,8 +75,8 @@ public:
     /// Throws CancelledError if a cancel was requested that no waiter took. Called first by
     /// every await_resume after an actual suspension.
     void throw_if_cancel_requested() {
-        if (must_cancel_) {
-            must_cancel_ = false;
+        if (derived_flags_ & must_cancel_flag) {
+            derived_flags_ &= static_cast<std::uint8_t>(~must_cancel_flag);
             throw make_cancelled_error();
         }
     }
@@ -86,8 +86,9 @@ public:
     void start(bool eager);
     /// Runs the task until its next suspension.
     void step();
-    /// Sets the frame the step loop resumes next (symmetric transfer without stack growth).
-    void set_next(std::coroutine_handle<> h) noexcept { next_ = h; }
+    /// Sets the frame the running step loop resumes next (symmetric transfer without stack
+    /// growth). One per thread: only the innermost running step loop is ever active.
+    static void set_next(std::coroutine_handle<> h) noexcept { next_ = h; }
     /// Loop close: destroys a pending task's frame; the task stays pending.
     void abandon() noexcept;
 
@@ -97,24 +98,31 @@ public:
 protected:
     /// Moves the root coroutine's value into the typed state. May throw (the value's move).
     virtual void store_result() = 0;
+    /// The root frame, while it exists.
+    std::coroutine_handle<> root() const noexcept { return root_; }
 
 private:
     void complete();
     void destroy_frame() noexcept;
 
-    static inline thread_local TaskBase* current_ = nullptr;
+    bool must_cancel() const noexcept { return derived_flags_ & must_cancel_flag; }
+    void set_must_cancel(bool on) noexcept {
+        derived_flags_ = static_cast<std::uint8_t>(on ? derived_flags_ | must_cancel_flag : derived_flags_ & ~must_cancel_flag);
+    }
 
+    static constexpr std::uint8_t must_cancel_flag = 1;  // in FutureBase::derived_flags_
+    static constexpr std::uint8_t started_flag = 2;
+    static inline thread_local TaskBase* current_ = nullptr;
+    static inline thread_local std::coroutine_handle<> next_ = nullptr;
+
+    // Kept small on purpose (a pending task is ~112 bytes): the name and the rarely used parts
+    // live in FutureBase's lazily allocated extras.
     std::coroutine_handle<> root_;
     PromiseBase* root_promise_;
     std::coroutine_handle<> resume_at_;
-    std::coroutine_handle<> next_;
     Waiter* waiter_ = nullptr;
-    const char* coro_name_;
-    std::uint64_t id_;
+    std::uint32_t id_;
     std::uint32_t num_cancels_requested_ = 0;
-    bool must_cancel_ = false;
-    bool started_ = false;
-    std::string name_;  // empty: "Task-<id>"
 };
 
 }  // namespace nogil::detail::aio
