@@ -5,7 +5,9 @@
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/connection.hpp>
 #include <nogil/multiprocessing/context.hpp>
+#include <nogil/multiprocessing/async_result.hpp>
 #include <nogil/multiprocessing/exceptions.hpp>
+#include <nogil/multiprocessing/pool.hpp>
 #include <nogil/multiprocessing/process.hpp>
 #include <nogil/multiprocessing/queues.hpp>
 #include <nogil/multiprocessing/shared_memory.hpp>

@@ -8,6 +8,21 @@
 #include <unistd.h>
 
 namespace nogil::detail {
+namespace {
+// Set in a child made by fork() without exec: see __lsan_is_turned_off below.
+bool forked_child_without_exec = false;
+}  // namespace
+void mark_forked_child() noexcept { forked_child_without_exec = true; }
+}  // namespace nogil::detail
+
+// LeakSanitizer asks this at exit. In a child made by a plain fork(), the parent's other threads
+// vanished with their stacks, so everything only they referenced looks leaked when a task calls
+// std::exit: not a leak of the child's. Ordinary programs and other children are checked as usual.
+extern "C" __attribute__((visibility("default"), used)) int __lsan_is_turned_off() {
+    return nogil::detail::forked_child_without_exec ? 1 : 0;
+}
+
+namespace nogil::detail {
 
 CurrentProcess& current_process_record() {
     static CurrentProcess* record = new CurrentProcess;  // never destroyed: read until _exit
@@ -56,7 +71,8 @@ void child_main(int channel_fd) {
     me.parent_pid = boot.parent_pid;
     int code = 0;
     try {
-        run_call(call, request->fds);
+        request->fds.clear();  // what the call needs was imported into call.fds
+        run_call(call, call.fds);
     } catch (...) {
         RemoteException e = capture_current_exception();
         // Python prints the traceback and exits with 1; we print what we know.

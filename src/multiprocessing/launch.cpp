@@ -303,6 +303,7 @@ Launched launch_child(StartMethod method) {
             pid_t child = ::fork();
             if (child < 0) throw ProcessError(std::string("fork failed: ") + std::strerror(errno));
             if (child == 0) {
+                mark_forked_child();
                 die_with_parent(parent);
                 channel.reset();
                 child_main(child_end.release());

@@ -107,10 +107,11 @@ void Process::start() {
     s.child.emplace(std::move(launched.child));
     s.started = true;
     try {
-        detail::send_frame(launched.channel.get(), detail::FrameKind::request, request.bytes, call.fds);
+        detail::send_frame(launched.channel.get(), detail::FrameKind::request, request.bytes, request.fds);
     } catch (const OSError&) {
         // The child died before reading its task: its exit code tells the story.
     }
+    s.encode = nullptr;  // the arguments were sent: drop our copies (and their descriptors) now
     register_child(state_);
 }
 

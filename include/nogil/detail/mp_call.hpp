@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -63,20 +64,40 @@ struct EncodedCall {
     std::string args;
     std::vector<UniqueFd> fds;
 
+    // The descriptors travel with the enclosing message; `args` refers to them by their position
+    // in `fds`, so they are re-exported (saved) and re-imported (loaded) in that order.
     template <class Archive>
-    void serialize(Archive& ar) {
-        ar(invoker, target, args);
+    void save(Archive& ar) const {
+        ar(invoker, target, args, static_cast<std::uint32_t>(fds.size()));
+        for (const auto& fd : fds) ar(serial::export_fd(fd.get()));
+    }
+    template <class Archive>
+    void load(Archive& ar) {
+        std::uint32_t n = 0;
+        ar(invoker, target, args, n);
+        if (n > 250) throw std::runtime_error("corrupt call: too many descriptors");
+        fds.clear();
+        for (std::uint32_t i = 0; i < n; ++i) {
+            std::uint32_t index = 0;
+            ar(index);
+            fds.push_back(serial::import_fd(index));
+        }
     }
 };
 
 /// Compile-time checks with messages in words; true when F(args...) can cross a process boundary.
+template <class F>
+consteval bool check_callable() {
+    static_assert(plain_callable<F>,
+                  "nogil::multiprocessing: the task must be a plain function or a captureless, non-generic "
+                  "lambda; a capturing lambda, std::function or other function object cannot be sent to "
+                  "another process (pass what it captures as arguments instead)");
+    return plain_callable<F>;
+}
+
 template <class F, class... Args>
 consteval bool check_task() {
-    if constexpr (!plain_callable<F>) {
-        static_assert(dependent_false<F>,
-                      "nogil::multiprocessing: the task must be a plain function or a captureless, non-generic "
-                      "lambda; a capturing lambda, std::function or other function object cannot be sent to "
-                      "another process (pass what it captures as arguments instead)");
+    if constexpr (!check_callable<F>()) {
         return false;
     } else if constexpr (!std::is_invocable_v<function_pointer_t<F>, std::decay_t<Args>&...>) {
         static_assert(dependent_false<F>, "nogil::multiprocessing: the task cannot be called with these arguments");

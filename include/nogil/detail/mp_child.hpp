@@ -78,6 +78,9 @@ Launched launch_child(StartMethod method);
 /// Starts the fork server now if it is not running (set_start_method("forkserver") calls this).
 void ensure_forkserver_running();
 
+/// Called first in a child made by fork() without exec (turns off exit-time leak checking there).
+void mark_forked_child() noexcept;
+
 /// The child side: reads the request from `channel_fd`, runs it, exits. Never returns.
 [[noreturn]] void child_main(int channel_fd);
 

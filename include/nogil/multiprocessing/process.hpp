@@ -29,9 +29,10 @@ namespace nogil::multiprocessing {
 
 /// Python's Process keyword arguments. Pass as the last constructor argument.
 struct ProcessOptions {
-    std::string name;              ///< "" = "Process-N" (N counts this process's children)
-    std::optional<bool> daemon;    ///< nullopt = inherit the creating process's daemon flag
-    std::string start_method;      ///< "" = get_start_method(); else "fork", "spawn" or "forkserver"
+    // Default member initializers: designated initializers may name only some fields under -Wextra.
+    std::string name{};            ///< "" = "Process-N" (N counts this process's children)
+    std::optional<bool> daemon{};  ///< nullopt = inherit the creating process's daemon flag
+    std::string start_method{};    ///< "" = get_start_method(); else "fork", "spawn" or "forkserver"
 };
 
 class Process {

@@ -1,0 +1,58 @@
+#pragma once
+// The untyped engine of multiprocessing::Pool.
+//
+// One manager thread owns the worker processes. It hands each idle worker one task at a time
+// (so a dead worker costs exactly the task it held), reads responses, and restarts workers that
+// exit (maxtasksperchild) or die. Completion callbacks run on the manager thread.
+//
+// Shutdown protocol:
+//   1. close(): no new tasks; the manager keeps going until pending and running tasks are done,
+//      then closes every worker's connection (end of file: the worker returns) and reaps them.
+//   2. terminate(): no new tasks; the manager kills every worker (SIGKILL), reaps them, and fails
+//      every unfinished task with ProcessError ("pool terminated") — nobody waits forever.
+//   3. join(): waits for the manager thread (after 1 or 2; std::invalid_argument otherwise).
+//   A worker that dies while running a task fails that task with ProcessError (exit code in the
+//   message) and is replaced. If workers keep dying before finishing anything (a throwing
+//   initializer), the pool breaks: every unfinished and future task fails with ProcessError.
+
+#include <nogil/detail/mp_call.hpp>
+#include <nogil/detail/mp_worker.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nogil::detail {
+
+struct TaskOutcome {
+    std::string bytes;             // the serialized result, when error is null
+    std::vector<UniqueFd> fds;     // descriptors inside the result
+    std::exception_ptr error;      // the task's exception (rebuilt) or a pool failure
+};
+
+using TaskCallback = std::function<void(TaskOutcome&)>;
+
+class PoolCore {
+public:
+    PoolCore(int processes, SharedCall initializer, std::uint64_t maxtasksperchild, std::string start_method);
+    ~PoolCore();  // terminate() + join(), as Python's Pool.__exit__
+    PoolCore(const PoolCore&) = delete;
+    PoolCore& operator=(const PoolCore&) = delete;
+
+    /// Queues a task; `done` runs exactly once on the manager thread. Throws std::invalid_argument
+    /// if the pool is closed or terminated ("Pool not running").
+    void submit(EncodedCall call, TaskCallback done);
+    void close();
+    void terminate();
+    void join();
+    int processes() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nogil::detail

@@ -1,0 +1,99 @@
+#pragma once
+// multiprocessing.pool.AsyncResult<T>: the result of a Pool task, available later.
+//
+// Completed by the pool's manager thread when the worker answers (or dies, or the pool is
+// terminated: then get() throws ProcessError rather than waiting forever). Copies share one state;
+// every member is safe from any thread.
+
+#include <nogil/errors.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <variant>
+
+namespace nogil::multiprocessing {
+
+template <class T>
+class AsyncResult {
+    using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+public:
+    AsyncResult() : state_(std::make_shared<State>()) {}
+
+    /// The task's value; rethrows what the task threw (see exceptions.hpp). Waits as long as it takes.
+    T get() {
+        wait();
+        return take();
+    }
+    /// As get(), but throws TimeoutError if the result is not ready within `timeout`.
+    template <class Rep, class Period>
+    T get(std::chrono::duration<Rep, Period> timeout) {
+        if (!wait(timeout)) throw TimeoutError("AsyncResult.get: timed out");
+        return take();
+    }
+    /// Waits until the result is ready.
+    void wait() const {
+        std::unique_lock lock(state_->mutex);
+        state_->cv.wait(lock, [&] { return state_->done; });
+    }
+    /// Waits at most `timeout`; returns ready() (Python's wait returns None; the bool is a bonus).
+    template <class Rep, class Period>
+    bool wait(std::chrono::duration<Rep, Period> timeout) const {
+        std::unique_lock lock(state_->mutex);
+        return state_->cv.wait_for(lock, timeout, [&] { return state_->done; });
+    }
+    /// True once the task has finished (either way).
+    bool ready() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->done;
+    }
+    /// True if it finished without an exception. Throws std::invalid_argument if not ready (Python's ValueError).
+    bool successful() const {
+        std::lock_guard lock(state_->mutex);
+        if (!state_->done) throw std::invalid_argument("AsyncResult is not ready");
+        return state_->error == nullptr;
+    }
+
+    // Completion, called once by the pool (first call wins).
+    void set_value(Stored value) {
+        {
+            std::lock_guard lock(state_->mutex);
+            if (state_->done) return;
+            state_->value.emplace(std::move(value));
+            state_->done = true;
+        }
+        state_->cv.notify_all();
+    }
+    void set_exception(std::exception_ptr error) {
+        {
+            std::lock_guard lock(state_->mutex);
+            if (state_->done) return;
+            state_->error = std::move(error);
+            state_->done = true;
+        }
+        state_->cv.notify_all();
+    }
+
+private:
+    struct State {
+        mutable std::mutex mutex;
+        std::condition_variable cv;
+        bool done = false;
+        std::optional<Stored> value;
+        std::exception_ptr error;
+    };
+    // Copies the value out (get() may be called repeatedly, as in Python).
+    T take() {
+        std::lock_guard lock(state_->mutex);
+        if (state_->error) std::rethrow_exception(state_->error);
+        if constexpr (!std::is_void_v<T>) return *state_->value;
+    }
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace nogil::multiprocessing

@@ -1,0 +1,373 @@
+#pragma once
+// multiprocessing.Pool: a pool of worker processes.
+//
+//   mp::Pool pool(4);
+//   std::vector<long> squares = pool.map(square, std::vector<long>{1, 2, 3});
+//   mp::AsyncResult<int> r = pool.apply_async(slow_add, 1, 2);
+//   int three = r.get(std::chrono::seconds(10));
+//   // leaving the scope terminates the pool (Python's `with Pool() as p:`)
+//
+// Tasks are plain functions or captureless lambdas with serializable arguments and results
+// (API.md rule 5), checked at compile time. An exception thrown by a task is rethrown by get()
+// with its type (see exceptions.hpp). A worker that dies fails only the task it was running
+// (ProcessError) and is replaced; nothing waits forever. All members are safe from any thread.
+
+#include <nogil/detail/mp_call.hpp>
+#include <nogil/detail/mp_pool_core.hpp>
+#include <nogil/detail/mp_worker.hpp>
+#include <nogil/multiprocessing/async_result.hpp>
+#include <nogil/multiprocessing/context.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace nogil::multiprocessing {
+
+/// A worker initializer: f(args...) runs once in each worker before its first task.
+class Initializer {
+public:
+    Initializer() = default;
+    template <class F, class... Args>
+    explicit Initializer(F&& f, const Args&... args) : call_(detail::encode_call(std::forward<F>(f), args...)) {}
+    const detail::SharedCall& call() const noexcept { return call_; }
+
+private:
+    detail::SharedCall call_;
+};
+
+/// Python's Pool arguments.
+struct PoolOptions {
+    std::optional<int> processes{};                   ///< nullopt: cpu_count()
+    Initializer initializer{};                        ///< runs in each worker first
+    std::optional<std::uint64_t> maxtasksperchild{};  ///< a worker is replaced after this many tasks
+    std::string start_method{};                       ///< "" = get_start_method()
+};
+
+/// The lazy result sequence of imap / imap_unordered: next() waits for the next result; also a
+/// range (for (auto r : pool.imap(...))). Rethrows a task's exception when its item is reached.
+template <class R>
+class IMapIterator {
+public:
+    /// The next result; throws std::out_of_range (Python's StopIteration) when none are left.
+    R next() { return next_until(std::nullopt); }
+    /// As next(), but throws TimeoutError if it does not arrive within `timeout`.
+    template <class Rep, class Period>
+    R next(std::chrono::duration<Rep, Period> timeout) {
+        return next_until(std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout));
+    }
+
+    struct State {
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool ordered = true;
+        std::size_t chunks = 0;           // total
+        std::size_t items_left = 0;       // not yet returned by next()
+        std::size_t next_chunk = 0;       // ordered: the chunk to read from next
+        std::map<std::size_t, std::pair<std::vector<R>, std::exception_ptr>> arrived;  // by chunk
+        std::deque<R> ready;              // unordered: items in arrival order
+        std::deque<std::exception_ptr> errors;  // unordered: failures in arrival order
+
+        void complete(std::size_t chunk, std::vector<R> values, std::exception_ptr error) {
+            {
+                std::lock_guard lock(mutex);
+                if (ordered) {
+                    arrived.emplace(chunk, std::make_pair(std::move(values), error));
+                } else if (error) {
+                    errors.push_back(error);
+                } else {
+                    for (auto& v : values) ready.push_back(std::move(v));
+                }
+            }
+            cv.notify_all();
+        }
+    };
+
+    class iterator {
+    public:
+        using value_type = R;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(IMapIterator* owner) : owner_(owner) { advance(); }
+        const R& operator*() const { return *current_; }
+        iterator& operator++() {
+            advance();
+            return *this;
+        }
+        void operator++(int) { advance(); }
+        bool operator==(std::default_sentinel_t) const { return !current_.has_value(); }
+
+    private:
+        void advance() {
+            current_.reset();
+            if (owner_->has_more()) current_.emplace(owner_->next());
+        }
+        IMapIterator* owner_ = nullptr;
+        std::optional<R> current_;
+    };
+    iterator begin() { return iterator(this); }
+    std::default_sentinel_t end() { return {}; }
+
+    explicit IMapIterator(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+private:
+    bool has_more() {
+        std::lock_guard lock(state_->mutex);
+        return state_->items_left > 0 || (!state_->ordered && !state_->errors.empty());
+    }
+    R next_until(detail::Deadline deadline) {
+        State& s = *state_;
+        std::unique_lock lock(s.mutex);
+        for (;;) {
+            if (s.ordered) {
+                auto it = s.arrived.find(s.next_chunk);
+                if (it != s.arrived.end()) {
+                    if (it->second.second) {
+                        auto error = it->second.second;
+                        s.arrived.erase(it);
+                        ++s.next_chunk;
+                        std::rethrow_exception(error);
+                    }
+                    if (!it->second.first.empty()) {
+                        R value = std::move(it->second.first.front());
+                        it->second.first.erase(it->second.first.begin());
+                        --s.items_left;
+                        return value;
+                    }
+                    s.arrived.erase(it);
+                    ++s.next_chunk;
+                    continue;
+                }
+                if (s.next_chunk >= s.chunks) throw std::out_of_range("StopIteration");
+            } else {
+                if (!s.errors.empty()) {
+                    auto error = s.errors.front();
+                    s.errors.pop_front();
+                    std::rethrow_exception(error);
+                }
+                if (!s.ready.empty()) {
+                    R value = std::move(s.ready.front());
+                    s.ready.pop_front();
+                    --s.items_left;
+                    return value;
+                }
+                if (s.items_left == 0) throw std::out_of_range("StopIteration");
+            }
+            if (deadline) {
+                if (s.cv.wait_until(lock, *deadline) == std::cv_status::timeout &&
+                    std::chrono::steady_clock::now() >= *deadline)
+                    throw TimeoutError("IMapIterator.next: timed out");
+            } else {
+                s.cv.wait(lock);
+            }
+        }
+    }
+    std::shared_ptr<State> state_;
+};
+
+class Pool {
+public:
+    /// processes: nullopt = cpu_count(). Throws std::invalid_argument if processes < 1.
+    explicit Pool(std::optional<int> processes = std::nullopt) : Pool(PoolOptions{.processes = processes}) {}
+    /// Throws std::invalid_argument for processes < 1 or maxtasksperchild == 0.
+    explicit Pool(const PoolOptions& options);
+
+    /// f(args...) in a worker; waits for the result (rethrowing the task's exception).
+    template <class F, class... Args>
+    auto apply(F&& f, const Args&... args) {
+        return apply_async(std::forward<F>(f), args...).get();
+    }
+
+    /// f(args...) in a worker; returns at once.
+    template <class F, class... Args>
+    auto apply_async(F&& f, const Args&... args) {
+        using R = detail::task_result_t<F, Args...>;
+        AsyncResult<R> result;
+        detail::EncodedCall call = detail::encode_call(std::forward<F>(f), args...);
+        core_->submit(std::move(call), [result](detail::TaskOutcome& outcome) mutable {
+            deliver(result, outcome);
+        });
+        return result;
+    }
+
+    /// [f(x) for x in iterable], in order, in chunks of `chunksize` items (0: Python's heuristic).
+    template <class F, std::ranges::input_range Range>
+    auto map(F&& f, Range&& iterable, std::size_t chunksize = 0) {
+        return map_async(std::forward<F>(f), std::forward<Range>(iterable), chunksize).get();
+    }
+
+    /// map() without waiting: one AsyncResult for the whole list.
+    template <class F, std::ranges::input_range Range>
+    auto map_async(F&& f, Range&& iterable, std::size_t chunksize = 0) {
+        using Arg = std::ranges::range_value_t<Range>;
+        return map_async_impl<F, Arg, &detail::map_chunk<detail::function_pointer_t<F>, Arg>>(
+            f, std::vector<Arg>(std::ranges::begin(iterable), std::ranges::end(iterable)), chunksize);
+    }
+
+    /// [f(*args) for args in iterable] where each item is a tuple (or pair) of arguments.
+    template <class F, std::ranges::input_range Range>
+    auto starmap(F&& f, Range&& iterable, std::size_t chunksize = 0) {
+        return starmap_async(std::forward<F>(f), std::forward<Range>(iterable), chunksize).get();
+    }
+    template <class F, std::ranges::input_range Range>
+    auto starmap_async(F&& f, Range&& iterable, std::size_t chunksize = 0) {
+        using Tuple = std::ranges::range_value_t<Range>;
+        return map_async_impl<F, Tuple, &detail::starmap_chunk<detail::function_pointer_t<F>, Tuple>>(
+            f, std::vector<Tuple>(std::ranges::begin(iterable), std::ranges::end(iterable)), chunksize);
+    }
+
+    /// Lazy map: results in order, as they become available.
+    template <class F, std::ranges::input_range Range>
+    auto imap(F&& f, Range&& iterable, std::size_t chunksize = 1) {
+        return imap_impl(true, f, std::forward<Range>(iterable), chunksize);
+    }
+    /// Lazy map: results in completion order.
+    template <class F, std::ranges::input_range Range>
+    auto imap_unordered(F&& f, Range&& iterable, std::size_t chunksize = 1) {
+        return imap_impl(false, f, std::forward<Range>(iterable), chunksize);
+    }
+
+    /// No more tasks; workers exit once the submitted ones are done.
+    void close() { core_->close(); }
+    /// Kills the workers now; unfinished tasks fail with ProcessError.
+    void terminate() { core_->terminate(); }
+    /// Waits for the workers to exit. Throws std::invalid_argument unless close() or terminate() came first.
+    void join() { core_->join(); }
+
+    /// Leaving the scope terminates the pool, as Python's `with Pool() as pool:` does.
+    ~Pool() = default;
+
+private:
+    template <class R>
+    static void deliver(AsyncResult<R>& result, detail::TaskOutcome& outcome) {
+        if (outcome.error) return result.set_exception(outcome.error);
+        try {
+            if constexpr (std::is_void_v<R>) {
+                result.set_value({});
+            } else {
+                result.set_value(detail::serial::load_one<R>(outcome.bytes, outcome.fds));
+            }
+        } catch (...) {
+            result.set_exception(std::current_exception());
+        }
+    }
+
+    std::size_t default_chunksize(std::size_t n) const {
+        std::size_t per = static_cast<std::size_t>(core_->processes()) * 4;
+        std::size_t c = n / per;
+        return (n % per != 0) ? c + 1 : (c == 0 ? 1 : c);
+    }
+
+    template <class Item>
+    std::vector<std::vector<Item>> split(std::vector<Item> items, std::size_t chunksize) const {
+        if (chunksize == 0) chunksize = default_chunksize(items.size());
+        std::vector<std::vector<Item>> chunks;
+        for (std::size_t i = 0; i < items.size(); i += chunksize) {
+            auto last = std::min(items.size(), i + chunksize);
+            chunks.emplace_back(std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(i)),
+                                std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(last)));
+        }
+        return chunks;
+    }
+
+    // Chunk results gathered into one list; the first failure fails the whole map (as Python).
+    template <class F, class Item, auto ChunkFn>
+    auto map_async_impl(F& f, std::vector<Item> items, std::size_t chunksize) {
+        static_assert(detail::check_callable<F>());
+        using Fn = detail::function_pointer_t<F>;
+        using Chunk = decltype(ChunkFn(detail::FunctionId{}, std::vector<Item>{}));
+        using R = typename Chunk::value_type;
+        struct Gather {
+            std::mutex mutex;
+            std::vector<Chunk> parts;
+            std::size_t left = 0;
+            AsyncResult<std::vector<R>> result;
+        };
+        auto gather = std::make_shared<Gather>();
+        AsyncResult<std::vector<R>> result = gather->result;
+        Fn fn = +f;
+        detail::FunctionId fn_id = detail::identify(fn);
+        auto chunks = split(std::move(items), chunksize);
+        if (chunks.empty()) {
+            result.set_value({});
+            return result;
+        }
+        gather->parts.resize(chunks.size());
+        gather->left = chunks.size();
+        for (std::size_t i = 0; i < chunks.size(); ++i) {
+            core_->submit(detail::encode_call(ChunkFn, fn_id, chunks[i]), [gather, i](detail::TaskOutcome& outcome) {
+                AsyncResult<Chunk> part;
+                deliver(part, outcome);
+                std::exception_ptr error;
+                std::vector<R> all;
+                bool last = false;
+                {
+                    std::lock_guard lock(gather->mutex);
+                    try {
+                        gather->parts[i] = part.get();
+                    } catch (...) {
+                        error = std::current_exception();
+                    }
+                    last = --gather->left == 0;
+                    if (last && !error)
+                        for (auto& p : gather->parts) all.insert(all.end(), std::make_move_iterator(p.begin()),
+                                                                 std::make_move_iterator(p.end()));
+                }
+                if (error) gather->result.set_exception(error);  // the first failure wins
+                else if (last) gather->result.set_value(std::move(all));
+            });
+        }
+        return result;
+    }
+
+    template <class F, class Range>
+    auto imap_impl(bool ordered, F& f, Range&& iterable, std::size_t chunksize) {
+        static_assert(detail::check_callable<F>());
+        using Arg = std::ranges::range_value_t<Range>;
+        using Fn = detail::function_pointer_t<F>;
+        constexpr auto chunk_fn = &detail::map_chunk<Fn, Arg>;
+        using R = typename decltype(chunk_fn(detail::FunctionId{}, std::vector<Arg>{}))::value_type;
+        using State = typename IMapIterator<R>::State;
+        if (chunksize == 0) throw std::invalid_argument("imap: chunksize must be at least 1");
+        std::vector<Arg> items(std::ranges::begin(iterable), std::ranges::end(iterable));
+        auto state = std::make_shared<State>();
+        state->ordered = ordered;
+        state->items_left = items.size();
+        Fn fn = +f;
+        detail::FunctionId fn_id = detail::identify(fn);
+        auto chunks = split(std::move(items), chunksize);
+        state->chunks = chunks.size();
+        for (std::size_t i = 0; i < chunks.size(); ++i) {
+            std::size_t n = chunks[i].size();
+            core_->submit(detail::encode_call(chunk_fn, fn_id, chunks[i]), [state, i, n](detail::TaskOutcome& outcome) {
+                AsyncResult<std::vector<R>> part;
+                deliver(part, outcome);
+                try {
+                    state->complete(i, part.get(), nullptr);
+                } catch (...) {
+                    if (!state->ordered) {
+                        std::lock_guard lock(state->mutex);
+                        state->items_left -= n;  // the failed chunk's items will never arrive
+                    }
+                    state->complete(i, {}, std::current_exception());
+                }
+            });
+        }
+        return IMapIterator<R>(state);
+    }
+
+    std::unique_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace nogil::multiprocessing
