@@ -121,6 +121,11 @@ def cpu_processes(tasks, steps, n):
     return total & MASK
 
 
+def cpu_mp_pool(tasks, steps, n):
+    with multiprocessing.Pool(n) as pool:
+        return sum(pool.starmap(kernel, [(t, steps) for t in range(tasks)])) & MASK
+
+
 def _process_part(queue, k, n, tasks, steps):
     queue.put(kernel_range(k, n, tasks, steps))
 
@@ -140,6 +145,7 @@ CPU_MODELS = [
     ("threading.Thread", "thread", True, cpu_threads),
     ("ThreadPoolExecutor", "thread", True, cpu_thread_pool),
     ("multiprocessing.Process", "process", True, cpu_processes),
+    ("multiprocessing.Pool", "process", True, cpu_mp_pool),
     ("ProcessPoolExecutor", "process", True, cpu_process_pool),
     ("asyncio tasks (1 thread)", "coroutine", False, cpu_asyncio),
 ]
@@ -281,12 +287,13 @@ def cost_process(units):
     return time.perf_counter() - start
 
 
-def round_trips(executor, units):
-    executor.submit(trivial, 0).result()  # workers start lazily: not timed
+def round_trips(call, units):
+    """Seconds for `units` calls of call(i) -> trivial(i), one after the other."""
+    call(0)  # the worker starts lazily: not timed
     total = 0
     start = time.perf_counter()
     for i in range(units):
-        total += executor.submit(trivial, i).result()
+        total += call(i)
     seconds = time.perf_counter() - start
     if total != units * (units + 1) // 2:
         raise RuntimeError("a round trip lost its result")
@@ -295,12 +302,17 @@ def round_trips(executor, units):
 
 def cost_thread_pool(units):
     with ThreadPoolExecutor(1) as ex:
-        return round_trips(ex, units)
+        return round_trips(lambda i: ex.submit(trivial, i).result(), units)
 
 
 def cost_process_pool(units):
     with ProcessPoolExecutor(1) as ex:
-        return round_trips(ex, units)
+        return round_trips(lambda i: ex.submit(trivial, i).result(), units)
+
+
+def cost_mp_pool(units):
+    with multiprocessing.Pool(1) as pool:
+        return round_trips(lambda i: pool.apply(trivial, (i,)), units)
 
 
 def cost_task(units):
@@ -336,6 +348,7 @@ COST_MODELS = [
     ("asyncio task create+await", "coroutine", cost_task),
     ("asyncio.sleep(0) loop turn", "coroutine", cost_loop_turn),
     ("ThreadPoolExecutor round trip", "thread", cost_thread_pool),
+    ("multiprocessing.Pool round trip", "process", cost_mp_pool),
     ("ProcessPoolExecutor round trip", "process", cost_process_pool),
 ]
 

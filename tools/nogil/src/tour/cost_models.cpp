@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <functional>
+
 namespace nogil_tool {
 
 namespace asyncio = nogil::asyncio;
@@ -25,16 +27,28 @@ void check_count(const char* what, std::uint64_t got, std::uint64_t expected) {
     if (got != expected) throw std::runtime_error(fmt::format("{}: {} units did their work, expected {}", what, got, expected));
 }
 
-// submit(trivial).result() one after the other on a pool of one started worker.
-double thread_pool_round_trip(int units) {
-    cf::ThreadPoolExecutor executor(1);
-    executor.submit(trivial, 0).result();  // the worker thread is started lazily, not timed
+// Seconds for `units` calls of call(i) (which must return trivial(i)), one after the other; the
+// first call, which starts the worker, is not timed.
+double round_trips(const char* what, int units, const std::function<int(int)>& call) {
+    call(0);
     std::uint64_t sum = 0;
     const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < units; ++i) sum += static_cast<std::uint64_t>(executor.submit(trivial, i).result());
+    for (int i = 0; i < units; ++i) sum += static_cast<std::uint64_t>(call(i));
     const double seconds = seconds_since(start);
-    check_count("ThreadPoolExecutor round trip", sum, static_cast<std::uint64_t>(units) * (units + 1) / 2);
+    check_count(what, sum, static_cast<std::uint64_t>(units) * (units + 1) / 2);
     return seconds;
+}
+
+// Python: with ThreadPoolExecutor(1) as ex: ex.submit(trivial, i).result() ...
+double thread_pool_round_trip(int units) {
+    cf::ThreadPoolExecutor executor(1);
+    return round_trips("ThreadPoolExecutor round trip", units, [&](int i) { return executor.submit(trivial, i).result(); });
+}
+
+// Python: with multiprocessing.Pool(1) as pool: pool.apply(trivial, (i,)) ...
+double process_pool_round_trip(int units) {
+    mp::Pool pool(1);
+    return round_trips("multiprocessing.Pool round trip", units, [&](int i) { return pool.apply(trivial, i); });
 }
 
 double thread_start_join(int units) {
@@ -101,6 +115,7 @@ std::vector<CostModel> cost_models() {
         {"asyncio task create+await", "coroutine", task_create_await},
         {"asyncio.sleep(0) loop turn", "coroutine", loop_turn},
         {"ThreadPoolExecutor round trip", "thread", thread_pool_round_trip},
+        {"multiprocessing.Pool round trip", "process", process_pool_round_trip},
     };
 }
 

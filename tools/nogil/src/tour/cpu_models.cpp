@@ -6,6 +6,8 @@
 #include <nogil/multiprocessing.hpp>
 #include <nogil/threading.hpp>
 
+#include <tuple>
+
 namespace nogil_tool {
 
 namespace asyncio = nogil::asyncio;
@@ -78,6 +80,16 @@ std::uint64_t on_processes(const CpuWork& work, int workers) {
     return sum;
 }
 
+// Python: with multiprocessing.Pool(n) as pool: sum(pool.starmap(kernel, [(t, steps) ...]))
+std::uint64_t on_process_pool(const CpuWork& work, int workers) {
+    mp::Pool pool(workers);
+    std::vector<std::tuple<std::uint64_t, std::int64_t>> calls;
+    for (int t = 0; t < work.tasks; ++t) calls.emplace_back(static_cast<std::uint64_t>(t), work.steps);
+    std::uint64_t sum = 0;
+    for (std::uint64_t r : pool.starmap(kernel, calls)) sum += r;
+    return sum;
+}
+
 asyncio::Coroutine<std::uint64_t> kernel_task(std::uint64_t task, std::int64_t steps) { co_return kernel(task, steps); }
 
 asyncio::Coroutine<std::uint64_t> gather_kernels(CpuWork work) {
@@ -102,6 +114,7 @@ std::vector<CpuModel> cpu_models() {
         {"threading.Thread", "thread", true, on_threads},
         {"ThreadPoolExecutor", "thread", true, on_thread_pool},
         {"multiprocessing.Process", "process", true, on_processes},
+        {"multiprocessing.Pool", "process", true, on_process_pool},
         {"asyncio tasks (1 thread)", "coroutine", false, on_coroutines},
     };
 }
