@@ -233,7 +233,9 @@ std::string format_tables(const Report& report) {
     out += report.python.ran ? fmt::format("Python side: {} ({}{})\n", report.python.executable, report.python.version,
                                            report.python.gil ? ", with the GIL" : ", free-threaded, GIL off")
                              : fmt::format("Python side: {}\n", report.python.status);
-    out += fmt::format("Each figure: median of {} runs after a warm-up, (min-max) over them.\n", report.sizes.repeat);
+    out += report.sizes.repeat == 1 ? std::string("Each figure: one run after a warm-up.\n")
+                                    : fmt::format("Each figure: median of {} runs after a warm-up, (min-max) over them.\n",
+                                                  report.sizes.repeat);
     if (std::max(m.load_before, m.load_after) > 0.5 * m.cores)
         out += fmt::format("Note: the machine was busy (load {:.1f} on {} cores): other programs took CPU time, so\n"
                            "speedups are lower and spreads wider than an idle machine would show.\n",
