@@ -103,7 +103,7 @@ void add_cost_jobs(const Sizes& sizes, std::vector<Job>& jobs) {
 std::vector<Section> make_sections(const Sizes& s) {
     return {
         {"cpu", "CPU-bound work",
-         "The same integer kernel, run serially and on each model. The seed: Python threads cannot run it in\n"
+         "The same integer kernel, run serially and on each model. The claim: Python threads cannot run it in\n"
          "parallel because of the GIL, processes can (at a cost), coroutines share one thread. With no global\n"
          "lock, nogil's threads should approach n x on n cores. Pool start-up and shutdown are inside the time.",
          fmt::format("{} calls x {} xorshift steps (Python: {} steps); n = {}", s.cpu_tasks, s.cpu_steps,
