@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <latch>
+
 #include <atomic>
 #include <csignal>
 #include <chrono>
@@ -295,11 +297,19 @@ TEST(AsyncioEventLoop, SignalHandlerRunsOnTheLoop) {
 TEST(AsyncioEventLoop, SignalDeliveredToAnotherThreadStillReachesTheLoop) {
     asyncio::EventLoop loop;
     std::atomic<int> calls{0};
+    std::latch handled(1);
     loop.add_signal_handler(SIGUSR2, [&] {
         ++calls;
+        handled.count_down();
         loop.stop();
     });
-    std::thread sender([] { ::kill(::getpid(), SIGUSR2); });
+    // The sender stays alive (blocked) until the loop ran the handler: a signal taken by a
+    // thread that exits at once may never be delivered under ThreadSanitizer, which defers
+    // signals to the receiving thread's next blocking call.
+    std::thread sender([&handled] {
+        ::kill(::getpid(), SIGUSR2);
+        handled.wait();
+    });
     loop.run_forever();
     sender.join();
     EXPECT_EQ(calls, 1);

@@ -29,13 +29,15 @@ void HandleState::run() {
 }
 
 void ReadyQueue::push(const ReadyItem& item) {
-    if (size_ == buf_.size()) {
-        std::vector<ReadyItem> bigger(buf_.empty() ? 64 : buf_.size() * 2);
-        for (std::size_t i = 0; i < size_; ++i) bigger[i] = buf_[(head_ + i) & (buf_.size() - 1)];
+    if (size_ == capacity_) {
+        std::size_t bigger_capacity = capacity_ == 0 ? 64 : capacity_ * 2;
+        std::unique_ptr<ReadyItem[]> bigger(new ReadyItem[bigger_capacity]);
+        for (std::size_t i = 0; i < size_; ++i) bigger[i] = buf_[(head_ + i) & (capacity_ - 1)];
         buf_ = std::move(bigger);
+        capacity_ = bigger_capacity;
         head_ = 0;
     }
-    buf_[(head_ + size_) & (buf_.size() - 1)] = item;
+    buf_[(head_ + size_) & (capacity_ - 1)] = item;
     ++size_;
 }
 
@@ -61,7 +63,11 @@ void LoopCore::check_thread() const {
 void LoopCore::close() {
     if (is_running()) throw std::runtime_error("Cannot close a running event loop");
     if (closed_) return;
-    closed_ = true;
+    {
+        // Under the lock: call_soon_threadsafe reads closed_ from other threads.
+        std::lock_guard lock(threadsafe_mutex_);
+        closed_ = true;
+    }
     // Step 2: drop everything scheduled, without running it.
     while (!ready_.empty()) {
         ReadyItem item = ready_.pop();

@@ -26,7 +26,6 @@
 #include <iterator>
 #include <ranges>
 #include <tuple>
-#include <unordered_set>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -78,17 +77,22 @@ public:
 
     /// Registers on every distinct child; completes at once when there are none.
     void attach() {
-        std::vector<FutureBase*> distinct;
-        std::unordered_set<FutureBase*> seen;
+        // Each distinct child once (Python's arg_to_fut): a scratch mark on the child, no set.
+        nfuts_ = 0;
         for_each_child([&](FutureBase& c) {
-            if (seen.insert(&c).second) distinct.push_back(&c);
+            if (c.marked()) return;
+            c.set_mark(true);
+            ++nfuts_;
         });
-        nfuts_ = distinct.size();
         if (nfuts_ == 0) {
             if constexpr (std::is_default_constructible_v<Result>) this->set_result(Result{});
             return;
         }
-        for (FutureBase* c : distinct) Link<GatherState, &GatherState::child_done>::add(*c, *this);
+        for_each_child([&](FutureBase& c) {
+            if (!c.marked()) return;
+            c.set_mark(false);
+            Link<GatherState, &GatherState::child_done>::add(c, *this);
+        });
     }
 
     bool cancel(std::string msg) override {

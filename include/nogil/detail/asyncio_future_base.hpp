@@ -65,6 +65,13 @@ public:
     void set_cancel_message(std::string msg);
     CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
 
+    /// A scratch mark for one synchronous pass over a set of futures (gather's de-duplication);
+    /// always clear outside such a pass. Loop thread only.
+    bool marked() const noexcept { return derived_flags_ & scratch_mark; }
+    void set_mark(bool on) noexcept {
+        derived_flags_ = static_cast<std::uint8_t>(on ? derived_flags_ | scratch_mark : derived_flags_ & ~scratch_mark);
+    }
+
     /// Internal done callback; queued at once if already done.
     void add_callback(Callback fn, void* ctx);
     /// Removes one matching internal callback that has not been queued yet.
@@ -97,7 +104,9 @@ protected:
     };
     Extras& extras();
     const Extras* extras_if_any() const noexcept { return extras_.get(); }
-    /// Spare bits for derived classes (TaskBase keeps its flags here, in FutureBase's padding).
+    /// Spare bits for derived classes (TaskBase keeps its flags here, in FutureBase's padding);
+    /// bit 7 is the scratch mark.
+    static constexpr std::uint8_t scratch_mark = 0x80;
     std::uint8_t derived_flags_ = 0;
 
 private:

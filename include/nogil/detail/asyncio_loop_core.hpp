@@ -104,13 +104,14 @@ public:
     void push(const ReadyItem& item);
     ReadyItem pop() noexcept {
         ReadyItem r = buf_[head_];
-        head_ = (head_ + 1) & (buf_.size() - 1);
+        head_ = (head_ + 1) & (capacity_ - 1);
         --size_;
         return r;
     }
 
 private:
-    std::vector<ReadyItem> buf_;
+    std::unique_ptr<ReadyItem[]> buf_;  // capacity_ slots, a power of two; not zeroed on growth
+    std::size_t capacity_ = 0;
     std::size_t head_ = 0;
     std::size_t size_ = 0;
 };
