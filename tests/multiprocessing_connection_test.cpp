@@ -1,6 +1,6 @@
 // Mirrors the core of CPython's _test_multiprocessing.py _TestConnection, plus what crosses the
 // boundary (API.md rule 5) and how a peer writing garbage is caught.
-#include <nogil/multiprocessing.hpp>
+#include "multiprocessing_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kBound = 60s;
+using mp_test::kBound;
 
 struct Point {  // a plain struct: travels as its bytes
     int x;
@@ -67,16 +67,7 @@ void write_raw(mp::Connection conn, std::string bytes) {
     }
 }
 
-class ConnectionTest : public ::testing::TestWithParam<std::string> {
-protected:
-    mp::ProcessOptions options() const { return {.name = {}, .daemon = {}, .start_method = GetParam()}; }
-    void TearDown() override {
-        for (auto& p : mp::active_children()) {
-            p.kill();
-            p.join(kBound);
-        }
-    }
-};
+using ConnectionTest = mp_test::StartMethodTest;
 
 TEST_P(ConnectionTest, ValuesRoundTripThroughAChild) {
     auto [conn, child] = mp::Pipe();
@@ -183,8 +174,7 @@ TEST_P(ConnectionTest, TruncatedFrameIsEOFError) {
     EXPECT_THROW(r.recv<std::string>(), mp::EOFError);
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, ConnectionTest, ::testing::Values("fork", "spawn", "forkserver"),
-                         [](const auto& info) { return info.param; });
+MP_INSTANTIATE_START_METHODS(ConnectionTest);
 
 TEST(Connection, PollTimesOutWhenNothingArrives) {
     auto [a, b] = mp::Pipe();

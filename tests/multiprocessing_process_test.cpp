@@ -1,5 +1,5 @@
 // Mirrors the core of CPython's _test_multiprocessing.py _TestProcess, for each start method.
-#include <nogil/multiprocessing.hpp>
+#include "multiprocessing_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kBound = 60s;  // every wait is bounded: a broken test fails instead of hanging
+using mp_test::kBound;  // every wait is bounded: a broken test fails instead of hanging
 
 void report_identity(mp::Connection conn, std::string tag) {
     auto me = mp::current_process();
@@ -45,18 +45,7 @@ void spawn_grandchild(mp::Connection conn) {
     conn.send(p.exitcode().value_or(-1000));
 }
 
-class ProcessTest : public ::testing::TestWithParam<std::string> {
-protected:
-    mp::ProcessOptions options(std::string name = "") const {
-        return mp::ProcessOptions{.name = std::move(name), .daemon = {}, .start_method = GetParam()};
-    }
-    void TearDown() override {
-        for (auto& p : mp::active_children()) {
-            p.kill();
-            p.join(kBound);
-        }
-    }
-};
+using ProcessTest = mp_test::StartMethodTest;
 
 TEST_P(ProcessTest, RunsTargetWithArgumentsAndReportsIdentity) {
     auto [parent, child] = mp::Pipe();
@@ -143,7 +132,11 @@ TEST_P(ProcessTest, SegfaultIsReportedNotHung) {
     p.start();
     p.join(kBound);
     ASSERT_TRUE(p.exitcode().has_value());
-    EXPECT_LT(*p.exitcode(), 0);
+#if defined(__SANITIZE_THREAD__)
+    EXPECT_NE(*p.exitcode(), 0);  // TSan catches the signal, reports, and exits with its own code
+#else
+    EXPECT_LT(*p.exitcode(), 0);  // -SIGSEGV (ASan: -SIGABRT after its report)
+#endif
 }
 
 TEST_P(ProcessTest, ActiveChildrenListsRunningOnly) {
@@ -197,6 +190,7 @@ TEST_P(ProcessTest, ContainerArgumentsCrossTheBoundary) {
 }
 
 TEST_P(ProcessTest, ChildCanStartGrandchild) {
+    MP_SKIP_IF_TSAN_FORK_CHILD_STARTS_THREADS();  // the child's launcher thread starts the grandchild
     auto [parent, child] = mp::Pipe();
     mp::Process p(spawn_grandchild, child, options("outer"));
     p.start();
@@ -223,6 +217,11 @@ TEST_P(ProcessTest, ManyProcessesConcurrently) {
 }
 
 TEST_P(ProcessTest, StartFromSeveralThreadsAtOnce) {
+#if defined(__SANITIZE_THREAD__)
+    // fork() while several other threads run: TSan's own runtime may be left locked in the child
+    // (observed: an occasional child that never starts). spawn and forkserver run this under TSan.
+    if (GetParam() == "fork") GTEST_SKIP() << "ThreadSanitizer: fork() racing other running threads";
+#endif
     constexpr int n = 4;
     std::vector<mp::Process> procs;
     for (int i = 0; i < n; ++i) procs.emplace_back(exit_with, 10 + i, options());
@@ -235,8 +234,7 @@ TEST_P(ProcessTest, StartFromSeveralThreadsAtOnce) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessTest, ::testing::Values("fork", "spawn", "forkserver"),
-                         [](const auto& info) { return info.param; });
+MP_INSTANTIATE_START_METHODS(ProcessTest);
 
 TEST(Context, StartMethodsAndContexts) {
     EXPECT_EQ(mp::get_all_start_methods().front(), "forkserver");

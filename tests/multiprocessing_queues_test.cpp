@@ -35,6 +35,7 @@ void simple_echo(mp::SimpleQueue<std::string> in, mp::SimpleQueue<std::string> o
 using QueueTest = StartMethodTest;
 
 TEST_P(QueueTest, ManyProducersOneConsumer) {
+    MP_SKIP_IF_TSAN_FORK_CHILD_STARTS_THREADS();  // the child's queue feeder is a thread
     mp::Queue<std::pair<int, std::string>> q;
     constexpr int kProducers = 3, kEach = 200;
     std::vector<mp::Process> procs;
@@ -55,6 +56,7 @@ TEST_P(QueueTest, ManyProducersOneConsumer) {
 }
 
 TEST_P(QueueTest, ConsumerChildSumsWhatWePut) {
+    MP_SKIP_IF_TSAN_FORK_CHILD_STARTS_THREADS();  // the child's queue feeder is a thread
     mp::Queue<int> in;
     mp::Queue<long> out;
     mp::Process p(consume_and_sum, in, out, options());
@@ -71,6 +73,7 @@ TEST_P(QueueTest, ConsumerChildSumsWhatWePut) {
 }
 
 TEST_P(QueueTest, SimpleQueueRoundTrip) {
+    MP_SKIP_IF_TSAN_FORK_CHILD_STARTS_THREADS();  // the child's queue feeder is a thread
     mp::SimpleQueue<std::string> in, out;
     mp::Process p(simple_echo, in, out, options());
     p.start();

@@ -3,6 +3,9 @@
 
 #include <cstring>
 #include <filesystem>
+#include <nogil/detail/mp_resource_tracker.hpp>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 namespace mp = nogil::multiprocessing;
 using mp::shared_memory::SharedMemory;
@@ -33,7 +36,6 @@ TEST_P(SharedMemoryTest, ChildWritesParentReads) {
     EXPECT_FALSE(in_dev_shm(shm.name()));
 }
 
-MP_INSTANTIATE_START_METHODS(SharedMemoryTest);
 
 TEST(SharedMemory, CreateAttachCloseUnlink) {
     SharedMemory shm("nogil_test_shm_" + std::to_string(::getpid()), true, 100);
@@ -70,3 +72,45 @@ TEST(SharedMemory, RandomNamesAreUnique) {
 }
 
 }  // namespace
+
+namespace {
+
+void create_and_forget(mp::Connection conn) {
+    SharedMemory shm(std::nullopt, true, 128);  // never unlinked
+    conn.send(shm.name());
+}
+
+TEST_P(SharedMemoryTest, SegmentCreatedInAChildOutlivesTheChild) {
+    auto [conn, child] = mp::Pipe();
+    mp::Process p(create_and_forget, child, options());
+    p.start();
+    ASSERT_TRUE(conn.poll(kBound));
+    std::string name = conn.recv<std::string>();
+    p.join(kBound);
+    EXPECT_EQ(p.exitcode(), 0);
+    EXPECT_TRUE(in_dev_shm(name));  // as in Python: the program's tracker unlinks it at the end
+    SharedMemory attached(name);
+    attached.unlink();
+    EXPECT_FALSE(in_dev_shm(name));
+}
+
+TEST(ResourceTracker, UnlinksWhatIsLeftWhenEveryHolderIsGone) {
+    auto [pid, fd] = nogil::detail::start_resource_tracker();
+    SharedMemory kept(std::nullopt, true, 10, false);
+    SharedMemory released(std::nullopt, true, 10, false);
+    std::string r1 = "R/" + kept.name(), r2 = "R/" + released.name(), u2 = "U/" + released.name();
+    ASSERT_GT(::send(fd.get(), r1.data(), r1.size(), 0), 0);
+    ASSERT_GT(::send(fd.get(), r2.data(), r2.size(), 0), 0);
+    ASSERT_GT(::send(fd.get(), u2.data(), u2.size(), 0), 0);
+    fd.reset();  // the last holder: as if the whole program had ended (or been killed)
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_FALSE(in_dev_shm(kept.name()));
+    EXPECT_TRUE(in_dev_shm(released.name()));  // unregistered: left to its owner
+    released.unlink();
+}
+
+}  // namespace
+
+MP_INSTANTIATE_START_METHODS(SharedMemoryTest);

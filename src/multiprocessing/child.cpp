@@ -3,7 +3,11 @@
 #include <nogil/detail/mp_current.hpp>
 #include <nogil/detail/mp_frame.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <new>
+#include <pthread.h>
 #include <iostream>
 #include <unistd.h>
 
@@ -13,6 +17,24 @@ namespace {
 bool forked_child_without_exec = false;
 }  // namespace
 void mark_forked_child() noexcept { forked_child_without_exec = true; }
+
+namespace {
+constexpr int max_reinit = 16;
+std::atomic<std::mutex*> reinit_list[max_reinit];
+std::atomic<int> reinit_count{0};
+void reinit_all_in_child() {
+    int n = std::min(reinit_count.load(), max_reinit);
+    for (int i = 0; i < n; ++i)
+        if (std::mutex* m = reinit_list[i].load()) new (m) std::mutex;  // the copy may be locked: start over
+}
+}  // namespace
+
+void reinit_after_fork(std::mutex* mutex) {
+    static const bool registered = [] { return ::pthread_atfork(nullptr, nullptr, reinit_all_in_child) == 0; }();
+    (void)registered;
+    int i = reinit_count.fetch_add(1);
+    if (i < max_reinit) reinit_list[i].store(mutex);
+}
 }  // namespace nogil::detail
 
 // LeakSanitizer asks this at exit. In a child made by a plain fork(), the parent's other threads

@@ -11,7 +11,11 @@ struct DefaultMethod {
     std::optional<detail::StartMethod> method;
 };
 DefaultMethod& default_method() {
-    static DefaultMethod* d = new DefaultMethod;  // never destroyed: children may ask during exit
+    static DefaultMethod* d = [] {
+        auto* created = new DefaultMethod;  // never destroyed: children may ask during exit
+        detail::reinit_after_fork(&created->mutex);
+        return created;
+    }();
     return *d;
 }
 }  // namespace

@@ -6,6 +6,7 @@
 // therefore its initializer; the re-exec'd child is that same program.
 #include <nogil/detail/mp_child.hpp>
 #include <nogil/detail/mp_frame.hpp>
+#include <nogil/detail/mp_resource_tracker.hpp>
 #include <nogil/errors.hpp>
 
 #include <atomic>
@@ -38,6 +39,7 @@ namespace {
 
 constexpr const char* spawn_marker = "NOGIL_MP_SPAWN";
 constexpr const char* forkserver_marker = "NOGIL_MP_FORKSERVER";
+constexpr const char* tracker_marker = "NOGIL_MP_TRACKER";
 
 int exitcode_from_status(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -77,10 +79,14 @@ private:
         // Never destroyed (its thread runs until the process ends). A forked child does not have
         // the parent's thread, and the parent's mutex may have been copied locked: use a new one.
         static std::atomic<Launcher*> current{nullptr};
-        static std::mutex create;
+        static std::mutex* create = [] {
+            auto* m = new std::mutex;
+            reinit_after_fork(m);
+            return m;
+        }();
         Launcher* l = current.load(std::memory_order_acquire);
         if (l != nullptr && l->owner_ == ::getpid()) return *l;
-        std::lock_guard lock(create);
+        std::lock_guard lock(*create);
         l = current.load(std::memory_order_acquire);
         if (l == nullptr || l->owner_ != ::getpid()) {
             l = new Launcher;
@@ -120,7 +126,7 @@ const std::string& program_name() {
 }
 
 // fork + exec of this very program with `marker=<fd>`; `fd` survives the exec.
-pid_t spawn_self(const char* marker, int fd) {
+pid_t spawn_self(const char* marker, int fd, bool dies_with_parent = true) {
     std::string marker_entry = std::string(marker) + "=" + std::to_string(fd);
     std::vector<char*> envp;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -136,7 +142,7 @@ pid_t spawn_self(const char* marker, int fd) {
         pid_t pid = ::fork();
         if (pid < 0) throw ProcessError(std::string("fork failed: ") + std::strerror(errno));
         if (pid == 0) {
-            die_with_parent(parent);
+            if (dies_with_parent) die_with_parent(parent);
             ::fcntl(fd, F_SETFD, 0);
             ::execve("/proc/self/exe", argv, envp.data());
             ::_exit(127);
@@ -225,7 +231,11 @@ struct ForkServer {
 };
 
 ForkServer& fork_server() {
-    static ForkServer* server = new ForkServer;  // never destroyed: its socket closes with the process
+    static ForkServer* server = [] {
+        auto* created = new ForkServer;  // never destroyed: its socket closes with the process
+        reinit_after_fork(&created->mutex);
+        return created;
+    }();
     return *server;
 }
 
@@ -263,6 +273,12 @@ struct Bootstrap {
             ::fcntl(fd, F_SETFD, FD_CLOEXEC);
             forkserver_main(fd);
         }
+        if (const char* value = std::getenv(tracker_marker)) {
+            int fd = std::atoi(value);
+            ::unsetenv(tracker_marker);
+            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+            resource_tracker_main(fd);
+        }
     }
 } bootstrap;
 
@@ -283,6 +299,14 @@ std::string_view start_method_name(StartMethod method) {
         case StartMethod::forkserver: return "forkserver";
     }
     return "?";
+}
+
+std::pair<pid_t, UniqueFd> start_resource_tracker() {
+    int sv[2];
+    check_os(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair");
+    UniqueFd ours(sv[0]), theirs(sv[1]);
+    pid_t pid = spawn_self(tracker_marker, theirs.get(), false);
+    return {pid, std::move(ours)};
 }
 
 void ensure_forkserver_running() {

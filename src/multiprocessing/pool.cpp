@@ -7,6 +7,7 @@
 #include <mutex>
 #include <sys/eventfd.h>
 #include <thread>
+#include <typeinfo>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -67,13 +68,15 @@ struct PoolCore::Impl {
         workers.push_back(Worker{std::move(p), std::move(ours), std::nullopt, 0, 0});
     }
 
+    // The callback is destroyed right after it runs (it may hold the last handle to a result).
     static void finish(Pending& task, TaskOutcome& outcome) {
-        if (task.done) task.done(outcome);
+        TaskCallback done = std::move(task.done);
         task.done = nullptr;
+        if (done) done(outcome);
     }
     static void fail(Pending& task, const std::string& why) {
         TaskOutcome outcome;
-        outcome.error = std::make_exception_ptr(ProcessError(why));
+        outcome.error = RemoteException{typeid(ProcessError).name(), why, "the pool"};
         finish(task, outcome);
     }
 
@@ -106,7 +109,7 @@ struct PoolCore::Impl {
                 outcome.bytes = std::move(response.result);
                 outcome.fds = std::move(frame->fds);
             } else {
-                outcome.error = rebuild_exception(response.error);
+                outcome.error = std::move(response.error);
             }
             finish(task, outcome);
         }

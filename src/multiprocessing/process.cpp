@@ -3,6 +3,7 @@
 #include <nogil/detail/mp_frame.hpp>
 #include <nogil/multiprocessing/process.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -47,7 +48,11 @@ struct Children {
 };
 
 Children& children() {
-    static Children* c = new Children;  // never destroyed: the exit handler uses it
+    static Children* c = [] {
+        auto* created = new Children;  // never destroyed: the exit handler uses it
+        detail::reinit_after_fork(&created->mutex);
+        return created;
+    }();
     return *c;
 }
 
@@ -92,6 +97,11 @@ void Process::init(const ProcessOptions& options, std::function<detail::EncodedC
 }
 
 void Process::start() {
+    start_locked();
+    register_child(state_);  // after releasing the state's lock: active_children() locks registry, then states
+}
+
+void Process::start_locked() {
     State& s = *state_;
     std::lock_guard lock(s.mutex);
     s.check_open();
@@ -112,7 +122,6 @@ void Process::start() {
         // The child died before reading its task: its exit code tells the story.
     }
     s.encode = nullptr;  // the arguments were sent: drop our copies (and their descriptors) now
-    register_child(state_);
 }
 
 void Process::join() { join_until(std::nullopt); }
@@ -213,19 +222,20 @@ std::vector<Process> active_children() {
         snapshot = c.started;
     }
     std::vector<Process> alive;
+    std::vector<Process::State*> ended;
     for (auto& state : snapshot) {
-        Process p(state);
-        bool ended;
+        bool done;
         {
             std::lock_guard lock(state->mutex);
-            ended = state->closed || state->poll_locked(std::chrono::steady_clock::now());
+            done = state->closed || state->poll_locked(std::chrono::steady_clock::now());
         }
-        if (!ended) alive.push_back(p);
+        if (done) ended.push_back(state.get());
+        else alive.push_back(Process(state));
     }
+    // Never a state's lock under the registry's (start() takes them in the other order).
     std::lock_guard lock(c.mutex);
-    std::erase_if(c.started, [](const auto& state) {
-        std::lock_guard inner(state->mutex);
-        return state->closed || state->exitcode.has_value();
+    std::erase_if(c.started, [&](const auto& state) {
+        return std::find(ended.begin(), ended.end(), state.get()) != ended.end();
     });
     return alive;
 }

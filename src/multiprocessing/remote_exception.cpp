@@ -58,7 +58,11 @@ struct Registry {
 // A function-local static: a spawned child runs before main, possibly before this file's
 // namespace-scope objects would have been initialized.
 Registry& registry() {
-    static Registry* r = new Registry;  // never destroyed: children _exit, exit-time users may race
+    static Registry* r = [] {
+        auto* created = new Registry;  // never destroyed: children _exit, exit-time users may race
+        reinit_after_fork(&created->mutex);
+        return created;
+    }();
     return *r;
 }
 

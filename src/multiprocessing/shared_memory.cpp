@@ -1,3 +1,5 @@
+#include <nogil/detail/mp_child.hpp>
+#include <nogil/detail/mp_resource_tracker.hpp>
 #include <nogil/multiprocessing/shared_memory.hpp>
 
 #include <cerrno>
@@ -15,42 +17,15 @@ namespace nogil::multiprocessing::shared_memory {
 
 namespace {
 
-// Names this process created and has not unlinked (Python's resource tracker, in-process).
-struct Tracked {
-    std::mutex mutex;
-    std::set<std::string> names;
-    int owner = ::getpid();
-};
-Tracked& tracked() {
-    static Tracked* t = new Tracked;  // never destroyed: used by the exit handler
-    return *t;
-}
-void unlink_leftovers() {
-    Tracked& t = tracked();
-    std::lock_guard lock(t.mutex);
-    if (t.owner != ::getpid()) return;
-    for (const auto& name : t.names) ::shm_unlink(name.c_str());
-    t.names.clear();
-}
-void track_name(const std::string& posix_name) {
-    static std::once_flag once;
-    std::call_once(once, [] { std::atexit(unlink_leftovers); });
-    Tracked& t = tracked();
-    std::lock_guard lock(t.mutex);
-    if (t.owner != ::getpid()) {
-        t.names.clear();
-        t.owner = ::getpid();
-    }
-    t.names.insert(posix_name);
-}
-void untrack_name(const std::string& posix_name) {
-    Tracked& t = tracked();
-    std::lock_guard lock(t.mutex);
-    t.names.erase(posix_name);
-}
+void track_name(const std::string& posix_name) { detail::tracker_register(posix_name); }
+void untrack_name(const std::string& posix_name) { detail::tracker_unregister(posix_name); }
 
 std::string random_name() {
-    static std::mutex m;
+    static std::mutex& m = *[] {
+        auto* created = new std::mutex;
+        detail::reinit_after_fork(created);
+        return created;
+    }();
     static std::mt19937_64 gen(std::random_device{}());
     std::lock_guard lock(m);
     char buf[32];
@@ -122,7 +97,7 @@ void SharedMemory::close() {
 }
 
 void SharedMemory::unlink() {
-    untrack_name(impl_->posix_name);
+    untrack_name(impl_->posix_name);  // harmless for a name this program did not create
     if (::shm_unlink(impl_->posix_name.c_str()) != 0) throw OSError(errno, "SharedMemory.unlink '" + impl_->name + "'");
 }
 

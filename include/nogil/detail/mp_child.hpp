@@ -20,7 +20,9 @@
 
 #include <nogil/detail/mp_call.hpp>
 #include <nogil/detail/mp_fd.hpp>
+#include <nogil/detail/mp_resource_tracker.hpp>
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,9 +42,23 @@ struct BootInfo {
     bool daemon = false;
     int parent_pid = 0;
 
+    // The program's resource tracker connection travels along (a child registers with the same
+    // tracker as its parent, so that names outlive the child but not the program).
     template <class Archive>
-    void serialize(Archive& ar) {
-        ar(name, identity, daemon, parent_pid);
+    void save(Archive& ar) const {
+        int tracker = tracker_fd();
+        ar(name, identity, daemon, parent_pid, tracker >= 0);
+        if (tracker >= 0) ar(serial::export_fd(tracker));
+    }
+    template <class Archive>
+    void load(Archive& ar) {
+        bool has_tracker = false;
+        ar(name, identity, daemon, parent_pid, has_tracker);
+        if (has_tracker) {
+            std::uint32_t index = 0;
+            ar(index);
+            tracker_adopt(serial::import_fd(index));
+        }
     }
 };
 
@@ -77,6 +93,10 @@ Launched launch_child(StartMethod method);
 
 /// Starts the fork server now if it is not running (set_start_method("forkserver") calls this).
 void ensure_forkserver_running();
+
+/// Makes `mutex` (a process-wide singleton's, never destroyed) usable again in a forked child even
+/// if another thread of the parent held it at the moment of fork() (CPython's _at_fork_reinit).
+void reinit_after_fork(std::mutex* mutex);
 
 /// Called first in a child made by fork() without exec (turns off exit-time leak checking there).
 void mark_forked_child() noexcept;

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,9 +29,10 @@
 namespace nogil::detail {
 
 struct TaskOutcome {
-    std::string bytes;             // the serialized result, when error is null
-    std::vector<UniqueFd> fds;     // descriptors inside the result
-    std::exception_ptr error;      // the task's exception (rebuilt) or a pool failure
+    std::string bytes;                     // the serialized result, when there is no error
+    std::vector<UniqueFd> fds;             // descriptors inside the result
+    std::optional<RemoteException> error;  // the task's exception or a pool failure, described:
+                                           // the exception object is built where it is caught
 };
 
 using TaskCallback = std::function<void(TaskOutcome&)>;

@@ -3,8 +3,10 @@
 //
 // Completed by the pool's manager thread when the worker answers (or dies, or the pool is
 // terminated: then get() throws ProcessError rather than waiting forever). Copies share one state;
-// every member is safe from any thread.
+// every member is safe from any thread. A failure is kept as a description and the exception
+// object is built by each get() in the calling thread: it never crosses threads.
 
+#include <nogil/detail/mp_exception.hpp>
 #include <nogil/errors.hpp>
 
 #include <chrono>
@@ -56,7 +58,7 @@ public:
     bool successful() const {
         std::lock_guard lock(state_->mutex);
         if (!state_->done) throw std::invalid_argument("AsyncResult is not ready");
-        return state_->error == nullptr;
+        return !state_->error.has_value();
     }
 
     // Completion, called once by the pool (first call wins).
@@ -69,7 +71,7 @@ public:
         }
         state_->cv.notify_all();
     }
-    void set_exception(std::exception_ptr error) {
+    void set_exception(detail::RemoteException error) {
         {
             std::lock_guard lock(state_->mutex);
             if (state_->done) return;
@@ -85,12 +87,12 @@ private:
         std::condition_variable cv;
         bool done = false;
         std::optional<Stored> value;
-        std::exception_ptr error;
+        std::optional<detail::RemoteException> error;
     };
     // Copies the value out (get() may be called repeatedly, as in Python).
     T take() {
         std::lock_guard lock(state_->mutex);
-        if (state_->error) std::rethrow_exception(state_->error);
+        if (state_->error) std::rethrow_exception(detail::rebuild_exception(*state_->error));
         if constexpr (!std::is_void_v<T>) return *state_->value;
     }
     std::shared_ptr<State> state_;

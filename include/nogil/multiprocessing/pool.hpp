@@ -75,17 +75,18 @@ public:
         std::size_t chunks = 0;           // total
         std::size_t items_left = 0;       // not yet returned by next()
         std::size_t next_chunk = 0;       // ordered: the chunk to read from next
-        std::map<std::size_t, std::pair<std::vector<R>, std::exception_ptr>> arrived;  // by chunk
-        std::deque<R> ready;              // unordered: items in arrival order
-        std::deque<std::exception_ptr> errors;  // unordered: failures in arrival order
+        using Error = std::optional<detail::RemoteException>;
+        std::map<std::size_t, std::pair<std::vector<R>, Error>> arrived;  // by chunk
+        std::deque<R> ready;                          // unordered: items in arrival order
+        std::deque<detail::RemoteException> errors;   // unordered: failures in arrival order
 
-        void complete(std::size_t chunk, std::vector<R> values, std::exception_ptr error) {
+        void complete(std::size_t chunk, std::vector<R> values, Error error) {
             {
                 std::lock_guard lock(mutex);
                 if (ordered) {
-                    arrived.emplace(chunk, std::make_pair(std::move(values), error));
+                    arrived.emplace(chunk, std::make_pair(std::move(values), std::move(error)));
                 } else if (error) {
-                    errors.push_back(error);
+                    errors.push_back(std::move(*error));
                 } else {
                     for (auto& v : values) ready.push_back(std::move(v));
                 }
@@ -134,10 +135,10 @@ private:
                 auto it = s.arrived.find(s.next_chunk);
                 if (it != s.arrived.end()) {
                     if (it->second.second) {
-                        auto error = it->second.second;
+                        auto error = std::move(*it->second.second);
                         s.arrived.erase(it);
                         ++s.next_chunk;
-                        std::rethrow_exception(error);
+                        std::rethrow_exception(detail::rebuild_exception(error));
                     }
                     if (!it->second.first.empty()) {
                         R value = std::move(it->second.first.front());
@@ -152,9 +153,9 @@ private:
                 if (s.next_chunk >= s.chunks) throw std::out_of_range("StopIteration");
             } else {
                 if (!s.errors.empty()) {
-                    auto error = s.errors.front();
+                    auto error = std::move(s.errors.front());
                     s.errors.pop_front();
-                    std::rethrow_exception(error);
+                    std::rethrow_exception(detail::rebuild_exception(error));
                 }
                 if (!s.ready.empty()) {
                     R value = std::move(s.ready.front());
@@ -249,17 +250,28 @@ public:
     ~Pool() = default;
 
 private:
+    // Decodes a task's outcome on the pool's manager thread. Failures stay descriptions
+    // (RemoteException): the exception object is built by whoever asks for the result.
+    template <class R>
+    static std::optional<detail::RemoteException> decode(detail::TaskOutcome& outcome, std::optional<R>& out) {
+        if (outcome.error) return std::move(outcome.error);
+        try {
+            out.emplace(detail::serial::load_one<R>(outcome.bytes, outcome.fds));
+            return std::nullopt;
+        } catch (...) {
+            return detail::capture_current_exception();
+        }
+    }
+
     template <class R>
     static void deliver(AsyncResult<R>& result, detail::TaskOutcome& outcome) {
-        if (outcome.error) return result.set_exception(outcome.error);
-        try {
-            if constexpr (std::is_void_v<R>) {
-                result.set_value({});
-            } else {
-                result.set_value(detail::serial::load_one<R>(outcome.bytes, outcome.fds));
-            }
-        } catch (...) {
-            result.set_exception(std::current_exception());
+        if constexpr (std::is_void_v<R>) {
+            if (outcome.error) return result.set_exception(std::move(*outcome.error));
+            result.set_value({});
+        } else {
+            std::optional<R> value;
+            if (auto error = decode(outcome, value)) return result.set_exception(std::move(*error));
+            result.set_value(std::move(*value));
         }
     }
 
@@ -307,24 +319,19 @@ private:
         gather->left = chunks.size();
         for (std::size_t i = 0; i < chunks.size(); ++i) {
             core_->submit(detail::encode_call(ChunkFn, fn_id, chunks[i]), [gather, i](detail::TaskOutcome& outcome) {
-                AsyncResult<Chunk> part;
-                deliver(part, outcome);
-                std::exception_ptr error;
+                std::optional<Chunk> part;
+                auto error = decode(outcome, part);
                 std::vector<R> all;
                 bool last = false;
                 {
                     std::lock_guard lock(gather->mutex);
-                    try {
-                        gather->parts[i] = part.get();
-                    } catch (...) {
-                        error = std::current_exception();
-                    }
+                    if (!error) gather->parts[i] = std::move(*part);
                     last = --gather->left == 0;
                     if (last && !error)
                         for (auto& p : gather->parts) all.insert(all.end(), std::make_move_iterator(p.begin()),
                                                                  std::make_move_iterator(p.end()));
                 }
-                if (error) gather->result.set_exception(error);  // the first failure wins
+                if (error) gather->result.set_exception(std::move(*error));  // the first failure wins
                 else if (last) gather->result.set_value(std::move(all));
             });
         }
@@ -351,17 +358,14 @@ private:
         for (std::size_t i = 0; i < chunks.size(); ++i) {
             std::size_t n = chunks[i].size();
             core_->submit(detail::encode_call(chunk_fn, fn_id, chunks[i]), [state, i, n](detail::TaskOutcome& outcome) {
-                AsyncResult<std::vector<R>> part;
-                deliver(part, outcome);
-                try {
-                    state->complete(i, part.get(), nullptr);
-                } catch (...) {
-                    if (!state->ordered) {
-                        std::lock_guard lock(state->mutex);
-                        state->items_left -= n;  // the failed chunk's items will never arrive
-                    }
-                    state->complete(i, {}, std::current_exception());
+                std::optional<std::vector<R>> part;
+                auto error = decode(outcome, part);
+                if (!error) return state->complete(i, std::move(*part), std::nullopt);
+                if (!state->ordered) {
+                    std::lock_guard lock(state->mutex);
+                    state->items_left -= n;  // the failed chunk's items will never arrive
                 }
+                state->complete(i, {}, std::move(error));
             });
         }
         return IMapIterator<R>(state);

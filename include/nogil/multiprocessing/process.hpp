@@ -110,6 +110,7 @@ private:
     }
 
     void init(const ProcessOptions& options, std::function<detail::EncodedCall()> encode);
+    void start_locked();
     void join_until(detail::Deadline deadline);
 
     std::shared_ptr<State> state_;

@@ -7,8 +7,9 @@
 //   other.close(); shm.close(); shm.unlink();
 //
 // POSIX shared memory (/dev/shm). As in Python, the name outlives every handle until unlink().
-// With track (the default, Python 3.13's `track=True`), the creating process unlinks at exit any
-// block it created and did not unlink, so /dev/shm is left clean. A SharedMemory is a shared
+// With track (the default, Python 3.13's `track=True`), the name is registered with the program's
+// resource tracker (detail/mp_resource_tracker.hpp), which unlinks whatever is still registered
+// once the program and all its children are gone, killed or not: /dev/shm is left clean. A SharedMemory is a shared
 // handle; serializing it sends its name (the child attaches by name).
 
 #include <nogil/detail/serial.hpp>
