@@ -310,7 +310,7 @@ private:
                     if (Item* item = find_work(self, index)) return item;
                 }
                 if (spin < 150)
-                    for (int i = 0; i < 20; ++i) __builtin_ia32_pause();
+                    for (int i = 0; i < 100; ++i) __builtin_ia32_pause();
                 else
                     sched_yield();
             }
