@@ -1,4 +1,4 @@
-// Tests of <nogil/asyncio/signals.hpp>: the Ctrl-C behaviour of run(), tested in child
+// Tests of <nogil/asyncio/signals.hpp>: the Ctrl-C behaviour of asyncio::run() itself, tested in child
 // processes (this test program re-runs itself in a helper mode), so that a failure cannot kill
 // the test program. add_signal_handler itself is the core's (tests/asyncio_event_loop_test.cpp).
 #include <nogil/asyncio/signals.hpp>
@@ -35,28 +35,9 @@ bool disposition_is_default(int sig) {
     return sa.sa_handler == SIG_DFL;
 }
 
-/// asyncio::run() with the Ctrl-C guard, exactly as the patch proposed for runners.hpp does it
-/// (the core's run() is not ours to edit).
-template <class T>
-T run_with_ctrl_c(asyncio::Coroutine<T> main) {
-    asyncio::EventLoop loop;
-    struct Shutdown {
-        asyncio::EventLoop& loop;
-        ~Shutdown() { asyncio::detail_run::shutdown(loop); }
-    } shutdown{loop};
-    auto task = loop.create_task(std::move(main));
-    nogil::detail::aio::MainTaskInterrupt interrupt(loop, *task.state());
-    asyncio::detail_task::run_until_done(loop.core(), *task.state());
-    if (task.cancelled()) interrupt.throw_if_interrupted();
-    if constexpr (std::is_void_v<T>)
-        task.result();
-    else
-        return task.typed().take_value();
-}
-
 TEST(AsyncioSignals, GuardLeavesSigintAloneOffTheMainThreadAndRestoresIt) {
     // On the main thread with SIGINT at its default, the guard takes SIGINT while run() runs...
-    run_with_ctrl_c([]() -> asyncio::Coroutine<> {
+    asyncio::run([]() -> asyncio::Coroutine<> {
         EXPECT_FALSE(disposition_is_default(SIGINT));
         co_return;
     }());
@@ -65,7 +46,7 @@ TEST(AsyncioSignals, GuardLeavesSigintAloneOffTheMainThreadAndRestoresIt) {
     // Off the main thread, nothing is installed (signals are the main thread's business).
     bool was_default = false;
     std::thread other([&] {
-        run_with_ctrl_c([](bool& was_default) -> asyncio::Coroutine<> {
+        asyncio::run([](bool& was_default) -> asyncio::Coroutine<> {
             was_default = disposition_is_default(SIGINT);
             co_return;
         }(was_default));
@@ -85,7 +66,7 @@ TEST(AsyncioSignalsChild, Main) {
         // One SIGINT: the main task is cancelled, run() ends with KeyboardInterrupt.
         bool cleanup_ran = false;
         try {
-            run_with_ctrl_c([](bool& cleanup_ran) -> asyncio::Coroutine<> {
+            asyncio::run([](bool& cleanup_ran) -> asyncio::Coroutine<> {
                 asyncio::get_running_loop().call_later(5ms, [] { ::kill(::getpid(), SIGINT); });
                 try {
                     co_await asyncio::sleep(30s);
@@ -101,7 +82,7 @@ TEST(AsyncioSignalsChild, Main) {
     } else if (m == "twice") {
         // The main task swallows the cancellation and keeps going: the second SIGINT has the
         // default action and ends the process (the parent expects -SIGINT).
-        run_with_ctrl_c([]() -> asyncio::Coroutine<> {
+        asyncio::run([]() -> asyncio::Coroutine<> {
             asyncio::get_running_loop().call_later(5ms, [] { ::kill(::getpid(), SIGINT); });
             try {
                 co_await asyncio::sleep(30s);
@@ -116,7 +97,7 @@ TEST(AsyncioSignalsChild, Main) {
         std::printf("still alive\n");
     } else if (m == "handled") {
         // A program that handles SIGINT itself: run() leaves it alone and ends normally.
-        int value = run_with_ctrl_c([]() -> asyncio::Coroutine<int> {
+        int value = asyncio::run([]() -> asyncio::Coroutine<int> {
             auto& loop = asyncio::get_running_loop();
             auto got = loop.create_future<int>();
             loop.add_signal_handler(SIGINT, [&] { got.set_result(7); });
