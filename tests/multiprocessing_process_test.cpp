@@ -217,10 +217,11 @@ TEST_P(ProcessTest, ManyProcessesConcurrently) {
 }
 
 TEST_P(ProcessTest, StartFromSeveralThreadsAtOnce) {
-#if defined(__SANITIZE_THREAD__)
-    // fork() while several other threads run: TSan's own runtime may be left locked in the child
-    // (observed: an occasional child that never starts). spawn and forkserver run this under TSan.
-    if (GetParam() == "fork") GTEST_SKIP() << "ThreadSanitizer: fork() racing other running threads";
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    // fork() while several other threads run: the sanitizer's own runtime may be left locked in the
+    // child (observed under TSan and, once in CI, ASan: a child that never got to its target).
+    // spawn and forkserver run this under both sanitizers; the release build runs all three.
+    if (GetParam() == "fork") GTEST_SKIP() << "sanitizer runtime: fork() racing other running threads";
 #endif
     constexpr int n = 4;
     std::vector<mp::Process> procs;
