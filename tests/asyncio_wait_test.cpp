@@ -191,7 +191,7 @@ TEST(AsyncioWait, TimeoutReturnsPendingWithoutCancelling) {
 TEST(AsyncioWait, EmptyThrows) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> none;
-        EXPECT_THROW(asyncio::wait(none), std::invalid_argument);
+        EXPECT_THROW((void)asyncio::wait(none), std::invalid_argument);
         co_return;
     }());
 }
