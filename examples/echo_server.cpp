@@ -11,10 +11,10 @@
 #include <nogil/asyncio.hpp>
 #include <nogil/asyncio/streams.hpp>
 
-#include <csignal>
+#include "serving.hpp"
+
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -34,27 +34,6 @@ asyncio::Coroutine<> echo(asyncio::StreamReader reader, asyncio::StreamWriter wr
     } catch (const nogil::ConnectionError&) {
         // The client reset or vanished: its connection is already closed.
     }
-}
-
-/// Serves until SIGINT/SIGTERM, then closes the server and its clients.
-asyncio::Coroutine<> serve(asyncio::Server server, std::string port_file) {
-    for (const auto& a : server.sockets()) std::printf("serving on %s port %d\n", a.host.c_str(), a.port);
-    std::fflush(stdout);
-    if (!port_file.empty()) {  // written whole, then renamed: a reader never sees half a number
-        std::ofstream(port_file + ".tmp") << server.sockets().at(0).port << "\n";
-        std::rename((port_file + ".tmp").c_str(), port_file.c_str());
-    }
-    auto& loop = asyncio::get_running_loop();
-    auto forever = [](asyncio::Server s) -> asyncio::Coroutine<> { co_await s.serve_forever(); };
-    auto serving = asyncio::create_task(forever(server));
-    for (int sig : {SIGINT, SIGTERM}) loop.add_signal_handler(sig, [serving] { serving.cancel(); });
-    try {
-        co_await serving;
-    } catch (const asyncio::CancelledError&) {
-    }
-    server.close_clients();
-    co_await server.wait_closed();
-    std::printf("closed\n");
 }
 
 asyncio::Coroutine<std::string> round_trip(asyncio::StreamPair streams, std::string message) {
@@ -102,9 +81,9 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i + 1 < args.size(); ++i)
             if (args[i] == "--port-file") port_file = args[i + 1];
         if (args[0] == "--serve" && args.size() >= 3)
-            co_await serve(co_await asyncio::start_server(echo, args[1], std::stoi(args[2])), port_file);
+            co_await serve_until_signal(co_await asyncio::start_server(echo, args[1], std::stoi(args[2])), port_file, "echo");
         else if (args[0] == "--serve-unix" && args.size() >= 2)
-            co_await serve(co_await asyncio::start_unix_server(echo, args[1]), port_file);
+            co_await serve_until_signal(co_await asyncio::start_unix_server(echo, args[1]), port_file, "echo");
         else
             throw std::invalid_argument("usage: echo_server [--serve HOST PORT [--port-file F] | --serve-unix PATH]");
     };

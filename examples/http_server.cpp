@@ -15,13 +15,13 @@
 #include <nogil/asyncio.hpp>
 #include <nogil/asyncio/streams.hpp>
 
+#include "serving.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -152,24 +152,6 @@ asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter 
     }
 }
 
-asyncio::Coroutine<> serve(asyncio::Server server, std::string port_file) {
-    for (const auto& a : server.sockets()) std::printf("serving HTTP on %s port %d\n", a.host.c_str(), a.port);
-    std::fflush(stdout);
-    if (!port_file.empty()) {
-        std::ofstream(port_file + ".tmp") << server.sockets().at(0).port << "\n";
-        std::rename((port_file + ".tmp").c_str(), port_file.c_str());
-    }
-    auto forever = [](asyncio::Server s) -> asyncio::Coroutine<> { co_await s.serve_forever(); };
-    auto serving = asyncio::create_task(forever(server));
-    for (int sig : {SIGINT, SIGTERM}) asyncio::get_running_loop().add_signal_handler(sig, [serving] { serving.cancel(); });
-    try {
-        co_await serving;
-    } catch (const asyncio::CancelledError&) {
-    }
-    server.close_clients();
-    co_await server.wait_closed();
-}
-
 // ------------------------------------------------------------------------------ self-check
 
 /// Reads one response (status line, headers, Content-Length body); returns "status body".
@@ -226,8 +208,8 @@ int main(int argc, char** argv) {
             if (args[i] == "--port-file") port_file = args[i + 1];
         if (args[0] != "--serve" || args.size() < 3)
             throw std::invalid_argument("usage: http_server [--serve HOST PORT [--port-file F]]");
-        co_await serve(co_await asyncio::start_server(handle, args[1], std::stoi(args[2]), {.backlog = 1024}),
-                       port_file);
+        co_await serve_until_signal(co_await asyncio::start_server(handle, args[1], std::stoi(args[2]), {.backlog = 1024}),
+                                    port_file, "HTTP");
     };
     try {
         asyncio::run(main_(args));
