@@ -25,10 +25,10 @@ struct Node final : FutureState<void> {
 
 TEST(InjectionQueue, EmptyQueuePopsNothing) {
     InjectionQueue q;
-    EXPECT_FALSE(q.maybe_nonempty());
+    EXPECT_TRUE(q.empty());
     EXPECT_EQ(q.pop(), nullptr);
     EXPECT_EQ(q.pop(), nullptr) << "popping an empty queue leaves it usable";
-    EXPECT_FALSE(q.maybe_nonempty());
+    EXPECT_TRUE(q.empty());
 }
 
 TEST(InjectionQueue, FifoAndReusableAfterDraining) {
@@ -36,18 +36,35 @@ TEST(InjectionQueue, FifoAndReusableAfterDraining) {
     std::vector<std::unique_ptr<Node>> nodes(5);
     for (auto& n : nodes) n = std::make_unique<Node>();
     for (int round = 0; round < 3; ++round) {
-        for (auto& n : nodes) q.push(n.get());
-        EXPECT_TRUE(q.maybe_nonempty());
+        for (auto& n : nodes) EXPECT_TRUE(q.push(n.get()));
+        EXPECT_FALSE(q.empty());
         for (auto& n : nodes) EXPECT_EQ(q.pop(), n.get());
         EXPECT_EQ(q.pop(), nullptr);
-        EXPECT_FALSE(q.maybe_nonempty());
+        EXPECT_TRUE(q.empty());
     }
     // Interleaved: one in, one out, the queue never holds more than one item.
     for (auto& n : nodes) {
-        q.push(n.get());
+        EXPECT_TRUE(q.push(n.get()));
         EXPECT_EQ(q.pop(), n.get());
     }
-    EXPECT_FALSE(q.maybe_nonempty());
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(InjectionQueue, CloseRejectsPushesAndKeepsQueuedItems) {
+    InjectionQueue q;
+    Node a, b, c;
+    EXPECT_TRUE(q.push(&a));
+    EXPECT_TRUE(q.push(&b));
+    EXPECT_FALSE(q.closed());
+    q.close();
+    EXPECT_TRUE(q.closed());
+    EXPECT_FALSE(q.push(&c));
+    EXPECT_EQ(q.pop(), &a);
+    EXPECT_EQ(q.pop(), &b) << "the last item is handed out after close too (the stub goes back in)";
+    EXPECT_EQ(q.pop(), nullptr);
+    EXPECT_TRUE(q.empty());
+    EXPECT_TRUE(q.closed());
+    EXPECT_FALSE(q.push(&c));
 }
 
 // 6 producers push 20,000 items each while 3 consumers pop in turns (a mutex, as the pool's spin
@@ -75,7 +92,7 @@ TEST(InjectionQueue, StressManyProducersConsumersTakingTurns) {
     for (int p = 0; p < producers; ++p) {
         ts.emplace_back([&, p] {
             go.arrive_and_wait();
-            for (auto& n : nodes[static_cast<std::size_t>(p)]) q.push(&n);
+            for (auto& n : nodes[static_cast<std::size_t>(p)]) ASSERT_TRUE(q.push(&n));
         });
     }
     for (int c = 0; c < consumers; ++c) {
@@ -98,7 +115,50 @@ TEST(InjectionQueue, StressManyProducersConsumersTakingTurns) {
     EXPECT_EQ(order_errors.load(), 0);
     for (int p = 0; p < producers; ++p) EXPECT_EQ(next_seq[static_cast<std::size_t>(p)], per_producer);
     EXPECT_EQ(q.pop(), nullptr);
-    EXPECT_FALSE(q.maybe_nonempty());
+    EXPECT_TRUE(q.empty());
+}
+
+// Producers push until the queue is closed under them, a consumer pops meanwhile, then drains
+// until empty(): every push that returned true is popped exactly once, none that returned false.
+TEST(InjectionQueue, StressCloseWhilePushing) {
+    constexpr int producers = 4;
+    constexpr int per_producer = 10'000;
+    for (int round = 0; round < 20; ++round) {
+        InjectionQueue q;
+        std::vector<std::vector<Node>> nodes(producers);
+        for (auto& v : nodes) v = std::vector<Node>(per_producer);
+        std::atomic<int> accepted{0};
+        std::latch go(producers + 2);
+        std::vector<std::thread> ts;
+        for (int p = 0; p < producers; ++p) {
+            ts.emplace_back([&, p] {
+                go.arrive_and_wait();
+                for (auto& n : nodes[static_cast<std::size_t>(p)]) {
+                    if (!q.push(&n)) return;
+                    accepted.fetch_add(1);
+                }
+            });
+        }
+        int popped = 0;
+        std::thread consumer([&] {
+            go.arrive_and_wait();
+            while (!q.closed()) {
+                if (q.pop()) ++popped;
+            }
+            while (!q.empty()) {  // a push may be half linked: it finishes shortly
+                if (q.pop()) ++popped;
+            }
+        });
+        ts.emplace_back([&] {
+            go.arrive_and_wait();
+            for (int i = 0; i < round * 100; ++i) std::this_thread::yield();
+            q.close();
+        });
+        for (auto& t : ts) t.join();
+        consumer.join();
+        EXPECT_EQ(popped, accepted.load()) << "round " << round;
+        EXPECT_EQ(q.pop(), nullptr);
+    }
 }
 
 }  // namespace

@@ -1,32 +1,36 @@
 // ThreadPoolExecutor.
 //
 // Shutdown protocol (what shutdown(wait, cancel_futures) does, in order):
-//   1. Close the submit gate (one atomic word: a "closed" bit and the number of submits between
-//      their check and their push). From here on submit() throws "cannot schedule new futures
-//      after shutdown"; then wait (spinning: a push is a few instructions) until no submit is
-//      half way. Every item accepted before is now in the injection queue or a worker's batch,
-//      and is either run or, with cancel_futures, cancelled — never dropped.
-//   2. With cancel_futures: take every queued item (the injection queue and every worker's local
-//      batch) and cancel its future; Python cancels exactly the calls that have not started.
+//   1. Close the injection queue: one atomic OR of a "closed" bit into its tail pointer, which is
+//      the word every submit's push compare-and-swaps. A push either lands before the close (its
+//      item is in the queue, perhaps still being linked) or fails, and submit() then throws
+//      "cannot schedule new futures after shutdown". Every item accepted before is in the
+//      injection queue or a worker's batch, and is either run or, with cancel_futures,
+//      cancelled — never dropped.
+//   2. With cancel_futures: take every queued item (the injection queue, waiting out a push that
+//      is half linked, and every worker's local batch) and cancel its future; Python cancels
+//      exactly the calls that have not started.
 //   3. Under the spawn lock: if items are queued but no worker was ever started (the submit that
 //      queued them had not started its thread yet), start one; then forbid further starts.
-//   4. Wake every sleeping worker. A worker exits when the gate is closed with no submit in
-//      progress and it finds no work anywhere (injection queue, its batch, other workers'
-//      batches): queued calls still run after shutdown(wait = false). A submit that was in
-//      progress when the gate closed wakes every worker again when it leaves the gate.
+//   4. Wake every sleeping worker. A worker exits when the queue is closed and it finds no work
+//      anywhere (injection queue, its batch, other workers' batches): queued calls still run
+//      after shutdown(wait = false).
 //   5. With wait: join every worker except the calling thread (a call may shut its own pool down).
 //      Later and concurrent calls find the work done; the destructor is shutdown(wait = true).
-// A failing initializer breaks the pool the same way (steps 1, 2 with BrokenThreadPool, 4).
+// A failing initializer breaks the pool the same way (steps 1, 2 failing the futures with
+// BrokenThreadPool, 4); submit() then throws BrokenThreadPool.
 //
-// Scheduling: submit() pushes onto the injection queue (detail/injection_queue.hpp: one atomic
-// exchange, no lock) inside the gate, and wakes a sleeping worker only when no worker is awake
-// and looking for work ("spinning"): a spinning worker is bound to see the item. A worker takes a
-// batch of up to 16 items into its local list, so the consumers' spin lock is touched once per
-// batch; an idle worker steals the back half of another worker's batch. The last spinner to find
-// work wakes a sleeper if more work is visible (so parallelism grows one thread at a time, as in
-// Go's scheduler), and so does a worker that kept a batch while none spins. Idle workers spin
-// briefly before sleeping on a futex. The submitters', the consumers' and each worker's hot words
-// live on separate cache lines.
+// Scheduling: submit() pushes onto the injection queue (detail/injection_queue.hpp: one
+// compare-and-swap, no lock) and wakes a sleeping worker only when no worker is awake and looking
+// for work ("spinning"): a spinning worker is bound to see the item, since it re-checks the queue
+// after leaving the spinning count and before sleeping. Once all max_workers threads run, a
+// worker takes a batch of up to 16 items into its local list, so the consumers' spin lock is
+// touched once per batch (before that, one item at a time, as Python's workers); an idle worker
+// steals the back half of another worker's batch. The last spinner to find work wakes a sleeper
+// if more work is visible (parallelism grows one thread at a time, as in Go's scheduler), and so
+// does a worker that kept a batch while none spins. Idle workers spin briefly before sleeping on
+// a futex. The submitters', the consumers' and each worker's hot words live on separate cache
+// lines.
 
 #include <nogil/concurrent/futures/thread_pool.hpp>
 #include <nogil/detail/futex.hpp>
@@ -142,19 +146,16 @@ public:
     std::size_t thread_count() const noexcept { return started_.load(std::memory_order_acquire); }
 
     void enqueue(Item* item) {
-        if (gate_.fetch_add(kSubmitting, std::memory_order_seq_cst) & kClosed) {
-            leave_gate();
+        if (!queue_.push(item)) {
             if (broken_.load(std::memory_order_acquire)) throw BrokenThreadPool(broken_message_);
             throw std::runtime_error("cannot schedule new futures after shutdown");
         }
-        queue_.push(item);
-        leave_gate();
         adjust_thread_count();
         wake_one_if_none_spinning();
     }
 
     void shutdown(bool wait, bool cancel_futures) {
-        close_gate();  // step 1
+        queue_.close();  // step 1
         if (cancel_futures) cancel_all(take_all_queued());  // step 2
         {  // step 3
             std::lock_guard guard(spawn_mutex_);
@@ -172,28 +173,7 @@ public:
     }
 
 private:
-    static constexpr std::uint64_t kClosed = 1;
-    static constexpr std::uint64_t kSubmitting = 2;  // one submit between its check and its push
     static constexpr std::size_t kBatch = 16;
-
-    void leave_gate() noexcept {
-        // A submit that overlapped the closing may have made a worker decide to stay (it saw a
-        // submit in progress): tell every worker to look again.
-        if (gate_.fetch_sub(kSubmitting, std::memory_order_seq_cst) & kClosed) wake_all();
-    }
-
-    void close_gate() noexcept {
-        gate_.fetch_or(kClosed, std::memory_order_seq_cst);
-        for (int spins = 0; gate_.load(std::memory_order_acquire) != kClosed; ++spins) {
-            if (spins < 64)
-                __builtin_ia32_pause();
-            else
-                sched_yield();  // the submitter was preempted inside its push
-        }
-    }
-
-    // No submit can add work any more, and none is half way.
-    bool closed_and_quiet() const noexcept { return gate_.load(std::memory_order_seq_cst) == kClosed; }
 
     // Python's _adjust_thread_count: reuse an idle worker if there is one, else start a new
     // thread while fewer than max_workers run.
@@ -271,11 +251,15 @@ private:
     }
 
     Item* take_from_queue(Worker& self) {
-        if (!queue_.maybe_nonempty()) return nullptr;
+        if (queue_.empty()) return nullptr;
+        // While the pool may still start threads, take one item at a time, as Python's workers
+        // do: an idle worker's token (see IdleHook) then stands for a worker that will take the
+        // next item, never for one that holds queued items behind a call that blocks.
+        std::size_t limit = started_.load(std::memory_order_relaxed) < static_cast<std::size_t>(max_workers_) ? 1 : kBatch;
         ItemList batch;
         {
             std::lock_guard guard(take_lock_);
-            while (batch.size < kBatch) {
+            while (batch.size < limit) {
                 Item* item = queue_.pop();
                 if (!item) break;
                 batch.push(item);
@@ -318,7 +302,7 @@ private:
     }
 
     bool has_queued_work() const noexcept {
-        if (queue_.maybe_nonempty()) return true;
+        if (!queue_.empty()) return true;
         std::size_t started = started_.load(std::memory_order_acquire);
         for (std::size_t i = 0; i < started; ++i)
             if (workers_[i]->local_size.load(std::memory_order_seq_cst) > 0) return true;
@@ -351,7 +335,7 @@ private:
             sleepers_.fetch_add(1, std::memory_order_seq_cst);
             spinning_.fetch_sub(1, std::memory_order_seq_cst);
             bool work = has_queued_work();
-            bool stop = !work && closed_and_quiet();
+            bool stop = !work && queue_.closed();  // closed and empty: nothing can come any more
             if (!work && !stop) nogil::detail::futex_wait(wake_epoch_, epoch);
             sleepers_.fetch_sub(1, std::memory_order_relaxed);
             if (stop) return nullptr;
@@ -381,12 +365,20 @@ private:
         nogil::detail::futex_wake_all(wake_epoch_);
     }
 
-    // Every item not yet taken by a worker. Only complete once the gate is closed and quiet.
+    // Every item not yet taken by a worker; the queue must be closed.
     ItemList take_all_queued() {
         ItemList all;
         {
             std::lock_guard guard(take_lock_);
-            while (Item* item = queue_.pop()) all.push(item);
+            for (int spins = 0; !queue_.empty();) {
+                if (Item* item = queue_.pop()) {
+                    all.push(item);
+                } else if (++spins < 64) {  // a push is half done: it finishes in a few instructions
+                    __builtin_ia32_pause();
+                } else {
+                    sched_yield();  // unless its thread was preempted
+                }
+            }
         }
         std::size_t started = started_.load(std::memory_order_acquire);
         for (std::size_t i = 0; i < started; ++i) {
@@ -416,7 +408,7 @@ private:
                 broken_.store(true, std::memory_order_release);
             }
         }
-        close_gate();
+        queue_.close();
         ItemList pending = take_all_queued();
         while (Item* item = pending.pop()) {
             if (!item->done()) {
@@ -436,9 +428,6 @@ private:
     ThreadPoolOptions options_;
     int max_workers_ = 0;
     std::vector<std::unique_ptr<Worker>> workers_;  // one slot per possible thread, fixed at start
-
-    // Submitters' line: written by every submit.
-    alignas(64) std::atomic<std::uint64_t> gate_{0};  // kClosed | kSubmitting × submits in progress
 
     nogil::detail::InjectionQueue queue_;  // its producer and consumer ends have lines of their own
     alignas(64) SpinLock take_lock_;       // one popping worker at a time
