@@ -28,13 +28,15 @@ public:
     /// after close() returns false and leaves the item alone. Lock-free.
     bool push(Item* item) noexcept {
         link(item).store(nullptr, std::memory_order_relaxed);
-        std::uintptr_t tail = tail_.load(std::memory_order_relaxed);
+        // Acquire when reading the closed bit: what the closing thread wrote before close() (the
+        // pool's "broken" reason) is visible to a push that fails.
+        std::uintptr_t tail = tail_.load(std::memory_order_acquire);
         do {
             if (tail & closed_bit) return false;
             // seq_cst: a producer that then reads the pool's idle counts pairs with a worker that
             // announces it is going to sleep and then reads the tail (no lost wake-up).
         } while (!tail_.compare_exchange_weak(tail, reinterpret_cast<std::uintptr_t>(item), std::memory_order_seq_cst,
-                                              std::memory_order_relaxed));
+                                              std::memory_order_acquire));
         link(reinterpret_cast<Item*>(tail)).store(item, std::memory_order_release);  // publishes it to the consumer
         return true;
     }
