@@ -49,6 +49,9 @@ public:
     static void operator delete(void* p, std::size_t size) noexcept { RecyclingAllocator::deallocate(p, size); }
 
     void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    /// retain() for a state no other thread can see yet (just made, not yet published): a plain
+    /// add, no atomic read-modify-write.
+    void retain_unpublished() noexcept { refs_.store(refs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
     void release() noexcept {
         if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
     }
@@ -78,8 +81,14 @@ public:
     bool wait_until(std::optional<std::chrono::steady_clock::time_point> deadline) const noexcept;
 
     /// Throws CancelledError / the stored exception / TimeoutError as Python's result() does;
-    /// returns normally once a value is available.
-    void check_result(std::optional<std::chrono::steady_clock::time_point> deadline) const;
+    /// returns normally once a value is available. On a future finished with a value this is one
+    /// acquire load (the exception is read only after FINISHED published it).
+    void check_result(std::optional<std::chrono::steady_clock::time_point> deadline) const {
+        if ((word_.load(std::memory_order_acquire) & status_mask) == static_cast<std::uint32_t>(FutureStatus::finished) &&
+            !exception_)
+            return;
+        check_result_slow(deadline);
+    }
     std::exception_ptr get_exception(std::optional<std::chrono::steady_clock::time_point> deadline) const;
 
     /// Adds a user callback; runs it at once in this thread if already done. Takes ownership.
@@ -131,6 +140,7 @@ private:
     // waiters (under the lock) and then the callbacks (outside it, in the calling thread).
     void complete_locked(FutureStatus final_status) noexcept;
     [[noreturn]] static void throw_invalid_state(FutureStatus status);
+    void check_result_slow(std::optional<std::chrono::steady_clock::time_point> deadline) const;
     static void run_callbacks(CompletionNode* reversed, FutureStateBase& state) noexcept;
 
     std::atomic<std::uint32_t> refs_{1};

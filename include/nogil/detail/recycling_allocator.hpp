@@ -1,9 +1,9 @@
 #pragma once
 // A per-thread cache of small blocks for objects that are made and dropped at a high rate (future
 // states, work items). A freed block goes to the freeing thread's cache for its size class and is
-// handed out again by that thread's next allocation of the class; each cache is bounded and
-// returns its blocks to the global heap when its thread exits. Sanitizer builds bypass the cache,
-// so use-after-free stays visible to AddressSanitizer.
+// handed out again by that thread's next allocation of the class; each cache is bounded (32 MiB
+// per thread, all classes together) and returns its blocks to the global heap when its thread
+// exits. Sanitizer builds bypass the cache, so use-after-free stays visible to AddressSanitizer.
 
 #include <cstddef>
 #include <new>

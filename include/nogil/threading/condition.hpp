@@ -1,7 +1,7 @@
 #pragma once
 // threading.Condition: lets threads wait, with a lock released, until another thread notifies.
 
-#include <nogil/threading/detail/lockable.hpp>
+#include <nogil/threading/detail/timed_acquire.hpp>
 #include <nogil/threading/lock.hpp>
 #include <nogil/threading/rlock.hpp>
 
@@ -13,8 +13,10 @@ namespace nogil::threading {
 /// Python's threading.Condition. Built on a Lock or an RLock (by default its own RLock, as in
 /// Python); `with cond:` is `std::scoped_lock guard(cond);`. Waiters are woken in FIFO order:
 /// each waiter sleeps on its own word, which notify() sets in the order the waits began.
-class Condition : public detail::StdLockable<Condition> {
+class Condition : public detail::TimedAcquire<Condition> {
 public:
+    using detail::TimedAcquire<Condition>::acquire;  // acquire(blocking, timeout), acquire(timeout)
+
     /// A condition with its own RLock.
     Condition();
     /// A condition using `lock`, which must outlive the condition.
@@ -27,16 +29,6 @@ public:
 
     /// Acquires the underlying lock (same arguments and results as Lock/RLock::acquire).
     bool acquire(bool blocking = true);
-    /// Acquires the underlying lock, waiting at most `timeout` (see Lock::acquire).
-    template <class Rep, class Period>
-    bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
-        return acquire_until(detail::lock_deadline(blocking, timeout));
-    }
-    /// Same as acquire(true, timeout).
-    template <class Rep, class Period>
-    bool acquire(std::chrono::duration<Rep, Period> timeout) {
-        return acquire(true, timeout);
-    }
     /// Releases the underlying lock.
     void release();
 
@@ -89,6 +81,7 @@ public:
 
 private:
     friend class detail::StdLockable<Condition>;
+    friend class detail::TimedAcquire<Condition>;
     struct Waiter;
     bool acquire_until(detail::Deadline deadline);
     bool wait_until(detail::Deadline deadline);

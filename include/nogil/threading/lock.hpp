@@ -1,7 +1,7 @@
 #pragma once
 // threading.Lock: a primitive, non-recursive lock that any thread may release.
 
-#include <nogil/threading/detail/lockable.hpp>
+#include <nogil/threading/detail/timed_acquire.hpp>
 #include <nogil/threading/detail/timeout.hpp>
 
 #include <atomic>
@@ -20,8 +20,10 @@ class Condition;
 /// Python's `with lock:` is `std::scoped_lock guard(lock);` (Lock is TimedLockable, so
 /// std::unique_lock, std::scoped_lock and std::unique_lock::try_lock_for work too).
 /// Waiters are not served in any particular order, as in CPython.
-class Lock : public detail::StdLockable<Lock> {
+class Lock : public detail::TimedAcquire<Lock> {
 public:
+    using detail::TimedAcquire<Lock>::acquire;  // acquire(blocking, timeout), acquire(timeout)
+
     /// An unlocked lock.
     Lock() noexcept = default;
     Lock(const Lock&) = delete;
@@ -32,19 +34,6 @@ public:
     bool acquire(bool blocking = true) {
         if (try_acquire()) return true;
         return blocking && acquire_until(std::nullopt);
-    }
-
-    /// Blocks the calling thread at most `timeout`; returns false if the lock was still held when
-    /// the timeout expired. Throws std::invalid_argument for a negative timeout or when
-    /// blocking=false (Python: "can't specify a timeout for a non-blocking call").
-    template <class Rep, class Period>
-    bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
-        return acquire_until(detail::lock_deadline(blocking, timeout));
-    }
-    /// Same as acquire(true, timeout): Python's `lock.acquire(timeout=t)`.
-    template <class Rep, class Period>
-    bool acquire(std::chrono::duration<Rep, Period> timeout) {
-        return acquire(true, timeout);
     }
 
     /// Unlocks. May be called from any thread, not only the one that acquired the lock; wakes one
@@ -59,6 +48,7 @@ public:
 
 private:
     friend class detail::StdLockable<Lock>;
+    friend class detail::TimedAcquire<Lock>;
     friend class RLock;  // both build on the raw acquire paths
     friend class Condition;
     bool try_acquire() noexcept {

@@ -1,7 +1,7 @@
 #pragma once
 // threading.RLock: a reentrant lock owned by the thread that acquired it.
 
-#include <nogil/threading/detail/lockable.hpp>
+#include <nogil/threading/detail/timed_acquire.hpp>
 #include <nogil/threading/lock.hpp>
 
 #include <atomic>
@@ -16,8 +16,10 @@ class Condition;
 /// Python's threading.RLock. The owning thread may acquire it again; it is free once released as
 /// many times as acquired. Only the owner may release it. `with rlock:` is
 /// `std::scoped_lock guard(rlock);` (Lockable and TimedLockable).
-class RLock : public detail::StdLockable<RLock> {
+class RLock : public detail::TimedAcquire<RLock> {
 public:
+    using detail::TimedAcquire<RLock>::acquire;  // acquire(blocking, timeout), acquire(timeout)
+
     /// An unlocked, unowned lock.
     RLock() noexcept = default;
     RLock(const RLock&) = delete;
@@ -38,17 +40,6 @@ public:
         }
         return blocking && acquire_until(std::nullopt);
     }
-    /// As acquire(), waiting at most `timeout` for another owner to let go; false on timeout.
-    /// Throws std::invalid_argument for a negative timeout or for blocking=false.
-    template <class Rep, class Period>
-    bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
-        return acquire_until(detail::lock_deadline(blocking, timeout));
-    }
-    /// Same as acquire(true, timeout).
-    template <class Rep, class Period>
-    bool acquire(std::chrono::duration<Rep, Period> timeout) {
-        return acquire(true, timeout);
-    }
 
     /// Drops one level of recursion; at zero the lock is free and one blocked acquirer wakes.
     /// Throws std::runtime_error("cannot release un-acquired lock") unless the calling thread
@@ -66,6 +57,7 @@ public:
 
 private:
     friend class detail::StdLockable<RLock>;
+    friend class detail::TimedAcquire<RLock>;
     friend class Condition;
     /// What Condition::wait saves while it has fully released the lock (CPython's _release_save).
     struct Saved {

@@ -151,7 +151,7 @@ bool FutureStateBase::wait_until(std::optional<std::chrono::steady_clock::time_p
     return true;
 }
 
-void FutureStateBase::check_result(std::optional<std::chrono::steady_clock::time_point> deadline) const {
+void FutureStateBase::check_result_slow(std::optional<std::chrono::steady_clock::time_point> deadline) const {
     if (!wait_until(deadline)) throw TimeoutError();
     if (status() == FutureStatus::cancelled) throw CancelledError();
     if (exception_) std::rethrow_exception(exception_);

@@ -1,27 +1,40 @@
 // ThreadPoolExecutor.
 //
 // Shutdown protocol (what shutdown(wait, cancel_futures) does, in order):
-//   1. Under the injection queue's lock, set `shutdown_`: from here on submit() throws
-//      "cannot schedule new futures after shutdown". Every item accepted before is either run or,
-//      with cancel_futures, cancelled — never dropped.
-//   2. With cancel_futures: take every queued item (the injection queue and every worker's local
-//      batch) and cancel its future; Python cancels exactly the calls that have not started.
+//   1. Close the injection queue: one atomic OR of a "closed" bit into its tail pointer, which is
+//      the word every submit's push compare-and-swaps. A push either lands before the close (its
+//      item is in the queue, perhaps still being linked) or fails, and submit() then throws
+//      "cannot schedule new futures after shutdown". Every item accepted before is in the
+//      injection queue or a worker's batch, and is either run or, with cancel_futures,
+//      cancelled — never dropped.
+//   2. With cancel_futures: take every queued item (the injection queue, waiting out a push that
+//      is half linked, and every worker's local batch) and cancel its future; Python cancels
+//      exactly the calls that have not started.
 //   3. Under the spawn lock: if items are queued but no worker was ever started (the submit that
 //      queued them had not started its thread yet), start one; then forbid further starts.
-//   4. Wake every sleeping worker. A worker exits when it finds the pool shut down and no work
-//      anywhere (injection queue, its batch, other workers' batches): queued calls still run after
-//      shutdown(wait = false).
+//   4. Wake every sleeping worker. A worker exits when the queue is closed and it finds no work
+//      anywhere (injection queue, its batch, other workers' batches): queued calls still run
+//      after shutdown(wait = false).
 //   5. With wait: join every worker except the calling thread (a call may shut its own pool down).
 //      Later and concurrent calls find the work done; the destructor is shutdown(wait = true).
+// A failing initializer breaks the pool the same way (steps 1, 2 failing the futures with
+// BrokenThreadPool, 4); submit() then throws BrokenThreadPool.
 //
-// Scheduling: submit() appends to the injection queue (one short mutex hold) and wakes a sleeping
-// worker only if one is asleep (a fenced load, no syscall otherwise). A worker takes a batch of up
-// to a quarter of the queue (≤ 32) into its local list, so the injection lock is touched once per
-// batch, and wakes a sleeper when it took more than one item so that the sleeper can steal half of
-// the batch. Idle workers spin briefly before sleeping on a futex.
+// Scheduling: submit() pushes onto the injection queue (detail/injection_queue.hpp: one
+// compare-and-swap, no lock) and wakes a sleeping worker only when no worker is awake and looking
+// for work ("spinning"): a spinning worker is bound to see the item, since it re-checks the queue
+// after leaving the spinning count and before sleeping. Once all max_workers threads run, a
+// worker takes a batch of up to 16 items into its local list, so the consumers' spin lock is
+// touched once per batch (before that, one item at a time, as Python's workers); an idle worker
+// steals the back half of another worker's batch. The last spinner to find work wakes a sleeper
+// if more work is visible (parallelism grows one thread at a time, as in Go's scheduler), and so
+// does a worker that kept a batch while none spins. Idle workers spin briefly before sleeping on
+// a futex. The submitters', the consumers' and each worker's hot words live on separate cache
+// lines.
 
 #include <nogil/concurrent/futures/thread_pool.hpp>
 #include <nogil/detail/futex.hpp>
+#include <nogil/detail/injection_queue.hpp>
 #include <nogil/threading/thread.hpp>
 
 #include <pthread.h>
@@ -103,9 +116,9 @@ struct ItemList {
 
 }  // namespace
 
-struct Worker {
+struct alignas(64) Worker {
     SpinLock lock;
-    ItemList local;                      // guarded by lock
+    ItemList local;                          // guarded by lock
     std::atomic<std::size_t> local_size{0};  // hint for thieves and idle checks, written under lock
 };
 
@@ -133,25 +146,17 @@ public:
     std::size_t thread_count() const noexcept { return started_.load(std::memory_order_acquire); }
 
     void enqueue(Item* item) {
-        {
-            std::lock_guard guard(queue_mutex_);
-            if (!broken_.empty()) throw BrokenThreadPool(broken_);
-            if (shutdown_) throw std::runtime_error("cannot schedule new futures after shutdown");
-            queue_.push(item);
-            queue_head_.store(queue_.head, std::memory_order_relaxed);
+        if (!queue_.push(item)) {
+            if (broken_.load(std::memory_order_acquire)) throw BrokenThreadPool(broken_message_);
+            throw std::runtime_error("cannot schedule new futures after shutdown");
         }
         adjust_thread_count();
-        wake_one_if_sleeping();
+        wake_one_if_none_spinning();
     }
 
     void shutdown(bool wait, bool cancel_futures) {
-        ItemList cancelled;
-        {  // step 1
-            std::lock_guard guard(queue_mutex_);
-            shutdown_ = true;
-            if (cancel_futures) cancelled = take_all_queued_locked();  // step 2
-        }
-        cancel_all(std::move(cancelled));
+        queue_.close();  // step 1
+        if (cancel_futures) cancel_all(take_all_queued());  // step 2
         {  // step 3
             std::lock_guard guard(spawn_mutex_);
             if (!no_more_threads_ && started_.load(std::memory_order_relaxed) == 0 && has_queued_work())
@@ -168,6 +173,8 @@ public:
     }
 
 private:
+    static constexpr std::size_t kBatch = 16;
+
     // Python's _adjust_thread_count: reuse an idle worker if there is one, else start a new
     // thread while fewer than max_workers run.
     void adjust_thread_count() {
@@ -204,12 +211,14 @@ private:
         }
         Worker& self = *workers_[index];
         // Python's idle semaphore, released when a call returns and no work is visible: a submit
-        // that follows the result then reuses this thread instead of starting another.
+        // that follows the result then reuses this thread instead of starting another. Only
+        // matters while the pool may still start threads.
         struct IdleHook final : Item::RunHook {
             ThreadPoolCore* pool;
             bool gave_token = false;
             void call_returned() noexcept override {
-                if (!pool->has_queued_work()) {
+                if (pool->started_.load(std::memory_order_relaxed) < static_cast<std::size_t>(pool->max_workers_) &&
+                    !pool->has_queued_work()) {
                     pool->idle_tokens_.fetch_add(1, std::memory_order_relaxed);
                     gave_token = true;
                 }
@@ -233,24 +242,33 @@ private:
         return item;
     }
 
+    // Adds to a worker's batch. The size is stored seq_cst: it pairs with a sleeper's
+    // announce-then-check (has_queued_work) like a push does.
+    static void append_local(Worker& w, ItemList&& items) noexcept {
+        std::lock_guard guard(w.lock);
+        w.local.append(std::move(items));
+        w.local_size.store(w.local.size, std::memory_order_seq_cst);
+    }
+
     Item* take_from_queue(Worker& self) {
-        if (!queue_head_.load(std::memory_order_relaxed)) return nullptr;
+        if (queue_.empty()) return nullptr;
+        // While the pool may still start threads, take one item at a time, as Python's workers
+        // do: an idle worker's token (see IdleHook) then stands for a worker that will take the
+        // next item, never for one that holds queued items behind a call that blocks.
+        std::size_t limit = started_.load(std::memory_order_relaxed) < static_cast<std::size_t>(max_workers_) ? 1 : kBatch;
         ItemList batch;
         {
-            std::lock_guard guard(queue_mutex_);
-            std::size_t workers = std::max<std::size_t>(1, started_.load(std::memory_order_relaxed));
-            std::size_t n = std::clamp<std::size_t>(queue_.size / (2 * workers), 1, 32);
-            batch = queue_.split_front(n);
-            queue_head_.store(queue_.head, std::memory_order_relaxed);
+            std::lock_guard guard(take_lock_);
+            while (batch.size < limit) {
+                Item* item = queue_.pop();
+                if (!item) break;
+                batch.push(item);
+            }
         }
         Item* first = batch.pop();
         if (batch.size > 0) {
-            {
-                std::lock_guard guard(self.lock);
-                self.local.append(std::move(batch));
-                self.local_size.store(self.local.size, std::memory_order_relaxed);
-            }
-            wake_one_if_sleeping();  // a sleeper may steal half of this batch
+            append_local(self, std::move(batch));
+            wake_one_if_none_spinning();  // a sleeper may steal half of this batch
         }
         return first;
     }
@@ -271,11 +289,7 @@ private:
                 victim.local_size.store(victim.local.size, std::memory_order_relaxed);
             }
             Item* first = loot.pop();
-            if (loot.size > 0) {
-                std::lock_guard guard(self.lock);
-                self.local.append(std::move(loot));
-                self.local_size.store(self.local.size, std::memory_order_relaxed);
-            }
+            if (loot.size > 0) append_local(self, std::move(loot));
             if (first) return first;
         }
         return nullptr;
@@ -288,47 +302,60 @@ private:
     }
 
     bool has_queued_work() const noexcept {
-        if (queue_head_.load(std::memory_order_seq_cst)) return true;
+        if (!queue_.empty()) return true;
         std::size_t started = started_.load(std::memory_order_acquire);
         for (std::size_t i = 0; i < started; ++i)
             if (workers_[i]->local_size.load(std::memory_order_seq_cst) > 0) return true;
         return false;
     }
 
-    bool is_shut_down() {
-        std::lock_guard guard(queue_mutex_);
-        return shutdown_ || !broken_.empty();
-    }
-
     // Spin a little (work often arrives within microseconds), then sleep on the wake epoch.
-    // Returns null when the pool is shut down and no work is left anywhere.
+    // While spinning, the worker counts in spinning_, which spares submitters the wake-up call.
+    // Returns null when the pool is closed and no work is left anywhere.
     Item* wait_for_work(Worker& self, std::size_t index, bool gave_token) {
         if (!gave_token) idle_tokens_.fetch_add(1, std::memory_order_relaxed);  // idle_semaphore.release()
+        spinning_.fetch_add(1, std::memory_order_seq_cst);
         for (;;) {
-            for (int spin = 0; spin < 200; ++spin) {
+            for (int spin = 0; spin < kSpinRounds; ++spin) {
                 if (has_queued_work()) {
-                    if (Item* item = find_work(self, index)) return item;
+                    if (Item* item = find_work(self, index)) {
+                        // The last spinner to leave hands the watch on: if more work is visible
+                        // a sleeper joins, so parallelism grows one thread at a time.
+                        if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && has_queued_work())
+                            wake_one_if_sleeping();
+                        return item;
+                    }
                 }
-                if (spin < 150)
-                    for (int i = 0; i < 100; ++i) __builtin_ia32_pause();
+                if (spin < kSpinRounds - kYieldRounds)
+                    for (int i = 0; i < kPausesPerRound; ++i) __builtin_ia32_pause();
                 else
                     sched_yield();
             }
             std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
             sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            spinning_.fetch_sub(1, std::memory_order_seq_cst);
             bool work = has_queued_work();
-            bool stop = !work && is_shut_down();
+            bool stop = !work && queue_.closed();  // closed and empty: nothing can come any more
             if (!work && !stop) nogil::detail::futex_wait(wake_epoch_, epoch);
             sleepers_.fetch_sub(1, std::memory_order_relaxed);
-            if (Item* item = find_work(self, index)) return item;
             if (stop) return nullptr;
+            spinning_.fetch_add(1, std::memory_order_seq_cst);
         }
     }
 
+    static constexpr int kSpinRounds = 64;
+    static constexpr int kYieldRounds = 16;
+    static constexpr int kPausesPerRound = 32;
+
+    // Called after making work visible (seq_cst). A spinning worker is bound to see the work:
+    // it checks for work after leaving the spinning count and before sleeping.
+    void wake_one_if_none_spinning() noexcept {
+        if (spinning_.load(std::memory_order_seq_cst) != 0) return;
+        wake_one_if_sleeping();
+    }
+
     void wake_one_if_sleeping() noexcept {
-        // A seq_cst read-modify-write, not a load: it orders the queue write before it against the
-        // sleeper's increment-then-check (a fence would do, but ThreadSanitizer does not model fences).
-        if (sleepers_.fetch_add(0, std::memory_order_seq_cst) == 0) return;
+        if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
         wake_epoch_.fetch_add(1, std::memory_order_release);
         nogil::detail::futex_wake(wake_epoch_, 1);
     }
@@ -338,10 +365,21 @@ private:
         nogil::detail::futex_wake_all(wake_epoch_);
     }
 
-    ItemList take_all_queued_locked() {
-        ItemList all = std::move(queue_);
-        queue_ = {};
-        queue_head_.store(nullptr, std::memory_order_relaxed);
+    // Every item not yet taken by a worker; the queue must be closed.
+    ItemList take_all_queued() {
+        ItemList all;
+        {
+            std::lock_guard guard(take_lock_);
+            for (int spins = 0; !queue_.empty();) {
+                if (Item* item = queue_.pop()) {
+                    all.push(item);
+                } else if (++spins < 64) {  // a push is half done: it finishes in a few instructions
+                    __builtin_ia32_pause();
+                } else {
+                    sched_yield();  // unless its thread was preempted
+                }
+            }
+        }
         std::size_t started = started_.load(std::memory_order_acquire);
         for (std::size_t i = 0; i < started; ++i) {
             Worker& w = *workers_[i];
@@ -363,16 +401,19 @@ private:
 
     // Python's _initializer_failed: the pool is broken; pending calls fail with BrokenThreadPool.
     void initializer_failed() {
-        ItemList pending;
         {
-            std::lock_guard guard(queue_mutex_);
-            broken_ = "A thread initializer failed, the thread pool is not usable anymore";
-            pending = take_all_queued_locked();
+            std::lock_guard guard(broken_mutex_);
+            if (!broken_.load(std::memory_order_relaxed)) {
+                broken_message_ = "A thread initializer failed, the thread pool is not usable anymore";
+                broken_.store(true, std::memory_order_release);
+            }
         }
+        queue_.close();
+        ItemList pending = take_all_queued();
         while (Item* item = pending.pop()) {
             if (!item->done()) {
                 try {
-                    item->set_exception(std::make_exception_ptr(BrokenThreadPool(broken_)));
+                    item->set_exception(std::make_exception_ptr(BrokenThreadPool(broken_message_)));
                 } catch (const InvalidStateError&) {  // cancelled meanwhile
                 }
             }
@@ -383,24 +424,28 @@ private:
         wake_all();
     }
 
+    // Read-mostly configuration.
     ThreadPoolOptions options_;
     int max_workers_ = 0;
     std::vector<std::unique_ptr<Worker>> workers_;  // one slot per possible thread, fixed at start
 
-    std::mutex queue_mutex_;
-    ItemList queue_;                      // the injection queue; guarded by queue_mutex_
-    std::atomic<Item*> queue_head_{nullptr};  // lock-free emptiness hint, written under queue_mutex_
-    bool shutdown_ = false;               // guarded by queue_mutex_
-    std::string broken_;                  // guarded by queue_mutex_; non-empty once broken
+    nogil::detail::InjectionQueue queue_;  // its producer and consumer ends have lines of their own
+    alignas(64) SpinLock take_lock_;       // one popping worker at a time
 
-    std::mutex spawn_mutex_;
-    std::vector<threading::Thread> threads_;  // guarded by spawn_mutex_
-    bool no_more_threads_ = false;        // guarded by spawn_mutex_
+    // Idle bookkeeping: read by every submit, written when a worker starts or stops spinning.
+    alignas(64) std::atomic<std::uint32_t> spinning_{0};
+    std::atomic<std::uint32_t> sleepers_{0};
+    std::atomic<std::uint32_t> wake_epoch_{0};
     std::atomic<std::size_t> started_{0};
     std::atomic<std::uint32_t> idle_tokens_{0};
 
-    std::atomic<std::uint32_t> wake_epoch_{0};
-    std::atomic<std::uint32_t> sleepers_{0};
+    alignas(64) std::mutex spawn_mutex_;
+    std::vector<threading::Thread> threads_;  // guarded by spawn_mutex_
+    bool no_more_threads_ = false;            // guarded by spawn_mutex_
+
+    std::mutex broken_mutex_;
+    std::atomic<bool> broken_{false};
+    std::string broken_message_;  // written once, before broken_ is set (release)
 };
 
 }  // namespace detail

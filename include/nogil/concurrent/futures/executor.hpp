@@ -57,7 +57,7 @@ public:
         using R = nogil::detail::result_of_call_t<F, Args...>;
         auto* item = new nogil::detail::WorkItem<R, std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(fn),
                                                                                               std::forward<Args>(args)...);
-        item->retain();  // the queue's reference, released by whoever runs or drops the item
+        item->retain_unpublished();  // the queue's reference, released by whoever runs or drops the item
         Future<R> future(detail::StateRef<detail::FutureState<R>>{item});
         try {
             enqueue(item);
