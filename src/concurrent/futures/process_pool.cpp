@@ -104,12 +104,14 @@ struct ProcessPoolCore::Impl {
 
     // Sends pending tasks to workers with room, a batch per worker, least loaded first. A task
     // cancelled while pending is dropped here (Python's set_running_or_notify_cancel).
-    void dispatch_locked() {
+    // `idle_only` (submit's call): only to a worker with nothing in flight. A busy worker is
+    // refilled by the manager when its answers arrive, by then with a batch, not task by task.
+    void dispatch_locked(bool idle_only = false) {
         while (!pending.empty()) {
             Worker* target = nullptr;
             std::size_t capable = 0;
             for (auto& w : workers) {
-                if (!can_take(*w)) continue;
+                if (!can_take(*w) || (idle_only && !w->inflight.empty())) continue;
                 ++capable;
                 if (!target || w->inflight.size() < target->inflight.size()) target = w.get();
             }
@@ -352,7 +354,7 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
             throw std::runtime_error("cannot schedule new futures after shutdown");
         }
         s.pending.push_back(Task{s.next_id++, future, deliver, std::move(call), 0});
-        s.dispatch_locked();
+        s.dispatch_locked(true);
         if (!s.pending.empty()) {
             // Someone must come back for it: the manager wakes on every response anyway, so it
             // is told only when no response is due or workers are missing.

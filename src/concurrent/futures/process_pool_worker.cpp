@@ -15,6 +15,23 @@ namespace nogil::detail {
 namespace {
 int worker_fd = -1;
 constexpr auto flush_after = std::chrono::microseconds(500);
+
+// run_call with resolved names cached (the worker is single-threaded; a name resolves to the
+// same address for the process's life: libraries loaded for a task stay loaded).
+serial::Payload run_cached(const EncodedCall& call, std::vector<UniqueFd>& fds) {
+    static std::vector<std::pair<FunctionId, std::uintptr_t>> cache;
+    auto resolve = [](const FunctionId& id) {
+        for (const auto& [known, address] : cache)
+            if (known == id) return address;
+        std::uintptr_t address = resolve_function(id);  // throws for a name that does not resolve
+        if (cache.size() >= 64) cache.clear();
+        cache.emplace_back(id, address);
+        return address;
+    };
+    auto invoker = reinterpret_cast<Invoker>(resolve(call.invoker));
+    return invoker(resolve(call.target), call.args, fds);
+}
+
 }  // namespace
 
 int process_pool_worker_fd() noexcept { return worker_fd; }
@@ -50,7 +67,7 @@ void process_pool_worker_main(multiprocessing::Connection conn, std::uint64_t ma
             response.id = request.id;
             serial::Payload result;
             try {
-                result = run_call(request.call, request.call.fds);
+                result = run_cached(request.call, request.call.fds);
                 response.ok = true;
                 response.result = std::move(result.bytes);
             } catch (...) {

@@ -80,7 +80,7 @@ public:
     auto submit(F&& fn, const Args&... args) {
         static_assert(nogil::detail::check_task<F, Args...>());
         using R = nogil::detail::task_result_t<F, Args...>;
-        nogil::detail::EncodedCall call = nogil::detail::encode_call(std::forward<F>(fn), args...);
+        nogil::detail::EncodedCall call = encode(fn, args...);
         auto* state = new nogil::detail::FutureState<R>();  // our reference, adopted by the Future
         Future<R> future(detail::StateRef<detail::FutureState<R>>{state});
         state->retain();  // the pool's reference, released once the task is completed or dropped
@@ -131,6 +131,25 @@ protected:
     void enqueue(nogil::detail::FutureStateBase* item) override;
 
 private:
+    // encode_call with the function names cached: naming a function walks the loaded objects
+    // (dl_iterate_phdr), which costs more than the rest of a small task's submit. A name never
+    // changes while the function's object stays loaded, which it does for the program's life.
+    template <class F, class... Args>
+    static nogil::detail::EncodedCall encode(F& f, const Args&... args) {
+        namespace d = nogil::detail;
+        using Fn = d::function_pointer_t<F>;
+        static const d::FunctionId invoker = d::identify(&d::invoke_encoded<Fn, std::decay_t<Args>...>);
+        thread_local Fn last_target = nullptr;
+        thread_local d::FunctionId last_id;
+        Fn target = +f;
+        if (target != last_target) {
+            last_id = d::identify(target);
+            last_target = target;
+        }
+        d::serial::Payload payload = d::serial::dumps(args...);
+        return d::EncodedCall{invoker, last_id, std::move(payload.bytes), std::move(payload.fds)};
+    }
+
     template <class R>
     static void deliver(nogil::detail::FutureStateBase& s, nogil::detail::TaskResponse& response,
                         std::vector<nogil::detail::UniqueFd>& fds) {
