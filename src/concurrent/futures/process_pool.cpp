@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <deque>
 #include <mutex>
@@ -83,6 +84,8 @@ struct ProcessPoolCore::Impl {
     bool shutdown = false;
     std::string broken;  // non-empty once broken
     bool started = false;  // a task was submitted: keep max_workers workers running
+    bool launched = false;  // the first workers were started (or could not be)
+    std::condition_variable launched_cv;
 
     UniqueFd wake;
     std::thread manager;
@@ -259,6 +262,14 @@ struct ProcessPoolCore::Impl {
         return true;
     }
 
+    void tell_launched() {
+        {
+            std::lock_guard lock(mutex);
+            launched = true;
+        }
+        launched_cv.notify_all();
+    }
+
     void stop_workers() {
         std::vector<std::unique_ptr<Worker>> all;
         {
@@ -278,6 +289,11 @@ struct ProcessPoolCore::Impl {
     }
 
     void run() {
+        run_loop();
+        tell_launched();  // a first submit still waiting finds the pool shut down or broken
+    }
+
+    void run_loop() {
         for (;;) {
             bool need_workers = false;
             {
@@ -294,8 +310,10 @@ struct ProcessPoolCore::Impl {
                     while (static_cast<int>(workers.size()) < settings.max_workers) start_worker();
                 } catch (const std::exception& e) {
                     break_pool(std::string("cannot start a worker process: ") + e.what());
+                    tell_launched();
                     return;
                 }
+                tell_launched();
             }
             {
                 std::lock_guard lock(mutex);
@@ -346,6 +364,16 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
     bool wake_manager = false;
     {
         std::unique_lock lock(s.mutex);
+        if (!s.started && s.broken.empty() && !s.shutdown) {
+            // The first submit starts the workers and waits for them (Python starts a fork
+            // pool's processes in its first submit too): a fork() then happens while this
+            // thread is parked, not allocating, so the child cannot inherit a lock it held.
+            s.started = true;
+            lock.unlock();
+            s.notify();
+            lock.lock();
+            s.launched_cv.wait(lock, [&] { return s.launched; });
+        }
         if (!s.broken.empty() || s.shutdown) {
             std::string broken = s.broken;
             lock.unlock();
@@ -361,10 +389,6 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
             bool any_inflight = std::any_of(s.workers.begin(), s.workers.end(),
                                             [](auto& w) { return !w->inflight.empty(); });
             wake_manager = !any_inflight || static_cast<int>(s.workers.size()) < s.settings.max_workers;
-        }
-        if (!s.started) {
-            s.started = true;
-            wake_manager = true;
         }
     }
     if (wake_manager) s.notify();
