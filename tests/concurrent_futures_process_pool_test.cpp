@@ -39,6 +39,7 @@ constexpr auto kBound = std::chrono::seconds(60);
 int square(int x) { return x * x; }
 int add(int a, int b) { return a + b; }
 int worker_pid(int) { return static_cast<int>(::getpid()); }
+std::size_t length(std::string s) { return s.size(); }
 std::string repeat(char c, int n) { return std::string(static_cast<std::size_t>(n), c); }
 int fails_on(int x) {
     if (x == 7) throw std::invalid_argument("seven");
@@ -343,13 +344,21 @@ TEST(ProcessPoolExecutor, MapWithBuffersizeReadsAnInfiniteRangeLazily) {
 }
 
 TEST(ProcessPoolExecutor, LargeArgumentsAndResultsDoNotDeadlockThePipeline) {
+    // Results and arguments larger than a socket's buffer, many in flight at once: neither side
+    // may block writing while the other is blocked writing too.
+    constexpr int size = 512 * 1024;
     cf::ProcessPoolExecutor pool(2);
     std::vector<cf::Future<std::string>> fs;
-    for (int i = 0; i < 40; ++i) fs.push_back(pool.submit(repeat, static_cast<char>('a' + i % 26), 1 << 20));
-    for (int i = 0; i < 40; ++i) {
+    std::vector<cf::Future<std::size_t>> sizes;
+    for (int i = 0; i < 12; ++i) {
+        fs.push_back(pool.submit(repeat, static_cast<char>('a' + i), size));
+        sizes.push_back(pool.submit(length, std::string(size, 'x')));
+    }
+    for (int i = 0; i < 12; ++i) {
         auto s = fs[static_cast<std::size_t>(i)].result(kBound);
-        ASSERT_EQ(s.size(), std::size_t{1} << 20);
-        EXPECT_EQ(s[12345], static_cast<char>('a' + i % 26));
+        ASSERT_EQ(s.size(), std::size_t{size});
+        EXPECT_EQ(s[12345], static_cast<char>('a' + i));
+        EXPECT_EQ(sizes[static_cast<std::size_t>(i)].result(kBound), std::size_t{size});
     }
 }
 

@@ -29,9 +29,9 @@ constexpr const char* broken_future_message =
 constexpr double queued_work_ns = 200'000;
 constexpr std::size_t min_depth = 2;
 constexpr std::size_t max_depth = 64;
-// Beyond the first task, a worker is sent more only while this many request bytes are unanswered:
-// the socket buffer then absorbs every write, so a writer never blocks on a worker that is itself
-// blocked writing a large result to us.
+// A busy worker is sent more only while this many request bytes are unanswered: the socket
+// buffer then absorbs every write, so we never block writing to a worker that is itself blocked
+// writing a large result to us (which we would not read while stuck in that write).
 constexpr std::size_t max_inflight_bytes = 32 * 1024;
 
 struct Task {
@@ -39,7 +39,7 @@ struct Task {
     FutureStateBase* future = nullptr;  // one reference, ours
     DeliverFn deliver = nullptr;
     EncodedCall call;
-    std::size_t bytes = 0;  // request bytes, once sent
+    std::size_t bytes = 0;  // request bytes (estimated), once sent
 };
 
 struct Worker {
@@ -99,10 +99,15 @@ struct ProcessPoolCore::Impl {
 
     // ---- dispatch (any thread, holding mutex) --------------------------------------------------
 
-    bool can_take(const Worker& w) const {
+    // A busy worker is sent more only while its unanswered requests, the new ones included,
+    // stay under max_inflight_bytes. An idle one (all its answers read) takes any batch: it reads
+    // the whole frame before it runs anything, so it cannot be writing back while we write.
+    static std::size_t request_bytes(const Task& task) { return task.call.args.size() + 96; }
+
+    bool can_take(const Worker& w, std::size_t front_bytes) const {
         if (settings.max_tasks_per_child != 0 && w.assigned >= settings.max_tasks_per_child) return false;
         if (w.inflight.empty()) return true;
-        return w.inflight.size() < w.depth() && w.inflight_bytes < max_inflight_bytes;
+        return w.inflight.size() < w.depth() && w.inflight_bytes + front_bytes <= max_inflight_bytes;
     }
 
     // Sends pending tasks to workers with room, a batch per worker, least loaded first. A task
@@ -113,23 +118,28 @@ struct ProcessPoolCore::Impl {
         while (!pending.empty()) {
             Worker* target = nullptr;
             std::size_t capable = 0;
+            std::size_t front_bytes = request_bytes(pending.front());
             for (auto& w : workers) {
-                if (!can_take(*w) || (idle_only && !w->inflight.empty())) continue;
+                if (!can_take(*w, front_bytes) || (idle_only && !w->inflight.empty())) continue;
                 ++capable;
                 if (!target || w->inflight.size() < target->inflight.size()) target = w.get();
             }
             if (!target) return;
             // An even share of what is pending, so that one worker does not take it all.
             std::size_t share = (pending.size() + capable - 1) / capable;
-            std::size_t room = target->inflight.empty() ? std::max<std::size_t>(target->depth(), 1)
-                                                        : target->depth() - target->inflight.size();
+            bool idle = target->inflight.empty();
+            std::size_t room = idle ? std::max<std::size_t>(target->depth(), 1) : target->depth() - target->inflight.size();
             if (settings.max_tasks_per_child != 0)
                 room = std::min<std::size_t>(room, settings.max_tasks_per_child - target->assigned);
             std::size_t n = std::min(share, room);
+            std::size_t budget = idle ? SIZE_MAX : max_inflight_bytes - target->inflight_bytes;
+            std::size_t used = 0;
             RequestBatch batch;
             std::vector<Task> sent;
             batch.reserve(n);
             while (sent.size() < n && !pending.empty()) {
+                std::size_t bytes = request_bytes(pending.front());
+                if (bytes > budget - used) break;
                 Task task = std::move(pending.front());
                 pending.pop_front();
                 bool run = false;
@@ -142,6 +152,8 @@ struct ProcessPoolCore::Impl {
                     release(task);
                     continue;
                 }
+                task.bytes = bytes;
+                used += bytes;
                 batch.push_back(TaskRequest{task.id, std::move(task.call)});
                 sent.push_back(std::move(task));
             }
@@ -153,10 +165,8 @@ struct ProcessPoolCore::Impl {
                 // The worker is gone; the manager notices its end and breaks the pool, failing
                 // these tasks with the rest. Keep them in its pipeline so they are not lost.
             }
-            std::size_t per_task = payload.bytes.size() / sent.size() + 1;
             for (auto& task : sent) {
-                task.bytes = per_task;
-                target->inflight_bytes += per_task;
+                target->inflight_bytes += task.bytes;
                 ++target->assigned;
                 target->inflight.push_back(std::move(task));
             }
