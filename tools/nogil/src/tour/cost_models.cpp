@@ -51,6 +51,12 @@ double process_pool_round_trip(int units) {
     return round_trips("multiprocessing.Pool round trip", units, [&](int i) { return pool.apply(trivial, i); });
 }
 
+// Python: with ProcessPoolExecutor(1) as ex: ex.submit(trivial, i).result() ...
+double process_pool_executor_round_trip(int units) {
+    cf::ProcessPoolExecutor executor(1);
+    return round_trips("ProcessPoolExecutor round trip", units, [&](int i) { return executor.submit(trivial, i).result(); });
+}
+
 double thread_start_join(int units) {
     std::uint64_t ran = 0;
     const auto start = std::chrono::steady_clock::now();
@@ -116,6 +122,7 @@ std::vector<CostModel> cost_models() {
         {"asyncio.sleep(0) loop turn", "coroutine", loop_turn},
         {"ThreadPoolExecutor round trip", "thread", thread_pool_round_trip},
         {"multiprocessing.Pool round trip", "process", process_pool_round_trip},
+        {"ProcessPoolExecutor round trip", "process", process_pool_executor_round_trip},
     };
 }
 

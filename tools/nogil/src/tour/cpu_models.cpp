@@ -50,15 +50,21 @@ std::uint64_t on_threads(const CpuWork& work, int workers) {
     return sum;
 }
 
-// Python: with ThreadPoolExecutor(n) as ex: sum(f.result() for f in [ex.submit(kernel, t, steps) ...])
-std::uint64_t on_thread_pool(const CpuWork& work, int workers) {
-    cf::ThreadPoolExecutor executor(workers);
+// One submit per kernel call, then every result: the executors' model (threads or processes).
+template <class Executor>
+std::uint64_t submit_each(Executor& executor, const CpuWork& work) {
     std::vector<cf::Future<std::uint64_t>> futures;
     futures.reserve(static_cast<std::size_t>(work.tasks));
     for (int t = 0; t < work.tasks; ++t) futures.push_back(executor.submit(kernel, static_cast<std::uint64_t>(t), work.steps));
     std::uint64_t sum = 0;
     for (auto& f : futures) sum += f.result();
     return sum;
+}
+
+// Python: with ThreadPoolExecutor(n) as ex: sum(f.result() for f in [ex.submit(kernel, t, steps) ...])
+std::uint64_t on_thread_pool(const CpuWork& work, int workers) {
+    cf::ThreadPoolExecutor executor(workers);
+    return submit_each(executor, work);
 }
 
 // A child process's share, sent back through a queue (a plain function: it crosses the boundary by name).
@@ -90,6 +96,12 @@ std::uint64_t on_process_pool(const CpuWork& work, int workers) {
     return sum;
 }
 
+// Python: with ProcessPoolExecutor(n) as ex: sum(f.result() for f in [ex.submit(kernel, t, steps) ...])
+std::uint64_t on_process_pool_executor(const CpuWork& work, int workers) {
+    cf::ProcessPoolExecutor executor(workers);
+    return submit_each(executor, work);
+}
+
 asyncio::Coroutine<std::uint64_t> kernel_task(std::uint64_t task, std::int64_t steps) { co_return kernel(task, steps); }
 
 asyncio::Coroutine<std::uint64_t> gather_kernels(CpuWork work) {
@@ -115,6 +127,7 @@ std::vector<CpuModel> cpu_models() {
         {"ThreadPoolExecutor", "thread", true, on_thread_pool},
         {"multiprocessing.Process", "process", true, on_processes},
         {"multiprocessing.Pool", "process", true, on_process_pool},
+        {"ProcessPoolExecutor", "process", true, on_process_pool_executor},
         {"asyncio tasks (1 thread)", "coroutine", false, on_coroutines},
     };
 }

@@ -1,0 +1,311 @@
+#pragma once
+// concurrent.futures.ProcessPoolExecutor: calls run in worker processes; results come back as
+// ordinary Futures (wait, as_completed and co_await work on them unchanged).
+//
+//   cf::ProcessPoolExecutor executor({.max_workers = 4});
+//   cf::Future<long> f = executor.submit(fib, 30);
+//   for (long r : executor.map(fib, std::vector<int>{20, 21, 22}, {.chunksize = 64})) use(r);
+//   // leaving the scope is shutdown(wait = true)
+//
+// The callable must be a plain function or a captureless lambda, and arguments and results must
+// be serializable (API.md rule 5): checked at compile time, with messages in words. A task's
+// exception reaches result() with its type (multiprocessing/exceptions.hpp). A worker that dies
+// breaks the pool: what was pending or running fails with BrokenProcessPool, later submits throw
+// it. Every member is safe to call from any thread. Design: detail/mp_process_pool_core.hpp.
+
+#include <nogil/concurrent/futures/executor.hpp>
+#include <nogil/concurrent/futures/future.hpp>
+#include <nogil/detail/mp_call.hpp>
+#include <nogil/detail/mp_process_pool_core.hpp>
+#include <nogil/errors.hpp>
+#include <nogil/multiprocessing/pool.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace nogil::concurrent::futures {
+
+/// Python's keyword arguments of ProcessPoolExecutor.
+struct ProcessPoolOptions {
+    /// Worker processes; default cpu_count(). An explicit value must be > 0.
+    std::optional<int> max_workers;
+    /// Python's mp_context: "fork", "spawn" or "forkserver"; "" = multiprocessing's default
+    /// (get_start_method(): forkserver unless set_start_method changed it).
+    std::string start_method;
+    /// Runs once in each worker before its first task: multiprocessing::Initializer(f, args...)
+    /// is Python's initializer + initargs. If it throws, the pool is broken (BrokenProcessPool).
+    multiprocessing::Initializer initializer;
+    /// A worker exits after this many tasks and a fresh one takes its place (its pid changes).
+    /// Must be ≥ 1; not allowed with the "fork" start method, as in Python.
+    std::optional<int> max_tasks_per_child;
+};
+
+template <class R>
+class ProcessMapResults;
+
+/// A pool of worker processes running submitted calls (Python's ProcessPoolExecutor).
+///
+/// Workers start at the first submit. Tasks are sent to them in batches, a few ahead of what each
+/// worker is running; map() sends `chunksize` items as one task. The destructor is
+/// shutdown(wait = true), Python's `with` block.
+///
+/// submit() and map() hide Executor's: a call reached through `Executor&` carries a closure that
+/// cannot be sent to another process, so that path throws std::invalid_argument (see enqueue).
+class ProcessPoolExecutor final : public Executor {
+public:
+    /// cpu_count() workers, the default start method.
+    ProcessPoolExecutor();
+    /// Throws std::invalid_argument ("max_workers must be greater than 0") if max_workers <= 0.
+    explicit ProcessPoolExecutor(int max_workers);
+    /// Throws std::invalid_argument naming the argument for a bad max_workers,
+    /// max_tasks_per_child or start_method.
+    explicit ProcessPoolExecutor(ProcessPoolOptions options);
+    ~ProcessPoolExecutor() override;
+
+    /// Schedules fn(args...) in a worker and returns its Future. Arguments are serialized now.
+    /// Throws BrokenProcessPool once the pool is broken, std::runtime_error after shutdown().
+    template <class F, class... Args>
+    auto submit(F&& fn, const Args&... args) {
+        static_assert(nogil::detail::check_task<F, Args...>());
+        using R = nogil::detail::task_result_t<F, Args...>;
+        nogil::detail::EncodedCall call = encode(fn, args...);
+        auto* state = new nogil::detail::FutureState<R>();  // our reference, adopted by the Future
+        Future<R> future(detail::StateRef<detail::FutureState<R>>{state});
+        state->retain();  // the pool's reference, released once the task is completed or dropped
+        core_->submit(state, &deliver<R>, std::move(call));
+        return future;
+    }
+
+    /// Python's map: fn over the items of the ranges taken in step (zip), results in order.
+    /// Items travel in tasks of options.chunksize (batching is what makes map fast); without a
+    /// buffersize every chunk is submitted now, with one at most `buffersize` chunks ahead of the
+    /// consumer (the ranges are then read lazily). A chunk's exception is thrown when its first
+    /// result is read; timeout counts from the call to map(). Leaving the range early cancels
+    /// the chunks not yet started.
+    template <class F, std::ranges::input_range... Rs>
+        requires(sizeof...(Rs) >= 1)
+    auto map(F&& fn, Rs&&... ranges) {
+        return map_with(MapOptions{}, std::forward<F>(fn), std::forward<Rs>(ranges)...);
+    }
+    template <class F, std::ranges::input_range R1>
+    auto map(F&& fn, R1&& r1, MapOptions options) {
+        return map_with(std::move(options), std::forward<F>(fn), std::forward<R1>(r1));
+    }
+    template <class F, std::ranges::input_range R1, std::ranges::input_range R2>
+    auto map(F&& fn, R1&& r1, R2&& r2, MapOptions options) {
+        return map_with(std::move(options), std::forward<F>(fn), std::forward<R1>(r1), std::forward<R2>(r2));
+    }
+
+    /// Stops accepting work. Tasks already submitted still run unless cancel_futures (then those
+    /// not yet sent to a worker are cancelled). With wait, returns once all have finished and the
+    /// workers have exited. A worker dying meanwhile breaks the pool instead of hanging this.
+    void shutdown(bool wait = true, bool cancel_futures = false) override;
+
+    /// Python 3.14: shutdown(wait = false, cancel_futures = true), then SIGTERM to every worker.
+    /// Tasks that were running fail with BrokenProcessPool.
+    void terminate_workers();
+    /// As terminate_workers(), with SIGKILL.
+    void kill_workers();
+
+    /// The number of worker processes.
+    int max_workers() const noexcept;
+    /// The pids of the live workers (nogil's view of Python's `_processes`; empty before the
+    /// first submit).
+    std::vector<int> worker_pids() const;
+
+protected:
+    /// Executor::submit's path: always throws std::invalid_argument (a type-erased closure cannot
+    /// cross a process boundary; call ProcessPoolExecutor::submit on the pool itself).
+    void enqueue(nogil::detail::FutureStateBase* item) override;
+
+private:
+    // encode_call with the function names cached: naming a function walks the loaded objects
+    // (dl_iterate_phdr), which costs more than the rest of a small task's submit. A name never
+    // changes while the function's object stays loaded, which it does for the program's life.
+    template <class F, class... Args>
+    static nogil::detail::EncodedCall encode(F& f, const Args&... args) {
+        namespace d = nogil::detail;
+        using Fn = d::function_pointer_t<F>;
+        static const d::FunctionId invoker = d::identify(&d::invoke_encoded<Fn, std::decay_t<Args>...>);
+        thread_local Fn last_target = nullptr;
+        thread_local d::FunctionId last_id;
+        Fn target = +f;
+        if (target != last_target) {
+            last_id = d::identify(target);
+            last_target = target;
+        }
+        d::serial::Payload payload = d::serial::dumps(args...);
+        return d::EncodedCall{invoker, last_id, std::move(payload.bytes), std::move(payload.fds)};
+    }
+
+    template <class R>
+    static void deliver(nogil::detail::FutureStateBase& s, nogil::detail::TaskResponse& response,
+                        std::vector<nogil::detail::UniqueFd>& fds) {
+        auto& state = static_cast<nogil::detail::FutureState<R>&>(s);
+        if (!response.ok) return state.set_exception(nogil::detail::rebuild_exception(response.error));
+        try {
+            if constexpr (std::is_void_v<R>) {
+                state.set_value();
+            } else {
+                state.set_value(nogil::detail::serial::load_one<R>(response.result, fds));
+            }
+        } catch (const InvalidStateError&) {
+            throw;
+        } catch (...) {
+            state.set_exception(std::current_exception());  // a result that does not decode
+        }
+    }
+
+    template <class F, class... Rs>
+    auto map_with(MapOptions options, F&& fn, Rs&&... ranges);
+
+    std::unique_ptr<nogil::detail::ProcessPoolCore> core_;
+};
+
+/// The range returned by ProcessPoolExecutor::map: an input range of R (std::monostate for a
+/// void function), read once, in order. Chunks arrive as Futures of vectors.
+template <class R>
+class ProcessMapResults {
+public:
+    using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+    using Wire = std::conditional_t<std::is_void_v<R>, std::uint8_t, R>;
+
+    struct State {
+        std::deque<Future<std::vector<Wire>>> chunks;  // submitted, not yet read; front first
+        std::function<std::optional<Future<std::vector<Wire>>>()> submit_next;  // with buffersize
+        std::optional<std::chrono::steady_clock::time_point> deadline;
+        std::vector<Wire> current;  // the chunk being read
+        std::size_t index = 0;
+
+        ~State() {
+            for (auto& f : chunks) f.cancel();  // Python's generator `finally`
+        }
+        // True when an item is ready at current[index]; throws the chunk's exception/TimeoutError.
+        bool fetch() {
+            while (index >= current.size()) {
+                if (chunks.empty()) return false;
+                auto f = std::move(chunks.front());
+                chunks.pop_front();
+                if (submit_next) {
+                    if (auto next = submit_next()) chunks.push_back(std::move(*next));
+                }
+                try {
+                    current = deadline ? std::move(f).result(*deadline - std::chrono::steady_clock::now())
+                                       : std::move(f).result();
+                } catch (...) {
+                    f.cancel();
+                    current.clear();
+                    index = 0;
+                    throw;
+                }
+                index = 0;
+            }
+            return true;
+        }
+    };
+
+    class iterator {
+    public:
+        using iterator_concept = std::input_iterator_tag;
+        using difference_type = std::ptrdiff_t;
+        using value_type = ProcessMapResults::value_type;
+
+        iterator() = default;
+        explicit iterator(State* s) : s_(s) {}
+        /// Waits for the next result; throws its chunk's exception, or TimeoutError.
+        value_type operator*() const {
+            s_->fetch();
+            if constexpr (std::is_void_v<R>) {
+                return {};
+            } else {
+                return std::move(s_->current[s_->index]);
+            }
+        }
+        iterator& operator++() {
+            if (s_->fetch()) ++s_->index;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) { return !it.s_->fetch(); }
+
+    private:
+        State* s_ = nullptr;
+    };
+
+    explicit ProcessMapResults(std::unique_ptr<State> state) : state_(std::move(state)) {}
+    iterator begin() { return iterator(state_.get()); }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::unique_ptr<State> state_;
+};
+
+template <class F, class... Rs>
+auto ProcessPoolExecutor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
+    static_assert(nogil::detail::check_callable<F>());
+    if (options.chunksize < 1) throw std::invalid_argument("chunksize must be >= 1");
+    if (options.buffersize && *options.buffersize < 1) throw std::invalid_argument("buffersize must be None or > 0");
+    using Fn = nogil::detail::function_pointer_t<F>;
+    using Item = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>;
+    using R = std::invoke_result_t<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>&...>;
+    using Results = ProcessMapResults<R>;
+    using Wire = typename Results::Wire;
+    using State = typename Results::State;
+
+    // The zipped iterables: views kept alive by the state (an rvalue range is owned, an lvalue one
+    // is referenced and must outlive the iteration, as in any C++ range adaptor).
+    struct Source {
+        nogil::detail::FunctionId fn;
+        std::size_t chunksize;
+        std::tuple<std::views::all_t<Rs>...> views;
+        std::tuple<std::ranges::iterator_t<std::views::all_t<Rs>>...> its;
+        Source(nogil::detail::FunctionId f, std::size_t n, Rs&&... rs)
+            : fn(std::move(f)), chunksize(n), views(std::views::all(std::forward<Rs>(rs))...) {
+            its = std::apply([](auto&... v) { return std::tuple(std::ranges::begin(v)...); }, views);
+        }
+        bool exhausted() {
+            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+                return ((std::get<I>(its) == std::ranges::end(std::get<I>(views))) || ...);
+            }(std::index_sequence_for<Rs...>{});
+        }
+        Future<std::vector<Wire>> submit_chunk(ProcessPoolExecutor& ex) {
+            std::vector<Item> items;
+            items.reserve(chunksize);
+            while (items.size() < chunksize && !exhausted()) {
+                std::apply([&](auto&... it) { items.emplace_back(*it...); }, its);
+                std::apply([](auto&... it) { (++it, ...); }, its);
+            }
+            return ex.submit(&nogil::detail::process_chunk<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>...>,
+                             fn, items);
+        }
+    };
+
+    auto state = std::make_unique<State>();
+    if (options.timeout) state->deadline = nogil::detail::deadline_after(*options.timeout);
+    Fn target = +fn;
+    auto source = std::make_shared<Source>(nogil::detail::identify(target), static_cast<std::size_t>(options.chunksize),
+                                           std::forward<Rs>(ranges)...);
+    std::size_t limit = options.buffersize ? static_cast<std::size_t>(*options.buffersize) : SIZE_MAX;
+    while (state->chunks.size() < limit && !source->exhausted()) state->chunks.push_back(source->submit_chunk(*this));
+    if (options.buffersize) {
+        state->submit_next = [this, source]() -> std::optional<Future<std::vector<Wire>>> {
+            if (source->exhausted()) return std::nullopt;
+            return source->submit_chunk(*this);
+        };
+    }
+    return Results(std::move(state));
+}
+
+}  // namespace nogil::concurrent::futures

@@ -1,0 +1,126 @@
+#pragma once
+// The untyped engine of concurrent::futures::ProcessPoolExecutor.
+//
+// Unlike multiprocessing::Pool's PoolCore (one task per idle worker), this core keeps a small
+// pipeline of tasks in flight per worker and batches them: one request frame carries several
+// tasks, one response frame carries several results. That is where the per-task cost goes from
+// a few context switches to a fraction of a syscall. The pipeline depth adapts to the measured
+// task duration (about 200 µs of queued work per worker, between 2 and 64 tasks), so long tasks
+// are not stuck behind a busy worker while another is idle. The core knows exactly which tasks
+// each worker holds (in order: a worker answers in the order it was asked), so a response that
+// is not the one expected is garbage and is not trusted.
+//
+// Who does what:
+//   - submit() (any thread) queues the task and, when a worker has room in its pipeline, writes
+//     the batch to that worker itself: a lone task does not wait for the manager thread to wake.
+//   - The manager thread starts the workers, reads every response, completes the futures (done
+//     callbacks run on it), replaces workers that exit after max_tasks_per_child, and notices
+//     deaths.
+//
+// Breakage (Python's terminate_broken): a worker that exits when not asked to (killed, _exit,
+// crash, a failing initializer) or speaks garbage breaks the pool: every worker is killed and
+// reaped, every task in flight or pending fails with BrokenProcessPool, and later submits throw
+// it. Detection takes one poll wake-up of the manager thread: nothing waits for a task.
+//
+// Shutdown protocol (shutdown(wait, cancel_futures)):
+//   1. Under the lock: from here on submit() throws "cannot schedule new futures after shutdown";
+//      with cancel_futures, every task not yet sent to a worker is cancelled.
+//   2. The manager keeps dispatching and reading until nothing is pending or in flight, then
+//      sends each worker the stop request, closes its connection and reaps it, and returns.
+//      A death during this phase breaks the pool as above, so shutdown never hangs on it.
+//   3. With wait: join the manager thread (unless called on it, from a done callback).
+//   terminate_workers()/kill_workers() are shutdown(false, true) plus SIGTERM/SIGKILL to every
+//   worker: the manager then sees the deaths and fails what was in flight (Python 3.14).
+
+#include <nogil/detail/future_state.hpp>
+#include <nogil/detail/mp_call.hpp>
+#include <nogil/detail/mp_worker.hpp>
+#include <nogil/multiprocessing/connection.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace nogil::detail {
+
+/// Turns a worker's answer into the future's value or exception (instantiated per result type).
+/// Runs on the manager thread; `fds` are the descriptors that rode on the response.
+using DeliverFn = void (*)(FutureStateBase& future, TaskResponse& response, std::vector<UniqueFd>& fds);
+
+/// What the executor sends: several requests in one frame.
+using RequestBatch = std::vector<TaskRequest>;
+
+/// What a worker answers: results in request order, and the time it spent running them (the
+/// manager sizes each worker's pipeline from it). A result carrying descriptors travels alone.
+struct ResponseBatch {
+    std::vector<TaskResponse> items;
+    std::uint64_t busy_ns = 0;
+
+    template <class Archive>
+    void serialize(Archive& ar) {
+        ar(items, busy_ns);
+    }
+};
+
+struct ProcessPoolSettings {
+    int max_workers = 1;
+    SharedCall initializer;
+    std::uint64_t max_tasks_per_child = 0;  // 0: no limit
+    std::string start_method;               // "fork", "spawn" or "forkserver"
+};
+
+class ProcessPoolCore {
+public:
+    explicit ProcessPoolCore(ProcessPoolSettings settings);
+    ~ProcessPoolCore();  // shutdown(true, false)
+    ProcessPoolCore(const ProcessPoolCore&) = delete;
+    ProcessPoolCore& operator=(const ProcessPoolCore&) = delete;
+
+    /// Takes one reference to `future` (released once it is completed or dropped) and queues the
+    /// call. Throws BrokenProcessPool once broken, std::runtime_error after shutdown (releasing
+    /// the reference first).
+    void submit(FutureStateBase* future, DeliverFn deliver, EncodedCall call);
+    void shutdown(bool wait, bool cancel_futures);
+    /// shutdown(false, true), then `signal` to every live worker.
+    void signal_workers(int signal);
+    /// The pids of the live workers (empty before the first submit).
+    std::vector<int> worker_pids() const;
+    int max_workers() const noexcept;
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;  // shared with the manager thread
+};
+
+/// A process pool worker's body: runs the initializer, then request batches until the stop
+/// request, end of file, or `maxtasks` tasks (0 = no limit).
+void process_pool_worker_main(multiprocessing::Connection conn, std::uint64_t maxtasks, SharedCall initializer);
+
+/// In a process pool worker: the descriptor of its connection to the pool (-1 elsewhere). For
+/// tests that play a misbehaving worker.
+int process_pool_worker_fd() noexcept;
+
+/// ProcessPoolExecutor.map's unit of work: fn applied to each tuple of a chunk, in the worker.
+/// A void function yields a 0 byte per item (the parent turns it into std::monostate).
+template <class Fn, class... Args>
+auto process_chunk(FunctionId fn, std::vector<std::tuple<Args...>> items) {
+    Fn f = resolve_as<std::remove_pointer_t<Fn>>(fn);
+    using R = std::invoke_result_t<Fn, Args&...>;
+    using Wire = std::conditional_t<std::is_void_v<R>, std::uint8_t, std::decay_t<R>>;
+    std::vector<Wire> out;
+    out.reserve(items.size());
+    for (auto& item : items) {
+        if constexpr (std::is_void_v<R>) {
+            std::apply(f, item);
+            out.push_back(0);
+        } else {
+            out.push_back(std::apply(f, item));
+        }
+    }
+    return out;
+}
+
+}  // namespace nogil::detail

@@ -1,0 +1,441 @@
+// ProcessPoolCore: see include/nogil/detail/mp_process_pool_core.hpp for the design, the
+// breakage rule and the numbered shutdown protocol.
+
+#include <nogil/detail/mp_frame.hpp>
+#include <nogil/detail/mp_process_pool_core.hpp>
+#include <nogil/errors.hpp>
+#include <nogil/multiprocessing/process.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <mutex>
+#include <sys/eventfd.h>
+#include <thread>
+#include <unistd.h>
+
+namespace nogil::detail {
+
+namespace {
+
+constexpr const char* broken_pool_message =
+    "A child process terminated abruptly, the process pool is not usable anymore";
+constexpr const char* broken_future_message =
+    "A process in the process pool was terminated abruptly while the future was running or pending.";
+
+// Pipeline sizing: queue about this much measured work ahead per worker, within [min, max] tasks.
+constexpr double queued_work_ns = 200'000;
+constexpr std::size_t min_depth = 2;
+constexpr std::size_t max_depth = 64;
+// A busy worker is sent more only while this many request bytes are unanswered: the socket
+// buffer then absorbs every write, so we never block writing to a worker that is itself blocked
+// writing a large result to us (which we would not read while stuck in that write).
+constexpr std::size_t max_inflight_bytes = 32 * 1024;
+
+struct Task {
+    std::uint64_t id = 0;
+    FutureStateBase* future = nullptr;  // one reference, ours
+    DeliverFn deliver = nullptr;
+    EncodedCall call;
+    std::size_t bytes = 0;  // request bytes (estimated), once sent
+};
+
+struct Worker {
+    multiprocessing::Process process;
+    multiprocessing::Connection conn;
+    std::deque<Task> inflight;  // sent, not answered; in request order
+    std::size_t inflight_bytes = 0;
+    std::uint64_t assigned = 0;
+    double ns_per_task = 0;  // measured, smoothed; 0 = unknown
+
+    std::size_t depth() const {
+        if (ns_per_task <= 0) return min_depth;
+        auto d = static_cast<std::size_t>(queued_work_ns / ns_per_task);
+        return std::clamp(d, min_depth, max_depth);
+    }
+};
+
+void release(Task& task) {
+    if (task.future) task.future->release();
+    task.future = nullptr;
+}
+
+void fail(Task& task, const std::exception_ptr& error) {
+    try {
+        task.future->set_exception(error);
+    } catch (...) {
+        // Cancelled before it was sent: nothing to tell.
+    }
+    release(task);
+}
+
+}  // namespace
+
+struct ProcessPoolCore::Impl {
+    ProcessPoolSettings settings;
+
+    // Shared (under mutex): the queue, the workers' pipelines, their sockets' write side.
+    mutable std::mutex mutex;
+    std::deque<Task> pending;
+    std::vector<std::unique_ptr<Worker>> workers;  // added and removed by the manager only
+    std::uint64_t next_id = 1;
+    bool shutdown = false;
+    std::string broken;  // non-empty once broken
+    bool started = false;  // a task was submitted: keep max_workers workers running
+    bool launched = false;  // the first workers were started (or could not be)
+    std::condition_variable launched_cv;
+
+    UniqueFd wake;
+    std::thread manager;
+    std::mutex join_mutex;
+    int worker_counter = 0;
+
+    void notify() {
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof one);
+    }
+
+    // ---- dispatch (any thread, holding mutex) --------------------------------------------------
+
+    // A busy worker is sent more only while its unanswered requests, the new ones included,
+    // stay under max_inflight_bytes. An idle one (all its answers read) takes any batch: it reads
+    // the whole frame before it runs anything, so it cannot be writing back while we write.
+    static std::size_t request_bytes(const Task& task) { return task.call.args.size() + 96; }
+
+    bool can_take(const Worker& w, std::size_t front_bytes) const {
+        if (settings.max_tasks_per_child != 0 && w.assigned >= settings.max_tasks_per_child) return false;
+        if (w.inflight.empty()) return true;
+        return w.inflight.size() < w.depth() && w.inflight_bytes + front_bytes <= max_inflight_bytes;
+    }
+
+    // Sends pending tasks to workers with room, a batch per worker, least loaded first. A task
+    // cancelled while pending is dropped here (Python's set_running_or_notify_cancel).
+    // `idle_only` (submit's call): only to a worker with nothing in flight. A busy worker is
+    // refilled by the manager when its answers arrive, by then with a batch, not task by task.
+    void dispatch_locked(bool idle_only = false) {
+        while (!pending.empty()) {
+            Worker* target = nullptr;
+            std::size_t capable = 0;
+            std::size_t front_bytes = request_bytes(pending.front());
+            for (auto& w : workers) {
+                if (!can_take(*w, front_bytes) || (idle_only && !w->inflight.empty())) continue;
+                ++capable;
+                if (!target || w->inflight.size() < target->inflight.size()) target = w.get();
+            }
+            if (!target) return;
+            // An even share of what is pending, so that one worker does not take it all.
+            std::size_t share = (pending.size() + capable - 1) / capable;
+            bool idle = target->inflight.empty();
+            std::size_t room = idle ? std::max<std::size_t>(target->depth(), 1) : target->depth() - target->inflight.size();
+            if (settings.max_tasks_per_child != 0)
+                room = std::min<std::size_t>(room, settings.max_tasks_per_child - target->assigned);
+            std::size_t n = std::min(share, room);
+            std::size_t budget = idle ? SIZE_MAX : max_inflight_bytes - target->inflight_bytes;
+            std::size_t used = 0;
+            RequestBatch batch;
+            std::vector<Task> sent;
+            batch.reserve(n);
+            while (sent.size() < n && !pending.empty()) {
+                std::size_t bytes = request_bytes(pending.front());
+                if (bytes > budget - used) break;
+                Task task = std::move(pending.front());
+                pending.pop_front();
+                bool run = false;
+                try {
+                    run = task.future->set_running_or_notify_cancel();
+                } catch (...) {
+                    run = false;
+                }
+                if (!run) {
+                    release(task);
+                    continue;
+                }
+                task.bytes = bytes;
+                used += bytes;
+                batch.push_back(TaskRequest{task.id, std::move(task.call)});
+                sent.push_back(std::move(task));
+            }
+            if (sent.empty()) continue;
+            serial::Payload payload = serial::dumps(batch);
+            try {
+                send_frame(target->conn.fileno(), FrameKind::request, payload.bytes, payload.fds);
+            } catch (...) {
+                // The worker is gone; the manager notices its end and breaks the pool, failing
+                // these tasks with the rest. Keep them in its pipeline so they are not lost.
+            }
+            for (auto& task : sent) {
+                target->inflight_bytes += task.bytes;
+                ++target->assigned;
+                target->inflight.push_back(std::move(task));
+            }
+        }
+    }
+
+    // ---- manager thread --------------------------------------------------------------------------
+
+    void start_worker() {
+        auto [ours, theirs] = multiprocessing::Pipe();
+        multiprocessing::Process p(
+            &process_pool_worker_main, theirs, settings.max_tasks_per_child, settings.initializer,
+            multiprocessing::ProcessOptions{.name = "ProcessPoolExecutor-worker-" + std::to_string(++worker_counter),
+                                            .daemon = true,
+                                            .start_method = settings.start_method});
+        p.start();
+        theirs.close();
+        auto w = std::make_unique<Worker>(Worker{std::move(p), std::move(ours), {}, 0, 0, 0});
+        std::lock_guard lock(mutex);
+        workers.push_back(std::move(w));
+    }
+
+    enum class Stream { open, ended, garbage };
+
+    // Reads every frame waiting from `w` and completes its futures. `ended`: end of file between
+    // frames; `garbage`: it said something we did not ask for (then it must go, and the pool
+    // breaks: a worker that lies about one result cannot be trusted with the others).
+    Stream drain(Worker& w) {
+        while (w.conn.poll()) {
+            std::optional<Frame> frame;
+            ResponseBatch batch;
+            try {
+                frame = recv_frame(w.conn.fileno());
+                if (!frame) return Stream::ended;
+                if (frame->kind != FrameKind::response) return Stream::garbage;
+                std::vector<UniqueFd> none;
+                std::tie(batch) = serial::loads<ResponseBatch>(frame->bytes, none);
+            } catch (...) {
+                return Stream::garbage;
+            }
+            if (batch.items.empty() || (!frame->fds.empty() && batch.items.size() != 1)) return Stream::garbage;
+            std::vector<Task> answered;
+            answered.reserve(batch.items.size());
+            {
+                std::lock_guard lock(mutex);
+                for (auto& item : batch.items) {
+                    if (w.inflight.empty() || w.inflight.front().id != item.id) return Stream::garbage;
+                    answered.push_back(std::move(w.inflight.front()));
+                    w.inflight.pop_front();
+                    w.inflight_bytes -= answered.back().bytes;
+                }
+                double per = static_cast<double>(batch.busy_ns) / static_cast<double>(batch.items.size());
+                w.ns_per_task = w.ns_per_task <= 0 ? per : 0.75 * w.ns_per_task + 0.25 * per;
+                dispatch_locked();  // refill the pipelines before the futures wake anyone
+            }
+            for (std::size_t i = 0; i < answered.size(); ++i) {
+                Task& task = answered[i];
+                try {
+                    task.deliver(*task.future, batch.items[i], frame->fds);
+                } catch (...) {
+                    // deliver catches decoding errors itself; a completed future refuses quietly.
+                }
+                release(task);
+            }
+        }
+        return Stream::open;
+    }
+
+    // Python's terminate_broken: kill and reap every worker, fail everything, refuse new work.
+    void break_pool(const std::string& why) {
+        std::vector<std::unique_ptr<Worker>> all;
+        std::deque<Task> queued;
+        {
+            std::lock_guard lock(mutex);
+            broken = why;
+            all.swap(workers);
+            queued.swap(pending);
+        }
+        for (auto& w : all) w->process.kill();
+        auto error = std::make_exception_ptr(BrokenProcessPool(broken_future_message));
+        for (auto& w : all) {
+            w->conn.close();
+            w->process.join();
+            for (auto& task : w->inflight) fail(task, error);
+        }
+        for (auto& task : queued) fail(task, error);
+    }
+
+    // The worker at `i` ended or misbehaved. True if that was expected (max_tasks_per_child).
+    bool retire(std::size_t i, bool healthy) {
+        if (!healthy) return false;  // break_pool kills it
+        Worker& w = *workers[i];
+        w.process.join(std::chrono::seconds(5));
+        if (!w.process.exitcode()) {  // it broke the protocol but lives on
+            w.process.kill();
+            w.process.join();
+        }
+        bool expected = w.process.exitcode() == 0 && settings.max_tasks_per_child != 0 &&
+                        w.assigned >= settings.max_tasks_per_child && w.inflight.empty();
+        if (!expected) return false;
+        std::lock_guard lock(mutex);
+        workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(i));
+        return true;
+    }
+
+    void tell_launched() {
+        {
+            std::lock_guard lock(mutex);
+            launched = true;
+        }
+        launched_cv.notify_all();
+    }
+
+    void stop_workers() {
+        std::vector<std::unique_ptr<Worker>> all;
+        {
+            std::lock_guard lock(mutex);
+            all.swap(workers);
+        }
+        for (auto& w : all) {
+            try {
+                RequestBatch stop(1);
+                send_frame(w->conn.fileno(), FrameKind::request, serial::dumps(stop).bytes);
+            } catch (...) {
+                // Already gone: the join below collects it.
+            }
+            w->conn.close();
+        }
+        for (auto& w : all) w->process.join();
+    }
+
+    void run() {
+        run_loop();
+        tell_launched();  // a first submit still waiting finds the pool shut down or broken
+    }
+
+    void run_loop() {
+        for (;;) {
+            bool need_workers = false;
+            {
+                std::lock_guard lock(mutex);
+                if (!broken.empty()) return;
+                bool idle = pending.empty() &&
+                            std::all_of(workers.begin(), workers.end(), [](auto& w) { return w->inflight.empty(); });
+                if (shutdown && idle) break;
+                need_workers = started && !(shutdown && pending.empty()) &&
+                               static_cast<int>(workers.size()) < settings.max_workers;
+            }
+            if (need_workers) {
+                try {
+                    while (static_cast<int>(workers.size()) < settings.max_workers) start_worker();
+                } catch (const std::exception& e) {
+                    break_pool(std::string("cannot start a worker process: ") + e.what());
+                    tell_launched();
+                    return;
+                }
+                tell_launched();
+            }
+            {
+                std::lock_guard lock(mutex);
+                dispatch_locked();
+            }
+
+            // The manager is the only thread that changes `workers`: reading it unlocked is safe.
+            std::vector<int> fds{wake.get()};
+            for (auto& w : workers) {
+                fds.push_back(w->conn.fileno());
+                fds.push_back(w->process.sentinel());
+            }
+            int ready = wait_any_readable(fds.data(), static_cast<int>(fds.size()), std::nullopt);
+            if (ready == 0) {
+                std::uint64_t count;
+                [[maybe_unused]] auto n = ::read(wake.get(), &count, sizeof count);
+                continue;
+            }
+            std::size_t i = static_cast<std::size_t>(ready - 1) / 2;
+            Stream stream = drain(*workers[i]);
+            if (stream == Stream::open && workers[i]->process.is_alive()) continue;
+            if (!retire(i, stream != Stream::garbage)) {
+                break_pool(broken_pool_message);
+                return;
+            }
+        }
+        stop_workers();
+    }
+};
+
+ProcessPoolCore::ProcessPoolCore(ProcessPoolSettings settings) : impl_(std::make_shared<Impl>()) {
+    impl_->settings = std::move(settings);
+    impl_->wake.reset(static_cast<int>(check_os(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")));
+    impl_->manager = std::thread([impl = impl_] { impl->run(); });
+}
+
+ProcessPoolCore::~ProcessPoolCore() {
+    shutdown(true, false);
+    // Destroyed from a done callback, on the manager thread itself: that thread holds its own
+    // reference to the state and finishes with it.
+    if (impl_->manager.joinable()) impl_->manager.detach();
+}
+
+int ProcessPoolCore::max_workers() const noexcept { return impl_->settings.max_workers; }
+
+void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, EncodedCall call) {
+    Impl& s = *impl_;
+    bool wake_manager = false;
+    {
+        std::unique_lock lock(s.mutex);
+        if (!s.started && s.broken.empty() && !s.shutdown) {
+            // The first submit starts the workers and waits for them (Python starts a fork
+            // pool's processes in its first submit too): a fork() then happens while this
+            // thread is parked, not allocating, so the child cannot inherit a lock it held.
+            s.started = true;
+            lock.unlock();
+            s.notify();
+            lock.lock();
+            s.launched_cv.wait(lock, [&] { return s.launched; });
+        }
+        if (!s.broken.empty() || s.shutdown) {
+            std::string broken = s.broken;
+            lock.unlock();
+            future->release();
+            if (!broken.empty()) throw BrokenProcessPool(broken);
+            throw std::runtime_error("cannot schedule new futures after shutdown");
+        }
+        s.pending.push_back(Task{s.next_id++, future, deliver, std::move(call), 0});
+        s.dispatch_locked(true);
+        if (!s.pending.empty()) {
+            // Someone must come back for it: the manager wakes on every response anyway, so it
+            // is told only when no response is due or workers are missing.
+            bool any_inflight = std::any_of(s.workers.begin(), s.workers.end(),
+                                            [](auto& w) { return !w->inflight.empty(); });
+            wake_manager = !any_inflight || static_cast<int>(s.workers.size()) < s.settings.max_workers;
+        }
+    }
+    if (wake_manager) s.notify();
+}
+
+void ProcessPoolCore::shutdown(bool wait, bool cancel_futures) {
+    Impl& s = *impl_;
+    std::deque<Task> cancelled;
+    {
+        std::lock_guard lock(s.mutex);
+        s.shutdown = true;
+        if (cancel_futures) cancelled.swap(s.pending);
+    }
+    for (auto& task : cancelled) {
+        task.future->cancel();
+        release(task);
+    }
+    s.notify();
+    if (!wait) return;
+    std::lock_guard lock(s.join_mutex);
+    if (s.manager.joinable() && s.manager.get_id() != std::this_thread::get_id()) s.manager.join();
+}
+
+void ProcessPoolCore::signal_workers(int signal) {
+    shutdown(false, true);
+    std::lock_guard lock(impl_->mutex);
+    for (auto& w : impl_->workers) {
+        if (w->process.is_alive()) signal == SIGKILL ? w->process.kill() : w->process.terminate();
+    }
+}
+
+std::vector<int> ProcessPoolCore::worker_pids() const {
+    std::vector<int> pids;
+    std::lock_guard lock(impl_->mutex);
+    for (auto& w : impl_->workers)
+        if (auto pid = w->process.pid()) pids.push_back(*pid);
+    return pids;
+}
+
+}  // namespace nogil::detail

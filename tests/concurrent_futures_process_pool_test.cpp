@@ -1,0 +1,547 @@
+// ProcessPoolExecutor: CPython's test_concurrent_futures process-pool, deadlock and init suites,
+// in C++. Every wait on a future is bounded (kBound): a hang fails the test instead of blocking.
+#include <nogil/asyncio.hpp>
+#include <nogil/concurrent/futures.hpp>
+#include <nogil/detail/mp_process_pool_core.hpp>
+#include <nogil/multiprocessing.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <fstream>
+#include <sys/stat.h>
+#include <future>
+#include <numeric>
+#include <random>
+#include <ranges>
+#include <set>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+namespace cf = nogil::concurrent::futures;
+namespace mp = nogil::multiprocessing;
+namespace asyncio = nogil::asyncio;
+using namespace std::chrono_literals;
+
+constexpr auto kBound = std::chrono::seconds(60);
+
+// ---- what the workers run ----------------------------------------------------------------------
+
+int square(int x) { return x * x; }
+int add(int a, int b) { return a + b; }
+int worker_pid(int) { return static_cast<int>(::getpid()); }
+std::size_t length(std::string s) { return s.size(); }
+std::string repeat(char c, int n) { return std::string(static_cast<std::size_t>(n), c); }
+int fails_on(int x) {
+    if (x == 7) throw std::invalid_argument("seven");
+    return x;
+}
+void returns_nothing(int) {}
+[[noreturn]] int exit_now(int code) { ::_exit(code); }
+int segfault(int) {
+    std::raise(SIGSEGV);
+    return 0;
+}
+// Says "started" on `go`, then blocks until the parent writes a byte on it (or closes it).
+int wait_for_go(mp::Connection go) {
+    char byte = 's';
+    [[maybe_unused]] auto w = ::write(go.fileno(), &byte, 1);
+    [[maybe_unused]] auto n = ::read(go.fileno(), &byte, 1);
+    return 1;
+}
+// Blocks until the parent opens the FIFO at `path` for writing and writes a byte (or closes it).
+int wait_on_fifo(std::string path) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    char byte = 0;
+    [[maybe_unused]] auto n = ::read(fd, &byte, 1);
+    ::close(fd);
+    return 1;
+}
+int busy_us(int us) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+    return us;
+}
+// Plays a worker that corrupts its stream to the pool.
+int write_garbage(int) {
+    const char junk[] = "this is not a nogil frame, not at all";
+    [[maybe_unused]] auto n = ::write(nogil::detail::process_pool_worker_fd(), junk, sizeof junk);
+    return 0;
+}
+
+int init_value = 0;
+void init_set(int v) { init_value = v; }
+int get_init_value(int) { return init_value; }
+void init_fail() { throw std::runtime_error("initializer failed"); }
+
+// Neither running nor a zombie (a zombie keeps its /proc entry until reaped).
+bool process_gone(int pid) { return !std::ifstream("/proc/" + std::to_string(pid) + "/stat"); }
+
+void wait_started(mp::Connection& ours) {
+    ASSERT_TRUE(ours.poll(kBound));
+    char byte = 0;
+    ASSERT_EQ(::read(ours.fileno(), &byte, 1), 1);
+}
+
+template <class T>
+std::exception_ptr failure(cf::Future<T>& f) {
+    return f.exception(kBound);
+}
+template <class E, class T>
+bool fails_with(cf::Future<T>& f) {
+    auto e = failure(f);
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+class ProcessPool : public ::testing::TestWithParam<std::string> {
+protected:
+    cf::ProcessPoolOptions options(int workers = 2) const {
+        return cf::ProcessPoolOptions{.max_workers = workers, .start_method = GetParam()};
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessPool, ::testing::Values("fork", "spawn", "forkserver"),
+                         [](const auto& info) { return info.param; });
+
+// ---- ProcessPoolExecutorTest / ExecutorTest ----------------------------------------------------
+
+TEST_P(ProcessPool, SubmitReturnsTheResult) {
+    cf::ProcessPoolExecutor pool(options());
+    auto f = pool.submit(add, 2, 40);
+    EXPECT_EQ(f.result(kBound), 42);
+    EXPECT_EQ(pool.submit(repeat, 'x', 5).result(kBound), "xxxxx");
+}
+
+TEST_P(ProcessPool, MapInOrderWithChunks) {
+    cf::ProcessPoolExecutor pool(options());
+    std::vector<int> xs(1000);
+    std::iota(xs.begin(), xs.end(), 0);
+    for (int chunksize : {1, 7, 1000, 5000}) {
+        std::vector<int> got;
+        for (int r : pool.map(square, xs, cf::MapOptions{.chunksize = chunksize})) got.push_back(r);
+        ASSERT_EQ(got.size(), xs.size());
+        for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i * i);
+    }
+}
+
+TEST_P(ProcessPool, WorkersAreOtherProcesses) {
+    cf::ProcessPoolExecutor pool(options());
+    EXPECT_NE(pool.submit(worker_pid, 0).result(kBound), ::getpid());
+    auto pids = pool.worker_pids();
+    EXPECT_EQ(pids.size(), 2u);
+}
+
+TEST_P(ProcessPool, InitializerRunsInEachWorker) {
+    auto o = options();
+    o.initializer = mp::Initializer(init_set, 42);
+    cf::ProcessPoolExecutor pool(o);
+    std::vector<cf::Future<int>> fs;
+    for (int i = 0; i < 20; ++i) fs.push_back(pool.submit(get_init_value, i));
+    for (auto& f : fs) EXPECT_EQ(f.result(kBound), 42);
+}
+
+TEST_P(ProcessPool, FailingInitializerBreaksThePool) {
+    auto o = options();
+    o.initializer = mp::Initializer(init_fail);
+    cf::ProcessPoolExecutor pool(o);
+    std::vector<cf::Future<int>> fs;
+    for (int i = 0; i < 5; ++i) {
+        try {
+            fs.push_back(pool.submit(square, i));
+        } catch (const cf::BrokenProcessPool&) {
+            break;  // already broken: as good
+        }
+    }
+    for (auto& f : fs) EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+    EXPECT_THROW(pool.submit(square, 1), cf::BrokenProcessPool);
+}
+
+TEST_P(ProcessPool, MaxTasksPerChildReplacesTheWorker) {
+    if (GetParam() == "fork") {
+        EXPECT_THROW(cf::ProcessPoolExecutor(cf::ProcessPoolOptions{.start_method = "fork", .max_tasks_per_child = 2}),
+                     std::invalid_argument);
+        return;
+    }
+    auto o = options(1);
+    o.max_tasks_per_child = 2;
+    cf::ProcessPoolExecutor pool(o);
+    std::vector<cf::Future<int>> fs;
+    for (int i = 0; i < 6; ++i) fs.push_back(pool.submit(worker_pid, i));
+    std::vector<int> pids;
+    for (auto& f : fs) pids.push_back(f.result(kBound));
+    EXPECT_EQ(pids[0], pids[1]);
+    EXPECT_EQ(pids[2], pids[3]);
+    EXPECT_EQ(pids[4], pids[5]);
+    EXPECT_EQ(std::set<int>(pids.begin(), pids.end()).size(), 3u);
+}
+
+TEST_P(ProcessPool, KilledWorkerBreaksThePool) {
+    cf::ProcessPoolExecutor pool(options());
+    auto f = pool.submit(exit_now, 3);
+    EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+    try {
+        pool.submit(square, 2);
+        ADD_FAILURE() << "submit on a broken pool";
+    } catch (const cf::BrokenProcessPool& e) {
+        EXPECT_NE(std::string(e.what()).find("terminated abruptly"), std::string::npos);
+    }
+}
+
+// ---- ExecutorTest: exceptions, shutdown, map options --------------------------------------------
+
+TEST(ProcessPoolExecutor, ExceptionKeepsItsType) {
+    cf::ProcessPoolExecutor pool(2);
+    auto f = pool.submit(fails_on, 7);
+    EXPECT_THROW(f.result(kBound), std::invalid_argument);
+    auto r = pool.map(fails_on, std::vector<int>{1, 2, 7, 8}, cf::MapOptions{.chunksize = 1});
+    auto it = r.begin();
+    EXPECT_EQ(*it, 1);
+    ++it;
+    EXPECT_EQ(*it, 2);
+    ++it;
+    EXPECT_THROW(*it, std::invalid_argument);
+}
+
+TEST(ProcessPoolExecutor, BadArgumentsThrowAtOnce) {
+    try {
+        cf::ProcessPoolExecutor pool(0);
+        ADD_FAILURE();
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("max_workers"), std::string::npos);
+    }
+    EXPECT_THROW(cf::ProcessPoolExecutor(-1), std::invalid_argument);
+    try {
+        cf::ProcessPoolExecutor pool(cf::ProcessPoolOptions{.max_workers = 1, .max_tasks_per_child = 0});
+        ADD_FAILURE();
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("max_tasks_per_child"), std::string::npos);
+    }
+    EXPECT_THROW(cf::ProcessPoolExecutor(cf::ProcessPoolOptions{.max_workers = 1, .start_method = "nope"}),
+                 std::invalid_argument);
+    cf::ProcessPoolExecutor pool(1);
+    EXPECT_THROW(pool.map(square, std::vector<int>{1}, cf::MapOptions{.chunksize = 0}), std::invalid_argument);
+    EXPECT_THROW(pool.map(square, std::vector<int>{1}, cf::MapOptions{.buffersize = 0}), std::invalid_argument);
+}
+
+TEST(ProcessPoolExecutor, DefaultMaxWorkersIsCpuCount) {
+    cf::ProcessPoolExecutor pool;
+    EXPECT_EQ(pool.max_workers(), mp::cpu_count());
+}
+
+TEST(ProcessPoolExecutor, SubmitAfterShutdownThrows) {
+    cf::ProcessPoolExecutor pool(1);
+    EXPECT_EQ(pool.submit(square, 3).result(kBound), 9);
+    pool.shutdown();
+    try {
+        pool.submit(square, 3);
+        ADD_FAILURE();
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "cannot schedule new futures after shutdown");
+    }
+    pool.shutdown();  // twice is fine
+}
+
+TEST(ProcessPoolExecutor, ShutdownWithoutWaitStillRunsTheTasks) {
+    std::vector<cf::Future<int>> fs;
+    {
+        cf::ProcessPoolExecutor pool(2);
+        for (int i = 0; i < 50; ++i) fs.push_back(pool.submit(square, i));
+        pool.shutdown(false);
+        for (int i = 0; i < 50; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(kBound), i * i);
+    }
+}
+
+TEST(ProcessPoolExecutor, ShutdownWaitFinishesEverything) {
+    std::vector<cf::Future<int>> fs;
+    cf::ProcessPoolExecutor pool(2);
+    for (int i = 0; i < 200; ++i) fs.push_back(pool.submit(busy_us, 10));
+    pool.shutdown(true);
+    for (auto& f : fs) EXPECT_TRUE(f.done());
+    EXPECT_TRUE(pool.worker_pids().empty());
+}
+
+TEST(ProcessPoolExecutor, CancelFuturesCancelsWhatWasNotSent) {
+    auto [ours, theirs] = mp::Pipe();
+    cf::ProcessPoolExecutor pool(1);
+    auto blocker = pool.submit(wait_for_go, theirs);
+    wait_started(ours);
+    std::vector<cf::Future<int>> rest;
+    for (int i = 0; i < 20; ++i) rest.push_back(pool.submit(square, i));
+    pool.shutdown(false, true);
+    char go = 1;
+    ASSERT_EQ(::write(ours.fileno(), &go, 1), 1);
+    EXPECT_EQ(blocker.result(kBound), 1);
+    int cancelled = 0;
+    for (int i = 0; i < 20; ++i) {
+        auto& f = rest[static_cast<std::size_t>(i)];
+        if (f.cancelled())
+            ++cancelled;
+        else
+            EXPECT_EQ(f.result(kBound), i * i);
+    }
+    // At most a pipeline's worth (two tasks before anything was measured) was sent ahead.
+    EXPECT_GE(cancelled, 18);
+    pool.shutdown();
+}
+
+TEST(ProcessPoolExecutor, MapTimeout) {
+    std::string fifo = "/tmp/nogil-ppe-test-" + std::to_string(::getpid());
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    {
+        cf::ProcessPoolExecutor pool(1);
+        std::vector<std::string> gates{fifo};
+        auto start = std::chrono::steady_clock::now();
+        auto r = pool.map(wait_on_fifo, gates, cf::MapOptions{.timeout = std::chrono::milliseconds(50)});
+        EXPECT_THROW(*r.begin(), cf::TimeoutError);
+        EXPECT_GE(std::chrono::steady_clock::now() - start, 50ms);
+        int fd = ::open(fifo.c_str(), O_WRONLY);  // meets the worker's open
+        char go = 1;
+        EXPECT_EQ(::write(fd, &go, 1), 1);
+        ::close(fd);
+    }
+    ::unlink(fifo.c_str());
+}
+
+TEST(ProcessPoolExecutor, MapOfSeveralRangesStopsAtTheShortest) {
+    cf::ProcessPoolExecutor pool(2);
+    std::vector<int> got;
+    for (int r : pool.map(add, std::vector<int>{1, 2, 3}, std::vector<int>{10, 20, 30, 40}, cf::MapOptions{.chunksize = 2}))
+        got.push_back(r);
+    EXPECT_EQ(got, (std::vector<int>{11, 22, 33}));
+    std::size_t empty = 0;
+    for ([[maybe_unused]] int r : pool.map(square, std::vector<int>{})) ++empty;
+    EXPECT_EQ(empty, 0u);
+    std::size_t voids = 0;
+    for ([[maybe_unused]] auto r : pool.map(returns_nothing, std::vector<int>{1, 2, 3})) ++voids;
+    EXPECT_EQ(voids, 3u);
+}
+
+TEST(ProcessPoolExecutor, MapWithBuffersizeReadsAnInfiniteRangeLazily) {
+    cf::ProcessPoolExecutor pool(2);
+    std::vector<int> got;
+    for (int r : pool.map(square, std::views::iota(0), cf::MapOptions{.chunksize = 3, .buffersize = 2})) {
+        got.push_back(r);
+        if (got.size() == 10) break;
+    }
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i * i);
+}
+
+TEST(ProcessPoolExecutor, LargeArgumentsAndResultsDoNotDeadlockThePipeline) {
+    // Results and arguments larger than a socket's buffer, many in flight at once: neither side
+    // may block writing while the other is blocked writing too.
+    constexpr int size = 512 * 1024;
+    cf::ProcessPoolExecutor pool(2);
+    std::vector<cf::Future<std::string>> fs;
+    std::vector<cf::Future<std::size_t>> sizes;
+    for (int i = 0; i < 12; ++i) {
+        fs.push_back(pool.submit(repeat, static_cast<char>('a' + i), size));
+        sizes.push_back(pool.submit(length, std::string(size, 'x')));
+    }
+    for (int i = 0; i < 12; ++i) {
+        auto s = fs[static_cast<std::size_t>(i)].result(kBound);
+        ASSERT_EQ(s.size(), std::size_t{size});
+        EXPECT_EQ(s[12345], static_cast<char>('a' + i));
+        EXPECT_EQ(sizes[static_cast<std::size_t>(i)].result(kBound), std::size_t{size});
+    }
+}
+
+TEST(ProcessPoolExecutor, ThroughTheExecutorBaseIsRefused) {
+    cf::ProcessPoolExecutor pool(1);
+    cf::Executor& base = pool;
+    EXPECT_THROW(base.submit([] { return 1; }), std::invalid_argument);
+    EXPECT_EQ(pool.submit(square, 4).result(kBound), 16);
+}
+
+TEST(ProcessPoolExecutor, ManyThreadsSubmitAtOnce) {
+    cf::ProcessPoolExecutor pool(2);
+    std::vector<std::thread> threads;
+    std::atomic<long> sum{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            std::vector<cf::Future<int>> fs;
+            for (int i = 0; i < 2000; ++i) fs.push_back(pool.submit(add, t, i));
+            for (auto& f : fs) sum += f.result(kBound);
+        });
+    }
+    for (auto& th : threads) th.join();
+    long expected = 0;
+    for (int t = 0; t < 4; ++t)
+        for (int i = 0; i < 2000; ++i) expected += t + i;
+    EXPECT_EQ(sum.load(), expected);
+}
+
+// ---- Futures from the pool are ordinary Futures -------------------------------------------------
+
+TEST(ProcessPoolExecutor, WaitAndAsCompleted) {
+    cf::ProcessPoolExecutor pool(2);
+    std::vector<cf::Future<int>> fs;
+    for (int i = 0; i < 30; ++i) fs.push_back(pool.submit(square, i));
+    auto r = cf::wait(fs, kBound);
+    EXPECT_EQ(r.done.size(), 30u);
+    std::vector<cf::Future<int>> more;
+    for (int i = 0; i < 30; ++i) more.push_back(pool.submit(square, i));
+    int sum = 0, n = 0;
+    for (auto f : cf::as_completed(more, kBound)) {
+        sum += f.result();
+        ++n;
+    }
+    EXPECT_EQ(n, 30);
+    int expected = 0;
+    for (int i = 0; i < 30; ++i) expected += i * i;
+    EXPECT_EQ(sum, expected);
+}
+
+TEST(ProcessPoolExecutor, DoneCallbackRunsAndMaySubmit) {
+    cf::ProcessPoolExecutor pool(1);
+    cf::Future<int> chained;
+    std::atomic<bool> set{false};
+    auto first = pool.submit(square, 5);
+    std::promise<cf::Future<int>> next;
+    auto next_future = next.get_future();
+    first.add_done_callback([&](cf::Future<int> f) { next.set_value(pool.submit(square, f.result())); });
+    EXPECT_EQ(next_future.get().result(kBound), 625);
+}
+
+TEST(ProcessPoolExecutor, CoAwaitFromAsyncio) {
+    cf::ProcessPoolExecutor pool(2);
+    int v = asyncio::run([](cf::ProcessPoolExecutor* pool) -> asyncio::Coroutine<int> {
+        auto f = pool->submit(add, 20, 22);
+        int r = co_await f;
+        co_return r;
+    }(&pool));
+    EXPECT_EQ(v, 42);
+}
+
+// ---- ExecutorDeadlockTest: deaths and garbage never hang -------------------------------------------
+
+TEST(ProcessPoolDeadlock, SegfaultInATask) {
+    cf::ProcessPoolExecutor pool(2);
+    auto f = pool.submit(segfault, 0);
+    EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+}
+
+TEST(ProcessPoolDeadlock, PendingFuturesFailTooAndShutdownReturns) {
+    cf::ProcessPoolExecutor pool(1);
+    std::vector<cf::Future<int>> fs;
+    for (int i = 0; i < 10; ++i) fs.push_back(pool.submit(busy_us, 100));
+    auto death = pool.submit(exit_now, 1);
+    std::vector<cf::Future<int>> after;
+    for (int i = 0; i < 10; ++i) after.push_back(pool.submit(square, i));
+    pool.shutdown(true);  // the death happens during shutdown(wait = true): it must return
+    EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(death));
+    for (auto& f : after) EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+    for (auto& f : fs) EXPECT_TRUE(f.done());
+}
+
+TEST(ProcessPoolDeadlock, GarbageFromAWorkerIsNotTrusted) {
+    cf::ProcessPoolExecutor pool(1);
+    auto f = pool.submit(write_garbage, 0);
+    EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+    EXPECT_THROW(pool.submit(square, 1), cf::BrokenProcessPool);
+}
+
+TEST(ProcessPoolDeadlock, KillWorkersFailsTheRunningTask) {
+    auto [ours, theirs] = mp::Pipe();
+    cf::ProcessPoolExecutor pool(2);
+    auto f = pool.submit(wait_for_go, theirs);
+    wait_started(ours);
+    auto pids = pool.worker_pids();
+    pool.kill_workers();
+    EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+    pool.shutdown();
+    for (int pid : pids) EXPECT_TRUE(process_gone(pid)) << pid;
+}
+
+TEST(ProcessPoolDeadlock, TerminateWorkersFailsTheRunningTask) {
+    auto [ours, theirs] = mp::Pipe();
+    cf::ProcessPoolExecutor pool(1);
+    auto f = pool.submit(wait_for_go, theirs);
+    wait_started(ours);
+    pool.terminate_workers();
+    EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+    EXPECT_THROW(pool.submit(square, 1), std::runtime_error);
+}
+
+// 100 trials: SIGKILL the worker at a random point of a run of tasks. Every trial must end with
+// BrokenProcessPool (on a task, or at the latest on the one submitted after the kill), no hang
+// (every wait is bounded) and no zombie.
+TEST(ProcessPoolDeadlock, RandomSigkillHundredTrials) {
+    std::mt19937 rng(20261125);
+    std::uniform_int_distribution<int> delay_us(0, 2000);
+    for (int trial = 0; trial < 100; ++trial) {
+        std::vector<int> pids;
+        {
+            cf::ProcessPoolExecutor pool(1);
+            std::vector<cf::Future<int>> fs;
+            for (int i = 0; i < 20; ++i) fs.push_back(pool.submit(busy_us, 100));
+            ASSERT_EQ(fs[0].result(kBound), 100);  // the worker exists
+            pids = pool.worker_pids();
+            ASSERT_EQ(pids.size(), 1u);
+            busy_us(delay_us(rng));
+            ::kill(pids[0], SIGKILL);
+            bool broken = false;
+            for (auto& f : fs) {
+                auto e = f.exception(kBound);
+                if (e) {
+                    ASSERT_TRUE(fails_with<cf::BrokenProcessPool>(f)) << "trial " << trial;
+                    broken = true;
+                }
+            }
+            try {
+                auto last = pool.submit(square, 2);
+                ASSERT_TRUE(fails_with<cf::BrokenProcessPool>(last)) << "trial " << trial;
+            } catch (const cf::BrokenProcessPool&) {
+                broken = true;
+            }
+            (void)broken;
+        }
+        for (int pid : pids) ASSERT_TRUE(process_gone(pid)) << "trial " << trial << " pid " << pid;
+    }
+}
+
+// Parent death takes the workers with it: a child process runs a pool, reports its workers'
+// pids, and is killed; the workers must go too.
+void run_pool_and_report(mp::Connection out) {
+    cf::ProcessPoolExecutor pool(2);
+    pool.submit(square, 1).result(kBound);
+    out.send(pool.worker_pids());
+    char byte;
+    [[maybe_unused]] auto n = ::read(out.fileno(), &byte, 1);  // until killed
+}
+
+TEST(ProcessPoolDeadlock, ParentDeathTakesTheWorkers) {
+    auto [ours, theirs] = mp::Pipe();
+    mp::Process parent(run_pool_and_report, theirs, mp::ProcessOptions{.start_method = "spawn"});
+    parent.start();
+    ASSERT_TRUE(ours.poll(kBound));
+    auto pids = ours.recv<std::vector<int>>();
+    ASSERT_EQ(pids.size(), 2u);
+    parent.kill();
+    parent.join();
+    // The workers die by PR_SET_PDEATHSIG / their fork server's exit: poll /proc until they are
+    // gone, bounded (there is no event to wait on for another process's children).
+    auto deadline = std::chrono::steady_clock::now() + kBound;
+    for (int pid : pids) {
+        while (!process_gone(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+        EXPECT_TRUE(process_gone(pid)) << pid;
+    }
+}
+
+}  // namespace
