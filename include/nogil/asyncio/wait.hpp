@@ -227,7 +227,7 @@ namespace nogil::detail::aio {
 template <class F>
 class AsCompletedState final : public FrameAllocated {
 public:
-    explicit AsCompletedState(std::vector<F> todo) : todo_(std::move(todo)) {}
+    explicit AsCompletedState(std::vector<F> todo) : left(todo.size()), todo_(std::move(todo)) {}
     ~AsCompletedState() {
         if (timer_) timer_->cancel();
     }
@@ -252,13 +252,23 @@ public:
             }
         if (todo_.empty() && timer_) std::exchange(timer_, nullptr)->cancel();
     }
-    /// The next input to finish (FIFO among concurrent callers, and a cancelled caller takes
-    /// none); throws TimeoutError once the timeout passed.
+    /// The next input to finish (FIFO among concurrent callers); throws TimeoutError once the
+    /// timeout passed. A caller cancelled while waiting takes no input and gives its draw back
+    /// (Python keeps it counted, so its last `async for` would end one input early).
     static asyncio::Coroutine<F> wait_for_one(Ref<AsCompletedState> self) {
-        std::optional<F> f = co_await self->done_.get();
+        std::optional<F> f;
+        try {
+            f = co_await self->done_.get();
+        } catch (const asyncio::CancelledError&) {
+            ++self->left;
+            throw;
+        }
         if (!f) throw TimeoutError();
         co_return std::move(*f);
     }
+
+    /// Inputs not handed out yet: what next() and plain iteration may still draw.
+    std::size_t left;
 
 private:
     using L = Link<AsCompletedState, &AsCompletedState::on_completion>;
@@ -353,20 +363,19 @@ public:
         mutable std::optional<value_type> current_;
     };
 
-    AsCompleted(detail::Ref<detail::AsCompletedState<F>> state, std::size_t count) noexcept
-        : state_(std::move(state)), left_(count) {}
+    explicit AsCompleted(detail::Ref<detail::AsCompletedState<F>> state) noexcept : state_(std::move(state)) {}
     AsCompleted(AsCompleted&&) noexcept = default;
     AsCompleted& operator=(AsCompleted&&) noexcept = default;
 
     /// Python 3.13's `async for` step: co_await gives the next input to finish (the original
     /// Task/Future), or std::nullopt once every input was given. Throws TimeoutError if the
-    /// timeout passes first (the inputs keep running: nothing here cancels them); cancelling
-    /// the awaiting task raises CancelledError in it and leaves the inputs running too (and the
-    /// input it would have got goes to the next call). The awaiting task is resumed by the loop
-    /// one turn after the input finished.
+    /// timeout passes first (the inputs keep running: nothing here cancels them). Cancelling
+    /// the awaiting task raises CancelledError in it and leaves the inputs running too; the
+    /// call takes no input and does not count (a later call gets it). The awaiting task is
+    /// resumed by the loop one turn after the input finished.
     [[nodiscard]] Coroutine<std::optional<F>> next() {
-        if (left_ == 0) return detail::no_more<F>();
-        --left_;
+        if (state_->left == 0) return detail::no_more<F>();
+        --state_->left;
         return detail::next_done<F>(state_);
     }
     /// Plain iteration (Python 3.12's form): coroutines giving the results in completion order.
@@ -374,17 +383,16 @@ public:
     /// The end of plain iteration.
     std::default_sentinel_t end() const noexcept { return {}; }
     /// How many inputs next() or the iteration have yet to give.
-    std::size_t remaining() const noexcept { return left_; }
+    std::size_t remaining() const noexcept { return state_->left; }
 
 private:
     Coroutine<result_type> draw() {
-        if (left_ == 0) throw std::out_of_range("as_completed: iterated past the end");
-        --left_;
+        if (state_->left == 0) throw std::out_of_range("as_completed: iterated past the end");
+        --state_->left;
         return detail::next_result<F>(state_);
     }
 
     detail::Ref<detail::AsCompletedState<F>> state_;
-    std::size_t left_;
 };
 
 }  // namespace nogil::asyncio
@@ -400,10 +408,9 @@ auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
         F f = ensure_future_from_range(a);
         if (seen.insert(f.state()).second) todo.push_back(std::move(f));
     }
-    const std::size_t n = todo.size();
     auto state = Ref<AsCompletedState<F>>::adopt(new AsCompletedState<F>(std::move(todo)));
     state->start(timeout);
-    return asyncio::AsCompleted<F>(std::move(state), n);
+    return asyncio::AsCompleted<F>(std::move(state));
 }
 
 }  // namespace nogil::detail::aio
