@@ -392,6 +392,8 @@ TEST(AsyncioAsCompleted, ResumesAfterABreakAndTheFormsShareOneCount) {
             if (got.size() == 2) break;
         }
         EXPECT_EQ(it.remaining(), 2u);
+        { [[maybe_unused]] auto never_awaited = it.next(); }
+        EXPECT_EQ(it.remaining(), 2u) << "next() counts when awaited, as __anext__";
         auto t = co_await it.next();
         CO_ASSERT_TRUE(t);
         got.insert(t->result());

@@ -289,17 +289,17 @@ private:
 };
 
 // Coroutines take their arguments by value (g++ 12 hygiene): the state, never the AsCompleted.
+// The draw happens when awaited, as in Python's `async def __anext__`: a next() never awaited
+// takes nothing.
 template <class F>
 asyncio::Coroutine<std::optional<F>> next_done(Ref<AsCompletedState<F>> s) {
-    co_return co_await s->wait_for_one(s);
-}
-template <class F>
-asyncio::Coroutine<std::optional<F>> no_more() {
-    co_return std::nullopt;
+    if (s->left == 0) co_return std::nullopt;
+    --s->left;
+    co_return co_await AsCompletedState<F>::wait_for_one(s);
 }
 template <class F, class R = future_value_t<F>>
 asyncio::Coroutine<R> next_result(Ref<AsCompletedState<F>> s) {
-    F f = co_await s->wait_for_one(s);
+    F f = co_await AsCompletedState<F>::wait_for_one(s);
     if constexpr (std::is_void_v<R>)
         f.result();
     else
@@ -367,17 +367,14 @@ public:
     AsCompleted(AsCompleted&&) noexcept = default;
     AsCompleted& operator=(AsCompleted&&) noexcept = default;
 
-    /// Python 3.13's `async for` step: co_await gives the next input to finish (the original
+    /// Python 3.13's `async for` step (__anext__: it counts when awaited, not when called):
+    /// co_await gives the next input to finish (the original
     /// Task/Future), or std::nullopt once every input was given. Throws TimeoutError if the
     /// timeout passes first (the inputs keep running: nothing here cancels them). Cancelling
     /// the awaiting task raises CancelledError in it and leaves the inputs running too; the
     /// call takes no input and does not count (a later call gets it). The awaiting task is
     /// resumed by the loop one turn after the input finished.
-    [[nodiscard]] Coroutine<std::optional<F>> next() {
-        if (state_->left == 0) return detail::no_more<F>();
-        --state_->left;
-        return detail::next_done<F>(state_);
-    }
+    [[nodiscard]] Coroutine<std::optional<F>> next() { return detail::next_done<F>(state_); }
     /// Plain iteration (Python 3.12's form): coroutines giving the results in completion order.
     iterator begin() noexcept { return iterator(this); }
     /// The end of plain iteration.
