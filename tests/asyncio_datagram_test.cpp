@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio_testing.hpp"
+
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -15,11 +17,6 @@ namespace asyncio = nogil::asyncio;
 using namespace std::chrono_literals;
 
 namespace {
-
-template <class T>
-T run_bounded(asyncio::Coroutine<T> body) {
-    return asyncio::run(asyncio::timeout(20s, std::move(body)));
-}
 
 /// A unique path for a unix socket in /tmp.
 std::string temp_socket_path(const char* tag) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio_testing.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -17,13 +19,6 @@ asyncio::Coroutine<int> after(std::chrono::milliseconds d, int v) {
     co_return v;
 }
 asyncio::Coroutine<> nothing() { co_await asyncio::sleep(0); }
-struct Boom : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-asyncio::Coroutine<int> fail_after(std::chrono::milliseconds d) {
-    co_await asyncio::sleep(d);
-    throw Boom("boom");
-}
 
 TEST(AsyncioGather, TupleInArgumentOrderWithNothingForVoid) {
     asyncio::run([]() -> asyncio::Coroutine<> {

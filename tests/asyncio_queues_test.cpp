@@ -245,6 +245,46 @@ TEST(AsyncioQueue, MoveOnlyItems) {
     }());
 }
 
+// The FIFO storage is one ring buffer that doubles when full (detail/ring_storage.hpp): the
+// order must survive growth while the ring has wrapped around, for trivially copyable items
+// (grown with realloc) and for others (moved), and shutdown(immediate) must destroy them all.
+template <class T, class Make, class Read>
+void fifo_across_wrapped_growth(Make make, Read read) {
+    asyncio::Queue<T> q;
+    int next_in = 0, next_out = 0;
+    // Keep the ring partly drained so that its front moves, then overfill it, many times over.
+    for (int round = 0; round < 12; ++round) {
+        for (int i = 0; i < 5 + 3 * round; ++i) q.put_nowait(make(next_in++));
+        for (int i = 0; i < 4 + round; ++i) ASSERT_EQ(read(q.get_nowait()), next_out++);
+    }
+    ASSERT_EQ(q.qsize(), static_cast<std::size_t>(next_in - next_out));
+    while (next_out < next_in) ASSERT_EQ(read(q.get_nowait()), next_out++);
+    EXPECT_TRUE(q.empty());
+    EXPECT_THROW((void)q.get_nowait(), asyncio::QueueEmpty);
+}
+
+TEST(AsyncioQueue, FifoOrderSurvivesGrowthOfAWrappedRing) {
+    fifo_across_wrapped_growth<long>([](int i) { return long(i); }, [](long v) { return int(v); });
+    fifo_across_wrapped_growth<std::string>([](int i) { return std::string(40, 'x') + std::to_string(i); },
+                                            [](const std::string& s) { return std::stoi(s.substr(40)); });
+    fifo_across_wrapped_growth<std::unique_ptr<int>>([](int i) { return std::make_unique<int>(i); },
+                                                     [](const std::unique_ptr<int>& p) { return *p; });
+}
+
+TEST(AsyncioQueue, LargeBacklogDrainsAndTheQueueIsReusable) {
+    asyncio::Queue<std::shared_ptr<int>> q;
+    auto tracker = std::make_shared<int>(0);
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 200'000; ++i) q.put_nowait(tracker);  // 3.2 MB: freed when drained
+        EXPECT_EQ(tracker.use_count(), 200'001);
+        for (int i = 0; i < 200'000; ++i) (void)q.get_nowait();
+        EXPECT_EQ(tracker.use_count(), 1);
+    }
+    for (int i = 0; i < 1000; ++i) q.put_nowait(tracker);
+    q.shutdown(true);
+    EXPECT_EQ(tracker.use_count(), 1) << "shutdown(immediate) destroys the discarded items";
+}
+
 TEST(AsyncioQueue, TaskDoneAndJoin) {  // test_task_done, test_join_empty_queue
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Queue<int> q;

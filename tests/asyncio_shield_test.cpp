@@ -2,17 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio_testing.hpp"
+
 #include <stdexcept>
 
 namespace asyncio = nogil::asyncio;
 using namespace std::chrono_literals;
 
 namespace {
-
-asyncio::Coroutine<int> sleep_then(std::chrono::milliseconds d, int v) {
-    co_await asyncio::sleep(d);
-    co_return v;
-}
 
 TEST(AsyncioShield, PassesTheResultThrough) {
     asyncio::run([]() -> asyncio::Coroutine<> { EXPECT_EQ(co_await asyncio::shield(sleep_then(1ms, 5)), 5); }());

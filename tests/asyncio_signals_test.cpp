@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio_testing.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -23,11 +25,6 @@ namespace sp = nogil::asyncio::subprocess;
 using namespace std::chrono_literals;
 
 namespace {
-
-template <class T>
-T run_bounded(asyncio::Coroutine<T> body) {
-    return asyncio::run(asyncio::timeout(20s, std::move(body)));
-}
 
 bool disposition_is_default(int sig) {
     struct sigaction sa {};

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio_testing.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -20,12 +22,6 @@ namespace sp = nogil::asyncio::subprocess;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// Every test body runs under a deadline, so a broken test fails instead of hanging.
-template <class T>
-T run_bounded(asyncio::Coroutine<T> body) {
-    return asyncio::run(asyncio::timeout(30s, std::move(body)));
-}
 
 /// True once `pid` is no longer our child (reaped by someone: here, the loop's watch).
 bool reaped(pid_t pid) {

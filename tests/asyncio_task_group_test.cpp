@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio_testing.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -11,18 +13,6 @@ namespace asyncio = nogil::asyncio;
 using namespace std::chrono_literals;
 
 namespace {
-
-asyncio::Coroutine<int> sleep_then(std::chrono::milliseconds d, int v) {
-    co_await asyncio::sleep(d);
-    co_return v;
-}
-struct Boom : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-asyncio::Coroutine<int> fail_after(std::chrono::milliseconds d, std::string what) {
-    co_await asyncio::sleep(d);
-    throw Boom(what);
-}
 
 TEST(AsyncioTaskGroup, WaitsForAllChildren) {
     asyncio::run([]() -> asyncio::Coroutine<> {

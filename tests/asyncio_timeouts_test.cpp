@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio_testing.hpp"
+
 #include <chrono>
 #include <stdexcept>
 
@@ -10,11 +12,6 @@ namespace asyncio = nogil::asyncio;
 using namespace std::chrono_literals;
 
 namespace {
-
-asyncio::Coroutine<int> sleep_then(std::chrono::milliseconds d, int v) {
-    co_await asyncio::sleep(d);
-    co_return v;
-}
 
 TEST(AsyncioTimeouts, Basic) {
     asyncio::run([]() -> asyncio::Coroutine<> {

@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio_testing.hpp"
+
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -12,18 +16,6 @@ namespace asyncio = nogil::asyncio;
 using namespace std::chrono_literals;
 
 namespace {
-
-asyncio::Coroutine<int> sleep_then(std::chrono::milliseconds d, int v) {
-    co_await asyncio::sleep(d);
-    co_return v;
-}
-struct Boom : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-asyncio::Coroutine<int> fail_after(std::chrono::milliseconds d) {
-    co_await asyncio::sleep(d);
-    throw Boom("boom");
-}
 
 // ----------------------------------------------------------------------------- wait_for
 
@@ -211,8 +203,16 @@ TEST(AsyncioWait, CancellingTheWaiterLeavesTheTasksRunning) {
 }
 
 // ----------------------------------------------------------------------------- as_completed
+// CPython's test_as_completed*: each case runs in both forms, plain iteration (results) and
+// next() (Python 3.13's async iteration: the original tasks).
 
-TEST(AsyncioAsCompleted, YieldsInCompletionOrder) {
+/// Three tasks whose value is their index, finishing in the order 1, 2, 0.
+std::vector<asyncio::Task<int>> staggered() {
+    return {asyncio::create_task(sleep_then(6ms, 0)), asyncio::create_task(sleep_then(2ms, 1)),
+            asyncio::create_task(sleep_then(4ms, 2))};
+}
+
+TEST(AsyncioAsCompleted, PlainIterationYieldsResultsInCompletionOrder) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Coroutine<int>> coros;
         coros.push_back(sleep_then(6ms, 3));
@@ -224,15 +224,257 @@ TEST(AsyncioAsCompleted, YieldsInCompletionOrder) {
     }());
 }
 
-TEST(AsyncioAsCompleted, ExceptionsAndTimeout) {
+TEST(AsyncioAsCompleted, NextYieldsTheOriginalTasksInCompletionOrder) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto ts = staggered();
+        auto it = asyncio::as_completed(ts);
+        std::vector<asyncio::Task<int>> out;
+        while (auto t = co_await it.next()) out.push_back(*t);
+        CO_ASSERT_TRUE(out.size() == 3u);
+        EXPECT_TRUE(out[0] == ts[1]);
+        EXPECT_TRUE(out[1] == ts[2]);
+        EXPECT_TRUE(out[2] == ts[0]);
+        EXPECT_EQ(out[2].result(), 0);
+        EXPECT_FALSE(co_await it.next()) << "stays exhausted";
+    }());
+}
+
+TEST(AsyncioAsCompleted, NextYieldsTasksWrappingTheCoroutinesGiven) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Coroutine<int>> coros;
+        coros.push_back(sleep_then(2ms, 1));
+        coros.push_back(sleep_then(0ms, 0));
+        auto it = asyncio::as_completed(coros);
+        std::vector<int> values;
+        while (auto t = co_await it.next()) {
+            EXPECT_TRUE(t->done());
+            values.push_back(t->result());
+        }
+        EXPECT_EQ(values, (std::vector<int>{0, 1}));
+    }());
+}
+
+TEST(AsyncioAsCompleted, NextGivesAFailedTaskWithoutThrowing) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Task<int>> ts{asyncio::create_task(fail_after(1ms)), asyncio::create_task(sleep_then(3ms, 2))};
+        auto it = asyncio::as_completed(ts);
+        auto first = co_await it.next();
+        CO_ASSERT_TRUE(first);
+        EXPECT_TRUE(*first == ts[0]);
+        EXPECT_THROW((void)first->result(), Boom);
+        auto second = co_await it.next();
+        CO_ASSERT_TRUE(second);
+        EXPECT_EQ(second->result(), 2);
+    }());
+}
+
+TEST(AsyncioAsCompleted, PlainIterationRaisesEachException) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(3ms, 2)), asyncio::create_task(fail_after(1ms))};
+        auto it = asyncio::as_completed(ts);
+        auto pos = it.begin();
+        EXPECT_THROW(co_await std::move(*pos), Boom);
+        ++pos;
+        EXPECT_EQ(co_await std::move(*pos), 2);
+        ++pos;
+        EXPECT_TRUE(pos == it.end());
+    }());
+}
+
+TEST(AsyncioAsCompleted, DoneBeforeTheCallComeFirstInInputOrder) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<int> later, done_a, done_b;
+        done_a.set_result(1);
+        done_b.set_result(2);
+        std::vector<asyncio::Future<int>> fs{later, done_b, done_a};
+        auto it = asyncio::as_completed(fs);
+        // Completes before anyone awaits, but after the call: it must come after the done ones.
+        asyncio::get_running_loop().call_soon([later]() mutable { later.set_result(3); });
+        std::vector<int> values;
+        while (auto f = co_await it.next()) values.push_back(f->result());
+        EXPECT_EQ(values, (std::vector<int>{2, 1, 3}));
+    }());
+}
+
+TEST(AsyncioAsCompleted, DuplicatesCountOnce) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto a = asyncio::create_task(sleep_then(1ms, 1));
+        auto b = asyncio::create_task(sleep_then(0ms, 2));
+        std::vector<asyncio::Task<int>> ts{a, a, b, a};
+        auto it = asyncio::as_completed(ts);
+        EXPECT_EQ(it.remaining(), 2u);
+        std::vector<int> values;
+        while (auto t = co_await it.next()) values.push_back(t->result());
+        EXPECT_EQ(values, (std::vector<int>{2, 1}));
+        int plain = 0;
+        for (auto& next : asyncio::as_completed(ts)) {
+            co_await std::move(next);
+            ++plain;
+        }
+        EXPECT_EQ(plain, 2);
+    }());
+}
+
+TEST(AsyncioAsCompleted, EmptyInputGivesNothing) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Task<int>> none;
+        auto it = asyncio::as_completed(none, 1ms);
+        EXPECT_FALSE(co_await it.next());
+        EXPECT_TRUE(it.begin() == it.end());
+    }());
+}
+
+TEST(AsyncioAsCompleted, TimeoutRaisesFromTheAwaitThatPassesItInBothForms) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<int> never;
+        std::vector<asyncio::Future<int>> fs{never, asyncio::Future<int>()};
+        std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(1ms, 1)), asyncio::create_task(sleep_then(10s, 0))};
+        {
+            auto start = std::chrono::steady_clock::now();
+            auto it = asyncio::as_completed(ts, 20ms);
+            auto first = co_await it.next();
+            CO_ASSERT_TRUE(first);
+            EXPECT_EQ(first->result(), 1);
+            EXPECT_THROW((void)co_await it.next(), asyncio::TimeoutError);
+            EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+            EXPECT_FALSE(co_await it.next()) << "every input was drawn";
+        }
+        {
+            auto start = std::chrono::steady_clock::now();
+            auto it = asyncio::as_completed(fs, 20ms);
+            auto pos = it.begin();
+            EXPECT_THROW(co_await std::move(*pos), asyncio::TimeoutError);
+            EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+            ++pos;
+            EXPECT_THROW(co_await std::move(*pos), asyncio::TimeoutError) << "each later await throws too";
+            ++pos;
+            EXPECT_TRUE(pos == it.end());
+        }
+        EXPECT_FALSE(never.done()) << "a timeout never cancels an input";
+        EXPECT_FALSE(ts[1].done());
+        ts[1].cancel();
+    }());
+}
+
+TEST(AsyncioAsCompleted, TheTimeoutDoesNotCancelTheInputs) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(fail_after(1ms)), asyncio::create_task(sleep_then(10s, 0))};
-        auto nexts = asyncio::as_completed(ts, 200ms);
-        EXPECT_EQ(nexts.size(), 2u);
-        EXPECT_THROW(co_await std::move(nexts[0]), Boom);
-        EXPECT_THROW(co_await std::move(nexts[1]), asyncio::TimeoutError);
+        auto nexts = asyncio::as_completed(ts, 20ms);
+        EXPECT_EQ(nexts.remaining(), 2u);
+        auto pos = nexts.begin();
+        EXPECT_THROW(co_await std::move(*pos), Boom);
+        ++pos;
+        EXPECT_THROW(co_await std::move(*pos), asyncio::TimeoutError);
         EXPECT_FALSE(ts[1].done()) << "as_completed does not cancel on timeout";
         ts[1].cancel();
+    }());
+}
+
+TEST(AsyncioAsCompleted, UnusedTimeoutChangesNothing) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(1ms, 7))};
+        auto it = asyncio::as_completed(ts, 10s);
+        auto t = co_await it.next();
+        CO_ASSERT_TRUE(t);
+        EXPECT_EQ(t->result(), 7);
+        for (auto& next : asyncio::as_completed(ts, 10s)) EXPECT_EQ(co_await std::move(next), 7);
+    }());
+}
+
+TEST(AsyncioAsCompleted, ResumesAfterABreakAndTheFormsShareOneCount) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Coroutine<int>> coros;
+        for (int i = 0; i < 4; ++i) coros.push_back(sleep_then(std::chrono::milliseconds(i), i));
+        auto it = asyncio::as_completed(coros);
+        std::multiset<int> got;
+        for (auto& next : it) {
+            got.insert(co_await std::move(next));
+            if (got.size() == 2) break;
+        }
+        EXPECT_EQ(it.remaining(), 2u);
+        { [[maybe_unused]] auto never_awaited = it.next(); }
+        EXPECT_EQ(it.remaining(), 2u) << "next() counts when awaited, as __anext__";
+        auto t = co_await it.next();
+        CO_ASSERT_TRUE(t);
+        got.insert(t->result());
+        for (auto& next : it) got.insert(co_await std::move(next));  // resumes with the last one
+        EXPECT_EQ(got, (std::multiset<int>{0, 1, 2, 3}));
+        EXPECT_EQ(it.remaining(), 0u);
+        EXPECT_FALSE(co_await it.next());
+    }());
+}
+
+TEST(AsyncioAsCompleted, AwaitingInReverseStillGivesCompletionOrder) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Coroutine<int>> coros;
+        coros.push_back(sleep_then(1ms, 1));
+        coros.push_back(sleep_then(5ms, 2));
+        std::vector<asyncio::Coroutine<int>> nexts;
+        for (auto& next : asyncio::as_completed(coros)) nexts.push_back(std::move(next));
+        CO_ASSERT_TRUE(nexts.size() == 2u);
+        EXPECT_EQ(co_await std::move(nexts[1]), 1) << "the first awaited gets the first finished";
+        EXPECT_EQ(co_await std::move(nexts[0]), 2);
+    }());
+}
+
+TEST(AsyncioAsCompleted, ConcurrentAwaitsEachGetOne) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<asyncio::Task<int>> ts{asyncio::create_task(sleep_then(2ms, 1)), asyncio::create_task(sleep_then(2ms, 2)),
+                                           asyncio::create_task(sleep_then(1ms, 3))};
+        {
+            std::vector<asyncio::Coroutine<int>> nexts;
+            for (auto& next : asyncio::as_completed(ts)) nexts.push_back(std::move(next));
+            auto values = co_await asyncio::gather(std::move(nexts));
+            EXPECT_EQ(std::multiset<int>(values.begin(), values.end()), (std::multiset<int>{1, 2, 3}));
+        }
+        {
+            auto it = asyncio::as_completed(ts);
+            std::vector<asyncio::Coroutine<std::optional<asyncio::Task<int>>>> nexts;
+            for (int i = 0; i < 3; ++i) nexts.push_back(it.next());
+            auto got = co_await asyncio::gather(std::move(nexts));
+            std::multiset<int> values;
+            for (auto& t : got) values.insert(t ? t->result() : -1);
+            EXPECT_EQ(values, (std::multiset<int>{1, 2, 3}));
+        }
+    }());
+}
+
+TEST(AsyncioAsCompleted, CancellingTheIteratingTaskLeavesTheInputsAndLosesNone) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<int> input;
+        std::vector<asyncio::Future<int>> fs{input};
+        auto it = asyncio::as_completed(fs);
+        auto a = asyncio::create_task(it.next());
+        co_await asyncio::sleep(0);  // a waits for the input
+        a.cancel();
+        EXPECT_THROW((void)co_await a, asyncio::CancelledError);
+        EXPECT_FALSE(input.done()) << "the input is not cancelled";
+        EXPECT_EQ(it.remaining(), 1u) << "the cancelled call gave its draw back";
+        input.set_result(1);
+        auto got = co_await it.next();
+        CO_ASSERT_TRUE(got);
+        EXPECT_TRUE(*got == input) << "a later call gets the input";
+        EXPECT_FALSE(co_await it.next());
+    }());
+}
+
+TEST(AsyncioAsCompleted, ACancelledNextPassesItsInputToTheNextCaller) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<int> x, y;
+        std::vector<asyncio::Future<int>> fs{x, y};
+        auto it = asyncio::as_completed(fs);
+        auto a = asyncio::create_task(it.next());
+        auto b = asyncio::create_task(it.next());
+        co_await asyncio::sleep(0);  // both wait, a first
+        x.set_result(1);
+        co_await asyncio::sleep(0);  // x's callback ran: x is promised to a, which has not run
+        a.cancel();
+        EXPECT_THROW((void)co_await a, asyncio::CancelledError);
+        auto got = co_await b;
+        CO_ASSERT_TRUE(got);
+        EXPECT_TRUE(*got == x) << "a cancelled waiter does not take an input with it";
+        y.set_result(2);
+        co_await asyncio::sleep(0);
     }());
 }
 

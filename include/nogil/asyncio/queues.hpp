@@ -30,6 +30,7 @@
 #include <nogil/asyncio/locks.hpp>
 #include <nogil/detail/asyncio_waitqueue.hpp>
 #include <nogil/detail/queue_storage.hpp>
+#include <nogil/detail/ring_storage.hpp>
 #include <nogil/errors.hpp>
 
 #include <algorithm>
@@ -62,7 +63,7 @@ public:
             : WaitNode(std::move(o)), q_(o.q_), item_(std::move(o.item_)) {}
         bool await_ready() const noexcept { return q_->shutdown_ || q_->has_free_slot(); }
         void await_suspend(std::coroutine_handle<> h) { suspend_in(q_->putters_, h, "Queue.put()"); }
-        void await_resume() {
+        [[gnu::always_inline]] void await_resume() {  // the fast path belongs in the caller's loop
             if (!suspended() && !q_->shutdown_)
                 q_->store(std::move(item_));  // the fast path
             else
@@ -91,7 +92,7 @@ public:
         GetAwaiter(GetAwaiter&& o) noexcept : WaitNode(std::move(o)), q_(o.q_) {}
         bool await_ready() const noexcept { return q_->has_free_item() || q_->shutdown_; }
         void await_suspend(std::coroutine_handle<> h) { suspend_in(q_->getters_, h, "Queue.get()"); }
-        T await_resume() {
+        [[gnu::always_inline]] T await_resume() {
             if (!suspended() && q_->has_free_item()) return q_->take();  // the fast path
             return resume_slow();
         }
@@ -222,7 +223,7 @@ private:
     }
 
     Storage items_;
-    std::size_t count_ = 0;  // items_.size(), kept here: std::deque computes it at each call
+    std::size_t count_ = 0;  // items_.size(), kept here: a storage may compute it at each call
     std::size_t maxsize_;
     std::size_t promised_items_ = 0;  // items promised to woken getters
     std::size_t promised_slots_ = 0;  // slots promised to woken putters
@@ -237,12 +238,13 @@ private:
 
 namespace nogil::asyncio {
 
-/// Python's asyncio.Queue: first in, first out. See the header comment.
+/// Python's asyncio.Queue: first in, first out. See the header comment. The items live in one
+/// ring buffer (detail/ring_storage.hpp: why not a deque).
 template <class T>
-class Queue : public detail::BasicQueue<nogil::detail::fifo_storage<T>> {
+class Queue : public detail::BasicQueue<nogil::detail::ring_storage<T>> {
 public:
     /// maxsize 0 (the default): unbounded.
-    explicit Queue(std::size_t maxsize = 0) : detail::BasicQueue<nogil::detail::fifo_storage<T>>(maxsize) {}
+    explicit Queue(std::size_t maxsize = 0) : detail::BasicQueue<nogil::detail::ring_storage<T>>(maxsize) {}
 };
 
 /// Python's asyncio.LifoQueue: last in, first out.

@@ -15,20 +15,27 @@
 // Python's TypeError) and returns {done, pending}; it never cancels them. Cancelling the waiting
 // task leaves them running too.
 //
-// as_completed(aws, timeout) returns a std::vector of N Coroutines; awaiting the k-th gives the
-// result of the k-th awaitable to complete (or throws its exception, or TimeoutError once the
-// timeout passed).
+// as_completed(aws, timeout) (Python 3.13's two forms, see AsCompleted below):
+//   - `while (auto t = co_await it.next())` yields the original tasks/futures as they finish
+//     (C++ has no `async for`: next() is __anext__, std::nullopt is StopAsyncIteration);
+//   - plain iteration yields coroutines; awaiting the k-th gives the result of the k-th input to
+//     finish (or throws its exception).
+//   Inputs done before the call come first; a duplicate counts once; once the timeout passed,
+//   each further await throws TimeoutError; nothing here cancels an input (neither the timeout
+//   nor cancelling the iterating task).
 //
 // Every waiting task here is resumed by the loop, one turn after what it waits for happened.
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/future.hpp>
+#include <nogil/asyncio/queues.hpp>
 #include <nogil/asyncio/task.hpp>
 #include <nogil/asyncio/timeouts.hpp>
 #include <nogil/detail/asyncio_awaitables.hpp>
 
 #include <chrono>
-#include <deque>
+#include <cstddef>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <unordered_set>
@@ -213,11 +220,14 @@ auto wait(R&& fs, double timeout, ReturnWhen return_when = ALL_COMPLETED) {
 
 namespace nogil::detail::aio {
 
-/// Shared by the coroutines as_completed() returns (Python's closure with its done queue).
+/// Python's _AsCompletedIterator minus the iteration: the inputs not done yet (todo_) and the
+/// done ones in completion order (done_, a nullopt per input left when the timeout passed).
+/// Shared by the AsCompleted object and every coroutine it handed out; each link on an input
+/// holds a reference too, so it lives until the last input finished or the last user let go.
 template <class F>
 class AsCompletedState final : public FrameAllocated {
 public:
-    explicit AsCompletedState(std::vector<F> todo) : todo_(std::move(todo)) {}
+    explicit AsCompletedState(std::vector<F> todo) : left(todo.size()), todo_(std::move(todo)) {}
     ~AsCompletedState() {
         if (timer_) timer_->cancel();
     }
@@ -226,6 +236,8 @@ public:
         if (--refs_ == 0) delete this;
     }
     void start(std::optional<Clock::duration> timeout) {
+        // An input already done gets its callback queued now, so it comes before any input
+        // that finishes later (the inputs done before the call come first, in input order).
         for (auto& f : todo_) L::add(*f.state(), *this);
         if (!todo_.empty() && timeout)
             timer_ = running_loop_or_throw().call_at(Clock::now() + *timeout, &on_timeout, this);
@@ -234,51 +246,155 @@ public:
         if (todo_.empty()) return;  // the timeout came first
         for (auto it = todo_.begin(); it != todo_.end(); ++it)
             if (it->state() == &f) {
-                done_.push_back(std::move(*it));
+                done_.put_nowait(std::move(*it));
                 todo_.erase(it);
                 break;
             }
-        wake_getter();
         if (todo_.empty() && timer_) std::exchange(timer_, nullptr)->cancel();
     }
-    std::deque<std::optional<F>> done_;
-    std::optional<asyncio::Future<>> getter_;
+    /// The next input to finish (FIFO among concurrent callers); throws TimeoutError once the
+    /// timeout passed. A caller cancelled while waiting takes no input and gives its draw back
+    /// (Python keeps it counted, so its last `async for` would end one input early).
+    static asyncio::Coroutine<F> wait_for_one(Ref<AsCompletedState> self) {
+        std::optional<F> f;
+        try {
+            f = co_await self->done_.get();
+        } catch (const asyncio::CancelledError&) {
+            ++self->left;
+            throw;
+        }
+        if (!f) throw TimeoutError();
+        co_return std::move(*f);
+    }
+
+    /// Inputs not handed out yet: what next() and plain iteration may still draw.
+    std::size_t left;
 
 private:
     using L = Link<AsCompletedState, &AsCompletedState::on_completion>;
-    void wake_getter() {
-        if (getter_ && !getter_->done()) getter_->set_result();
-    }
     static void on_timeout(void* self) {
         auto* s = static_cast<AsCompletedState*>(self);
         s->timer_ = nullptr;
         Ref<AsCompletedState> keep(s);
         for (auto& f : s->todo_) {
             L::remove(*f.state(), *s);
-            s->done_.push_back(std::nullopt);
+            s->done_.put_nowait(std::nullopt);
         }
         s->todo_.clear();
-        s->wake_getter();
     }
     std::size_t refs_ = 1;
     std::vector<F> todo_;
+    asyncio::Queue<std::optional<F>> done_;
     Ref<HandleState> timer_;
 };
 
-template <class F, class R = future_value_t<F>>
-asyncio::Coroutine<R> wait_for_one(Ref<AsCompletedState<F>> s) {
-    while (s->done_.empty()) {
-        s->getter_.emplace();
-        co_await *s->getter_;
-    }
-    std::optional<F> f = std::move(s->done_.front());
-    s->done_.pop_front();
-    if (!f) throw TimeoutError();
-    if constexpr (std::is_void_v<R>)
-        f->result();
-    else
-        co_return R(f->result());
+// Coroutines take their arguments by value (g++ 12 hygiene): the state, never the AsCompleted.
+// The draw happens when awaited, as in Python's `async def __anext__`: a next() never awaited
+// takes nothing.
+template <class F>
+asyncio::Coroutine<std::optional<F>> next_done(Ref<AsCompletedState<F>> s) {
+    if (s->left == 0) co_return std::nullopt;
+    --s->left;
+    co_return co_await AsCompletedState<F>::wait_for_one(s);
 }
+template <class F, class R = future_value_t<F>>
+asyncio::Coroutine<R> next_result(Ref<AsCompletedState<F>> s) {
+    F f = co_await AsCompletedState<F>::wait_for_one(s);
+    if constexpr (std::is_void_v<R>)
+        f.result();
+    else
+        co_return R(f.result());
+}
+
+}  // namespace nogil::detail::aio
+
+namespace nogil::asyncio {
+
+/// What as_completed() returns (Python 3.13's _AsCompletedIterator), for both ways of using it:
+///
+///   // Python 3.13: `async for t in as_completed(tasks):` -- the ORIGINAL tasks, as they finish
+///   auto it = asyncio::as_completed(tasks, 5s);
+///   while (auto t = co_await it.next()) use(*t, t->result());
+///
+///   // Python 3.12: `for aw in as_completed(tasks): v = await aw` -- results, as they come
+///   for (auto& aw : asyncio::as_completed(tasks)) int v = co_await std::move(aw);
+///
+/// Both draw from one count of the inputs (duplicates counted once), so they can be mixed and
+/// resumed (break, then iterate again) and never wait for more than there is.
+/// `F` is the Task or Future type: Tasks and Futures given are yielded as they are (compare
+/// them with ==); Coroutines given become Tasks (scheduled by as_completed()), yielded instead.
+/// Move-only; the coroutines it hands out stay valid after it is destroyed.
+template <class F>
+class AsCompleted {
+public:
+    /// The Task<T> / Future<T> type next() yields.
+    using future_type = F;
+    /// What awaiting a plain-iteration coroutine gives.
+    using result_type = detail::future_value_t<F>;
+
+    /// Plain iteration (a C++20 input iterator): each position holds one Coroutine, drawn
+    /// (counted) the first time it is dereferenced, like Python's __next__.
+    class iterator {
+    public:
+        using value_type = Coroutine<result_type>;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(AsCompleted* owner) noexcept : owner_(owner) {}
+        iterator(iterator&&) noexcept = default;
+        iterator& operator=(iterator&&) noexcept = default;
+        /// The coroutine of this position; co_await std::move(it) gives the next result.
+        value_type& operator*() const {
+            if (!current_) current_.emplace(owner_->draw());
+            return *current_;
+        }
+        /// Moves on; a position never dereferenced still counts as drawn (as next(it) in Python).
+        iterator& operator++() {
+            if (!current_) (void)owner_->draw();
+            current_.reset();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+            return !it.current_ && it.owner_->remaining() == 0;
+        }
+
+    private:
+        AsCompleted* owner_ = nullptr;
+        mutable std::optional<value_type> current_;
+    };
+
+    explicit AsCompleted(detail::Ref<detail::AsCompletedState<F>> state) noexcept : state_(std::move(state)) {}
+    AsCompleted(AsCompleted&&) noexcept = default;
+    AsCompleted& operator=(AsCompleted&&) noexcept = default;
+
+    /// Python 3.13's `async for` step (__anext__: it counts when awaited, not when called):
+    /// co_await gives the next input to finish (the original
+    /// Task/Future), or std::nullopt once every input was given. Throws TimeoutError if the
+    /// timeout passes first (the inputs keep running: nothing here cancels them). Cancelling
+    /// the awaiting task raises CancelledError in it and leaves the inputs running too; the
+    /// call takes no input and does not count (a later call gets it). The awaiting task is
+    /// resumed by the loop one turn after the input finished.
+    [[nodiscard]] Coroutine<std::optional<F>> next() { return detail::next_done<F>(state_); }
+    /// Plain iteration (Python 3.12's form): coroutines giving the results in completion order.
+    iterator begin() noexcept { return iterator(this); }
+    /// The end of plain iteration.
+    std::default_sentinel_t end() const noexcept { return {}; }
+    /// How many inputs next() or the iteration have yet to give.
+    std::size_t remaining() const noexcept { return state_->left; }
+
+private:
+    Coroutine<result_type> draw() {
+        if (state_->left == 0) throw std::out_of_range("as_completed: iterated past the end");
+        --state_->left;
+        return detail::next_result<F>(state_);
+    }
+
+    detail::Ref<detail::AsCompletedState<F>> state_;
+};
+
+}  // namespace nogil::asyncio
+
+namespace nogil::detail::aio {
 
 template <class R>
 auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
@@ -289,33 +405,31 @@ auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
         F f = ensure_future_from_range(a);
         if (seen.insert(f.state()).second) todo.push_back(std::move(f));
     }
-    const std::size_t n = todo.size();
     auto state = Ref<AsCompletedState<F>>::adopt(new AsCompletedState<F>(std::move(todo)));
     state->start(timeout);
-    std::vector<asyncio::Coroutine<future_value_t<F>>> out;
-    out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) out.push_back(wait_for_one<F>(state));
-    return out;
+    return asyncio::AsCompleted<F>(std::move(state));
 }
 
 }  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
-/// See the header comment: `for (auto& next : as_completed(tasks)) { auto v = co_await std::move(next); }`
-/// Coroutines in `aws` are moved out into tasks (scheduled now).
+/// Python's as_completed(aws): see AsCompleted. Coroutines in `aws` are moved out into tasks
+/// (scheduled now); duplicates count once.
 template <std::ranges::input_range R>
-auto as_completed(R&& aws) {
+AsCompleted<detail::future_t<std::ranges::range_value_t<R>>> as_completed(R&& aws) {
     return detail::as_completed_impl(std::forward<R>(aws), std::nullopt);
 }
-/// Same; awaiting a coroutine after `timeout` (from now) throws TimeoutError.
+/// Same; the await that is still waiting when `timeout` (from now) passes throws TimeoutError,
+/// and so does every later one while inputs are left.
 template <std::ranges::input_range R, class Rep, class Period>
-auto as_completed(R&& aws, std::chrono::duration<Rep, Period> timeout) {
+AsCompleted<detail::future_t<std::ranges::range_value_t<R>>> as_completed(R&& aws,
+                                                                        std::chrono::duration<Rep, Period> timeout) {
     return detail::as_completed_impl(std::forward<R>(aws), std::optional(detail::wait_timeout(timeout)));
 }
 /// Same, with the timeout in seconds.
 template <std::ranges::input_range R>
-auto as_completed(R&& aws, double timeout) {
+AsCompleted<detail::future_t<std::ranges::range_value_t<R>>> as_completed(R&& aws, double timeout) {
     return as_completed(std::forward<R>(aws), std::chrono::duration<double>(timeout));
 }
 
