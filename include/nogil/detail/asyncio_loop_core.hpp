@@ -56,33 +56,53 @@ class TaskBase;
 using Clock = std::chrono::steady_clock;
 
 /// A scheduled callback (call_soon, call_later, add_reader...): what Python's Handle and
-/// TimerHandle point to. Either a std::function or a plain function with a context pointer
-/// (the internal, allocation-light form used by sleep()).
+/// TimerHandle point to: fn(ctx). Internal timers (sleep(), timeouts) are just that, 56
+/// bytes, since a million sleeping tasks hold a million of them; a std::function callback
+/// lives in a CallbackHandle around it.
 struct HandleState : FrameAllocated {
-    static constexpr std::size_t not_in_heap = static_cast<std::size_t>(-1);
+    static constexpr std::size_t not_in_heap = static_cast<std::uint32_t>(-1);
 
     std::atomic<std::uint32_t> refs{1};
+    std::uint32_t heap_index = not_in_heap;
     std::atomic<bool> cancelled{false};
-    std::function<void()> callback;
+    bool owns_callback = false;  // this is a CallbackHandle
     void (*fn)(void*) = nullptr;
     void* ctx = nullptr;
     Clock::time_point when{};
     std::uint64_t seq = 0;
-    std::size_t heap_index = not_in_heap;
     LoopCore* loop = nullptr;  // set for timers, so cancel() can take them out of the heap
 
     void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
-    void release() noexcept {
-        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-    }
+    inline void release() noexcept;
     /// Python's Handle.cancel(): the callback will not run. A timer also leaves the heap
     /// (loop thread only for timers).
     void cancel() noexcept;
-    void run();
+    void run() { fn(ctx); }
 };
 
+/// A handle whose callback is a std::function (the public call_soon, call_later, add_reader).
+struct CallbackHandle final : HandleState {
+    explicit CallbackHandle(std::function<void()> f) : callback(std::move(f)) {
+        owns_callback = true;
+        fn = &call;
+        ctx = this;
+    }
+    std::function<void()> callback;
+
+private:
+    static void call(void* self) { static_cast<CallbackHandle*>(self)->callback(); }
+};
+
+inline void HandleState::release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (owns_callback)
+        delete static_cast<CallbackHandle*>(this);
+    else
+        delete this;
+}
+
 /// What the ready queue holds: a task step, an internal future callback or a handle. The kind
-/// lives in the low bits of the (8-byte aligned) first pointer: 24 bytes per queued item.
+/// lives in the low bits of the (8-byte aligned) first pointer.
 struct ReadyItem {
     enum class Kind : std::uintptr_t { step = 0, future_callback = 1, handle = 2 };
     std::uintptr_t tagged;                    // TaskBase* / callback context / HandleState*, | kind
@@ -96,24 +116,52 @@ struct ReadyItem {
     void* ptr() const noexcept { return reinterpret_cast<void*>(tagged & ~std::uintptr_t(3)); }
 };
 
-/// A growable ring buffer: the ready queue (FIFO, amortised O(1), no allocation once warm).
+/// The ready queue: a growable ring of 8-byte words (FIFO, amortised O(1), no allocation once
+/// warm). A step or a handle takes one word, a future callback three (tagged context, future,
+/// function): a queued task step, the common case, costs 8 bytes.
 class ReadyQueue {
 public:
-    bool empty() const noexcept { return size_ == 0; }
-    std::size_t size() const noexcept { return size_; }
-    void push(const ReadyItem& item);
+    bool empty() const noexcept { return items_ == 0; }
+    /// Items queued (not words).
+    std::size_t size() const noexcept { return items_; }
+    void push(const ReadyItem& item) {
+        const std::size_t words = item.kind() == ReadyItem::Kind::future_callback ? 3 : 1;
+        if (used_ + words > capacity_) grow();
+        put(item.tagged);
+        if (words == 3) {
+            put(reinterpret_cast<std::uintptr_t>(item.future));
+            put(reinterpret_cast<std::uintptr_t>(item.fn));
+        }
+        ++items_;
+    }
     ReadyItem pop() noexcept {
-        ReadyItem r = buf_[head_];
-        head_ = (head_ + 1) & (capacity_ - 1);
-        --size_;
+        ReadyItem r{take(), nullptr, nullptr};
+        if (r.kind() == ReadyItem::Kind::future_callback) {
+            r.future = reinterpret_cast<FutureBase*>(take());
+            r.fn = reinterpret_cast<void (*)(void*, FutureBase&)>(take());
+        }
+        --items_;
         return r;
     }
 
 private:
-    std::unique_ptr<ReadyItem[]> buf_;  // capacity_ slots, a power of two; not zeroed on growth
+    void grow();
+    void put(std::uintptr_t w) noexcept {
+        buf_[(head_ + used_) & (capacity_ - 1)] = w;
+        ++used_;
+    }
+    std::uintptr_t take() noexcept {
+        std::uintptr_t w = buf_[head_];
+        head_ = (head_ + 1) & (capacity_ - 1);
+        --used_;
+        return w;
+    }
+
+    std::unique_ptr<std::uintptr_t[]> buf_;  // capacity_ words, a power of two; not zeroed on growth
     std::size_t capacity_ = 0;
     std::size_t head_ = 0;
-    std::size_t size_ = 0;
+    std::size_t used_ = 0;   // words
+    std::size_t items_ = 0;
 };
 
 class LoopCore {
