@@ -305,7 +305,11 @@ void LoopCore::run_once() {
     else if (!timers_.empty())
         timeout = std::max(std::chrono::nanoseconds(0), timers_.front()->when - Clock::now());
 
-    if (timeout && timeout->count() == 0 && backend_->watched() == 0) {
+    // Only the signal self-pipe watched, and no signal arrived: nothing to poll for.
+    const std::size_t flag_backed = signal_pipe_[0] >= 0 ? 1 : 0;
+    const bool no_io = backend_->watched() == flag_backed &&
+                       !(flag_backed && signal_pending_.exchange(false, std::memory_order_relaxed));
+    if (timeout && timeout->count() == 0 && no_io) {
         drain_threadsafe();  // nothing to poll for: skip the system call
     } else {
         events_.clear();

@@ -8,8 +8,9 @@
 // One iteration (run_once), as Python's BaseEventLoop._run_once:
 //   1. timeout = 0 if callbacks are ready or stop() was called, else until the nearest timer,
 //      else unbounded;
-//   2. poll the backend (skipped when the timeout is 0 and no fd is watched: the cross-thread
-//      queue is then checked through an atomic flag, so sleep(0) costs no system call);
+//   2. poll the backend (skipped when the timeout is 0 and no fd is watched but the signal
+//      self-pipe: the cross-thread queue and the signals are then checked through atomic
+//      flags, so sleep(0) costs no system call, also under asyncio::run's Ctrl-C handler);
 //   3. move callbacks for ready fds, the cross-thread queue and due timers to the ready queue
 //      (so a zero-delay timer runs after the call_soon callbacks queued before it);
 //   4. run exactly the callbacks that are ready now; those they schedule wait for the next turn.
@@ -213,6 +214,9 @@ public:
     // --- signals (src/asyncio/signals.cpp) ----------------------------------------------
     void add_signal_handler(int sig, std::function<void()> fn);
     bool remove_signal_handler(int sig);
+    /// Async-signal-safe: a signal was written to the self-pipe (so a busy loop that skips
+    /// polling, see run_once, polls on its next turn).
+    void note_signal() noexcept { signal_pending_.store(true, std::memory_order_relaxed); }
 
     // --- running --------------------------------------------------------------------------
     void run_forever();
@@ -271,6 +275,7 @@ private:
     std::vector<IoEvent> events_;
     std::unordered_map<int, std::function<void()>> signal_handlers_;
     int signal_pipe_[2] = {-1, -1};
+    std::atomic<bool> signal_pending_{false};
     TaskBase* tasks_head_ = nullptr;
     std::size_t task_count_ = 0;
     std::atomic<std::thread::id> running_thread_{};
