@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -162,6 +163,22 @@ TEST(AsyncioGather, SameTaskTwiceIsWaitedOnce) {
         auto [x, y] = co_await asyncio::gather(a, a);
         EXPECT_EQ(x, 4);
         EXPECT_EQ(y, 4);
+    }());
+}
+
+TEST(AsyncioGather, MoveOnlyResultsAreMovedOutOfTheChildren) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto make = [](int v) -> asyncio::Coroutine<std::unique_ptr<int>> {
+            co_await asyncio::sleep(0);
+            co_return std::make_unique<int>(v);
+        };
+        auto second = asyncio::create_task(make(2));
+        auto [a, b] = co_await asyncio::gather(make(1), std::move(second));
+        EXPECT_EQ(*a + *b, 3);
+        std::vector<asyncio::Task<std::unique_ptr<int>>> tasks;
+        for (int i = 0; i < 3; ++i) tasks.push_back(asyncio::create_task(make(i)));
+        std::vector<std::unique_ptr<int>> all = co_await asyncio::gather(tasks);
+        EXPECT_TRUE(all.size() == 3u && *all[2] == 2);
     }());
 }
 
