@@ -182,4 +182,23 @@ TEST(AsyncioGather, MoveOnlyResultsAreMovedOutOfTheChildren) {
     }());
 }
 
+TEST(AsyncioGather, LateChildExceptionsAreNotReportedAsNeverRetrieved) {
+    std::vector<std::string> messages;
+    asyncio::run([](std::vector<std::string>* out) -> asyncio::Coroutine<> {
+        asyncio::get_running_loop().set_exception_handler(
+            [out](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { out->push_back(c.message); });
+        auto fail_after = [](int turns) -> asyncio::Coroutine<int> {
+            for (int i = 0; i < turns; ++i) co_await asyncio::sleep(0);
+            throw std::runtime_error("late");
+            co_return 0;
+        };
+        try {
+            co_await asyncio::gather(fail_after(1), fail_after(3));
+        } catch (const std::runtime_error&) {
+        }
+        for (int i = 0; i < 5; ++i) co_await asyncio::sleep(0);
+    }(&messages));
+    EXPECT_TRUE(messages.empty()) << messages.front();
+}
+
 }  // namespace

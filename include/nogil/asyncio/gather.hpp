@@ -117,7 +117,12 @@ public:
 private:
     void child_done(FutureBase& child) {
         ++nfinished_;
-        if (this->done()) return;
+        if (this->done()) {
+            // Python's _done_callback: a late child's exception counts as retrieved (the
+            // gather already reported the first one), so it is not logged when it goes.
+            if (!child.cancelled()) (void)child.stored_exception();
+            return;
+        }
         if (!Settled) {
             if (child.cancelled()) {
                 this->set_exception(std::make_exception_ptr(child.make_cancelled_error()));
