@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -141,6 +142,38 @@ TEST(AsyncioFuture, AwaitFromAnotherLoopThrows) {
     asyncio::run([](asyncio::Future<int> foreign) -> asyncio::Coroutine<> {
         EXPECT_THROW(co_await foreign, std::runtime_error);
     }(foreign));
+}
+
+TEST(AsyncioFuture, ExceptionNeverRetrievedIsReportedWhenTheLastHandleGoes) {
+    std::vector<std::string> messages;
+    asyncio::run([](std::vector<std::string>* out) -> asyncio::Coroutine<> {
+        asyncio::get_running_loop().set_exception_handler(
+            [out](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { out->push_back(c.message); });
+        {
+            asyncio::Future<int> lost;
+            lost.set_exception(std::runtime_error("lost"));
+        }
+        EXPECT_EQ(out->size(), 1u);
+        {
+            asyncio::Future<int> seen;
+            seen.set_exception(std::runtime_error("seen"));
+            EXPECT_NE(seen.exception(), nullptr);
+            asyncio::Future<int> cancelled;
+            cancelled.cancel();
+        }
+        co_return;
+    }(&messages));
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0], "Future exception was never retrieved");
+}
+
+TEST(AsyncioFuture, MoveOnlyValueIsMovedOutByAwaitingAnRvalue) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<std::unique_ptr<int>> f;
+        f.set_result(std::make_unique<int>(4));
+        std::unique_ptr<int> p = co_await std::move(f);
+        EXPECT_TRUE(p && *p == 4);
+    }());
 }
 
 }  // namespace

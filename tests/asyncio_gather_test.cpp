@@ -4,6 +4,7 @@
 
 #include "asyncio_testing.hpp"
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -158,6 +159,41 @@ TEST(AsyncioGather, SameTaskTwiceIsWaitedOnce) {
         EXPECT_EQ(x, 4);
         EXPECT_EQ(y, 4);
     }());
+}
+
+TEST(AsyncioGather, MoveOnlyResultsAreMovedOutOfTheChildren) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto make = [](int v) -> asyncio::Coroutine<std::unique_ptr<int>> {
+            co_await asyncio::sleep(0);
+            co_return std::make_unique<int>(v);
+        };
+        auto second = asyncio::create_task(make(2));
+        auto [a, b] = co_await asyncio::gather(make(1), std::move(second));
+        EXPECT_EQ(*a + *b, 3);
+        std::vector<asyncio::Task<std::unique_ptr<int>>> tasks;
+        for (int i = 0; i < 3; ++i) tasks.push_back(asyncio::create_task(make(i)));
+        std::vector<std::unique_ptr<int>> all = co_await asyncio::gather(tasks);
+        EXPECT_TRUE(all.size() == 3u && *all[2] == 2);
+    }());
+}
+
+TEST(AsyncioGather, LateChildExceptionsAreNotReportedAsNeverRetrieved) {
+    std::vector<std::string> messages;
+    asyncio::run([](std::vector<std::string>* out) -> asyncio::Coroutine<> {
+        asyncio::get_running_loop().set_exception_handler(
+            [out](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { out->push_back(c.message); });
+        auto fail_after = [](int turns) -> asyncio::Coroutine<int> {
+            for (int i = 0; i < turns; ++i) co_await asyncio::sleep(0);
+            throw std::runtime_error("late");
+            co_return 0;
+        };
+        try {
+            co_await asyncio::gather(fail_after(1), fail_after(3));
+        } catch (const std::runtime_error&) {
+        }
+        for (int i = 0; i < 5; ++i) co_await asyncio::sleep(0);
+    }(&messages));
+    EXPECT_TRUE(messages.empty()) << messages.front();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -346,6 +347,123 @@ asyncio::Coroutine<int> worker(unsigned seed, int* recorded) {
     }
     *recorded = sum;
     co_return sum;
+}
+
+// --- move-only results -----------------------------------------------------------------------
+
+asyncio::Coroutine<std::unique_ptr<int>> boxed(int v) {
+    co_await asyncio::sleep(0);
+    co_return std::make_unique<int>(v);
+}
+
+TEST(AsyncioTask, MoveOnlyResultIsMovedOutByAwaitingAnRvalue) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task(boxed(7));
+        std::unique_ptr<int> p = co_await std::move(t);
+        EXPECT_TRUE(p && *p == 7);
+        std::unique_ptr<int> q = co_await asyncio::create_task(boxed(8));  // a temporary
+        EXPECT_TRUE(q && *q == 8);
+    }());
+}
+
+TEST(AsyncioTask, MoveOnlyResultByReferenceThenMovedOut) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task(boxed(9));
+        asyncio::Task<std::unique_ptr<int>> other = t;
+        while (!t.done()) co_await asyncio::sleep(0);
+        const std::unique_ptr<int>& ref = t.result();
+        EXPECT_EQ(*ref, 9);
+        std::unique_ptr<int> taken = std::move(other).result();
+        EXPECT_EQ(*taken, 9);
+        EXPECT_EQ(t.result(), nullptr) << "every handle sees the moved-from value";
+    }());
+}
+
+TEST(AsyncioTask, AwaitingAnLvalueCopiesACopyableResult) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto t = asyncio::create_task([]() -> asyncio::Coroutine<std::string> { co_return std::string(100, 'x'); }());
+        std::string a = co_await t;
+        std::string b = co_await t;
+        EXPECT_EQ(a, b);
+        EXPECT_EQ(t.result(), a);
+    }());
+}
+
+TEST(AsyncioTask, RunReturnsAMoveOnlyResult) {
+    std::unique_ptr<int> p = asyncio::run(boxed(3));
+    ASSERT_TRUE(p);
+    EXPECT_EQ(*p, 3);
+}
+
+// --- "Task exception was never retrieved" ------------------------------------------------------
+
+struct Reports {
+    std::vector<asyncio::ExceptionContext> contexts;
+    void install() {
+        asyncio::get_running_loop().set_exception_handler(
+            [this](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { contexts.push_back(c); });
+    }
+    std::size_t count(const std::string& message) const {
+        std::size_t n = 0;
+        for (auto& c : contexts) n += c.message == message;
+        return n;
+    }
+};
+
+asyncio::Coroutine<int> fails() {
+    co_await asyncio::sleep(0);
+    throw std::logic_error("boom");
+    co_return 0;
+}
+
+TEST(AsyncioTask, ExceptionNeverRetrievedIsReportedOnceWhenTheTaskGoes) {
+    Reports reports;
+    asyncio::run([](Reports* r) -> asyncio::Coroutine<> {
+        r->install();
+        {
+            auto t = asyncio::create_task(fails());
+            co_await asyncio::sleep(0);
+            co_await asyncio::sleep(0);
+            EXPECT_TRUE(t.done());
+            EXPECT_EQ(r->count("Task exception was never retrieved"), 0u) << "still referenced";
+        }
+        EXPECT_EQ(r->count("Task exception was never retrieved"), 1u);
+        if (r->contexts.empty()) co_return;
+        auto& c = r->contexts.back();
+        EXPECT_NE(c.source.find("<Task finished"), std::string::npos) << c.source;
+        try {
+            std::rethrow_exception(c.exception);
+        } catch (const std::logic_error& e) {
+            EXPECT_STREQ(e.what(), "boom");
+        }
+    }(&reports));
+    EXPECT_EQ(reports.count("Task exception was never retrieved"), 1u);
+}
+
+TEST(AsyncioTask, RetrievedOrCancelledTasksAreNotReported) {
+    Reports reports;
+    asyncio::run([](Reports* r) -> asyncio::Coroutine<> {
+        r->install();
+        {
+            auto awaited = asyncio::create_task(fails());
+            auto by_result = asyncio::create_task(fails());
+            auto by_exception = asyncio::create_task(fails());
+            auto gathered = asyncio::create_task(fails());
+            auto cancelled = asyncio::create_task(fails());
+            cancelled.cancel();
+            try {
+                co_await awaited;
+            } catch (const std::logic_error&) {
+            }
+            auto all = co_await asyncio::gather(asyncio::return_exceptions, gathered);
+            EXPECT_NE(std::get<0>(all).index(), 0u);
+            EXPECT_THROW(by_result.result(), std::logic_error);
+            EXPECT_NE(by_exception.exception(), nullptr);
+            EXPECT_TRUE(cancelled.cancelled());
+        }
+        co_await asyncio::sleep(0);
+    }(&reports));
+    EXPECT_EQ(reports.count("Task exception was never retrieved"), 0u);
 }
 
 }  // namespace stress

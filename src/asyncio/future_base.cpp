@@ -1,8 +1,24 @@
 #include <nogil/detail/asyncio_future_base.hpp>
 
+#include <nogil/asyncio/event_loop.hpp>
+#include <nogil/detail/asyncio_task_base.hpp>
+
 namespace nogil::detail::aio {
 
 FutureBase::~FutureBase() { loop_->release(); }
+
+void FutureBase::report_unretrieved() noexcept {
+    try {
+        const bool task = dynamic_cast<const TaskBase*>(this) != nullptr;
+        asyncio::ExceptionContext context{task ? "Task exception was never retrieved" : "Future exception was never retrieved",
+                                          peek_exception(), describe()};
+        if (loop_->is_closed())
+            print_exception_context(context);
+        else
+            loop_->call_exception_handler(context);
+    } catch (...) {
+    }
+}
 
 FutureBase::Extras& FutureBase::extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
@@ -26,7 +42,7 @@ std::string FutureBase::describe() const {
         case State::cancelled:
             return "<Future cancelled>";
         default:
-            return stored_exception() ? "<Future finished exception>" : "<Future finished>";
+            return peek_exception() ? "<Future finished exception>" : "<Future finished>";
     }
 }
 
@@ -48,6 +64,7 @@ void FutureBase::set_exception(std::exception_ptr e) {
     if (!e) throw std::invalid_argument("set_exception: exception must not be null");
     throw_if_done("invalid state");
     extras().exception = std::move(e);
+    derived_flags_ |= unretrieved_flag;
     state_ = State::finished;
     schedule_callbacks();
 }
@@ -61,13 +78,13 @@ void FutureBase::finish() {
 std::exception_ptr FutureBase::exception() const {
     if (state_ == State::cancelled) throw make_cancelled_error();
     if (state_ == State::pending) throw InvalidStateError("Exception is not set.");
-    return stored_exception();
+    return stored_exception();  // retrieved
 }
 
 void FutureBase::check_result() const {
     if (state_ == State::cancelled) throw make_cancelled_error();
     if (state_ == State::pending) throw InvalidStateError("Result is not set.");
-    if (extras_ && extras_->exception) std::rethrow_exception(extras_->exception);
+    if (extras_ && extras_->exception) std::rethrow_exception(stored_exception());  // retrieved
 }
 
 void FutureBase::add_callback(Callback fn, void* ctx) {

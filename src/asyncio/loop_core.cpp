@@ -21,24 +21,14 @@ void HandleState::cancel() noexcept {
     if (loop && heap_index != not_in_heap) loop->remove_timer(*this);
 }
 
-void HandleState::run() {
-    if (fn)
-        fn(ctx);
-    else
-        callback();
-}
 
-void ReadyQueue::push(const ReadyItem& item) {
-    if (size_ == capacity_) {
-        std::size_t bigger_capacity = capacity_ == 0 ? 64 : capacity_ * 2;
-        std::unique_ptr<ReadyItem[]> bigger(new ReadyItem[bigger_capacity]);
-        for (std::size_t i = 0; i < size_; ++i) bigger[i] = buf_[(head_ + i) & (capacity_ - 1)];
-        buf_ = std::move(bigger);
-        capacity_ = bigger_capacity;
-        head_ = 0;
-    }
-    buf_[(head_ + size_) & (capacity_ - 1)] = item;
-    ++size_;
+void ReadyQueue::grow() {
+    std::size_t bigger_capacity = capacity_ == 0 ? 64 : capacity_ * 2;
+    std::unique_ptr<std::uintptr_t[]> bigger(new std::uintptr_t[bigger_capacity]);
+    for (std::size_t i = 0; i < used_; ++i) bigger[i] = buf_[(head_ + i) & (capacity_ - 1)];
+    buf_ = std::move(bigger);
+    capacity_ = bigger_capacity;
+    head_ = 0;
 }
 
 // ----------------------------------------------------------------------------- life cycle
@@ -113,8 +103,7 @@ void LoopCore::schedule_handle(HandleState* handle) {
 
 Ref<HandleState> LoopCore::call_soon(std::function<void()> fn) {
     if (closed_) throw std::runtime_error("Event loop is closed");
-    auto* h = new HandleState;
-    h->callback = std::move(fn);
+    auto* h = new CallbackHandle(std::move(fn));
     ready_.push(ReadyItem::make(ReadyItem::Kind::handle, h));  // the queue owns the first reference
     return Ref<HandleState>(h);
 }
@@ -128,11 +117,11 @@ void LoopCore::heap_up(std::size_t i) noexcept {
         std::size_t parent = (i - 1) / 2;
         if (!less(h, timers_[parent])) break;
         timers_[i] = timers_[parent];
-        timers_[i]->heap_index = i;
+        timers_[i]->heap_index = static_cast<std::uint32_t>(i);
         i = parent;
     }
     timers_[i] = h;
-    h->heap_index = i;
+    h->heap_index = static_cast<std::uint32_t>(i);
 }
 
 void LoopCore::heap_down(std::size_t i) noexcept {
@@ -147,11 +136,11 @@ void LoopCore::heap_down(std::size_t i) noexcept {
         if (child + 1 < n && less(timers_[child + 1], timers_[child])) ++child;
         if (!less(timers_[child], h)) break;
         timers_[i] = timers_[child];
-        timers_[i]->heap_index = i;
+        timers_[i]->heap_index = static_cast<std::uint32_t>(i);
         i = child;
     }
     timers_[i] = h;
-    h->heap_index = i;
+    h->heap_index = static_cast<std::uint32_t>(i);
 }
 
 void LoopCore::heap_push(HandleState* h) {
@@ -169,7 +158,7 @@ void LoopCore::remove_timer(HandleState& timer) noexcept {
     timer.heap_index = HandleState::not_in_heap;
     if (last != &timer) {
         timers_[i] = last;
-        last->heap_index = i;
+        last->heap_index = static_cast<std::uint32_t>(i);
         heap_down(i);
         heap_up(last->heap_index);
     }
@@ -178,8 +167,7 @@ void LoopCore::remove_timer(HandleState& timer) noexcept {
 
 Ref<HandleState> LoopCore::call_at(Clock::time_point when, std::function<void()> fn) {
     if (closed_) throw std::runtime_error("Event loop is closed");
-    auto* h = new HandleState;
-    h->callback = std::move(fn);
+    auto* h = new CallbackHandle(std::move(fn));
     h->when = when;
     heap_push(h);  // the heap owns the first reference
     return Ref<HandleState>(h);
@@ -196,8 +184,7 @@ Ref<HandleState> LoopCore::call_at(Clock::time_point when, void (*fn)(void*), vo
 }
 
 Ref<HandleState> LoopCore::call_soon_threadsafe(std::function<void()> fn) {
-    Ref<HandleState> h = Ref<HandleState>::adopt(new HandleState);
-    h->callback = std::move(fn);
+    Ref<HandleState> h = Ref<HandleState>::adopt(new CallbackHandle(std::move(fn)));
     {
         std::lock_guard lock(threadsafe_mutex_);
         if (closed_) throw std::runtime_error("Event loop is closed");
@@ -227,8 +214,7 @@ void LoopCore::set_fd_callback(int fd, bool writer, std::function<void()> fn) {
     auto& entry = fds_[fd];
     auto& slot = writer ? entry.writer : entry.reader;
     auto& other = writer ? entry.reader : entry.writer;
-    auto h = Ref<HandleState>::adopt(new HandleState);
-    h->callback = std::move(fn);
+    auto h = Ref<HandleState>::adopt(new CallbackHandle(std::move(fn)));
     try {
         backend_->watch(fd, (writer ? io_writable : io_readable) | (other ? (writer ? io_readable : io_writable) : 0u));
     } catch (...) {
@@ -319,7 +305,11 @@ void LoopCore::run_once() {
     else if (!timers_.empty())
         timeout = std::max(std::chrono::nanoseconds(0), timers_.front()->when - Clock::now());
 
-    if (timeout && timeout->count() == 0 && backend_->watched() == 0) {
+    // Only the signal self-pipe watched, and no signal arrived: nothing to poll for.
+    const std::size_t flag_backed = signal_pipe_[0] >= 0 ? 1 : 0;
+    const bool no_io = backend_->watched() == flag_backed &&
+                       !(flag_backed && signal_pending_.exchange(false, std::memory_order_relaxed));
+    if (timeout && timeout->count() == 0 && no_io) {
         drain_threadsafe();  // nothing to poll for: skip the system call
     } else {
         events_.clear();

@@ -22,6 +22,7 @@ std::atomic<LoopCore*> signal_loop{nullptr};
 
 extern "C" void forward_signal(int sig) {
     int saved = errno;
+    if (LoopCore* loop = signal_loop.load(std::memory_order_relaxed)) loop->note_signal();
     int fd = signal_write_fd.load(std::memory_order_relaxed);
     if (fd >= 0) {
         unsigned char b = static_cast<unsigned char>(sig);

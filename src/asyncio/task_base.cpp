@@ -24,21 +24,28 @@ namespace {
 std::atomic<std::uint32_t> task_counter{0};
 }
 
-TaskBase::TaskBase(LoopCore& loop, std::coroutine_handle<> root, PromiseBase& root_promise, std::string name)
-    : FutureBase(loop),
-      root_(root),
-      root_promise_(&root_promise),
-      id_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
-    if (!name.empty()) extras().task_name = std::move(name);
+TaskBase::TaskBase(LoopCore& loop, std::size_t frame_offset, std::size_t promise_offset_found, std::string_view name)
+    : FutureBase(loop), id_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
+    if (promise_offset_found != promise_offset)
+        throw std::logic_error("nogil::asyncio: unexpected coroutine frame layout (promise not after two pointers)");
+    if (frame_offset > 0xffff) throw std::logic_error("nogil::asyncio: a task's value type is too large (over 64 KiB)");
+    derived_small_ = static_cast<std::uint16_t>(frame_offset);
+    derived_flags_ |= frame_alive_flag;
+    if (!name.empty()) extras().task_name = std::string(name);
 }
 
 TaskBase::~TaskBase() { destroy_frame(); }
 
 void TaskBase::destroy_frame() noexcept {
-    if (root_) {
-        root_promise_ = nullptr;
-        std::exchange(root_, nullptr).destroy();
-    }
+    if (!frame_alive()) return;
+    derived_flags_ &= static_cast<std::uint8_t>(~frame_alive_flag);
+    // The frame's operator delete sees this address and leaves the block to us. Destroying a
+    // frame may destroy other tasks' frames (its locals): save and restore the mark.
+    void* frame = root().address();
+    void* outer = std::exchange(kept_frame_, frame);
+    root().destroy();
+    kept_frame_ = outer;
+    frame_size_ = static_cast<std::uint32_t>(kept_frame_size_);
 }
 
 TaskBase& TaskBase::current_or_throw(const char* what) {
@@ -56,18 +63,18 @@ std::string TaskBase::describe() const {
     std::string s = "<Task ";
     s += !done() ? "pending" : cancelled() ? "cancelled" : "finished";
     s += " name='" + get_name() + "'";
-    if (root_promise_) s += std::string(" coro=<") + coro_name() + ">";
-    if (done() && !cancelled() && stored_exception()) s += " exception";
+    if (frame_alive()) s += std::string(" coro=<") + coro_name() + ">";
+    if (done() && !cancelled() && peek_exception()) s += " exception";
     return s + ">";
 }
 
 void TaskBase::print_stack(std::ostream& out) const {
     std::ostringstream s;
     s << "Stack for " << describe() << " (most recent call last):\n";
-    if (!root_promise_) {
+    if (!frame_alive()) {
         s << "No stack for " << describe() << "\n";
     } else {
-        for (const PromiseBase* p = root_promise_; p; p = p->child)
+        for (const PromiseBase* p = &root_promise(); p; p = p->child)
             s << "  File \"" << p->where.file_name() << "\", line " << p->where.line() << ", in "
               << p->where.function_name() << "\n";
     }
@@ -76,7 +83,7 @@ void TaskBase::print_stack(std::ostream& out) const {
 
 bool TaskBase::cancel(std::string msg) {
     if (done()) return false;
-    ++num_cancels_requested_;
+    ++extras().num_cancels;
     set_cancel_message(std::move(msg));
     if (waiter_ && waiter_->cancel(cancel_message())) return true;
     set_must_cancel(true);
@@ -84,8 +91,10 @@ bool TaskBase::cancel(std::string msg) {
 }
 
 std::uint32_t TaskBase::uncancel() noexcept {
-    if (num_cancels_requested_ > 0 && --num_cancels_requested_ == 0) set_must_cancel(false);
-    return num_cancels_requested_;
+    Extras* x = extras_if_any();
+    if (!x) return 0;
+    if (x->num_cancels > 0 && --x->num_cancels == 0) set_must_cancel(false);
+    return x->num_cancels;
 }
 
 void TaskBase::start(bool eager) {
@@ -97,7 +106,7 @@ void TaskBase::start(bool eager) {
 }
 
 void TaskBase::step() {
-    if (done() || !root_) return;
+    if (done() || !frame_alive()) return;
     if (!(derived_flags_ & started_flag)) {
         derived_flags_ |= started_flag;
         if (must_cancel()) {  // cancelled before it ran: none of its code runs
@@ -108,9 +117,9 @@ void TaskBase::step() {
             loop().unregister_task(*this);
             return;
         }
-        next_ = root_;
+        next_ = root();
     } else {
-        next_ = std::exchange(resume_at_, nullptr);
+        next_ = std::exchange(root_promise().continuation, nullptr);
     }
     TaskBase* previous = std::exchange(current_, this);
     // The trampoline: Coroutine awaits and returns set next_ instead of resuming each other,
@@ -118,11 +127,11 @@ void TaskBase::step() {
     // runs its own loop to the end, leaving next_ empty again, before this loop continues.
     while (next_) std::exchange(next_, nullptr).resume();
     current_ = previous;
-    if (root_.done()) complete();
+    if (frame_alive() && root().done()) complete();
 }
 
 void TaskBase::complete() {
-    std::exception_ptr e = root_promise_->exception;
+    std::exception_ptr e = root_promise().exception;
     bool cancelled_by_coro = false;
     std::string msg;
     if (!e && !must_cancel()) {

@@ -9,7 +9,10 @@
 // step loop (a trampoline) instead of resuming frames from each other, so a chain of a million
 // nested awaits runs in constant stack. A Coroutine can also become a task (create_task).
 //
-// Frames come from the recycling allocator (detail/asyncio_frame_allocator.hpp). Each frame
+// Frames come from the recycling allocator (detail/asyncio_frame_allocator.hpp), each with room
+// in front of it for the state of a Task (detail::TaskState<T>, about 100 bytes): a coroutine
+// that becomes a task needs no second allocation, at the price of that room in frames that are
+// only awaited (they are short-lived: an awaited frame dies when it returns). Each frame
 // records its function's std::source_location (8 bytes): its name for print_stack() and for
 // debug reports. A Coroutine destroyed without ever being awaited or scheduled is reported in
 // debug mode ("coroutine '...' was never awaited").
@@ -19,10 +22,13 @@
 #include <nogil/detail/asyncio_task_base.hpp>
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
+#include <new>
 #include <optional>
 #include <source_location>
 #include <stdexcept>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -63,6 +69,17 @@ struct FinalAwaiter {
 };
 
 struct CoroutineAccess;
+
+template <class T>
+class TaskState;
+/// The room in front of every Coroutine<T> frame: a TaskState<T>, rounded to the alignment
+/// operator new guarantees (frames may hold over-aligned locals up to that).
+template <class T>
+constexpr std::size_t task_header_size() noexcept {
+    constexpr std::size_t a = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+    static_assert(alignof(TaskState<T>) <= a, "Coroutine<T>: T must not be over-aligned");
+    return (sizeof(TaskState<T>) + a - 1) / a * a;
+}
 }  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
@@ -75,7 +92,18 @@ public:
     /// The type co_await yields.
     using value_type = T;
 
-    struct promise_type : detail::PromiseValue<T>, detail::FrameAllocated {
+    struct promise_type : detail::PromiseValue<T> {
+        // The frame and the room for a task state in front of it (see the header comment).
+        static void* operator new(std::size_t size) {
+            constexpr std::size_t header = detail::task_header_size<T>();
+            return static_cast<char*>(nogil::detail::RecyclingAllocator::allocate(header + size)) + header;
+        }
+        static void operator delete(void* frame, std::size_t size) noexcept {
+            // A task's root frame: the task frees the block (its state lives in it).
+            if (detail::TaskBase::keep_frame_memory(frame, size)) return;
+            constexpr std::size_t header = detail::task_header_size<T>();
+            nogil::detail::RecyclingAllocator::deallocate(static_cast<char*>(frame) - header, header + size);
+        }
         // The default argument is evaluated where the compiler builds the promise, inside the
         // coroutine function: it names that function.
         explicit promise_type(std::source_location where = std::source_location::current()) noexcept {
@@ -163,6 +191,66 @@ struct CoroutineAccess {
         return std::exchange(c.handle_, nullptr);
     }
 };
+
+template <class T>
+struct TaskValue {
+    std::optional<T> value;
+};
+template <>
+struct TaskValue<void> {};
+
+/// A Task's typed state: TaskBase plus the value. Built by create_task in the room in front of
+/// the root frame; the block (state + frame) is freed when the last reference goes.
+template <class T>
+class TaskState final : public TaskBase {
+public:
+    using handle_type = typename asyncio::Coroutine<T>::handle_type;
+    TaskState(LoopCore& loop, handle_type h, std::string_view name)
+        : TaskBase(loop, task_header_size<T>(), promise_offset(h), name) {}
+
+    /// The value, or throws what result() throws. Marks an exception retrieved.
+    decltype(auto) value() const {
+        check_result();
+        if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*slot_.value);
+    }
+    /// Moves the value out (co_await std::move(task), gather, run); the state keeps a
+    /// moved-from T.
+    T take_value() {
+        check_result();
+        if constexpr (!std::is_void_v<T>) return std::move(*slot_.value);
+    }
+
+private:
+    static std::size_t promise_offset(handle_type h) noexcept {
+        return static_cast<std::size_t>(reinterpret_cast<char*>(static_cast<PromiseBase*>(&h.promise())) -
+                                        static_cast<char*>(h.address()));
+    }
+    void store_result() override {
+        // Runs before the frame is destroyed, so root() is still valid.
+        if constexpr (!std::is_void_v<T>) slot_.value.emplace(handle_type::from_address(root().address()).promise().take());
+    }
+    void destroy_self() noexcept override {
+        destroy_frame();
+        const std::size_t block_size = task_header_size<T>() + frame_size();
+        void* block = this;
+        this->~TaskState();
+        nogil::detail::RecyclingAllocator::deallocate(block, block_size);
+    }
+    [[no_unique_address]] TaskValue<T> slot_;
+};
+
+/// create_task's half: builds the task state in front of `h`'s frame (which it then owns).
+template <class T>
+TaskState<T>* make_task_state(LoopCore& loop, std::coroutine_handle<typename asyncio::Coroutine<T>::promise_type> h,
+                              std::string_view name) {
+    void* room = static_cast<char*>(h.address()) - task_header_size<T>();
+    try {
+        return ::new (room) TaskState<T>(loop, h, name);
+    } catch (...) {
+        h.destroy();
+        throw;
+    }
+}
 
 template <class A>
 struct is_coroutine : std::false_type {};

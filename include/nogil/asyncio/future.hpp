@@ -5,7 +5,10 @@
 //
 // Awaiting: `T v = co_await fut;` suspends the task until the future is done; the task is
 // resumed by the loop one turn after completion (from the done callbacks), and gets the value
-// (a copy), the exception, or CancelledError. Cancelling the awaiting task cancels the future.
+// (a copy; `co_await std::move(fut)` moves it out, and is the only way for a move-only T), the
+// exception, or CancelledError. Cancelling the awaiting task cancels the future. The value
+// rules are Task's (asyncio/task.hpp). A future that got an exception nobody retrieved is
+// reported when destroyed ("Future exception was never retrieved").
 
 #include <nogil/asyncio/event_loop.hpp>
 #include <nogil/detail/asyncio_future_awaiter.hpp>
@@ -35,6 +38,10 @@ public:
         check_result();
         return *value_;
     }
+    T take_value() {
+        check_result();
+        return std::move(*value_);
+    }
 
 private:
     std::optional<T> value_;
@@ -46,6 +53,7 @@ public:
     using FutureBase::FutureBase;
     void set_result() { finish(); }
     void value() const { check_result(); }
+    void take_value() { check_result(); }
 };
 
 }  // namespace nogil::detail::aio
@@ -62,7 +70,9 @@ public:
 
     /// Python's result(): the value; throws InvalidStateError("Result is not set.") if pending,
     /// CancelledError if cancelled, or the exception it was completed with.
-    decltype(auto) result() const { return state_->value(); }
+    decltype(auto) result() const& { return state_->value(); }
+    /// Same, moving the value out of the future (other handles then see a moved-from value).
+    T result() && { return state_->take_value(); }
     /// Null on success; throws CancelledError if cancelled, InvalidStateError if pending.
     std::exception_ptr exception() const { return state_->exception(); }
     bool done() const noexcept { return state_->done(); }
@@ -102,9 +112,16 @@ public:
     /// The loop this future belongs to.
     EventLoop& get_loop() const { return *state_->loop().owner(); }
 
-    /// See the header comment.
-    auto operator co_await() const noexcept {
-        return detail::FutureAwaiter<State, T>(state_);
+    /// Waits and copies the value; see the header comment.
+    detail::FutureAwaiter<detail::FutureState<T>, T, false> operator co_await() const& noexcept {
+        static_assert(std::is_void_v<T> || std::is_copy_constructible_v<T>,
+                      "co_await on a Future<T> lvalue copies the result, and T is move-only: write "
+                      "co_await std::move(future) to move the result out");
+        return detail::FutureAwaiter<State, T, false>(state_);
+    }
+    /// Waits and moves the value out; see the header comment.
+    detail::FutureAwaiter<detail::FutureState<T>, T, true> operator co_await() && noexcept {
+        return detail::FutureAwaiter<State, T, true>(state_);
     }
     friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
 

@@ -14,7 +14,10 @@
 //   - cancelling the gather future (or the task awaiting it) cancels every child not yet done;
 //     the gather then ends with CancelledError once all children are done, even with
 //     return_exceptions;
-//   - a void result is asyncio::Nothing (Python's None) in the tuple or vector.
+//   - a void result is asyncio::Nothing (Python's None) in the tuple or vector;
+//   - move-only results (Task<std::unique_ptr<X>>) are moved out of the children (gather
+//     consumes them: a handle the caller kept then holds a moved-from value); copyable ones
+//     are copied.
 // The awaiting task is resumed by the loop one turn after the gather future completes.
 
 #include <nogil/asyncio/future.hpp>
@@ -50,9 +53,10 @@ using gather_value_t = std::conditional_t<std::is_void_v<T>, asyncio::Nothing, T
 template <class T, bool Settled>
 using gather_elem_t = std::conditional_t<Settled, std::variant<gather_value_t<T>, std::exception_ptr>, gather_value_t<T>>;
 
-/// One child's contribution to the result list.
+/// One child's contribution to the result list: gather consumes its children, so a move-only
+/// value is moved out of the child; a copyable one is copied (handles the caller kept still see it).
 template <bool Settled, class F>
-auto gather_element(const F& child) {
+auto gather_element(F& child) {
     using T = future_value_t<F>;
     using E = gather_elem_t<T, Settled>;
     if constexpr (Settled) {
@@ -62,6 +66,11 @@ auto gather_element(const F& child) {
     if constexpr (std::is_void_v<T>) {
         child.result();
         return E(asyncio::Nothing{});
+    } else if constexpr (!std::is_copy_constructible_v<T>) {
+        if constexpr (Settled)
+            return E(std::in_place_index<0>, std::move(child).result());
+        else
+            return E(std::move(child).result());
     } else if constexpr (Settled) {
         return E(std::in_place_index<0>, child.result());
     } else {
@@ -108,7 +117,12 @@ public:
 private:
     void child_done(FutureBase& child) {
         ++nfinished_;
-        if (this->done()) return;
+        if (this->done()) {
+            // Python's _done_callback: a late child's exception counts as retrieved (the
+            // gather already reported the first one), so it is not logged when it goes.
+            if (!child.cancelled()) (void)child.stored_exception();
+            return;
+        }
         if (!Settled) {
             if (child.cancelled()) {
                 this->set_exception(std::make_exception_ptr(child.make_cancelled_error()));

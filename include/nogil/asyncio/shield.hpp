@@ -46,8 +46,10 @@ private:
             this->set_exception(in.stored_exception());
         else if constexpr (std::is_void_v<future_value_t<F>>)
             this->set_result();
-        else
+        else if constexpr (std::is_copy_constructible_v<future_value_t<F>>)
             this->set_result(inner_.result());
+        else
+            this->set_result(std::move(inner_).result());
     }
     F inner_;
 };

@@ -16,61 +16,81 @@
 #include <chrono>
 #include <cmath>
 #include <coroutine>
+#include <cstdint>
 #include <stdexcept>
 #include <utility>
 
 namespace nogil::detail::aio {
 
-/// The waiter behind sleep() (the smallest example of the waiter protocol).
+/// The waiter behind sleep() (the smallest example of the waiter protocol). 16 bytes: it lives
+/// in the awaiting coroutine's frame, and every sleeping task holds one, so its state is one
+/// tagged word (the vtable pointer is the other):
+///   odd      the delay, not yet awaited: (nanoseconds << 1) | 1;
+///   pointer  the armed timer (one reference held), once suspended with a positive delay;
+///   2        cancel() took the cancellation (the timer is gone).
+/// A sleep(0) keeps its (odd) delay after suspending: it has no timer and nothing to cancel.
 class SleepWaiter : public Waiter {
 public:
-    explicit SleepWaiter(Clock::duration delay) noexcept : delay_(delay) {}
+    explicit SleepWaiter(Clock::duration delay) noexcept
+        : word_((static_cast<std::uintptr_t>(delay.count()) << 1) | 1u) {}
     /// Moves a not yet awaited sleep (e.g. into a task by wait_for or gather).
-    SleepWaiter(SleepWaiter&& other) noexcept : delay_(other.delay_) {}
+    SleepWaiter(SleepWaiter&& other) noexcept : word_(other.word_) {}
     SleepWaiter(const SleepWaiter&) = delete;
     SleepWaiter& operator=(const SleepWaiter&) = delete;
     ~SleepWaiter() {
-        if (timer_) timer_->cancel();
+        if (HandleState* t = timer()) {
+            t->cancel();
+            t->release();
+        }
     }
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) {
-        task_ = &TaskBase::current_or_throw("asyncio::sleep()");
-        if (delay_ <= Clock::duration::zero()) {
-            task_->suspend(nullptr, h);  // a bare yield: a cancel becomes a pending one
-            task_->wake();
+        TaskBase& task = TaskBase::current_or_throw("asyncio::sleep()");
+        const Clock::duration delay(static_cast<Clock::rep>(static_cast<std::intptr_t>(word_) >> 1));
+        if (delay <= Clock::duration::zero()) {
+            task.suspend(nullptr, h);  // a bare yield: a cancel becomes a pending one
+            task.wake();
             return;
         }
-        timer_ = task_->loop().call_at(Clock::now() + delay_, &on_timer, task_);
-        task_->suspend(this, h);
+        Ref<HandleState> t = task.loop().call_at(Clock::now() + delay, &on_timer, &task);
+        if (t) word_ = reinterpret_cast<std::uintptr_t>(t.detach());
+        task.suspend(this, h);
     }
     bool cancel(const std::string&) override {
-        if (!timer_ || timer_->heap_index == HandleState::not_in_heap) return false;  // already fired
-        task_->loop().remove_timer(*timer_);
-        cancelled_ = true;
-        task_->wake();
+        HandleState* t = timer();
+        if (!t || t->heap_index == HandleState::not_in_heap) return false;  // already fired
+        auto& task = *static_cast<TaskBase*>(t->ctx);
+        task.loop().remove_timer(*t);
+        t->release();
+        word_ = cancelled_mark;
+        task.wake();
         return true;
     }
 
 protected:
+    /// Runs inside the task's step (await_resume), so the current task is the sleeper.
     void resumed() {
-        task_->throw_if_cancel_requested();
-        if (cancelled_) throw task_->make_cancelled_error();
+        TaskBase& task = *TaskBase::current();
+        task.throw_if_cancel_requested();
+        if (word_ == cancelled_mark) throw task.make_cancelled_error();
     }
 
 private:
     static void on_timer(void* task) { static_cast<TaskBase*>(task)->wake(); }
+    static constexpr std::uintptr_t cancelled_mark = 2;
+    HandleState* timer() const noexcept {
+        return (word_ & 1u) || word_ == cancelled_mark ? nullptr : reinterpret_cast<HandleState*>(word_);
+    }
 
-    Clock::duration delay_;
-    Ref<HandleState> timer_;
-    TaskBase* task_ = nullptr;
-    bool cancelled_ = false;
+    std::uintptr_t word_;
 };
 
 template <class Rep, class Period>
 Clock::duration sleep_delay(std::chrono::duration<Rep, Period> d) {
     const double seconds = std::chrono::duration<double>(d).count();
     if (std::isnan(seconds)) throw std::invalid_argument("delay must not be NaN");
-    if (seconds > 3.2e9) return std::chrono::hours(24 * 365 * 100);  // "forever", without overflow
+    // "Forever", without overflow (SleepWaiter keeps 62 bits of nanoseconds: 73 years).
+    if (seconds > 1.5e9) return std::chrono::hours(24 * 365 * 47);
     if (d <= d.zero()) return Clock::duration::zero();
     return std::chrono::ceil<Clock::duration>(d);
 }

@@ -7,9 +7,27 @@
 // untyped handle current_task() and all_tasks() return).
 //
 // Awaiting a task suspends the awaiting task until it is done; the awaiting task is resumed by
-// the loop one turn after completion, with a copy of the value, the exception (same type) or
+// the loop one turn after completion, with the value, the exception (same type) or
 // CancelledError. Cancelling the awaiting task cancels the awaited task too (Python's rule);
 // if that task swallows the cancellation and returns a value, the awaiter gets the value.
+//
+// The value, and move-only results (the shared-handle rule of cppcoro's shared_task and
+// concurrencpp's shared_result, with a move for the rvalue case):
+//   T v = co_await task;              // an lvalue handle: a copy (other handles still see it)
+//   T v = co_await std::move(task);   // an rvalue (or a temporary, co_await create_task(f())):
+//                                     // the value is moved out of the task
+//   const T& r = task.result();       // a reference into the task, once done
+//   T v = std::move(task).result();   // moved out
+// For a move-only T (std::unique_ptr...), `co_await task` on an lvalue does not compile (a
+// static_assert says to write co_await std::move(task)): a copy is impossible, and handing out
+// a reference across a suspension would let the value die under the awaiter. After a move,
+// every handle to that task sees the moved-from value. gather() moves move-only results out of
+// its children (it consumes them) and copies copyable ones.
+//
+// "Task exception was never retrieved": a task that ended with an exception (not a
+// cancellation), destroyed - the last handle and the loop's reference gone - without anyone
+// having retrieved it (result(), exception(), an await, gather, TaskGroup, wait...) is reported
+// through the loop's exception handler (stderr if the loop is closed), as in Python.
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
@@ -25,39 +43,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-namespace nogil::detail::aio {
-
-template <class T>
-struct TaskValue {
-    std::optional<T> value;
-};
-template <>
-struct TaskValue<void> {};
-
-template <class T>
-class TaskState final : public TaskBase {
-public:
-    using handle_type = typename asyncio::Coroutine<T>::handle_type;
-    TaskState(LoopCore& loop, handle_type h, std::string name) : TaskBase(loop, h, h.promise(), std::move(name)) {}
-    decltype(auto) value() const {
-        check_result();
-        if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*slot_.value);
-    }
-    T take_value() {
-        check_result();
-        if constexpr (!std::is_void_v<T>) return std::move(*slot_.value);
-    }
-
-private:
-    void store_result() override {
-        // Runs before the frame is destroyed, so root() is still valid.
-        if constexpr (!std::is_void_v<T>) slot_.value.emplace(handle_type::from_address(root().address()).promise().take());
-    }
-    [[no_unique_address]] TaskValue<T> slot_;
-};
-
-}  // namespace nogil::detail::aio
 
 namespace nogil::asyncio {
 
@@ -126,12 +111,21 @@ template <class T>
 class Task : public Task<void> {
 public:
     Task() noexcept = default;
-    /// The value; throws InvalidStateError if pending, CancelledError if cancelled, or the
-    /// coroutine's exception.
-    const T& result() const { return typed().value(); }
-    /// Waits for the task; see the header comment.
-    auto operator co_await() const noexcept {
-        return detail::FutureAwaiter<detail::TaskState<T>, T>(detail::Ref<detail::TaskState<T>>(&typed()));
+    /// The value (a reference into the task); throws InvalidStateError if pending,
+    /// CancelledError if cancelled, or the coroutine's exception.
+    const T& result() const& { return typed().value(); }
+    /// Same, moving the value out of the task (other handles then see a moved-from value).
+    T result() && { return typed().take_value(); }
+    /// Waits for the task and copies the value; see the header comment.
+    detail::FutureAwaiter<detail::TaskState<T>, T, false> operator co_await() const& noexcept {
+        static_assert(std::is_copy_constructible_v<T>,
+                      "co_await on a Task<T> lvalue copies the result, and T is move-only: write "
+                      "co_await std::move(task) to move the result out");
+        return detail::FutureAwaiter<detail::TaskState<T>, T, false>(detail::Ref<detail::TaskState<T>>(&typed()));
+    }
+    /// Waits for the task and moves the value out of it; see the header comment.
+    detail::FutureAwaiter<detail::TaskState<T>, T, true> operator co_await() && noexcept {
+        return detail::FutureAwaiter<detail::TaskState<T>, T, true>(detail::Ref<detail::TaskState<T>>(&typed()));
     }
 
     /// The machinery; not part of the public API.
@@ -145,13 +139,7 @@ Task<T> make_task(nogil::detail::aio::LoopCore& loop, Coroutine<T>& coro, TaskOp
     loop.check_thread();
     if (loop.is_closed()) throw std::runtime_error("Event loop is closed");
     auto handle = nogil::detail::aio::CoroutineAccess::release(coro);
-    nogil::detail::aio::TaskState<T>* state;
-    try {
-        state = new nogil::detail::aio::TaskState<T>(loop, handle, std::string(options.name));
-    } catch (...) {
-        handle.destroy();
-        throw;
-    }
+    auto* state = nogil::detail::aio::make_task_state<T>(loop, handle, options.name);
     Task<T> task(nogil::detail::aio::Ref<nogil::detail::aio::TaskState<T>>::adopt(state));
     state->start(options.eager_start);
     return task;
@@ -220,8 +208,10 @@ auto EventLoop::run_until_complete(Awaitable aw) {
         detail_task::run_until_done(*core_, *aw.state());
         if constexpr (std::is_void_v<decltype(aw.result())>)
             aw.result();
-        else
+        else if constexpr (std::is_copy_constructible_v<std::decay_t<decltype(aw.result())>>)
             return std::decay_t<decltype(aw.result())>(aw.result());
+        else
+            return std::move(aw).result();
     }
 }
 

@@ -11,6 +11,7 @@
 #include <coroutine>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace nogil::detail::aio {
 
@@ -51,8 +52,9 @@ private:
     TaskBase* task_ = nullptr;
 };
 
-/// Typed result: State provides value() (throws what result() throws).
-template <class State, class T>
+/// Typed result: State provides value() (a const T&) and take_value() (moves it out); both
+/// throw what result() throws. Take: the awaited handle was an rvalue, move the value out.
+template <class State, class T, bool Take = false>
 class FutureAwaiter final : public FutureWaiter {
 public:
     explicit FutureAwaiter(Ref<State> state) noexcept : FutureWaiter(*state), state_(std::move(state)) {}
@@ -60,6 +62,8 @@ public:
         resumed();
         if constexpr (std::is_void_v<T>)
             state_->check_result();
+        else if constexpr (Take)
+            return state_->take_value();
         else
             return state_->value();
     }

@@ -5,6 +5,14 @@
 // Done callbacks are never run inline: when the future completes each one is queued on the
 // loop (Python's call_soon), in registration order. Internal callbacks are a function pointer
 // and a context pointer (no allocation for the first one); user callbacks are std::functions.
+//
+// "exception was never retrieved" (Python's __log_traceback): a future that finished with an
+// exception (not a cancellation) and is destroyed - its last reference released - before
+// anything looked at the exception (result(), exception(), an await, gather, TaskGroup, wait,
+// shield: every reader goes through check_result(), exception() or stored_exception()) is
+// reported once through its loop's exception handler, with the message "Task exception was
+// never retrieved" or "Future exception was never retrieved", the exception and describe().
+// If the loop is closed by then, the report goes to stderr.
 
 #include <nogil/detail/asyncio_frame_allocator.hpp>
 #include <nogil/detail/asyncio_loop_core.hpp>
@@ -32,8 +40,11 @@ public:
     virtual ~FutureBase();
 
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    /// Drops a reference; the last one reports a never retrieved exception, then destroys.
     void release() noexcept {
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        if (derived_flags_ & unretrieved_flag) report_unretrieved();
+        destroy_self();
     }
 
     LoopCore& loop() const noexcept { return *loop_; }
@@ -55,8 +66,14 @@ public:
     /// Throws what result() would throw: InvalidStateError("Result is not set.") if pending,
     /// CancelledError(msg) if cancelled, the stored exception if failed. Returns on success.
     void check_result() const;
-    /// The stored exception, or null (no checks).
+    /// The stored exception, or null (no checks). Counts as retrieving it (Python's
+    /// exception()): a reader of the outcome calls this, so it is never reported.
     const std::exception_ptr& stored_exception() const noexcept {
+        derived_flags_ &= static_cast<std::uint8_t>(~unretrieved_flag);
+        return peek_exception();
+    }
+    /// The stored exception, or null, without marking it retrieved (descriptions, debugging).
+    const std::exception_ptr& peek_exception() const noexcept {
         static const std::exception_ptr none;
         return extras_ ? extras_->exception : none;
     }
@@ -82,6 +99,9 @@ public:
     std::size_t remove_done_callback(std::uint64_t id) noexcept;
 
 protected:
+    /// Destroys the object once the last reference is gone. A task's state lives in front of
+    /// its coroutine frame and frees that whole block instead.
+    virtual void destroy_self() noexcept { delete this; }
     /// Derived classes store their value, then call this. Throws InvalidStateError if done.
     void finish();
     /// Marks cancelled with `msg` and queues callbacks; false if already done.
@@ -101,19 +121,30 @@ protected:
         std::string task_name;
         std::vector<Entry> callbacks;
         std::uint64_t next_id = 1;
+        std::uint32_t num_cancels = 0;  // a task's cancelling()
     };
     Extras& extras();
     const Extras* extras_if_any() const noexcept { return extras_.get(); }
+    Extras* extras_if_any() noexcept { return extras_.get(); }
     /// Spare bits for derived classes (TaskBase keeps its flags here, in FutureBase's padding);
-    /// bit 7 is the scratch mark.
+    /// bit 7 is the scratch mark, bit 6 "finished with an exception nobody retrieved yet".
     static constexpr std::uint8_t scratch_mark = 0x80;
-    std::uint8_t derived_flags_ = 0;
+    static constexpr std::uint8_t unretrieved_flag = 0x40;
 
 private:
     void schedule_callbacks();
+    void report_unretrieved() noexcept;
 
+    // Layout: 48 bytes with the vtable pointer; every pending task carries these.
     std::atomic<std::uint32_t> refs_{1};
     State state_ = State::pending;
+
+protected:
+    mutable std::uint8_t derived_flags_ = 0;  // mutable: reading the exception clears a bit
+    /// Two spare bytes for derived classes (TaskBase: the frame's position).
+    std::uint16_t derived_small_ = 0;
+
+private:
     LoopCore* loop_;  // one reference held
     Callback first_fn_ = nullptr;  // the common single internal waiter, without allocation
     void* first_ctx_ = nullptr;

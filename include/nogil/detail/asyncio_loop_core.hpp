@@ -8,8 +8,9 @@
 // One iteration (run_once), as Python's BaseEventLoop._run_once:
 //   1. timeout = 0 if callbacks are ready or stop() was called, else until the nearest timer,
 //      else unbounded;
-//   2. poll the backend (skipped when the timeout is 0 and no fd is watched: the cross-thread
-//      queue is then checked through an atomic flag, so sleep(0) costs no system call);
+//   2. poll the backend (skipped when the timeout is 0 and no fd is watched but the signal
+//      self-pipe: the cross-thread queue and the signals are then checked through atomic
+//      flags, so sleep(0) costs no system call, also under asyncio::run's Ctrl-C handler);
 //   3. move callbacks for ready fds, the cross-thread queue and due timers to the ready queue
 //      (so a zero-delay timer runs after the call_soon callbacks queued before it);
 //   4. run exactly the callbacks that are ready now; those they schedule wait for the next turn.
@@ -56,33 +57,53 @@ class TaskBase;
 using Clock = std::chrono::steady_clock;
 
 /// A scheduled callback (call_soon, call_later, add_reader...): what Python's Handle and
-/// TimerHandle point to. Either a std::function or a plain function with a context pointer
-/// (the internal, allocation-light form used by sleep()).
+/// TimerHandle point to: fn(ctx). Internal timers (sleep(), timeouts) are just that, 56
+/// bytes, since a million sleeping tasks hold a million of them; a std::function callback
+/// lives in a CallbackHandle around it.
 struct HandleState : FrameAllocated {
-    static constexpr std::size_t not_in_heap = static_cast<std::size_t>(-1);
+    static constexpr std::size_t not_in_heap = static_cast<std::uint32_t>(-1);
 
     std::atomic<std::uint32_t> refs{1};
+    std::uint32_t heap_index = not_in_heap;
     std::atomic<bool> cancelled{false};
-    std::function<void()> callback;
+    bool owns_callback = false;  // this is a CallbackHandle
     void (*fn)(void*) = nullptr;
     void* ctx = nullptr;
     Clock::time_point when{};
     std::uint64_t seq = 0;
-    std::size_t heap_index = not_in_heap;
     LoopCore* loop = nullptr;  // set for timers, so cancel() can take them out of the heap
 
     void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
-    void release() noexcept {
-        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-    }
+    inline void release() noexcept;
     /// Python's Handle.cancel(): the callback will not run. A timer also leaves the heap
     /// (loop thread only for timers).
     void cancel() noexcept;
-    void run();
+    void run() { fn(ctx); }
 };
 
+/// A handle whose callback is a std::function (the public call_soon, call_later, add_reader).
+struct CallbackHandle final : HandleState {
+    explicit CallbackHandle(std::function<void()> f) : callback(std::move(f)) {
+        owns_callback = true;
+        fn = &call;
+        ctx = this;
+    }
+    std::function<void()> callback;
+
+private:
+    static void call(void* self) { static_cast<CallbackHandle*>(self)->callback(); }
+};
+
+inline void HandleState::release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (owns_callback)
+        delete static_cast<CallbackHandle*>(this);
+    else
+        delete this;
+}
+
 /// What the ready queue holds: a task step, an internal future callback or a handle. The kind
-/// lives in the low bits of the (8-byte aligned) first pointer: 24 bytes per queued item.
+/// lives in the low bits of the (8-byte aligned) first pointer.
 struct ReadyItem {
     enum class Kind : std::uintptr_t { step = 0, future_callback = 1, handle = 2 };
     std::uintptr_t tagged;                    // TaskBase* / callback context / HandleState*, | kind
@@ -96,24 +117,52 @@ struct ReadyItem {
     void* ptr() const noexcept { return reinterpret_cast<void*>(tagged & ~std::uintptr_t(3)); }
 };
 
-/// A growable ring buffer: the ready queue (FIFO, amortised O(1), no allocation once warm).
+/// The ready queue: a growable ring of 8-byte words (FIFO, amortised O(1), no allocation once
+/// warm). A step or a handle takes one word, a future callback three (tagged context, future,
+/// function): a queued task step, the common case, costs 8 bytes.
 class ReadyQueue {
 public:
-    bool empty() const noexcept { return size_ == 0; }
-    std::size_t size() const noexcept { return size_; }
-    void push(const ReadyItem& item);
+    bool empty() const noexcept { return items_ == 0; }
+    /// Items queued (not words).
+    std::size_t size() const noexcept { return items_; }
+    void push(const ReadyItem& item) {
+        const std::size_t words = item.kind() == ReadyItem::Kind::future_callback ? 3 : 1;
+        if (used_ + words > capacity_) grow();
+        put(item.tagged);
+        if (words == 3) {
+            put(reinterpret_cast<std::uintptr_t>(item.future));
+            put(reinterpret_cast<std::uintptr_t>(item.fn));
+        }
+        ++items_;
+    }
     ReadyItem pop() noexcept {
-        ReadyItem r = buf_[head_];
-        head_ = (head_ + 1) & (capacity_ - 1);
-        --size_;
+        ReadyItem r{take(), nullptr, nullptr};
+        if (r.kind() == ReadyItem::Kind::future_callback) {
+            r.future = reinterpret_cast<FutureBase*>(take());
+            r.fn = reinterpret_cast<void (*)(void*, FutureBase&)>(take());
+        }
+        --items_;
         return r;
     }
 
 private:
-    std::unique_ptr<ReadyItem[]> buf_;  // capacity_ slots, a power of two; not zeroed on growth
+    void grow();
+    void put(std::uintptr_t w) noexcept {
+        buf_[(head_ + used_) & (capacity_ - 1)] = w;
+        ++used_;
+    }
+    std::uintptr_t take() noexcept {
+        std::uintptr_t w = buf_[head_];
+        head_ = (head_ + 1) & (capacity_ - 1);
+        --used_;
+        return w;
+    }
+
+    std::unique_ptr<std::uintptr_t[]> buf_;  // capacity_ words, a power of two; not zeroed on growth
     std::size_t capacity_ = 0;
     std::size_t head_ = 0;
-    std::size_t size_ = 0;
+    std::size_t used_ = 0;   // words
+    std::size_t items_ = 0;
 };
 
 class LoopCore {
@@ -165,6 +214,9 @@ public:
     // --- signals (src/asyncio/signals.cpp) ----------------------------------------------
     void add_signal_handler(int sig, std::function<void()> fn);
     bool remove_signal_handler(int sig);
+    /// Async-signal-safe: a signal was written to the self-pipe (so a busy loop that skips
+    /// polling, see run_once, polls on its next turn).
+    void note_signal() noexcept { signal_pending_.store(true, std::memory_order_relaxed); }
 
     // --- running --------------------------------------------------------------------------
     void run_forever();
@@ -223,6 +275,7 @@ private:
     std::vector<IoEvent> events_;
     std::unordered_map<int, std::function<void()>> signal_handlers_;
     int signal_pipe_[2] = {-1, -1};
+    std::atomic<bool> signal_pending_{false};
     TaskBase* tasks_head_ = nullptr;
     std::size_t task_count_ = 0;
     std::atomic<std::thread::id> running_thread_{};

@@ -21,8 +21,11 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <new>
+#include <cstddef>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 namespace nogil::detail::aio {
 
@@ -36,21 +39,32 @@ protected:
     ~Waiter() = default;
 };
 
+/// A task's untyped state. It is built in front of its root coroutine frame, in the same
+/// allocation (see TaskState in asyncio/coroutine.hpp): `frame_offset` bytes after `this` is
+/// the frame, and the frame's promise is `promise_offset` bytes into it (two pointers: the
+/// frame layout g++ and clang share; the constructor checks it).
+///
+/// Size: 80 bytes, so that a task and its root frame share one small block. The resume point
+/// lives in the root promise's `continuation`, a slot a root frame never uses otherwise (no
+/// frame awaits it); the cancel count and the name live in the lazily allocated extras.
 class TaskBase : public FutureBase {
 public:
-    TaskBase(LoopCore& loop, std::coroutine_handle<> root, PromiseBase& root_promise, std::string name);
+    TaskBase(LoopCore& loop, std::size_t frame_offset, std::size_t promise_offset_found, std::string_view name);
     ~TaskBase() override;
 
     // --- Python's Task API -----------------------------------------------------------------
     bool cancel(std::string msg) override;
-    std::uint32_t cancelling() const noexcept { return num_cancels_requested_; }
+    std::uint32_t cancelling() const noexcept {
+        const Extras* x = extras_if_any();
+        return x ? x->num_cancels : 0;
+    }
     std::uint32_t uncancel() noexcept;
     std::string get_name() const;
     void set_name(std::string name) { extras().task_name = std::move(name); }
     void print_stack(std::ostream& out) const;
     std::string describe() const override;
     /// The coroutine function's name (source_location::function_name()); "" once finished.
-    const char* coro_name() const noexcept { return root_promise_ ? root_promise_->where.function_name() : ""; }
+    const char* coro_name() const noexcept { return frame_alive() ? root_promise().where.function_name() : ""; }
 
     // --- the waiter protocol ----------------------------------------------------------------
     /// The task running on this thread, or null.
@@ -60,7 +74,7 @@ public:
     /// Records where the task is suspended and on what (null: nothing to cancel, e.g. sleep(0)).
     void suspend(Waiter* waiter, std::coroutine_handle<> resume_at) noexcept {
         waiter_ = waiter;
-        resume_at_ = resume_at;
+        root_promise().continuation = resume_at;
     }
     /// The source is done: queue a step (one loop turn later, like a future's callback).
     void wake() noexcept {
@@ -92,6 +106,15 @@ public:
     /// Loop close: destroys a pending task's frame; the task stays pending.
     void abandon() noexcept;
 
+    /// The frame allocator's side of the shared block: true (and the frame's size recorded)
+    /// if `frame` is the root frame a task is destroying, whose memory the task frees later.
+    static bool keep_frame_memory(void* frame, std::size_t size) noexcept {
+        if (frame != kept_frame_) return false;
+        kept_frame_ = nullptr;
+        kept_frame_size_ = size;
+        return true;
+    }
+
     TaskBase* reg_prev = nullptr;  // LoopCore's registry of pending tasks
     TaskBase* reg_next = nullptr;
 
@@ -99,11 +122,22 @@ protected:
     /// Moves the root coroutine's value into the typed state. May throw (the value's move).
     virtual void store_result() = 0;
     /// The root frame, while it exists.
-    std::coroutine_handle<> root() const noexcept { return root_; }
+    std::coroutine_handle<> root() const noexcept {
+        return std::coroutine_handle<>::from_address(const_cast<char*>(reinterpret_cast<const char*>(this)) + frame_offset());
+    }
+    bool frame_alive() const noexcept { return derived_flags_ & frame_alive_flag; }
+    /// Destroys the root frame if it still exists; its memory stays (the task frees it).
+    void destroy_frame() noexcept;
+    /// Bytes of the root frame (valid once destroy_frame() ran).
+    std::size_t frame_size() const noexcept { return frame_size_; }
 
 private:
     void complete();
-    void destroy_frame() noexcept;
+    static constexpr std::size_t promise_offset = 2 * sizeof(void*);
+    PromiseBase& root_promise() const noexcept {
+        return *std::launder(reinterpret_cast<PromiseBase*>(static_cast<char*>(root().address()) + promise_offset));
+    }
+    std::size_t frame_offset() const noexcept { return derived_small_; }
 
     bool must_cancel() const noexcept { return derived_flags_ & must_cancel_flag; }
     void set_must_cancel(bool on) noexcept {
@@ -112,17 +146,17 @@ private:
 
     static constexpr std::uint8_t must_cancel_flag = 1;  // in FutureBase::derived_flags_
     static constexpr std::uint8_t started_flag = 2;
+    static constexpr std::uint8_t frame_alive_flag = 4;
     static inline thread_local TaskBase* current_ = nullptr;
     static inline thread_local std::coroutine_handle<> next_ = nullptr;
+    static inline thread_local void* kept_frame_ = nullptr;
+    static inline thread_local std::size_t kept_frame_size_ = 0;
 
-    // Kept small on purpose (a pending task is ~112 bytes): the name and the rarely used parts
-    // live in FutureBase's lazily allocated extras.
-    std::coroutine_handle<> root_;
-    PromiseBase* root_promise_;
-    std::coroutine_handle<> resume_at_;
+    // Kept small on purpose (with FutureBase: 88 bytes + the value): the name and the rarely
+    // used parts live in FutureBase's lazily allocated extras.
     Waiter* waiter_ = nullptr;
     std::uint32_t id_;
-    std::uint32_t num_cancels_requested_ = 0;
+    std::uint32_t frame_size_ = 0;
 };
 
 }  // namespace nogil::detail::aio
