@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <csignal>
 #include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
 #include <unistd.h>
 
 namespace mp = nogil::multiprocessing;
@@ -111,6 +114,77 @@ TEST_F(PoolBasics, MapAsyncFailsWithTheTasksException) {
     r.wait();
     EXPECT_FALSE(r.successful());
     EXPECT_THROW(r.get(), std::out_of_range);
+}
+
+// Python's callback= / error_callback=: they run on the pool's manager thread, before the result
+// is ready (so get() returning proves they ran), and error_callback gets the task's exception.
+TEST_F(PoolBasics, ApplyAsyncCallbacksRunOnTheManagerThreadBeforeReady) {
+    mp::Pool pool(2);
+    const auto caller = std::this_thread::get_id();
+    int value = 0;
+    std::thread::id ran_on = caller;
+    auto r = pool.apply_async(add, 2, 3, mp::Callbacks{.callback = [&](const int& v) {
+                                               value = v;
+                                               ran_on = std::this_thread::get_id();
+                                           }});
+    EXPECT_EQ(r.get(kBound), 5);
+    EXPECT_EQ(value, 5);
+    EXPECT_NE(ran_on, caller);
+
+    std::string caught;
+    bool success_called = false;
+    auto failing = pool.apply_async(throw_on_five, 5L,
+                                    mp::Callbacks{.callback = [&](const long&) { success_called = true; },
+                                                  .error_callback = [&](std::exception_ptr e) {
+                                                      try {
+                                                          std::rethrow_exception(e);
+                                                      } catch (const std::out_of_range& ex) {
+                                                          caught = ex.what();
+                                                      }
+                                                  }});
+    failing.wait();
+    EXPECT_FALSE(failing.successful());
+    EXPECT_FALSE(success_called);
+    EXPECT_NE(caught.find("five is out of range"), std::string::npos);
+
+    bool void_called = false;
+    auto v = pool.apply_async(init_worker, 3, mp::Callbacks{.callback = [&] { void_called = true; }});
+    v.get(kBound);
+    EXPECT_TRUE(void_called);
+}
+
+TEST_F(PoolBasics, CallbackThatThrowsFailsTheResult) {
+    mp::Pool pool(1);
+    auto r = pool.apply_async(add, 1, 1, mp::Callbacks{.callback = [](const int&) { throw std::logic_error("cb"); }});
+    EXPECT_THROW(r.get(kBound), std::logic_error);
+}
+
+TEST_F(PoolBasics, MapAndStarmapAsyncCallbacks) {
+    mp::Pool pool(2);
+    std::vector<long> got;
+    auto r = pool.map_async(sqr, std::vector<long>{1, 2, 3}, mp::Callbacks{.callback = [&](const std::vector<long>& v) { got = v; }});
+    EXPECT_EQ(r.get(kBound), (std::vector<long>{1, 4, 9}));
+    EXPECT_EQ(got, (std::vector<long>{1, 4, 9}));
+
+    int errors = 0;
+    auto bad = pool.map_async(throw_on_five, std::vector<long>{5, 5, 5, 1}, 1,
+                              mp::Callbacks{.error_callback = [&](std::exception_ptr) { ++errors; }});
+    bad.wait();
+    EXPECT_THROW(bad.get(), std::out_of_range);
+    pool.close();
+    pool.join();  // every chunk has answered: a second error_callback would have run by now
+    EXPECT_EQ(errors, 1);  // once, for the first failure, as Python
+
+    mp::Pool other(2);
+    std::vector<int> sums;
+    auto s = other.starmap_async(add, std::vector<std::pair<int, int>>{{1, 2}, {3, 4}},
+                                 mp::Callbacks{.callback = [&](const std::vector<int>& v) { sums = v; }});
+    s.get(kBound);
+    EXPECT_EQ(sums, (std::vector<int>{3, 7}));
+    bool empty_called = false;
+    other.map_async(sqr, std::vector<long>{}, mp::Callbacks{.callback = [&](const std::vector<long>&) { empty_called = true; }})
+        .get(kBound);
+    EXPECT_TRUE(empty_called);
 }
 
 TEST_F(PoolBasics, WorkerKilledMidTaskFailsThatTaskOnly) {

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <iterator>
@@ -30,6 +31,8 @@
 #include <ranges>
 #include <string>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace nogil::multiprocessing {
@@ -190,17 +193,18 @@ public:
         return apply_async(std::forward<F>(f), args...).get();
     }
 
-    /// f(args...) in a worker; returns at once.
+    /// f(args...) in a worker; returns at once. A last argument of type Callbacks{...} is not passed
+    /// to f: it is Python's callback= / error_callback= (see async_result.hpp).
     template <class F, class... Args>
     auto apply_async(F&& f, const Args&... args) {
-        static_assert(detail::check_task<F, Args...>());
-        using R = detail::task_result_t<F, Args...>;
-        AsyncResult<R> result;
-        detail::EncodedCall call = detail::encode_call(std::forward<F>(f), args...);
-        core_->submit(std::move(call), [result](detail::TaskOutcome& outcome) mutable {
-            deliver(result, outcome);
-        });
-        return result;
+        if constexpr (detail::last_is_callbacks<Args...>) {
+            auto all = std::forward_as_tuple(args...);
+            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+                return apply_async_with(std::get<sizeof...(Args) - 1>(all), std::forward<F>(f), std::get<I>(all)...);
+            }(std::make_index_sequence<sizeof...(Args) - 1>{});
+        } else {
+            return apply_async_with(Callbacks<>{}, std::forward<F>(f), args...);
+        }
     }
 
     /// [f(x) for x in iterable], in order, in chunks of `chunksize` items (0: Python's heuristic).
@@ -209,13 +213,20 @@ public:
         return map_async(std::forward<F>(f), std::forward<Range>(iterable), chunksize).get();
     }
 
-    /// map() without waiting: one AsyncResult for the whole list.
-    template <class F, std::ranges::input_range Range>
-    auto map_async(F&& f, Range&& iterable, std::size_t chunksize = 0) {
+    /// map() without waiting: one AsyncResult for the whole list. `callbacks`: Python's callback=
+    /// (given the whole list) and error_callback= (given the first failure), see async_result.hpp.
+    template <class F, std::ranges::input_range Range, class C = std::nullptr_t, class E = std::nullptr_t>
+    auto map_async(F&& f, Range&& iterable, std::size_t chunksize = 0, Callbacks<C, E> callbacks = {}) {
         static_assert(detail::check_callable<F>());
         using Arg = std::ranges::range_value_t<Range>;
         return map_async_impl<F, Arg, &detail::map_chunk<detail::function_pointer_t<F>, Arg>>(
-            f, std::vector<Arg>(std::ranges::begin(iterable), std::ranges::end(iterable)), chunksize);
+            f, std::vector<Arg>(std::ranges::begin(iterable), std::ranges::end(iterable)), chunksize,
+            std::move(callbacks));
+    }
+    /// map_async with callbacks and the default chunksize.
+    template <class F, std::ranges::input_range Range, class C, class E>
+    auto map_async(F&& f, Range&& iterable, Callbacks<C, E> callbacks) {
+        return map_async(std::forward<F>(f), std::forward<Range>(iterable), 0, std::move(callbacks));
     }
 
     /// [f(*args) for args in iterable] where each item is a tuple (or pair) of arguments.
@@ -223,12 +234,19 @@ public:
     auto starmap(F&& f, Range&& iterable, std::size_t chunksize = 0) {
         return starmap_async(std::forward<F>(f), std::forward<Range>(iterable), chunksize).get();
     }
-    template <class F, std::ranges::input_range Range>
-    auto starmap_async(F&& f, Range&& iterable, std::size_t chunksize = 0) {
+    /// starmap() without waiting; callbacks as map_async.
+    template <class F, std::ranges::input_range Range, class C = std::nullptr_t, class E = std::nullptr_t>
+    auto starmap_async(F&& f, Range&& iterable, std::size_t chunksize = 0, Callbacks<C, E> callbacks = {}) {
         static_assert(detail::check_callable<F>());
         using Tuple = std::ranges::range_value_t<Range>;
         return map_async_impl<F, Tuple, &detail::starmap_chunk<detail::function_pointer_t<F>, Tuple>>(
-            f, std::vector<Tuple>(std::ranges::begin(iterable), std::ranges::end(iterable)), chunksize);
+            f, std::vector<Tuple>(std::ranges::begin(iterable), std::ranges::end(iterable)), chunksize,
+            std::move(callbacks));
+    }
+    /// starmap_async with callbacks and the default chunksize.
+    template <class F, std::ranges::input_range Range, class C, class E>
+    auto starmap_async(F&& f, Range&& iterable, Callbacks<C, E> callbacks) {
+        return starmap_async(std::forward<F>(f), std::forward<Range>(iterable), 0, std::move(callbacks));
     }
 
     /// Lazy map: results in order, as they become available.
@@ -253,6 +271,43 @@ public:
     ~Pool() = default;
 
 private:
+    template <class C, class E, class F, class... Args>
+    auto apply_async_with(Callbacks<C, E> callbacks, F&& f, const Args&... args) {
+        static_assert(detail::check_task<F, Args...>());
+        using R = detail::task_result_t<F, Args...>;
+        AsyncResult<R> result;
+        detail::EncodedCall call = detail::encode_call(std::forward<F>(f), args...);
+        core_->submit(std::move(call), [result, callbacks](detail::TaskOutcome& outcome) mutable {
+            deliver(result, outcome, callbacks);
+        });
+        return result;
+    }
+
+    // Completes `result` on the manager thread, running the callbacks first (as Python does).
+    template <class R, class C, class E>
+    static void complete(AsyncResult<R>& result, std::optional<std::conditional_t<std::is_void_v<R>, std::monostate, R>> value,
+                         std::optional<detail::RemoteException> error, Callbacks<C, E>& callbacks) {
+        if (error) {
+            if constexpr (!std::is_same_v<E, std::nullptr_t>) {
+                try {
+                    callbacks.error_callback(detail::rebuild_exception(*error));
+                } catch (...) {
+                    // Dropped: the task's own exception is what get() reports.
+                }
+            }
+            return result.set_exception(std::move(*error));
+        }
+        if constexpr (!std::is_same_v<C, std::nullptr_t>) {
+            try {
+                if constexpr (std::is_void_v<R>) callbacks.callback();
+                else callbacks.callback(std::as_const(*value));
+            } catch (...) {
+                return result.set_exception(detail::capture_current_exception());
+            }
+        }
+        result.set_value(std::move(*value));
+    }
+
     // Decodes a task's outcome on the pool's manager thread. Failures stay descriptions
     // (RemoteException): the exception object is built by whoever asks for the result.
     template <class R>
@@ -266,15 +321,14 @@ private:
         }
     }
 
-    template <class R>
-    static void deliver(AsyncResult<R>& result, detail::TaskOutcome& outcome) {
+    template <class R, class C, class E>
+    static void deliver(AsyncResult<R>& result, detail::TaskOutcome& outcome, Callbacks<C, E>& callbacks) {
         if constexpr (std::is_void_v<R>) {
-            if (outcome.error) return result.set_exception(std::move(*outcome.error));
-            result.set_value({});
+            complete(result, std::optional<std::monostate>(std::in_place), std::move(outcome.error), callbacks);
         } else {
             std::optional<R> value;
-            if (auto error = decode(outcome, value)) return result.set_exception(std::move(*error));
-            result.set_value(std::move(*value));
+            auto error = decode(outcome, value);
+            complete(result, std::move(value), std::move(error), callbacks);
         }
     }
 
@@ -297,25 +351,28 @@ private:
     }
 
     // Chunk results gathered into one list; the first failure fails the whole map (as Python).
-    template <class F, class Item, auto ChunkFn>
-    auto map_async_impl(F& f, std::vector<Item> items, std::size_t chunksize) {
+    template <class F, class Item, auto ChunkFn, class C, class E>
+    auto map_async_impl(F& f, std::vector<Item> items, std::size_t chunksize, Callbacks<C, E> callbacks) {
         static_assert(detail::check_callable<F>());
         using Fn = detail::function_pointer_t<F>;
         using Chunk = decltype(ChunkFn(detail::FunctionId{}, std::vector<Item>{}));
         using R = typename Chunk::value_type;
         struct Gather {
+            explicit Gather(Callbacks<C, E> given) : callbacks(std::move(given)) {}
             std::mutex mutex;
             std::vector<Chunk> parts;
             std::size_t left = 0;
+            bool failed = false;  // the first failure completes the result: later ones are dropped
             AsyncResult<std::vector<R>> result;
+            Callbacks<C, E> callbacks;
         };
-        auto gather = std::make_shared<Gather>();
+        auto gather = std::make_shared<Gather>(std::move(callbacks));
         AsyncResult<std::vector<R>> result = gather->result;
         Fn fn = +f;
         detail::FunctionId fn_id = detail::identify(fn);
         auto chunks = split(std::move(items), chunksize);
         if (chunks.empty()) {
-            result.set_value({});
+            complete(gather->result, std::optional<std::vector<R>>(std::in_place), std::nullopt, gather->callbacks);
             return result;
         }
         gather->parts.resize(chunks.size());
@@ -324,18 +381,24 @@ private:
             core_->submit(detail::encode_call(ChunkFn, fn_id, chunks[i]), [gather, i](detail::TaskOutcome& outcome) {
                 std::optional<Chunk> part;
                 auto error = decode(outcome, part);
-                std::vector<R> all;
-                bool last = false;
+                std::optional<std::vector<R>> all;
+                bool first_failure = false;
                 {
                     std::lock_guard lock(gather->mutex);
-                    if (!error) gather->parts[i] = std::move(*part);
-                    last = --gather->left == 0;
-                    if (last && !error)
-                        for (auto& p : gather->parts) all.insert(all.end(), std::make_move_iterator(p.begin()),
-                                                                 std::make_move_iterator(p.end()));
+                    if (gather->failed) return;
+                    if (error) {
+                        gather->failed = first_failure = true;
+                    } else {
+                        gather->parts[i] = std::move(*part);
+                        if (--gather->left == 0) {
+                            all.emplace();
+                            for (auto& p : gather->parts)
+                                all->insert(all->end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
+                        }
+                    }
                 }
-                if (error) gather->result.set_exception(std::move(*error));  // the first failure wins
-                else if (last) gather->result.set_value(std::move(all));
+                if (first_failure) complete(gather->result, std::optional<std::vector<R>>(), std::move(error), gather->callbacks);
+                else if (all) complete(gather->result, std::move(all), std::nullopt, gather->callbacks);
             });
         }
         return result;
