@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <optional>
+#include <ranges>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -81,6 +83,76 @@ TEST_F(PoolBasics, ImapInOrderAndUnordered) {
     std::multiset<long> expected;
     for (long x : xs) expected.insert(x * x);
     EXPECT_EQ(unordered, expected);
+}
+
+// Item 0 returns at once; every other item waits for the gate (given to each worker by its
+// initializer), which the test opens only after it has read the first result: so results are
+// delivered while later tasks are still running.
+std::optional<mp::Event> worker_gate;
+void keep_gate(mp::Event gate) { worker_gate.emplace(std::move(gate)); }
+int gated(int x) {
+    if (x != 0 && !worker_gate->wait(60s)) throw std::runtime_error("gate never opened");
+    return x;
+}
+
+TEST_F(PoolBasics, ImapYieldsTheFirstResultBeforeTheLastTaskFinishes) {
+    mp::Event gate;
+    mp::Pool pool(mp::PoolOptions{.processes = 2, .initializer = mp::Initializer(keep_gate, gate)});
+    auto it = pool.imap(gated, std::vector<int>{0, 1, 2, 3});
+    EXPECT_EQ(it.next(kBound), 0);  // items 1..3 cannot finish before the gate opens
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_THROW(it.next(30ms), nogil::TimeoutError);  // Python's IMapIterator.next(timeout)
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 30ms);
+    gate.set();
+    for (int i = 1; i < 4; ++i) EXPECT_EQ(it.next(kBound), i);
+    EXPECT_THROW(it.next(kBound), std::out_of_range);
+}
+
+TEST_F(PoolBasics, ImapUnorderedYieldsInCompletionOrder) {
+    mp::Event gate;
+    mp::Pool pool(mp::PoolOptions{.processes = 2, .initializer = mp::Initializer(keep_gate, gate)});
+    auto it = pool.imap_unordered(gated, std::vector<int>{3, 0, 2, 1});  // 3 holds one of the two workers
+    EXPECT_EQ(it.next(kBound), 0);  // the only one that can finish before the gate opens
+    gate.set();
+    std::multiset<int> rest;
+    for (int r : it) rest.insert(r);
+    EXPECT_EQ(rest, (std::multiset<int>{1, 2, 3}));
+}
+
+TEST_F(PoolBasics, ImapConsumesItsInputLazily) {
+    mp::Pool pool(2);
+    auto it = pool.imap(sqr, std::views::iota(0L));  // endless: taking it all first would never return
+    for (long i = 0; i < 20; ++i) EXPECT_EQ(it.next(kBound), i * i);
+    pool.terminate();
+    pool.join();
+}
+
+TEST_F(PoolBasics, ImapKeepsFeedingAfterClose) {
+    mp::Pool pool(2);
+    std::vector<long> xs(40);
+    for (long i = 0; i < 40; ++i) xs[static_cast<std::size_t>(i)] = i;
+    auto it = pool.imap(sqr, xs);  // 40 chunks: more than the feeder keeps in flight
+    auto unordered = pool.imap_unordered(sqr, std::vector<long>(xs), 3);
+    pool.close();  // Python: the tasks of an imap made before close() all run
+    pool.join();
+    for (long i = 0; i < 40; ++i) EXPECT_EQ(it.next(kBound), i * i);
+    EXPECT_THROW(it.next(), std::out_of_range);
+    long count = 0;
+    for ([[maybe_unused]] long r : unordered) ++count;
+    EXPECT_EQ(count, 40);
+    EXPECT_THROW(pool.imap(sqr, xs), std::invalid_argument);  // Pool not running
+}
+
+TEST_F(PoolBasics, ImapInputThatThrowsFailsItsChunk) {
+    mp::Pool pool(2);
+    auto throwing = std::views::iota(0L, 10L) | std::views::transform([](long x) {
+                        if (x == 4) throw std::domain_error("bad input");
+                        return x;
+                    });
+    auto it = pool.imap(sqr, throwing);
+    for (long i = 0; i < 4; ++i) EXPECT_EQ(it.next(kBound), i * i);
+    EXPECT_THROW(it.next(kBound), std::domain_error);
+    EXPECT_THROW(it.next(kBound), std::out_of_range);  // no chunk after the failure
 }
 
 TEST_F(PoolBasics, ImapRaisesAtTheFailingItem) {

@@ -58,36 +58,58 @@ struct PoolOptions {
 };
 
 /// The lazy result sequence of imap / imap_unordered: next() waits for the next result; also a
-/// range (for (auto r : pool.imap(...))). Rethrows a task's exception when its item is reached.
+/// range (for (auto r : pool.imap(...))). Rethrows a task's exception when its chunk is reached
+/// (the rest of that chunk is skipped, as in Python). Safe to use from any thread.
 template <class R>
 class IMapIterator {
 public:
     /// The next result; throws std::out_of_range (Python's StopIteration) when none are left.
     R next() { return next_until(std::nullopt); }
-    /// As next(), but throws TimeoutError if it does not arrive within `timeout`.
+    /// As next(), but throws TimeoutError if it does not arrive within `timeout`
+    /// (Python's IMapIterator.next(timeout)).
     template <class Rep, class Period>
     R next(std::chrono::duration<Rep, Period> timeout) {
         return next_until(std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout));
     }
 
+    // Filled by the pool's feeder and its completion callbacks (manager thread), read by next().
     struct State {
         std::mutex mutex;
         std::condition_variable cv;
         bool ordered = true;
-        std::size_t chunks = 0;           // total
-        std::size_t items_left = 0;       // not yet returned by next()
+        bool input_done = false;          // every chunk there will be has been created
+        std::size_t chunks_created = 0;
+        std::size_t chunks_completed = 0;
         std::size_t next_chunk = 0;       // ordered: the chunk to read from next
         using Error = std::optional<detail::RemoteException>;
-        std::map<std::size_t, std::pair<std::vector<R>, Error>> arrived;  // by chunk
+        std::map<std::size_t, std::pair<std::deque<R>, Error>> arrived;  // ordered: by chunk
         std::deque<R> ready;                          // unordered: items in arrival order
         std::deque<detail::RemoteException> errors;   // unordered: failures in arrival order
 
+        void created(std::size_t chunk, bool last) {
+            {
+                std::lock_guard lock(mutex);
+                chunks_created = chunk + 1;
+                input_done = input_done || last;
+            }
+            cv.notify_all();
+        }
+        void no_more_chunks() {
+            {
+                std::lock_guard lock(mutex);
+                input_done = true;
+            }
+            cv.notify_all();
+        }
         void complete(std::size_t chunk, std::vector<R> values, Error error) {
             {
                 std::lock_guard lock(mutex);
+                ++chunks_completed;
                 if (ordered) {
-                    arrived.emplace(chunk, std::make_pair(std::move(values), std::move(error)));
+                    arrived.emplace(chunk, std::make_pair(std::deque<R>(std::make_move_iterator(values.begin()),
+                                                                        std::make_move_iterator(values.end())),
+                                                          std::move(error)));
                 } else if (error) {
                     errors.push_back(std::move(*error));
                 } else {
@@ -123,12 +145,23 @@ public:
     iterator begin() { return iterator(this); }
     std::default_sentinel_t end() { return {}; }
 
-    explicit IMapIterator(std::shared_ptr<State> state) : state_(std::move(state)) {}
+    IMapIterator(std::shared_ptr<State> state, std::shared_ptr<void> feed)
+        : state_(std::move(state)), feed_(std::move(feed)) {}
 
 private:
+    // Whether next() will return or throw a task's exception rather than StopIteration (waits
+    // until that is known).
     bool has_more() {
-        std::lock_guard lock(state_->mutex);
-        return state_->items_left > 0 || (!state_->ordered && !state_->errors.empty());
+        State& s = *state_;
+        std::unique_lock lock(s.mutex);
+        if (s.ordered) {
+            s.cv.wait(lock, [&] { return s.input_done || s.next_chunk < s.chunks_created; });
+            return s.next_chunk < s.chunks_created;
+        }
+        s.cv.wait(lock, [&] {
+            return !s.errors.empty() || !s.ready.empty() || (s.input_done && s.chunks_completed == s.chunks_created);
+        });
+        return !s.errors.empty() || !s.ready.empty();
     }
     R next_until(detail::Deadline deadline) {
         State& s = *state_;
@@ -137,23 +170,22 @@ private:
             if (s.ordered) {
                 auto it = s.arrived.find(s.next_chunk);
                 if (it != s.arrived.end()) {
-                    if (it->second.second) {
-                        auto error = std::move(*it->second.second);
+                    auto& [values, error] = it->second;
+                    if (error) {
+                        auto failure = std::move(*error);
                         s.arrived.erase(it);
                         ++s.next_chunk;
-                        std::rethrow_exception(detail::rebuild_exception(error));
+                        std::rethrow_exception(detail::rebuild_exception(failure));
                     }
-                    if (!it->second.first.empty()) {
-                        R value = std::move(it->second.first.front());
-                        it->second.first.erase(it->second.first.begin());
-                        --s.items_left;
-                        return value;
+                    R value = std::move(values.front());
+                    values.pop_front();
+                    if (values.empty()) {  // done with this chunk: has_more() looks at the next one
+                        s.arrived.erase(it);
+                        ++s.next_chunk;
                     }
-                    s.arrived.erase(it);
-                    ++s.next_chunk;
-                    continue;
+                    return value;
                 }
-                if (s.next_chunk >= s.chunks) throw std::out_of_range("StopIteration");
+                if (s.input_done && s.next_chunk >= s.chunks_created) throw std::out_of_range("StopIteration");
             } else {
                 if (!s.errors.empty()) {
                     auto error = std::move(s.errors.front());
@@ -163,10 +195,9 @@ private:
                 if (!s.ready.empty()) {
                     R value = std::move(s.ready.front());
                     s.ready.pop_front();
-                    --s.items_left;
                     return value;
                 }
-                if (s.items_left == 0) throw std::out_of_range("StopIteration");
+                if (s.input_done && s.chunks_completed == s.chunks_created) throw std::out_of_range("StopIteration");
             }
             if (deadline) {
                 if (s.cv.wait_until(lock, *deadline) == std::cv_status::timeout &&
@@ -178,6 +209,7 @@ private:
         }
     }
     std::shared_ptr<State> state_;
+    std::shared_ptr<void> feed_;  // keeps the input range alive while the iterator lives
 };
 
 class Pool {
@@ -404,37 +436,105 @@ private:
         return result;
     }
 
+    // imap's task feeder. The input is consumed lazily, one chunk at a time: the caller submits
+    // the first `window` chunks, then each completed chunk's callback (manager thread) pulls and
+    // submits the next one, so at most `window` chunks are queued or running, yet all the input
+    // is submitted whether or not anyone reads the results (close() + join() run it all, as in
+    // Python). The input range is iterated under `mutex`, first by the caller, then on the
+    // manager thread. A failure to read the input or to submit becomes the failure of the chunk
+    // it would have been, after which no chunks are created.
+    template <class R, class View, class Arg, class Fn>
+    struct Feed : std::enable_shared_from_this<Feed<R, View, Arg, Fn>> {
+        using State = typename IMapIterator<R>::State;
+        Feed(detail::PoolCore* core, std::shared_ptr<State> state, View view, detail::FunctionId fn, std::size_t chunksize)
+            : core(core), state(std::move(state)), view(std::move(view)), fn(std::move(fn)), chunksize(chunksize) {}
+
+        // Creates and submits chunks until `window` are in flight or the input ends. `caller`: on
+        // the imap() caller's thread (the pool must be running) rather than in a callback.
+        void fill(bool caller) {
+            std::lock_guard lock(mutex);
+            while (!done && in_flight < window) {
+                std::vector<Arg> items;
+                std::optional<detail::RemoteException> failure;
+                bool last = false;
+                try {
+                    if (!position) position.emplace(std::ranges::begin(view));
+                    while (items.size() < chunksize && *position != std::ranges::end(view)) {
+                        items.emplace_back(**position);
+                        ++*position;
+                    }
+                    last = *position == std::ranges::end(view);
+                } catch (...) {
+                    failure = detail::capture_current_exception();
+                }
+                if (!failure && items.empty()) {
+                    done = true;
+                    state->no_more_chunks();
+                    return;
+                }
+                std::size_t index = next_index++;
+                done = last || failure.has_value();
+                state->created(index, done);
+                if (!failure) {
+                    auto call = detail::encode_call(&detail::map_chunk<Fn, Arg>, fn, items);
+                    auto on_done = [self = this->shared_from_this(), index](detail::TaskOutcome& outcome) {
+                        std::optional<std::vector<R>> part;
+                        auto error = decode(outcome, part);
+                        self->state->complete(index, part ? std::move(*part) : std::vector<R>{}, std::move(error));
+                        self->finished_one();
+                    };
+                    try {
+                        if (caller) core->submit(std::move(call), std::move(on_done));
+                        else core->submit_continuation(std::move(call), std::move(on_done));
+                        ++in_flight;
+                        continue;
+                    } catch (...) {
+                        if (caller && index == 0) throw;  // imap on a closed pool: Python's ValueError
+                        failure = detail::capture_current_exception();
+                        done = true;
+                    }
+                }
+                state->complete(index, {}, std::move(failure));
+            }
+        }
+        void finished_one() {
+            {
+                std::lock_guard lock(mutex);
+                --in_flight;
+            }
+            fill(false);
+        }
+
+        detail::PoolCore* core;  // outlives every callback: ~PoolCore joins the manager thread
+        std::shared_ptr<State> state;
+        std::mutex mutex;
+        View view;
+        std::optional<std::ranges::iterator_t<View>> position;
+        detail::FunctionId fn;
+        std::size_t chunksize;
+        std::size_t window = 0;
+        std::size_t in_flight = 0;
+        std::size_t next_index = 0;
+        bool done = false;
+    };
+
     template <class F, class Range>
     auto imap_impl(bool ordered, F& f, Range&& iterable, std::size_t chunksize) {
         static_assert(detail::check_callable<F>());
         using Arg = std::ranges::range_value_t<Range>;
         using Fn = detail::function_pointer_t<F>;
-        constexpr auto chunk_fn = &detail::map_chunk<Fn, Arg>;
-        using R = typename decltype(chunk_fn(detail::FunctionId{}, std::vector<Arg>{}))::value_type;
+        using R = typename decltype(detail::map_chunk<Fn, Arg>(detail::FunctionId{}, std::vector<Arg>{}))::value_type;
+        using View = std::views::all_t<Range>;
         using State = typename IMapIterator<R>::State;
         if (chunksize == 0) throw std::invalid_argument("imap: chunksize must be at least 1");
-        std::vector<Arg> items(std::ranges::begin(iterable), std::ranges::end(iterable));
         auto state = std::make_shared<State>();
         state->ordered = ordered;
-        state->items_left = items.size();
         Fn fn = +f;
-        detail::FunctionId fn_id = detail::identify(fn);
-        auto chunks = split(std::move(items), chunksize);
-        state->chunks = chunks.size();
-        for (std::size_t i = 0; i < chunks.size(); ++i) {
-            std::size_t n = chunks[i].size();
-            core_->submit(detail::encode_call(chunk_fn, fn_id, chunks[i]), [state, i, n](detail::TaskOutcome& outcome) {
-                std::optional<std::vector<R>> part;
-                auto error = decode(outcome, part);
-                if (!error) return state->complete(i, std::move(*part), std::nullopt);
-                if (!state->ordered) {
-                    std::lock_guard lock(state->mutex);
-                    state->items_left -= n;  // the failed chunk's items will never arrive
-                }
-                state->complete(i, {}, std::move(error));
-            });
-        }
-        return IMapIterator<R>(state);
+        auto feed = std::make_shared<Feed<R, View, Arg, Fn>>(core_.get(), state, std::views::all(std::forward<Range>(iterable)),
+                                                             detail::identify(fn), chunksize);
+        feed->window = 2 * static_cast<std::size_t>(core_->processes());
+        feed->fill(true);
+        return IMapIterator<R>(std::move(state), std::move(feed));
     }
 
     std::unique_ptr<detail::PoolCore> core_;
