@@ -281,12 +281,17 @@ public:
         return starmap_async(std::forward<F>(f), std::forward<Range>(iterable), 0, std::move(callbacks));
     }
 
-    /// Lazy map: results in order, as they become available.
+    /// Lazy map: results in order, each as soon as it and those before it are done. The input is
+    /// read a chunk at a time as workers need tasks (an endless range works), on the caller's
+    /// thread and then on the pool's manager thread, and all of it is submitted even if nobody
+    /// reads the results. An lvalue range is referenced, not copied: keep it alive (and
+    /// unchanged) until the results are read or the pool is joined; an rvalue is moved in.
+    /// Throws std::invalid_argument if the pool is not running or chunksize is 0.
     template <class F, std::ranges::input_range Range>
     auto imap(F&& f, Range&& iterable, std::size_t chunksize = 1) {
         return imap_impl(true, f, std::forward<Range>(iterable), chunksize);
     }
-    /// Lazy map: results in completion order.
+    /// Lazy map: results in completion order (within a chunk, in input order). Input as imap.
     template <class F, std::ranges::input_range Range>
     auto imap_unordered(F&& f, Range&& iterable, std::size_t chunksize = 1) {
         return imap_impl(false, f, std::forward<Range>(iterable), chunksize);
