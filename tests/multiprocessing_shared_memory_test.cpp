@@ -1,7 +1,9 @@
 // Mirrors the core of CPython's _test_multiprocessing.py _TestSharedMemory.
 #include "multiprocessing_test_support.hpp"
 
+#include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <filesystem>
 #include <nogil/detail/mp_resource_tracker.hpp>
 #include <sys/socket.h>
@@ -109,6 +111,98 @@ TEST(ResourceTracker, UnlinksWhatIsLeftWhenEveryHolderIsGone) {
     EXPECT_FALSE(in_dev_shm(kept.name()));
     EXPECT_TRUE(in_dev_shm(released.name()));  // unregistered: left to its owner
     released.unlink();
+}
+
+}  // namespace
+
+// ShareableList: mirrors CPython's test_shared_memory_ShareableList_basics / _pickling.
+namespace {
+
+using mp::shared_memory::Bytes;
+using mp::shared_memory::ShareableList;
+using Item = ShareableList::Item;
+
+Bytes bytes_of(std::string_view s) {
+    Bytes b;
+    for (char c : s) b.push_back(static_cast<std::byte>(c));
+    return b;
+}
+
+TEST(ShareableList, ItemsFormatAndFixedCapacity) {
+    ShareableList sl({std::int64_t{-7}, 2.5, true, "howdy", std::monostate{}, bytes_of("\x01\x02"), 42});
+    ASSERT_EQ(sl.size(), 7u);
+    EXPECT_EQ(sl.get(0), Item(std::int64_t{-7}));
+    EXPECT_EQ(sl.get(1), Item(2.5));
+    EXPECT_EQ(sl.get(2), Item(true));
+    EXPECT_EQ(sl.get(3), Item(std::string("howdy")));
+    EXPECT_EQ(sl.get(4), Item(std::monostate{}));
+    EXPECT_EQ(sl.get(5), Item(bytes_of("\x01\x02")));
+    EXPECT_EQ(sl[-1].get(), Item(std::int64_t{42}));  // negative indices count from the end
+    EXPECT_EQ(sl.format(), "qdxxxxxxx?8sxxxxxx?x8sq");
+
+    sl[3] = "hi";  // shorter: fits
+    EXPECT_EQ(sl.get(3), Item(std::string("hi")));
+    sl[3] = "12345678";  // exactly the slot's capacity (5 rounded up to 8)
+    EXPECT_EQ(sl.get(3), Item(std::string("12345678")));
+    EXPECT_THROW(sl[3] = "123456789", std::invalid_argument);  // Python's ValueError
+    EXPECT_EQ(sl.get(3), Item(std::string("12345678")));       // unchanged by the failed store
+    EXPECT_THROW(sl.set(0, std::string("more than eight")), std::invalid_argument);
+    sl[0] = "eight ch";  // a str in a number's 8 bytes, as Python allows
+    EXPECT_EQ(sl.get(0), Item(std::string("eight ch")));
+    sl[3] = 3.25;  // a float where a str was
+    EXPECT_EQ(sl.get(3), Item(3.25));
+    EXPECT_EQ(sl.format(), "8sdxxxxxxx?dxxxxxx?x8sq");
+    sl[4] = std::monostate{};
+    sl[6] = std::monostate{};
+    EXPECT_EQ(sl.count(Item(std::monostate{})), 2u);
+    EXPECT_EQ(sl.index(Item(std::monostate{})), 4u);
+    EXPECT_EQ(sl.index(Item(3.25)), 3u);
+    EXPECT_EQ(sl.count(Item(std::int64_t{99})), 0u);
+    EXPECT_THROW((void)sl.index(Item(std::int64_t{99})), std::invalid_argument);
+
+    EXPECT_THROW((void)sl.get(7), std::out_of_range);  // Python's IndexError
+    EXPECT_THROW((void)sl.get(-8), std::out_of_range);
+    EXPECT_THROW(sl.set(7, std::int64_t{1}), std::out_of_range);
+
+    auto attached = ShareableList::attach(sl.shm().name());  // ShareableList(name=...)
+    EXPECT_EQ(attached.size(), 7u);
+    attached[1] = false;
+    EXPECT_EQ(sl.get(1), Item(false));
+    sl.shm().unlink();
+}
+
+TEST(ShareableList, EmptyNamedAndNotAList) {
+    std::string name = "nogil_test_sl_" + std::to_string(::getpid());
+    ShareableList empty({}, name);
+    EXPECT_EQ(empty.size(), 0u);
+    EXPECT_EQ(empty.shm().name(), name);
+    EXPECT_EQ(empty.format(), "");
+    EXPECT_THROW(ShareableList({}, name), nogil::OSError);  // the name is taken
+    EXPECT_EQ(ShareableList::attach(name).size(), 0u);
+    empty.shm().unlink();
+
+    SharedMemory plain(std::nullopt, true, 64);  // zero-filled: no magic
+    EXPECT_THROW(ShareableList::attach(plain.name()), std::invalid_argument);
+    plain.unlink();
+    EXPECT_THROW(ShareableList::attach("nogil_test_no_such_list"), nogil::OSError);
+}
+
+void bump_and_rename(ShareableList sl) {
+    sl[0] = std::get<std::int64_t>(sl.get(0)) + 1;
+    sl[1] = "child";
+    sl[2] = bytes_of("xyz");
+}
+
+TEST_P(SharedMemoryTest, ChildSeesAndModifiesTheParentsShareableList) {
+    ShareableList sl({41, "parent", bytes_of("abcdefgh")});
+    mp::Process p(bump_and_rename, sl, options());
+    p.start();
+    p.join(kBound);
+    ASSERT_EQ(p.exitcode(), 0);
+    EXPECT_EQ(sl.get(0), Item(std::int64_t{42}));
+    EXPECT_EQ(sl.get(1), Item(std::string("child")));
+    EXPECT_EQ(sl.get(2), Item(bytes_of("xyz")));
+    sl.shm().unlink();
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 // UDP and unix datagram endpoints. Guarantees are in include/nogil/asyncio/datagram.hpp.
 #include <nogil/asyncio/datagram.hpp>
 
-#include <nogil/detail/asyncio_child.hpp>  // UniqueFd
 #include <nogil/detail/asyncio_fd_waiter.hpp>
 #include <nogil/detail/asyncio_loop_core.hpp>
 #include <nogil/detail/asyncio_socket.hpp>
 #include <nogil/detail/asyncio_transport.hpp>  // throw_os_error: errno -> ConnectionRefusedError...
+#include <nogil/detail/unique_fd.hpp>
 
 #include <cerrno>
 #include <cstring>

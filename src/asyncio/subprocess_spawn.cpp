@@ -16,11 +16,6 @@ extern char** environ;
 
 namespace nogil::detail::aio {
 
-void UniqueFd::reset(int fd) noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-}
-
 namespace {
 
 [[noreturn]] void throw_os_error(int err, const std::string& what) {

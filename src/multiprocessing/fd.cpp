@@ -8,11 +8,6 @@
 
 namespace nogil::detail {
 
-void UniqueFd::reset(int fd) noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-}
-
 long check_os(long rc, const char* what) {
     if (rc == -1) throw OSError(errno, what);
     return rc;

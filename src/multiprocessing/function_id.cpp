@@ -1,7 +1,9 @@
 #include <nogil/detail/mp_function.hpp>
 
 #include <dlfcn.h>
+#include <iterator>
 #include <link.h>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -51,7 +53,68 @@ int find_by_name(dl_phdr_info* info, std::size_t, void* data) {
     return 1;
 }
 
+// Loaded objects as the launcher thread saw them just before a fork(): a forked child resolves
+// functions from this copy of its parent's memory instead of calling dl_iterate_phdr. Another
+// thread of the parent may have been inside dl_iterate_phdr (holding glibc's dl_load_write_lock,
+// which fork() does not reset, unlike dl_load_lock) at the moment of the fork: the child would
+// block on that lock forever. Plain data, no allocation: the names point into the loader's
+// link maps, which the child has too.
+struct LoadedObject {
+    const char* name;  // "" for the main executable
+    std::uintptr_t bias;
+    int ranges;
+    std::uintptr_t begin[4], end[4];  // executable PT_LOAD segments
+};
+struct LoadedObjects {
+    int count = 0;
+    LoadedObject objects[128];
+};
+LoadedObjects before_fork;       // written by the launcher thread only (forks are serialized there)
+LoadedObjects child_copy;        // a forked child's: written once, before it has other threads
+bool child_copy_valid = false;   // then read-only
+
+int record_object(dl_phdr_info* info, std::size_t, void* data) {
+    auto* all = static_cast<LoadedObjects*>(data);
+    if (all->count == static_cast<int>(std::size(all->objects))) return 1;  // the rest: dl_iterate_phdr
+    LoadedObject o{info->dlpi_name != nullptr ? info->dlpi_name : "", info->dlpi_addr, 0, {}, {}};
+    if (all->count == 0) o.name = "";  // dl_iterate_phdr lists the main executable first
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+        if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+        if (o.ranges == 4) return 0;  // unusual layout: leave it to dl_iterate_phdr
+        o.begin[o.ranges] = info->dlpi_addr + ph.p_vaddr;
+        o.end[o.ranges] = o.begin[o.ranges] + ph.p_memsz;
+        ++o.ranges;
+    }
+    all->objects[all->count++] = o;
+    return 0;
+}
+
+// The forked child's copy, when it knows `object`: the address, or 0 if the offset is outside its code.
+std::optional<std::uintptr_t> resolve_in_child_copy(const FunctionId& id) {
+    if (!child_copy_valid) return std::nullopt;
+    for (int i = 0; i < child_copy.count; ++i) {
+        const LoadedObject& o = child_copy.objects[i];
+        if (id.object != o.name) continue;
+        std::uintptr_t address = o.bias + id.offset;
+        for (int r = 0; r < o.ranges; ++r)
+            if (address >= o.begin[r] && address < o.end[r]) return address;
+        return 0;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
+
+void snapshot_loaded_objects() {
+    before_fork.count = 0;
+    dl_iterate_phdr(record_object, &before_fork);
+}
+
+void adopt_loaded_objects_snapshot() noexcept {
+    child_copy = before_fork;
+    child_copy_valid = true;
+}
 
 FunctionId identify_function(std::uintptr_t address) {
     Search s;
@@ -64,6 +127,12 @@ FunctionId identify_function(std::uintptr_t address) {
 }
 
 std::uintptr_t resolve_function(const FunctionId& id) {
+    if (auto address = resolve_in_child_copy(id)) {
+        if (*address == 0)
+            throw std::runtime_error("nogil::multiprocessing: function offset " + std::to_string(id.offset) +
+                                     " is outside the code of '" + (id.object.empty() ? "<executable>" : id.object) + "'");
+        return *address;
+    }
     auto search = [&] {
         Search s;
         s.name = &id.object;

@@ -284,6 +284,20 @@ void PoolCore::submit(EncodedCall call, TaskCallback done) {
     impl_->notify();
 }
 
+void PoolCore::submit_continuation(EncodedCall call, TaskCallback done) {
+    // The manager re-reads `pending` before deciding that a closed pool is finished, and this runs
+    // on the manager thread (inside drain() or fail_everything()), so the task is never stranded.
+    if (std::this_thread::get_id() != impl_->manager.get_id())
+        throw std::logic_error("PoolCore::submit_continuation: only from a completion callback");
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->broken) throw ProcessError("Pool is broken: its workers keep dying");
+        if (impl_->state == PoolState::terminate) throw std::invalid_argument("Pool not running");
+        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done)});
+    }
+    impl_->notify();
+}
+
 void PoolCore::close() {
     {
         std::lock_guard lock(impl_->mutex);

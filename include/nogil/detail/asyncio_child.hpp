@@ -21,6 +21,7 @@
 #include <nogil/asyncio/future.hpp>
 #include <nogil/detail/asyncio_loop_core.hpp>
 #include <nogil/detail/asyncio_ref.hpp>
+#include <nogil/detail/unique_fd.hpp>
 
 #include <sys/types.h>
 
@@ -44,26 +45,6 @@ struct ChildSpec {
     std::optional<std::string> cwd;
     std::optional<std::map<std::string, std::string>> env;  // nullopt: inherit ours
     bool start_new_session = false;
-};
-
-/// A file descriptor closed on destruction.
-class UniqueFd {
-public:
-    UniqueFd() noexcept = default;
-    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-    UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept {
-        if (this != &o) reset(std::exchange(o.fd_, -1));
-        return *this;
-    }
-    ~UniqueFd() { reset(); }
-    int get() const noexcept { return fd_; }
-    explicit operator bool() const noexcept { return fd_ >= 0; }
-    int release() noexcept { return std::exchange(fd_, -1); }
-    void reset(int fd = -1) noexcept;
-
-private:
-    int fd_ = -1;
 };
 
 struct SpawnedChild {

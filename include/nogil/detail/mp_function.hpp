@@ -30,6 +30,13 @@ FunctionId identify_function(std::uintptr_t address);
 /// The address of `id` in this process. Throws std::runtime_error if it cannot be resolved safely.
 std::uintptr_t resolve_function(const FunctionId& id);
 
+/// The launcher thread, right before fork(): records where every loaded object is, so that the
+/// child resolves functions without dl_iterate_phdr (whose lock another thread may hold at fork).
+void snapshot_loaded_objects();
+/// First thing in a child made by fork() (single-threaded then; async-signal-safe): resolve_function
+/// uses the snapshot from now on, falling back to dl_iterate_phdr for objects it does not list.
+void adopt_loaded_objects_snapshot() noexcept;
+
 template <class Fn>
 FunctionId identify(Fn* fn) {
     return identify_function(reinterpret_cast<std::uintptr_t>(fn));

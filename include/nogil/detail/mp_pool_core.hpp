@@ -47,6 +47,10 @@ public:
     /// Queues a task; `done` runs exactly once on the manager thread. Throws std::invalid_argument
     /// if the pool is closed or terminated ("Pool not running").
     void submit(EncodedCall call, TaskCallback done);
+    /// As submit(), but only from a completion callback (the manager thread; std::logic_error
+    /// elsewhere) and still accepted after close(): work that continues work submitted before
+    /// close() (imap's feeder). Throws std::invalid_argument after terminate().
+    void submit_continuation(EncodedCall call, TaskCallback done);
     void close();
     void terminate();
     void join();

@@ -10,13 +10,46 @@
 #include <nogil/errors.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <condition_variable>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <variant>
+
+namespace nogil::multiprocessing {
+
+/// Python's `callback=` and `error_callback=` of Pool.apply_async / map_async / starmap_async:
+///
+///   pool.apply_async(add, 1, 2, mp::Callbacks{.callback = [](const int& r) { ... },
+///                                             .error_callback = [](std::exception_ptr e) { ... }});
+///
+/// callback(const R&) gets the value (callback() for a void task); error_callback(std::exception_ptr)
+/// gets the task's exception, rebuilt with its type. Either may be left out. They run on the
+/// pool's manager thread (Python's result-handler thread), before the result becomes ready(), so
+/// they must be quick: no other result is delivered meanwhile. An exception escaping `callback`
+/// fails the AsyncResult with it; one escaping `error_callback` is dropped (the task's stays).
+template <class Callback = std::nullptr_t, class ErrorCallback = std::nullptr_t>
+struct Callbacks {
+    Callback callback{};
+    ErrorCallback error_callback{};
+};
+
+}  // namespace nogil::multiprocessing
+
+namespace nogil::detail {
+template <class T>
+inline constexpr bool is_callbacks = false;
+template <class C, class E>
+inline constexpr bool is_callbacks<multiprocessing::Callbacks<C, E>> = true;
+template <class... Ts>
+inline constexpr bool last_is_callbacks = false;
+template <class T, class... Ts>
+inline constexpr bool last_is_callbacks<T, Ts...> = is_callbacks<std::tuple_element_t<sizeof...(Ts), std::tuple<T, Ts...>>>;
+}  // namespace nogil::detail
 
 namespace nogil::multiprocessing {
 

@@ -16,10 +16,13 @@
 #include <nogil/errors.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
+#include <vector>
 
 namespace nogil::multiprocessing::shared_memory {
 
@@ -55,6 +58,93 @@ public:
 private:
     struct Impl;
     std::shared_ptr<Impl> impl_;
+};
+
+/// Python's bytes, as a ShareableList item (str is std::string).
+using Bytes = std::vector<std::byte>;
+
+/// multiprocessing.shared_memory.ShareableList: a fixed-length list of int, float, bool, str,
+/// bytes or None items, stored in a SharedMemory block that any process can attach to by name.
+///
+///   mp::shared_memory::ShareableList sl({std::int64_t{1}, 2.5, true, "text", std::monostate{}});
+///   auto other = mp::shared_memory::ShareableList::attach(sl.shm().name());  // any process
+///   other[3] = "new";                   // seen by every process attached
+///   std::string s = std::get<std::string>(sl[3].get());
+///
+/// Each slot gets a fixed capacity when the list is created, as in Python: 8 bytes for a number,
+/// bool or None, the length rounded up to a multiple of 8 (at least 8) for str and bytes. Any item
+/// that fits may replace any other (an int over a str, a shorter str); a longer str or bytes throws
+/// std::invalid_argument. Like Python's, the list is not synchronized: concurrent writers of one
+/// slot, or a reader racing a writer, must hold a multiprocessing Lock. The layout is nogil's own
+/// (Python processes cannot attach to it). The list is a handle: copies share the mapping; it is
+/// serialized as its name (a child attaches).
+class ShareableList {
+public:
+    /// One item: None, int, float, bool, str, bytes.
+    using Item = std::variant<std::monostate, std::int64_t, double, bool, std::string, Bytes>;
+
+    /// A reference to one slot: reads and assigns the item (sl[i] = value).
+    class Reference {
+    public:
+        Item get() const { return list_->get(index_); }
+        operator Item() const { return get(); }
+        Reference& operator=(Item value) {
+            list_->set(index_, std::move(value));
+            return *this;
+        }
+        Reference& operator=(const Reference& other) { return *this = other.get(); }
+
+    private:
+        friend class ShareableList;
+        Reference(const ShareableList* list, std::ptrdiff_t index) : list_(list), index_(index) {}
+        const ShareableList* list_;
+        std::ptrdiff_t index_;
+    };
+
+    /// Creates a new block (named `name`, or a random "psm_..." name) holding `sequence`. Throws
+    /// as SharedMemory's constructor does (OSError(EEXIST) for a taken name).
+    explicit ShareableList(const std::vector<Item>& sequence, std::optional<std::string> name = std::nullopt);
+
+    /// Python's ShareableList(name=name): attaches to an existing list. Throws OSError(ENOENT) if
+    /// there is no such block, std::invalid_argument if the block does not hold a ShareableList.
+    static ShareableList attach(const std::string& name);
+
+    /// The item at `index` (negative counts from the end, as in Python). Throws std::out_of_range.
+    Item get(std::ptrdiff_t index) const;
+    /// Stores `value` at `index`. Throws std::out_of_range for a bad index, std::invalid_argument if
+    /// a str or bytes value is longer than the slot's capacity (Python's ValueError).
+    void set(std::ptrdiff_t index, Item value) const;
+    /// sl[i]: a Reference that reads with get() and assigns with =.
+    Reference operator[](std::ptrdiff_t index) const { return Reference(this, index); }
+
+    /// The number of items (fixed).
+    std::size_t size() const noexcept { return count_; }
+    /// How many items equal `value` (same type and value: unlike Python, 1, 1.0 and true differ).
+    std::size_t count(const Item& value) const;
+    /// The position of the first item equal to `value`; std::invalid_argument if there is none.
+    std::size_t index(const Item& value) const;
+    /// Python's `format`: the struct format of the stored items ("q" int, "d" float, "xxxxxxx?"
+    /// bool, "xxxxxx?x" None, "<capacity>s" str and bytes), concatenated.
+    std::string format() const;
+    /// The block holding the list (close() and unlink() are the caller's, as in Python).
+    SharedMemory& shm() noexcept { return shm_; }
+    const SharedMemory& shm() const noexcept { return shm_; }
+
+    template <class Archive>
+    void save(Archive& ar) const {
+        ar(shm_.name());
+    }
+    static ShareableList nogil_load(detail::serial::InputArchive& ar) {
+        std::string name;
+        ar(name);
+        return attach(name);
+    }
+
+private:
+    explicit ShareableList(SharedMemory shm);
+    std::size_t position(std::ptrdiff_t index) const;
+    SharedMemory shm_;
+    std::size_t count_ = 0;
 };
 
 }  // namespace nogil::multiprocessing::shared_memory
