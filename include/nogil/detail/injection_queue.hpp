@@ -48,16 +48,16 @@ public:
     /// One thread at a time. The oldest item, or null when empty or when the oldest push is not
     /// finished yet.
     Item* pop() noexcept {
-        Item* head = head_;
+        Item* head = head_.load(std::memory_order_relaxed);
         Item* next = link(head).load(std::memory_order_acquire);
         if (head == &stub_) {
             if (!next) return nullptr;
-            head_ = next;
+            head_.store(next, std::memory_order_relaxed);
             head = next;
             next = link(next).load(std::memory_order_acquire);
         }
         if (next) {
-            head_ = next;
+            head_.store(next, std::memory_order_relaxed);
             return head;
         }
         // `head` is the last linked item: it can be handed out only with something behind it, so
@@ -66,13 +66,19 @@ public:
         push_stub();
         next = link(head).load(std::memory_order_acquire);
         if (!next) return nullptr;
-        head_ = next;
+        head_.store(next, std::memory_order_relaxed);
         return head;
     }
 
-    /// Any thread: false once every pushed item has been popped (or is being popped). A seq_cst
-    /// read of the tail, so it pairs with push() as described there.
-    bool empty() const noexcept { return tail_item() == &stub_; }
+    /// Any thread: true once every pushed item has been popped (or is being popped). A seq_cst
+    /// read of the tail, so it pairs with push() as described there. The tail alone is not
+    /// enough: when pop() puts the stub back while a producer is between its two steps, the
+    /// tail is the stub although that producer's item and the one before it are still queued
+    /// (head_ is then that item, not the stub). Reading the tail first makes the read of head_
+    /// see at least the head_ that pop() stored before it pushed the stub.
+    bool empty() const noexcept {
+        return tail_item() == &stub_ && head_.load(std::memory_order_acquire) == &stub_;
+    }
 
 private:
     static constexpr std::uintptr_t closed_bit = 1;  // items are at least pointer-aligned
@@ -96,7 +102,7 @@ private:
     // The producers' end and the consumer's end on separate cache lines: a submitting thread
     // and a popping worker do not invalidate each other's line on every operation.
     alignas(64) std::atomic<std::uintptr_t> tail_{reinterpret_cast<std::uintptr_t>(&stub_)};
-    alignas(64) Item* head_ = &stub_;
+    alignas(64) std::atomic<Item*> head_{&stub_};  // written by the popping thread only
     FutureState<void> stub_;  // stands in for "nothing" so that push never looks at head_
 };
 
