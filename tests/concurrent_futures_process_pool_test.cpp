@@ -410,8 +410,6 @@ TEST(ProcessPoolExecutor, WaitAndAsCompleted) {
 
 TEST(ProcessPoolExecutor, DoneCallbackRunsAndMaySubmit) {
     cf::ProcessPoolExecutor pool(1);
-    cf::Future<int> chained;
-    std::atomic<bool> set{false};
     auto first = pool.submit(square, 5);
     std::promise<cf::Future<int>> next;
     auto next_future = next.get_future();
