@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace cf = nogil::concurrent::futures;
 
 namespace {
@@ -57,6 +60,33 @@ void BM_ProcessPool_SerialRoundTrip(benchmark::State& state) {
     per_task(state, 1);
 }
 BENCHMARK(BM_ProcessPool_SerialRoundTrip)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The floor under any pipe-based round trip on this machine: one byte to a child process and
+// back through two pipes, blocking reads (what the kernel's wake-ups cost, with no pool at all).
+void BM_RawPipePingPong(benchmark::State& state) {
+    int to_child[2], to_parent[2];
+    if (::pipe(to_child) != 0 || ::pipe(to_parent) != 0) {
+        state.SkipWithError("pipe() failed");
+        return;
+    }
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::close(to_child[1]);  // so that the parent's close is an end of file here
+        ::close(to_parent[0]);
+        char c;
+        while (::read(to_child[0], &c, 1) == 1 && ::write(to_parent[1], &c, 1) == 1) {
+        }
+        ::_exit(0);
+    }
+    char c = 'x';
+    for (auto _ : state) {
+        if (::write(to_child[1], &c, 1) != 1 || ::read(to_parent[0], &c, 1) != 1) state.SkipWithError("pipe I/O failed");
+    }
+    for (int fd : {to_child[0], to_child[1], to_parent[0], to_parent[1]}) ::close(fd);  // the child sees EOF
+    ::waitpid(child, nullptr, 0);
+    per_task(state, 1);
+}
+BENCHMARK(BM_RawPipePingPong)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // 20,000 tasks submitted at once, then every result collected (Python anchor: 119 us per task).
 void BM_ProcessPool_Burst20k(benchmark::State& state) {
