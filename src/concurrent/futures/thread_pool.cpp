@@ -179,10 +179,8 @@ private:
     // thread while fewer than max_workers run.
     void adjust_thread_count() {
         if (started_.load(std::memory_order_acquire) >= static_cast<std::size_t>(max_workers_)) return;
-        std::uint32_t tokens = idle_tokens_.load(std::memory_order_relaxed);
-        while (tokens > 0) {
-            if (idle_tokens_.compare_exchange_weak(tokens, tokens - 1, std::memory_order_relaxed)) return;
-        }
+        // seq_cst, after the push: pairs with offer_idle_token (see there).
+        if (take_idle_token()) return;
         std::lock_guard guard(spawn_mutex_);
         if (!no_more_threads_ && started_.load(std::memory_order_relaxed) < static_cast<std::size_t>(max_workers_))
             start_thread_locked();
@@ -217,11 +215,8 @@ private:
             ThreadPoolCore* pool;
             bool gave_token = false;
             void call_returned() noexcept override {
-                if (pool->started_.load(std::memory_order_relaxed) < static_cast<std::size_t>(pool->max_workers_) &&
-                    !pool->has_queued_work()) {
-                    pool->idle_tokens_.fetch_add(1, std::memory_order_relaxed);
-                    gave_token = true;
-                }
+                if (pool->started_.load(std::memory_order_relaxed) < static_cast<std::size_t>(pool->max_workers_))
+                    gave_token = pool->offer_idle_token();
             }
         } hook;
         hook.pool = this;
@@ -313,7 +308,7 @@ private:
     // While spinning, the worker counts in spinning_, which spares submitters the wake-up call.
     // Returns null when the pool is closed and no work is left anywhere.
     Item* wait_for_work(Worker& self, std::size_t index, bool gave_token) {
-        if (!gave_token) idle_tokens_.fetch_add(1, std::memory_order_relaxed);  // idle_semaphore.release()
+        if (!gave_token) offer_idle_token();
         spinning_.fetch_add(1, std::memory_order_seq_cst);
         for (;;) {
             for (int spin = 0; spin < kSpinRounds; ++spin) {
@@ -341,6 +336,32 @@ private:
             if (stop) return nullptr;
             spinning_.fetch_add(1, std::memory_order_seq_cst);
         }
+    }
+
+    // Python's idle_semaphore.release(), without the race Python's has: a token must stand for
+    // a worker that will take a call nobody else takes, or a submit that takes it starts no
+    // thread and its call can wait behind blocked calls forever (n calls that block until all
+    // n run would hang). So the worker offers the token first and then looks at the queue
+    // (seq_cst both); a submit pushes and then looks at the tokens (seq_cst both). If the
+    // worker sees queued work (a call pushed before its offer; or one whose push is half
+    // done, which a pop reports as no item), it takes a token back: it is about to take that
+    // work, or another worker is. Otherwise every later push sees the token. A token taken
+    // back that a submit already took leaves the count low, which costs at most a thread
+    // started early; a count too high is what hangs.
+    // Returns whether the token stays offered.
+    bool offer_idle_token() noexcept {
+        idle_tokens_.fetch_add(1, std::memory_order_seq_cst);
+        if (!has_queued_work()) return true;
+        take_idle_token();
+        return false;
+    }
+
+    bool take_idle_token() noexcept {
+        std::uint32_t tokens = idle_tokens_.load(std::memory_order_seq_cst);
+        while (tokens > 0) {
+            if (idle_tokens_.compare_exchange_weak(tokens, tokens - 1, std::memory_order_seq_cst)) return true;
+        }
+        return false;
     }
 
     static constexpr int kSpinRounds = 64;
