@@ -1,7 +1,7 @@
 #pragma once
 // What Executor::map and ProcessPoolExecutor::map share: the checks of their keyword arguments,
-// the iterables read in step (Python's zip), and the queue of submitted futures that Python
-// 3.14's buffersize refills, one call per result the consumer reads.
+// the iterables read in step (Python's zip), the queue of submitted futures that Python 3.14's
+// buffersize refills, one call per result the consumer reads, and the input range they return.
 
 #include <nogil/detail/futex.hpp>
 
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -114,6 +115,45 @@ struct MapQueue {
     auto result_of(Fut& f) const {
         return deadline ? std::move(f).result(*deadline - std::chrono::steady_clock::now()) : std::move(f).result();
     }
+};
+
+/// The range a map() returns: an input range, read once, in order, by one thread at a time. The
+/// work is State's: `value_type take()` waits for the current result and moves it out (throwing
+/// its call's exception, or TimeoutError), `void advance()` steps past it (consuming it even if
+/// it was not taken), `bool done()` is true once no result is left. Destroying the range destroys
+/// the state, which cancels the calls not yet started.
+template <class State>
+class MapRange {
+public:
+    using value_type = typename State::value_type;
+
+    class iterator {
+    public:
+        using iterator_concept = std::input_iterator_tag;
+        using difference_type = std::ptrdiff_t;
+        using value_type = MapRange::value_type;
+
+        iterator() = default;
+        explicit iterator(State* s) : s_(s) {}
+        /// Waits for the next result; throws its call's exception, or TimeoutError.
+        value_type operator*() const { return s_->take(); }
+        iterator& operator++() {
+            s_->advance();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.s_->done(); }
+
+    private:
+        State* s_ = nullptr;
+    };
+
+    explicit MapRange(std::unique_ptr<State> state) : state_(std::move(state)) {}
+    iterator begin() { return iterator(state_.get()); }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::unique_ptr<State> state_;
 };
 
 }  // namespace nogil::detail

@@ -105,66 +105,57 @@ private:
     auto map_with(MapOptions options, F&& fn, Rs&&... ranges);
 };
 
-/// The range returned by Executor::map: an input range of R, read once, in submission order.
+namespace detail {
+/// The work behind MapResults (see nogil::detail::MapRange): the submitted calls, and the result
+/// of the front one once waited for.
 template <class R>
-class MapResults {
-public:
-    struct State {
-        nogil::detail::MapQueue<Future<R>> queue;
-        std::optional<std::conditional_t<std::is_void_v<R>, std::monostate, R>> current;
+struct MapState {
+    using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
-        void fetch() {
-            if (current) return;
-            queue.refill();
-            auto& f = queue.pending.front();
-            try {
-                if constexpr (std::is_void_v<R>) {
-                    queue.result_of(f);
-                    current.emplace();
-                } else {
-                    current.emplace(queue.result_of(f));
-                }
-            } catch (...) {
-                f.cancel();
-                queue.pending.pop_front();
-                throw;
-            }
-        }
-    };
+    nogil::detail::MapQueue<Future<R>> queue;
+    std::optional<value_type> current;
 
-    class iterator {
-    public:
-        using iterator_concept = std::input_iterator_tag;
-        using difference_type = std::ptrdiff_t;
-        using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-
-        iterator() = default;
-        explicit iterator(State* s) : s_(s) {}
-        /// Waits for the next result; throws the call's exception, or TimeoutError.
-        value_type operator*() const {
-            s_->fetch();
-            return std::move(*s_->current);
-        }
-        iterator& operator++() {
-            if (!s_->current) s_->fetch();  // ++ without * still consumes one result, in order
-            s_->current.reset();
-            s_->queue.pending.pop_front();
-            if (s_->queue.pending.empty()) s_->queue.refill();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.s_->queue.pending.empty(); }
-
-    private:
-        State* s_ = nullptr;
-    };
-
-    explicit MapResults(std::unique_ptr<State> state) : state_(std::move(state)) {}
-    iterator begin() { return iterator(state_.get()); }
-    std::default_sentinel_t end() const noexcept { return {}; }
+    value_type take() {
+        fetch();
+        return std::move(*current);
+    }
+    void advance() {
+        if (!current) fetch();  // ++ without * still consumes one result, in order
+        current.reset();
+        queue.pending.pop_front();
+        if (queue.pending.empty()) queue.refill();
+    }
+    bool done() const { return queue.pending.empty(); }
 
 private:
-    std::unique_ptr<State> state_;
+    void fetch() {
+        if (current) return;
+        queue.refill();
+        auto& f = queue.pending.front();
+        try {
+            if constexpr (std::is_void_v<R>) {
+                queue.result_of(f);
+                current.emplace();
+            } else {
+                current.emplace(queue.result_of(f));
+            }
+        } catch (...) {
+            f.cancel();
+            queue.pending.pop_front();
+            throw;
+        }
+    }
+};
+}  // namespace detail
+
+/// The range returned by Executor::map: an input range of R (std::monostate for a void function),
+/// read once, in submission order. Reading a result waits for it and throws the call's exception,
+/// or TimeoutError; destroying the range cancels the calls not yet started.
+template <class R>
+class MapResults : public nogil::detail::MapRange<detail::MapState<R>> {
+public:
+    using State = detail::MapState<R>;
+    using nogil::detail::MapRange<State>::MapRange;
 };
 
 template <class F, class... Rs>

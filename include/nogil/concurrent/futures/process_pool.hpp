@@ -22,6 +22,7 @@
 #include <nogil/multiprocessing/pool.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -172,74 +173,63 @@ private:
     std::unique_ptr<nogil::detail::ProcessPoolCore> core_;
 };
 
-/// The range returned by ProcessPoolExecutor::map: an input range of R (std::monostate for a
-/// void function), read once, in order. Chunks arrive as Futures of vectors.
+namespace detail {
+/// The work behind ProcessMapResults (see nogil::detail::MapRange): the submitted chunks, and the
+/// chunk being read.
 template <class R>
-class ProcessMapResults {
-public:
+struct ProcessMapState {
     using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
     using Wire = std::conditional_t<std::is_void_v<R>, std::uint8_t, R>;
 
-    struct State {
-        nogil::detail::MapQueue<Future<std::vector<Wire>>> queue;  // of chunks
-        std::vector<Wire> current;  // the chunk being read
-        std::size_t index = 0;
+    nogil::detail::MapQueue<Future<std::vector<Wire>>> queue;  // of chunks
+    std::vector<Wire> current;                                 // the chunk being read
+    std::size_t index = 0;
 
-        // True when an item is ready at current[index]; throws the chunk's exception/TimeoutError.
-        bool fetch() {
-            while (index >= current.size()) {
-                if (queue.pending.empty()) return false;
-                auto f = std::move(queue.pending.front());
-                queue.pending.pop_front();
-                queue.refill();
-                try {
-                    current = queue.result_of(f);
-                } catch (...) {
-                    f.cancel();
-                    current.clear();
-                    index = 0;
-                    throw;
-                }
-                index = 0;
-            }
-            return true;
+    value_type take() {
+        fetch();
+        if constexpr (std::is_void_v<R>) {
+            return {};
+        } else {
+            return std::move(current[index]);
         }
-    };
-
-    class iterator {
-    public:
-        using iterator_concept = std::input_iterator_tag;
-        using difference_type = std::ptrdiff_t;
-        using value_type = ProcessMapResults::value_type;
-
-        iterator() = default;
-        explicit iterator(State* s) : s_(s) {}
-        /// Waits for the next result; throws its chunk's exception, or TimeoutError.
-        value_type operator*() const {
-            s_->fetch();
-            if constexpr (std::is_void_v<R>) {
-                return {};
-            } else {
-                return std::move(s_->current[s_->index]);
-            }
-        }
-        iterator& operator++() {
-            if (s_->fetch()) ++s_->index;
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) { return !it.s_->fetch(); }
-
-    private:
-        State* s_ = nullptr;
-    };
-
-    explicit ProcessMapResults(std::unique_ptr<State> state) : state_(std::move(state)) {}
-    iterator begin() { return iterator(state_.get()); }
-    std::default_sentinel_t end() const noexcept { return {}; }
+    }
+    void advance() {
+        if (fetch()) ++index;
+    }
+    bool done() { return !fetch(); }
 
 private:
-    std::unique_ptr<State> state_;
+    // True when an item is ready at current[index]; throws the chunk's exception/TimeoutError.
+    bool fetch() {
+        while (index >= current.size()) {
+            if (queue.pending.empty()) return false;
+            auto f = std::move(queue.pending.front());
+            queue.pending.pop_front();
+            queue.refill();
+            try {
+                current = queue.result_of(f);
+            } catch (...) {
+                f.cancel();
+                current.clear();
+                index = 0;
+                throw;
+            }
+            index = 0;
+        }
+        return true;
+    }
+};
+}  // namespace detail
+
+/// The range returned by ProcessPoolExecutor::map: an input range of R (std::monostate for a
+/// void function), read once, in order. Chunks arrive as Futures of vectors; reading the first
+/// result of a chunk waits for it and throws the chunk's exception, or TimeoutError.
+template <class R>
+class ProcessMapResults : public nogil::detail::MapRange<detail::ProcessMapState<R>> {
+public:
+    using State = detail::ProcessMapState<R>;
+    using Wire = typename State::Wire;
+    using nogil::detail::MapRange<State>::MapRange;
 };
 
 template <class F, class... Rs>
