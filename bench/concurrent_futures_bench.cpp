@@ -3,6 +3,8 @@
 // The Python anchor is bench/python/concurrent_futures_anchor.py (same workloads).
 #include <nogil/concurrent/futures.hpp>
 
+#include "kernels.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <malloc.h>
@@ -63,15 +65,7 @@ BENCHMARK(BM_TBB_TaskGroup_RunWait)->Unit(benchmark::kMillisecond)->UseRealTime(
 #endif
 
 // A fixed integer kernel (xorshift rounds): pure CPU, no memory traffic.
-std::uint64_t kernel(std::uint64_t seed) {
-    std::uint64_t x = seed | 1;
-    for (int i = 0; i < 2'000'000; ++i) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    return x;
-}
+using nogil_bench::kernel;
 constexpr int kKernelTasks = 16;
 
 // 16 kernel calls on n raw std::threads (static split): the ceiling for the pool.

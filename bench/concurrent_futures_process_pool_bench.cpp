@@ -6,6 +6,8 @@
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/multiprocessing.hpp>
 
+#include "kernels.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -22,27 +24,9 @@ namespace {
 
 int trivial(int x) { return x + 1; }
 
-// About a microsecond of pure CPU per call (xorshift rounds): map's per-item work.
-std::uint64_t small_kernel(std::uint64_t seed) {
-    std::uint64_t x = seed | 1;
-    for (int i = 0; i < 500; ++i) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    return x;
-}
-
-// The CPU-bound task of the speedup figure (same kernel as concurrent_futures_bench).
-std::uint64_t kernel(std::uint64_t seed) {
-    std::uint64_t x = seed | 1;
-    for (int i = 0; i < 2'000'000; ++i) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    return x;
-}
+// map's per-item work, and the CPU-bound task of the speedup figure (as concurrent_futures_bench).
+using nogil_bench::kernel;
+using nogil_bench::small_kernel;
 
 cf::ProcessPoolOptions two_workers() { return cf::ProcessPoolOptions{.max_workers = 2}; }
 

@@ -9,6 +9,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -40,27 +41,11 @@ void BM_AcquireReleasePythonSpelling(benchmark::State& state) {
 }
 BENCHMARK(BM_AcquireReleasePythonSpelling)->Name("Uncontended/Lock::acquire+release");
 
-void BM_EventPingPong(benchmark::State& state) {
-    nogil::threading::Event ping, pong;
-    std::atomic<bool> stop{false};
-    std::thread partner([&] {
-        for (;;) {
-            ping.wait();
-            ping.clear();
-            if (stop.load(std::memory_order_relaxed)) return;
-            pong.set();
-        }
-    });
-    for (auto _ : state) {
-        ping.set();
-        pong.wait();
-        pong.clear();
-    }
-    stop = true;
-    ping.set();
-    partner.join();
+// The wait-then-clear half of a turn hand-over, for nogil's Event.
+void wait_and_clear(nogil::threading::Event& e) {
+    e.wait();
+    e.clear();
 }
-BENCHMARK(BM_EventPingPong)->Name("PingPong/nogil::threading::Event")->UseRealTime();
 
 // The same protocol with the textbook std:: tools.
 struct StdEvent {
@@ -80,26 +65,30 @@ struct StdEvent {
         flag = false;
     }
 };
+void wait_and_clear(StdEvent& e) { e.wait_and_clear(); }
 
-void BM_StdEventPingPong(benchmark::State& state) {
-    StdEvent ping, pong;
+// One iteration: the partner thread is handed the turn (ping) and hands it back (pong).
+template <class Event>
+void BM_PingPong(benchmark::State& state) {
+    Event ping, pong;
     std::atomic<bool> stop{false};
     std::thread partner([&] {
         for (;;) {
-            ping.wait_and_clear();
+            wait_and_clear(ping);
             if (stop.load(std::memory_order_relaxed)) return;
             pong.set();
         }
     });
     for (auto _ : state) {
         ping.set();
-        pong.wait_and_clear();
+        wait_and_clear(pong);
     }
     stop = true;
     ping.set();
     partner.join();
 }
-BENCHMARK(BM_StdEventPingPong)->Name("PingPong/std::mutex+condition_variable")->UseRealTime();
+BENCHMARK(BM_PingPong<nogil::threading::Event>)->Name("PingPong/nogil::threading::Event")->UseRealTime();
+BENCHMARK(BM_PingPong<StdEvent>)->Name("PingPong/std::mutex+condition_variable")->UseRealTime();
 
 }  // namespace
 

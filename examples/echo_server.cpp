@@ -74,12 +74,7 @@ asyncio::Coroutine<int> self_check() {
 }
 
 int main(int argc, char** argv) {
-    std::vector<std::string> args(argv + 1, argv + argc);
-    if (args.empty()) return asyncio::run(self_check()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-    auto main_ = [](std::vector<std::string> args) -> asyncio::Coroutine<> {
-        std::string port_file;
-        for (std::size_t i = 0; i + 1 < args.size(); ++i)
-            if (args[i] == "--port-file") port_file = args[i + 1];
+    auto serve = [](std::vector<std::string> args, std::string port_file) -> asyncio::Coroutine<> {
         if (args[0] == "--serve" && args.size() >= 3)
             co_await serve_until_signal(co_await asyncio::start_server(echo, args[1], std::stoi(args[2])), port_file, "echo");
         else if (args[0] == "--serve-unix" && args.size() >= 2)
@@ -87,11 +82,5 @@ int main(int argc, char** argv) {
         else
             throw std::invalid_argument("usage: echo_server [--serve HOST PORT [--port-file F] | --serve-unix PATH]");
     };
-    try {
-        asyncio::run(main_(args));
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "echo_server: %s\n", e.what());
-        return EXIT_FAILURE;
-    }
-    return EXIT_SUCCESS;
+    return server_main(argc, argv, "echo_server", self_check, serve);
 }

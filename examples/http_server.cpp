@@ -200,22 +200,11 @@ asyncio::Coroutine<int> self_check() {
 }
 
 int main(int argc, char** argv) {
-    std::vector<std::string> args(argv + 1, argv + argc);
-    if (args.empty()) return asyncio::run(self_check()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-    auto main_ = [](std::vector<std::string> args) -> asyncio::Coroutine<> {
-        std::string port_file;
-        for (std::size_t i = 0; i + 1 < args.size(); ++i)
-            if (args[i] == "--port-file") port_file = args[i + 1];
+    auto serve = [](std::vector<std::string> args, std::string port_file) -> asyncio::Coroutine<> {
         if (args[0] != "--serve" || args.size() < 3)
             throw std::invalid_argument("usage: http_server [--serve HOST PORT [--port-file F]]");
         co_await serve_until_signal(co_await asyncio::start_server(handle, args[1], std::stoi(args[2]), {.backlog = 1024}),
                                     port_file, "HTTP");
     };
-    try {
-        asyncio::run(main_(args));
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "http_server: %s\n", e.what());
-        return EXIT_FAILURE;
-    }
-    return EXIT_SUCCESS;
+    return server_main(argc, argv, "http_server", self_check, serve);
 }

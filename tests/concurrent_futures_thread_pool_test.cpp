@@ -32,6 +32,23 @@ struct Gate {  // a one-shot event for sequencing tests without sleeping
     void wait() { latch.wait(); }
 };
 
+// A call that occupies one worker of `pool` until release(); constructed once the call is running.
+// Declared after the pool, so the test must release() and shut the pool down before it ends.
+struct BusyWorker {
+    Gate gate;
+    std::latch started{1};
+    cf::Future<int> call;  // returns 1
+    explicit BusyWorker(cf::ThreadPoolExecutor& pool)
+        : call(pool.submit([this] {
+              started.count_down();
+              gate.wait();
+              return 1;
+          })) {
+        started.wait();
+    }
+    void release() { gate.open(); }
+};
+
 TEST(ThreadPoolExecutor, SubmitReturnsResult) {
     cf::ThreadPoolExecutor pool(2);
     auto f = pool.submit(square, 7);
@@ -236,20 +253,13 @@ TEST(ThreadPoolExecutor, QueuedWorkStillRunsAfterShutdownWithoutWait) {
 
 TEST(ThreadPoolExecutor, ShutdownCancelFutures) {
     cf::ThreadPoolExecutor pool(1);
-    Gate gate;
-    std::latch started(1);
-    auto blocker = pool.submit([&] {
-        started.count_down();
-        gate.wait();
-        return 1;
-    });
-    started.wait();
+    BusyWorker blocker(pool);
     std::vector<cf::Future<int>> queued;
     for (int i = 0; i < 20; ++i) queued.push_back(pool.submit(square, i));
     pool.shutdown(false, true);
-    gate.open();
+    blocker.release();
     pool.shutdown(true);
-    EXPECT_EQ(blocker.result(), 1) << "a running call is not cancelled";
+    EXPECT_EQ(blocker.call.result(), 1) << "a running call is not cancelled";
     for (auto& f : queued) EXPECT_TRUE(f.cancelled());
 }
 
@@ -272,18 +282,12 @@ TEST(ThreadPoolExecutor, DestructorWaitsForAll) {
 
 TEST(ThreadPoolExecutor, CancelPendingCallDoesNotRunIt) {
     cf::ThreadPoolExecutor pool(1);
-    Gate gate;
-    std::latch started(1);
-    auto blocker = pool.submit([&] {
-        started.count_down();
-        gate.wait();
-    });
-    started.wait();
+    BusyWorker blocker(pool);
     std::atomic<bool> ran{false};
     auto f = pool.submit([&] { ran = true; });
     EXPECT_TRUE(f.cancel());
-    EXPECT_FALSE(blocker.cancel()) << "running";
-    gate.open();
+    EXPECT_FALSE(blocker.call.cancel()) << "running";
+    blocker.release();
     pool.shutdown();
     EXPECT_FALSE(ran.load());
     EXPECT_THROW(f.result(), cf::CancelledError);

@@ -33,6 +33,13 @@ void block_on(mp::Connection conn) {
     (void)conn.recv<int>();  // never answered: the parent terminates or kills us
 }
 
+// Starts `p` (a child running block_on with the other end of `parent`) and waits, bounded, until
+// the child says it runs; false if it did not.
+bool start_and_wait_ready(mp::Process& p, mp::Connection& parent) {
+    p.start();
+    return parent.poll(kBound) && parent.recv<std::string>() == "ready";
+}
+
 void crash_with_segfault() { std::raise(SIGSEGV); }
 
 void echo_sum(mp::Connection conn, std::vector<int> values) {
@@ -104,9 +111,7 @@ TEST_P(ProcessTest, ExceptionInTargetGivesExitCodeOne) {
 TEST_P(ProcessTest, TerminateGivesNegativeSigterm) {
     auto [parent, child] = mp::Pipe();
     mp::Process p(block_on, child, options());
-    p.start();
-    ASSERT_TRUE(parent.poll(kBound));
-    EXPECT_EQ(parent.recv<std::string>(), "ready");
+    ASSERT_TRUE(start_and_wait_ready(p, parent));
     EXPECT_TRUE(p.is_alive());
     // join with a short timeout returns while the child still runs (not before the timeout).
     auto t0 = std::chrono::steady_clock::now();
@@ -122,9 +127,7 @@ TEST_P(ProcessTest, TerminateGivesNegativeSigterm) {
 TEST_P(ProcessTest, KillGivesNegativeSigkill) {
     auto [parent, child] = mp::Pipe();
     mp::Process p(block_on, child, options());
-    p.start();
-    ASSERT_TRUE(parent.poll(kBound));
-    (void)parent.recv<std::string>();
+    ASSERT_TRUE(start_and_wait_ready(p, parent));
     p.kill();
     p.join(kBound);
     EXPECT_EQ(p.exitcode(), -SIGKILL);
@@ -146,9 +149,7 @@ TEST_P(ProcessTest, ActiveChildrenListsRunningOnly) {
     auto [parent, child] = mp::Pipe();
     mp::Process p(block_on, child, options());
     EXPECT_TRUE(mp::active_children().empty());
-    p.start();
-    ASSERT_TRUE(parent.poll(kBound));
-    (void)parent.recv<std::string>();
+    ASSERT_TRUE(start_and_wait_ready(p, parent));
     auto kids = mp::active_children();
     ASSERT_EQ(kids.size(), 1u);
     EXPECT_EQ(kids[0].pid(), p.pid());
@@ -160,9 +161,7 @@ TEST_P(ProcessTest, ActiveChildrenListsRunningOnly) {
 TEST_P(ProcessTest, CloseRules) {
     auto [parent, child] = mp::Pipe();
     mp::Process p(block_on, child, options());
-    p.start();
-    ASSERT_TRUE(parent.poll(kBound));
-    (void)parent.recv<std::string>();
+    ASSERT_TRUE(start_and_wait_ready(p, parent));
     EXPECT_THROW(p.close(), std::invalid_argument);  // still running
     p.kill();
     p.join(kBound);

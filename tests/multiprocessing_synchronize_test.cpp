@@ -182,6 +182,24 @@ TEST(Lock, AcquireReleaseAndErrors) {
     same.release();
 }
 
+// _multiprocessing.SemLock.acquire treats a negative timeout as zero (one try), where
+// threading.Lock.acquire raises ValueError: the multiprocessing rule holds for every SemLock.
+TEST(Lock, NegativeTimeoutTriesOnce) {
+    mp::Lock lock;
+    EXPECT_TRUE(lock.acquire(-1s));
+    EXPECT_FALSE(lock.acquire(-1s));
+    lock.release();
+    mp::RLock rlock;
+    EXPECT_TRUE(rlock.acquire(-1s));
+    EXPECT_TRUE(rlock.acquire(-1s));  // recursion
+    rlock.release();
+    rlock.release();
+    mp::Semaphore sem(1);
+    EXPECT_TRUE(sem.acquire(-1s));
+    EXPECT_FALSE(sem.acquire(-1s));
+    sem.release();
+}
+
 TEST(Lock, ThreadsOfOneProcessExclude) {
     mp::Lock lock;
     long counter = 0;

@@ -10,9 +10,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-
-def trivial(x):
-    return x + 1
+from anchor_timing import burst_seconds, median, round_trip_seconds, trivial
 
 
 def kernel(seed):
@@ -33,21 +31,13 @@ def pool(workers=2, method="fork"):
 def serial_round_trip(n):
     with pool() as ex:
         ex.submit(trivial, 0).result()
-        t0 = time.perf_counter()
-        for i in range(n):
-            ex.submit(trivial, i).result()
-        return (time.perf_counter() - t0) / n
+        return round_trip_seconds(ex, n)
 
 
 def burst(n):
     with pool() as ex:
         ex.submit(trivial, 0).result()
-        t0 = time.perf_counter()
-        fs = [ex.submit(trivial, i) for i in range(n)]
-        s = sum(f.result() for f in fs)
-        dt = time.perf_counter() - t0
-    assert s == n * (n + 1) // 2
-    return dt / n
+        return burst_seconds(ex, n) / n
 
 
 def map_chunked(n):
@@ -76,10 +66,6 @@ def start_up(method, n):
             ex.submit(trivial, 0).result()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
-
-
-def median(f, *args, reps=3):
-    return statistics.median(f(*args) for _ in range(reps))
 
 
 if __name__ == "__main__":

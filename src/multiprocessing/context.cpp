@@ -10,14 +10,7 @@ struct DefaultMethod {
     std::mutex mutex;
     std::optional<detail::StartMethod> method;
 };
-DefaultMethod& default_method() {
-    static DefaultMethod* d = [] {
-        auto* created = new DefaultMethod;  // never destroyed: children may ask during exit
-        detail::reinit_after_fork(&created->mutex);
-        return created;
-    }();
-    return *d;
-}
+DefaultMethod& default_method() { return detail::process_singleton<DefaultMethod>(); }  // children may ask during exit
 }  // namespace
 
 void set_start_method(const std::string& method, bool force) {

@@ -230,14 +230,7 @@ struct ForkServer {
     }
 };
 
-ForkServer& fork_server() {
-    static ForkServer* server = [] {
-        auto* created = new ForkServer;  // never destroyed: its socket closes with the process
-        reinit_after_fork(&created->mutex);
-        return created;
-    }();
-    return *server;
-}
+ForkServer& fork_server() { return process_singleton<ForkServer>(); }  // its socket closes with the process
 
 Launched launch_via_forkserver() {
     auto [channel, child_end] = socket_pair();

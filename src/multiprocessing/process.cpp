@@ -48,14 +48,7 @@ struct Children {
     int owner_pid = ::getpid();
 };
 
-Children& children() {
-    static Children* c = [] {
-        auto* created = new Children;  // never destroyed: the exit handler uses it
-        detail::reinit_after_fork(&created->mutex);
-        return created;
-    }();
-    return *c;
-}
+Children& children() { return detail::process_singleton<Children>(); }  // the exit handler uses it
 
 // At exit of the process that started them: terminate daemonic children, then join them all
 // (Python's multiprocessing.util._exit_function).

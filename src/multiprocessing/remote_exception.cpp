@@ -55,16 +55,8 @@ struct Registry {
     }
 };
 
-// A function-local static: a spawned child runs before main, possibly before this file's
-// namespace-scope objects would have been initialized.
-Registry& registry() {
-    static Registry* r = [] {
-        auto* created = new Registry;  // never destroyed: children _exit, exit-time users may race
-        reinit_after_fork(&created->mutex);
-        return created;
-    }();
-    return *r;
-}
+// Never destroyed: children _exit, exit-time users may race.
+Registry& registry() { return process_singleton<Registry>(); }
 
 }  // namespace
 

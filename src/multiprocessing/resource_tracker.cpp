@@ -20,14 +20,7 @@ struct Tracker {
     int owner = ::getpid();  // a forked child inherits the parent's connection: still valid there
 };
 
-Tracker& tracker() {
-    static Tracker* t = [] {
-        auto* created = new Tracker;  // never destroyed: its descriptor must stay open until exit
-        reinit_after_fork(&created->mutex);
-        return created;
-    }();
-    return *t;
-}
+Tracker& tracker() { return process_singleton<Tracker>(); }  // its descriptor stays open until exit
 
 // Holding t.mutex.
 bool ensure_running_locked(Tracker& t) {

@@ -98,6 +98,20 @@ void ensure_forkserver_running();
 /// if another thread of the parent held it at the moment of fork() (CPython's _at_fork_reinit).
 void reinit_after_fork(std::mutex* mutex);
 
+/// The process-wide T, built on first use and never destroyed (a child _exits, and exit-time
+/// users may race a destructor), with its `mutex` member registered with reinit_after_fork. A
+/// function-local static: a spawned child runs before main, possibly before a file's
+/// namespace-scope objects are initialized.
+template <class T>
+T& process_singleton() {
+    static T* instance = [] {
+        auto* created = new T;
+        reinit_after_fork(&created->mutex);
+        return created;
+    }();
+    return *instance;
+}
+
 /// Called first in a child made by fork() without exec (turns off exit-time leak checking there).
 void mark_forked_child() noexcept;
 

@@ -9,6 +9,7 @@
 // leaves it held (as in Python): use timeouts where that matters.
 
 #include <nogil/detail/futex.hpp>
+#include <nogil/detail/mp_sem_lock.hpp>
 #include <nogil/detail/mp_shared_handle.hpp>
 #include <nogil/errors.hpp>
 
@@ -19,45 +20,35 @@
 namespace nogil::multiprocessing {
 
 /// A non-recursive lock. Satisfies Lockable (std::scoped_lock works). Any process may release it.
-class Lock : public detail::SharedHandle<Lock> {
+class Lock : public detail::SharedHandle<Lock>, public detail::SemLock<Lock> {
 public:
     Lock();
     /// Blocks until acquired (blocking) or tries once (!blocking); true if acquired.
     bool acquire(bool blocking = true);
-    /// Waits at most `timeout`; true if acquired.
-    template <class Rep, class Period>
-    bool acquire(std::chrono::duration<Rep, Period> timeout) {
-        return acquire_until(detail::deadline_after(timeout));
-    }
+    /// acquire(timeout): waits at most `timeout`; true if acquired (a negative one tries once).
+    using detail::SemLock<Lock>::acquire;
     /// Throws std::invalid_argument if not locked ("released too many times", as Python).
     void release();
-    void lock() { acquire(); }
-    bool try_lock() { return acquire(false); }
-    void unlock() { release(); }
 
 private:
     friend class detail::SharedHandle<Lock>;
+    friend class detail::SemLock<Lock>;
     explicit Lock(std::shared_ptr<detail::SharedBlock> block);
     bool acquire_until(detail::Deadline deadline);
 };
 
 /// A recursive lock: the owning thread (of the owning process) may acquire it again.
-class RLock : public detail::SharedHandle<RLock> {
+class RLock : public detail::SharedHandle<RLock>, public detail::SemLock<RLock> {
 public:
     RLock();
     bool acquire(bool blocking = true);
-    template <class Rep, class Period>
-    bool acquire(std::chrono::duration<Rep, Period> timeout) {
-        return acquire_until(detail::deadline_after(timeout));
-    }
+    using detail::SemLock<RLock>::acquire;
     /// Throws std::runtime_error if the calling thread does not own it.
     void release();
-    void lock() { acquire(); }
-    bool try_lock() { return acquire(false); }
-    void unlock() { release(); }
 
 private:
     friend class detail::SharedHandle<RLock>;
+    friend class detail::SemLock<RLock>;
     friend class Condition;
     explicit RLock(std::shared_ptr<detail::SharedBlock> block);
     bool acquire_until(detail::Deadline deadline);
@@ -67,22 +58,16 @@ private:
 };
 
 /// A counter that acquire() decrements, blocking at zero, and release() increments.
-class Semaphore : public detail::SharedHandle<Semaphore> {
+class Semaphore : public detail::SharedHandle<Semaphore>, public detail::SemLock<Semaphore> {
 public:
     /// Throws std::invalid_argument for a negative value.
     explicit Semaphore(int value = 1);
     bool acquire(bool blocking = true);
-    template <class Rep, class Period>
-    bool acquire(std::chrono::duration<Rep, Period> timeout) {
-        return acquire_until(detail::deadline_after(timeout));
-    }
+    using detail::SemLock<Semaphore>::acquire;
     /// Adds `n`; a BoundedSemaphore throws std::invalid_argument past its initial value.
     void release(int n = 1);
     /// The current value (Python's get_value()).
     int get_value() const;
-    void lock() { acquire(); }
-    bool try_lock() { return acquire(false); }
-    void unlock() { release(); }
 
 protected:
     Semaphore(int value, int max_value);
@@ -90,6 +75,7 @@ protected:
 
 private:
     friend class detail::SharedHandle<Semaphore>;
+    friend class detail::SemLock<Semaphore>;
     bool acquire_until(detail::Deadline deadline);
 };
 

@@ -2,12 +2,11 @@
 // concurrent.futures.Executor: submit(fn, args...) → Future, map(fn, iterables..., options), shutdown.
 
 #include <nogil/concurrent/futures/future.hpp>
+#include <nogil/detail/executor_map.hpp>
 #include <nogil/detail/work_item.hpp>
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
-#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -106,118 +105,81 @@ private:
     auto map_with(MapOptions options, F&& fn, Rs&&... ranges);
 };
 
-/// The range returned by Executor::map: an input range of R, read once, in submission order.
+namespace detail {
+/// The work behind MapResults (see nogil::detail::MapRange): the submitted calls, and the result
+/// of the front one once waited for.
 template <class R>
-class MapResults {
-public:
-    struct State {
-        std::deque<Future<R>> pending;                    // submitted, not yet handed out; front first
-        std::function<std::optional<Future<R>>()> submit_next;  // refill with buffersize; empty otherwise
-        std::optional<std::chrono::steady_clock::time_point> deadline;
-        std::optional<std::conditional_t<std::is_void_v<R>, std::monostate, R>> current;
+struct MapState {
+    using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
-        ~State() {
-            for (auto& f : pending) f.cancel();  // Python's generator `finally`
-        }
-        void fetch() {
-            if (current) return;
-            if (submit_next) {
-                if (auto f = submit_next()) pending.push_back(std::move(*f));
-            }
-            auto& f = pending.front();
-            try {
-                if constexpr (std::is_void_v<R>) {
-                    deadline ? f.result(*deadline - std::chrono::steady_clock::now()) : f.result();
-                    current.emplace();
-                } else {
-                    current.emplace(deadline ? std::move(f).result(*deadline - std::chrono::steady_clock::now())
-                                             : std::move(f).result());
-                }
-            } catch (...) {
-                f.cancel();
-                pending.pop_front();
-                throw;
-            }
-        }
-    };
+    nogil::detail::MapQueue<Future<R>> queue;
+    std::optional<value_type> current;
 
-    class iterator {
-    public:
-        using iterator_concept = std::input_iterator_tag;
-        using difference_type = std::ptrdiff_t;
-        using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-
-        iterator() = default;
-        explicit iterator(State* s) : s_(s) {}
-        /// Waits for the next result; throws the call's exception, or TimeoutError.
-        value_type operator*() const {
-            s_->fetch();
-            return std::move(*s_->current);
-        }
-        iterator& operator++() {
-            if (!s_->current) s_->fetch();  // ++ without * still consumes one result, in order
-            s_->current.reset();
-            s_->pending.pop_front();
-            if (s_->pending.empty() && s_->submit_next) {
-                if (auto f = s_->submit_next()) s_->pending.push_back(std::move(*f));
-            }
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.s_->pending.empty(); }
-
-    private:
-        State* s_ = nullptr;
-    };
-
-    explicit MapResults(std::unique_ptr<State> state) : state_(std::move(state)) {}
-    iterator begin() { return iterator(state_.get()); }
-    std::default_sentinel_t end() const noexcept { return {}; }
+    value_type take() {
+        fetch();
+        return std::move(*current);
+    }
+    void advance() {
+        if (!current) fetch();  // ++ without * still consumes one result, in order
+        current.reset();
+        queue.pending.pop_front();
+        if (queue.pending.empty()) queue.refill();
+    }
+    bool done() const { return queue.pending.empty(); }
 
 private:
-    std::unique_ptr<State> state_;
+    void fetch() {
+        if (current) return;
+        queue.refill();
+        auto& f = queue.pending.front();
+        try {
+            if constexpr (std::is_void_v<R>) {
+                queue.result_of(f);
+                current.emplace();
+            } else {
+                current.emplace(queue.result_of(f));
+            }
+        } catch (...) {
+            f.cancel();
+            queue.pending.pop_front();
+            throw;
+        }
+    }
+};
+}  // namespace detail
+
+/// The range returned by Executor::map: an input range of R (std::monostate for a void function),
+/// read once, in submission order. Reading a result waits for it and throws the call's exception,
+/// or TimeoutError; destroying the range cancels the calls not yet started.
+template <class R>
+class MapResults : public nogil::detail::MapRange<detail::MapState<R>> {
+public:
+    using State = detail::MapState<R>;
+    using nogil::detail::MapRange<State>::MapRange;
 };
 
 template <class F, class... Rs>
 auto Executor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
-    if (options.chunksize < 1) throw std::invalid_argument("chunksize must be >= 1");
-    if (options.buffersize && *options.buffersize < 1) throw std::invalid_argument("buffersize must be None or > 0");
+    nogil::detail::check_map_options(options.chunksize, options.buffersize);
     using Fn = std::decay_t<F>;
     using R = nogil::detail::result_of_call_t<Fn&, std::ranges::range_reference_t<Rs>...>;
-    using State = typename MapResults<R>::State;
 
-    // The zipped iterables: views kept alive by the state (an rvalue range is owned, an lvalue one
-    // is referenced and must outlive the iteration, as in any C++ range adaptor).
-    struct Source {
+    // One call per item: thread pools ignore chunksize, as Python's do.
+    struct Feed {
+        Executor& executor;
         Fn fn;
-        std::tuple<std::views::all_t<Rs>...> views;
-        std::tuple<std::ranges::iterator_t<std::views::all_t<Rs>>...> its;
-        Source(Fn f, Rs&&... rs) : fn(std::move(f)), views(std::views::all(std::forward<Rs>(rs))...) {
-            its = std::apply([](auto&... v) { return std::tuple(std::ranges::begin(v)...); }, views);
-        }
-        bool exhausted() {
-            return [&]<std::size_t... I>(std::index_sequence<I...>) {
-                return ((std::get<I>(its) == std::ranges::end(std::get<I>(views))) || ...);
-            }(std::index_sequence_for<Rs...>{});
-        }
-        Future<R> submit_one(Executor& ex) {
-            auto f = std::apply([&](auto&... it) { return ex.submit(fn, *it...); }, its);
-            std::apply([](auto&... it) { (++it, ...); }, its);
-            return f;
+        nogil::detail::ZipRanges<Rs...> items;
+        Feed(Executor& e, Fn f, Rs&&... rs) : executor(e), fn(std::move(f)), items(std::forward<Rs>(rs)...) {}
+        bool exhausted() { return items.exhausted(); }
+        Future<R> submit() {
+            return items.take(
+                [&](auto&&... item) { return executor.submit(fn, std::forward<decltype(item)>(item)...); });
         }
     };
 
-    auto state = std::make_unique<State>();
-    if (options.timeout) state->deadline = nogil::detail::deadline_after(*options.timeout);
-    auto source = std::make_shared<Source>(std::forward<F>(fn), std::forward<Rs>(ranges)...);
-    std::size_t limit = options.buffersize ? static_cast<std::size_t>(*options.buffersize) : SIZE_MAX;
-    while (state->pending.size() < limit && !source->exhausted()) state->pending.push_back(source->submit_one(*this));
-    if (options.buffersize) {
-        state->submit_next = [this, source]() -> std::optional<Future<R>> {
-            if (source->exhausted()) return std::nullopt;
-            return source->submit_one(*this);
-        };
-    }
+    auto state = std::make_unique<typename MapResults<R>::State>();
+    state->queue.start(options.timeout, options.buffersize,
+                       std::make_shared<Feed>(*this, std::forward<F>(fn), std::forward<Rs>(ranges)...));
     return MapResults<R>(std::move(state));
 }
 

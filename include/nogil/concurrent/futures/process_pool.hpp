@@ -15,15 +15,14 @@
 
 #include <nogil/concurrent/futures/executor.hpp>
 #include <nogil/concurrent/futures/future.hpp>
+#include <nogil/detail/executor_map.hpp>
 #include <nogil/detail/mp_call.hpp>
 #include <nogil/detail/mp_process_pool_core.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/pool.hpp>
 
-#include <chrono>
 #include <cstddef>
-#include <deque>
-#include <functional>
+#include <cstdint>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -174,137 +173,101 @@ private:
     std::unique_ptr<nogil::detail::ProcessPoolCore> core_;
 };
 
-/// The range returned by ProcessPoolExecutor::map: an input range of R (std::monostate for a
-/// void function), read once, in order. Chunks arrive as Futures of vectors.
+namespace detail {
+/// The work behind ProcessMapResults (see nogil::detail::MapRange): the submitted chunks, and the
+/// chunk being read.
 template <class R>
-class ProcessMapResults {
-public:
+struct ProcessMapState {
     using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
     using Wire = std::conditional_t<std::is_void_v<R>, std::uint8_t, R>;
 
-    struct State {
-        std::deque<Future<std::vector<Wire>>> chunks;  // submitted, not yet read; front first
-        std::function<std::optional<Future<std::vector<Wire>>>()> submit_next;  // with buffersize
-        std::optional<std::chrono::steady_clock::time_point> deadline;
-        std::vector<Wire> current;  // the chunk being read
-        std::size_t index = 0;
+    nogil::detail::MapQueue<Future<std::vector<Wire>>> queue;  // of chunks
+    std::vector<Wire> current;                                 // the chunk being read
+    std::size_t index = 0;
 
-        ~State() {
-            for (auto& f : chunks) f.cancel();  // Python's generator `finally`
+    value_type take() {
+        fetch();
+        if constexpr (std::is_void_v<R>) {
+            return {};
+        } else {
+            return std::move(current[index]);
         }
-        // True when an item is ready at current[index]; throws the chunk's exception/TimeoutError.
-        bool fetch() {
-            while (index >= current.size()) {
-                if (chunks.empty()) return false;
-                auto f = std::move(chunks.front());
-                chunks.pop_front();
-                if (submit_next) {
-                    if (auto next = submit_next()) chunks.push_back(std::move(*next));
-                }
-                try {
-                    current = deadline ? std::move(f).result(*deadline - std::chrono::steady_clock::now())
-                                       : std::move(f).result();
-                } catch (...) {
-                    f.cancel();
-                    current.clear();
-                    index = 0;
-                    throw;
-                }
-                index = 0;
-            }
-            return true;
-        }
-    };
-
-    class iterator {
-    public:
-        using iterator_concept = std::input_iterator_tag;
-        using difference_type = std::ptrdiff_t;
-        using value_type = ProcessMapResults::value_type;
-
-        iterator() = default;
-        explicit iterator(State* s) : s_(s) {}
-        /// Waits for the next result; throws its chunk's exception, or TimeoutError.
-        value_type operator*() const {
-            s_->fetch();
-            if constexpr (std::is_void_v<R>) {
-                return {};
-            } else {
-                return std::move(s_->current[s_->index]);
-            }
-        }
-        iterator& operator++() {
-            if (s_->fetch()) ++s_->index;
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) { return !it.s_->fetch(); }
-
-    private:
-        State* s_ = nullptr;
-    };
-
-    explicit ProcessMapResults(std::unique_ptr<State> state) : state_(std::move(state)) {}
-    iterator begin() { return iterator(state_.get()); }
-    std::default_sentinel_t end() const noexcept { return {}; }
+    }
+    void advance() {
+        if (fetch()) ++index;
+    }
+    bool done() { return !fetch(); }
 
 private:
-    std::unique_ptr<State> state_;
+    // True when an item is ready at current[index]; throws the chunk's exception/TimeoutError.
+    bool fetch() {
+        while (index >= current.size()) {
+            if (queue.pending.empty()) return false;
+            auto f = std::move(queue.pending.front());
+            queue.pending.pop_front();
+            queue.refill();
+            try {
+                current = queue.result_of(f);
+            } catch (...) {
+                f.cancel();
+                current.clear();
+                index = 0;
+                throw;
+            }
+            index = 0;
+        }
+        return true;
+    }
+};
+}  // namespace detail
+
+/// The range returned by ProcessPoolExecutor::map: an input range of R (std::monostate for a
+/// void function), read once, in order. Chunks arrive as Futures of vectors; reading the first
+/// result of a chunk waits for it and throws the chunk's exception, or TimeoutError.
+template <class R>
+class ProcessMapResults : public nogil::detail::MapRange<detail::ProcessMapState<R>> {
+public:
+    using State = detail::ProcessMapState<R>;
+    using Wire = typename State::Wire;
+    using nogil::detail::MapRange<State>::MapRange;
 };
 
 template <class F, class... Rs>
 auto ProcessPoolExecutor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
     static_assert(nogil::detail::check_callable<F>());
-    if (options.chunksize < 1) throw std::invalid_argument("chunksize must be >= 1");
-    if (options.buffersize && *options.buffersize < 1) throw std::invalid_argument("buffersize must be None or > 0");
+    nogil::detail::check_map_options(options.chunksize, options.buffersize);
     using Fn = nogil::detail::function_pointer_t<F>;
     using Item = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>;
     using R = std::invoke_result_t<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>&...>;
     using Results = ProcessMapResults<R>;
     using Wire = typename Results::Wire;
-    using State = typename Results::State;
 
-    // The zipped iterables: views kept alive by the state (an rvalue range is owned, an lvalue one
-    // is referenced and must outlive the iteration, as in any C++ range adaptor).
-    struct Source {
+    // One task per `chunksize` items.
+    struct Feed {
+        ProcessPoolExecutor& executor;
         nogil::detail::FunctionId fn;
         std::size_t chunksize;
-        std::tuple<std::views::all_t<Rs>...> views;
-        std::tuple<std::ranges::iterator_t<std::views::all_t<Rs>>...> its;
-        Source(nogil::detail::FunctionId f, std::size_t n, Rs&&... rs)
-            : fn(std::move(f)), chunksize(n), views(std::views::all(std::forward<Rs>(rs))...) {
-            its = std::apply([](auto&... v) { return std::tuple(std::ranges::begin(v)...); }, views);
-        }
-        bool exhausted() {
-            return [&]<std::size_t... I>(std::index_sequence<I...>) {
-                return ((std::get<I>(its) == std::ranges::end(std::get<I>(views))) || ...);
-            }(std::index_sequence_for<Rs...>{});
-        }
-        Future<std::vector<Wire>> submit_chunk(ProcessPoolExecutor& ex) {
-            std::vector<Item> items;
-            items.reserve(chunksize);
-            while (items.size() < chunksize && !exhausted()) {
-                std::apply([&](auto&... it) { items.emplace_back(*it...); }, its);
-                std::apply([](auto&... it) { (++it, ...); }, its);
+        nogil::detail::ZipRanges<Rs...> items;
+        Feed(ProcessPoolExecutor& e, nogil::detail::FunctionId f, std::size_t n, Rs&&... rs)
+            : executor(e), fn(std::move(f)), chunksize(n), items(std::forward<Rs>(rs)...) {}
+        bool exhausted() { return items.exhausted(); }
+        Future<std::vector<Wire>> submit() {
+            std::vector<Item> chunk;
+            chunk.reserve(chunksize);
+            while (chunk.size() < chunksize && !items.exhausted()) {
+                items.take([&](auto&&... item) { chunk.emplace_back(std::forward<decltype(item)>(item)...); });
             }
-            return ex.submit(&nogil::detail::process_chunk<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>...>,
-                             fn, items);
+            return executor.submit(
+                &nogil::detail::process_chunk<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>...>, fn, chunk);
         }
     };
 
-    auto state = std::make_unique<State>();
-    if (options.timeout) state->deadline = nogil::detail::deadline_after(*options.timeout);
+    auto state = std::make_unique<typename Results::State>();
     Fn target = +fn;
-    auto source = std::make_shared<Source>(nogil::detail::identify(target), static_cast<std::size_t>(options.chunksize),
-                                           std::forward<Rs>(ranges)...);
-    std::size_t limit = options.buffersize ? static_cast<std::size_t>(*options.buffersize) : SIZE_MAX;
-    while (state->chunks.size() < limit && !source->exhausted()) state->chunks.push_back(source->submit_chunk(*this));
-    if (options.buffersize) {
-        state->submit_next = [this, source]() -> std::optional<Future<std::vector<Wire>>> {
-            if (source->exhausted()) return std::nullopt;
-            return source->submit_chunk(*this);
-        };
-    }
+    state->queue.start(
+        options.timeout, options.buffersize,
+        std::make_shared<Feed>(*this, nogil::detail::identify(target), static_cast<std::size_t>(options.chunksize),
+                               std::forward<Rs>(ranges)...));
     return Results(std::move(state));
 }
 
