@@ -222,6 +222,10 @@ TEST_P(ProcessTest, StartFromSeveralThreadsAtOnce) {
     // The fork child of this test once hung under ASan: it resolved its target with dl_iterate_phdr
     // while another starting thread (encoding its own call) held glibc's dl_load_write_lock at the
     // fork. A forked child now resolves from a snapshot (ChildOfForkNeverTakesTheLoaderLock below).
+    // Later it hung in release: the targets end with std::exit, and the first start() to finish
+    // registered the library's atexit handler while the launcher forked another child, which then
+    // found glibc's exit-handler lock taken (1 run in ~15 as a fresh process, as ctest runs it).
+    // The handler is now registered before the first fork.
     constexpr int n = 4;
     std::vector<mp::Process> procs;
     for (int i = 0; i < n; ++i) procs.emplace_back(exit_with, 10 + i, options());

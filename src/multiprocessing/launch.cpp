@@ -89,6 +89,10 @@ private:
         std::lock_guard lock(*create);
         l = current.load(std::memory_order_acquire);
         if (l == nullptr || l->owner_ != ::getpid()) {
+            // Before the first fork: std::atexit takes glibc's exit-handler lock, and a child forked
+            // while another thread held it would block in exit() forever (fork does not reset it).
+            // Once the launcher thread exists, forks can happen at any moment.
+            install_process_exit_handler();
             l = new Launcher;
             std::thread([l] { l->loop(); }).detach();
             current.store(l, std::memory_order_release);

@@ -61,8 +61,7 @@ void exit_handler() {
 }
 
 void register_child(const std::shared_ptr<Process::State>& state) {
-    static std::once_flag once;
-    std::call_once(once, [] { std::atexit(exit_handler); });
+    detail::install_process_exit_handler();  // done already, when the launcher thread was made
     Children& c = children();
     std::lock_guard lock(c.mutex);
     if (c.owner_pid != ::getpid()) {  // we are a child that inherited our parent's list
@@ -241,3 +240,10 @@ int cpu_count() {
 }
 
 }  // namespace nogil::multiprocessing
+
+namespace nogil::detail {
+void install_process_exit_handler() {
+    static std::once_flag once;
+    std::call_once(once, [] { std::atexit(multiprocessing::exit_handler); });
+}
+}  // namespace nogil::detail

@@ -94,6 +94,10 @@ Launched launch_child(StartMethod method);
 /// Starts the fork server now if it is not running (set_start_method("forkserver") calls this).
 void ensure_forkserver_running();
 
+/// Registers (once) the exit handler that terminates daemonic children and joins the others.
+/// Called before the first fork, so that no fork can copy glibc's exit-handler lock held.
+void install_process_exit_handler();
+
 /// Makes `mutex` (a process-wide singleton's, never destroyed) usable again in a forked child even
 /// if another thread of the parent held it at the moment of fork() (CPython's _at_fork_reinit).
 void reinit_after_fork(std::mutex* mutex);
