@@ -126,9 +126,10 @@ public:
     /// The worker's wake-up call to the manager (an eventfd write; never blocks).
     void wake_manager() const noexcept;
 
-    /// For tests that play a misbehaving worker: the block's first byte and size.
-    char* raw() const noexcept { return static_cast<char*>(block_->data()); }
-    std::size_t raw_size() const noexcept { return block_->size(); }
+    /// For tests that play a misbehaving worker: the rings' control words and data.
+    RingControl& request_control() const noexcept { return controls()->requests; }
+    RingControl& response_control() const noexcept { return controls()->responses; }
+    char* response_data() const noexcept { return raw() + sizeof(Controls) + ring_bytes_; }
 
     template <class Archive>
     void save(Archive& ar) const {
@@ -143,8 +144,8 @@ private:
         RingControl responses;
     };
     Controls* controls() const noexcept { return static_cast<Controls*>(block_->data()); }
+    char* raw() const noexcept { return static_cast<char*>(block_->data()); }
     char* request_data() const noexcept { return raw() + sizeof(Controls); }
-    char* response_data() const noexcept { return raw() + sizeof(Controls) + ring_bytes_; }
 
     std::shared_ptr<SharedBlock> block_;
     std::shared_ptr<UniqueFd> wake_;  // shared: the channel is copied into the worker's call

@@ -103,6 +103,7 @@ struct ProcessPoolCore::Impl {
 
     UniqueFd wake;
     std::thread manager;
+    std::chrono::steady_clock::time_point last_response;  // the manager's
     std::mutex join_mutex;
     int worker_counter = 0;
 
@@ -254,6 +255,7 @@ struct ProcessPoolCore::Impl {
                 return Stream::garbage;
             }
             if (batch.items.empty() || (!message.fds.empty() && batch.items.size() != 1)) return Stream::garbage;
+            last_response = std::chrono::steady_clock::now();
             std::vector<Task> answered;
             answered.reserve(batch.items.size());
             {
@@ -385,7 +387,9 @@ struct ProcessPoolCore::Impl {
                 break_pool(broken_pool_message);
                 return;
             }
-            int ready = wait(inflight);
+            // Spin while answers are due, and for a while after the last one: a caller that waited
+            // for a result often submits its next task at once (a serial round trip).
+            int ready = wait(inflight || std::chrono::steady_clock::now() - last_response < manager_spin);
             if (ready == 0) {
                 std::uint64_t count;
                 [[maybe_unused]] auto n = ::read(wake.get(), &count, sizeof count);
@@ -415,11 +419,11 @@ struct ProcessPoolCore::Impl {
     // Returns the index of the readable descriptor as wait_any_readable (0: the eventfd; 1 + 2i
     // and 2 + 2i: worker i's socket and sentinel), or -1 when the rings are to be read.
     // The manager is the only thread that changes `workers`: reading it unlocked is safe.
-    int wait(bool inflight) {
+    int wait(bool spin) {
         auto any_response = [&] {
             return std::any_of(workers.begin(), workers.end(), [](auto& w) { return w->has_response(); });
         };
-        if (inflight) {
+        if (spin) {
             auto until = std::chrono::steady_clock::now() + manager_spin;
             for (unsigned spin = 0;; ++spin) {
                 if (any_response()) return -1;
