@@ -11,7 +11,7 @@
 // seq_cst), re-checks the ring and sleeps. A producer publishes the tail (seq_cst) and then looks
 // at `sleeping`: only when it is set does it pay for a wake-up (Dekker: one of the two sees the
 // other's store). The worker sleeps on `sleeping` as a process-shared futex; the pool's manager
-// thread sleeps in poll(), so a worker wakes it through the manager's eventfd.
+// thread sleeps in poll(), so a worker wakes it with a byte on the manager's wake-up pipe.
 //
 // Trust: the pool never trusts the block. A worker can scribble on any byte of it, so every
 // index and length read from it is bounded before use (the pool keeps its own copy of the
@@ -21,7 +21,9 @@
 #include <nogil/detail/serial.hpp>
 #include <nogil/detail/unique_fd.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -103,15 +105,65 @@ private:
     std::uint64_t head_ = 0;  // ours
 };
 
+/// Brief spinning that stops paying for itself at once. A spin that ends without its event
+/// (the budget was spent, or the spinner found it was descheduled midway: two looks at the
+/// clock far apart) makes the next few waits skip spinning (1, 2, 4, ... up to 64; one spin
+/// that succeeds resets that). Spinning pays on an idle machine, where a sleeper's wake-up
+/// means waking an idle virtual CPU (tens of microseconds) and the event comes within
+/// microseconds; on a busy machine the event comes late, a wake-up is cheap, and the spinning
+/// only takes the CPU (and the scheduler's favour) from the threads that would end it.
+class Spinner {
+public:
+    explicit Spinner(std::chrono::nanoseconds budget) noexcept : budget_(budget) {}
+
+    /// Calls `ready` until it returns true (then true), or the budget is spent or the spin was
+    /// descheduled (then false: the caller sleeps).
+    template <class Ready>
+    bool spin(Ready&& ready) {
+        using Clock = std::chrono::steady_clock;
+        if (budget_.count() <= 0) return false;
+        if (skip_ > 0) {
+            --skip_;
+            return false;
+        }
+        auto last = Clock::now();
+        const auto until = last + budget_;
+        for (unsigned i = 0;; ++i) {
+            if (ready()) {
+                backoff_ = 0;
+                return true;
+            }
+            __builtin_ia32_pause();
+            if ((i & 7) != 7) continue;
+            auto now = Clock::now();
+            if (now - last > descheduled_gap || now >= until) {
+                backoff_ = backoff_ == 0 ? 1 : std::min(2 * backoff_, max_backoff);
+                skip_ = backoff_;
+                return false;
+            }
+            last = now;
+        }
+    }
+
+private:
+    // Eight pauses take well under a microsecond; this much means another thread had the CPU.
+    static constexpr std::chrono::microseconds descheduled_gap{20};
+    static constexpr unsigned max_backoff = 64;
+    std::chrono::nanoseconds budget_;
+    unsigned skip_ = 0;
+    unsigned backoff_ = 0;
+};
+
 /// One worker's channel: the shared block (both rings) and the descriptor a worker writes to
-/// wake the pool's manager (the manager's eventfd). Travels to the worker as a process argument.
+/// wake the pool's manager (the write end of its non-blocking wake-up pipe). Travels to the worker as a process argument.
 class ProcessPoolChannel {
 public:
     /// Each ring's capacity (a power of two). Messages above a quarter of it take the socket.
     static constexpr std::size_t default_ring_bytes = std::size_t{1} << 20;
 
     ProcessPoolChannel() = default;
-    /// A new channel with rings of `ring_bytes` (a power of two ≥ 64) waking `manager_wake`.
+    /// A new channel with rings of `ring_bytes` (a power of two ≥ 64) waking the manager through
+    /// `manager_wake` (duplicated).
     static ProcessPoolChannel create(int manager_wake, std::size_t ring_bytes = default_ring_bytes);
 
     std::size_t ring_bytes() const noexcept { return ring_bytes_; }
@@ -123,7 +175,7 @@ public:
     RingReader request_reader() const noexcept;   // the worker's end
     RingWriter response_writer() const noexcept;  // the worker's end
 
-    /// The worker's wake-up call to the manager (an eventfd write; never blocks).
+    /// The worker's wake-up call to the manager (one byte on its pipe; never blocks).
     void wake_manager() const noexcept;
 
     /// For tests that play a misbehaving worker: the rings' control words and data.

@@ -13,8 +13,7 @@
 #include <csignal>
 #include <deque>
 #include <mutex>
-#include <sched.h>
-#include <sys/eventfd.h>
+#include <fcntl.h>
 #include <thread>
 #include <unistd.h>
 
@@ -35,9 +34,6 @@ constexpr std::size_t max_depth = 64;
 // buffer then absorbs every write, so we never block writing to a worker that is itself blocked
 // writing a large result to us (which we would not read while stuck in that write).
 constexpr std::size_t max_inflight_bytes = 32 * 1024;
-// While tasks are in flight, the manager looks at the response rings for this long before it
-// sleeps in poll() (a wake-up through the eventfd costs tens of microseconds on a VM).
-constexpr auto manager_spin = std::chrono::microseconds(100);
 // poll()'s timeout: the manager re-reads the rings this often even if no wake-up came (a worker
 // could have cleared the sleep announcement instead of waking us).
 constexpr auto manager_recheck = std::chrono::milliseconds(100);
@@ -101,15 +97,18 @@ struct ProcessPoolCore::Impl {
     bool launched = false;  // the first workers were started (or could not be)
     std::condition_variable launched_cv;
 
-    UniqueFd wake;
+    // The manager's wake-up pipe (non-blocking both ends; a full pipe means it is awake anyway).
+    // A pipe rather than an eventfd: a pipe write is a "sync" wake-up, which puts the manager on
+    // the CPU of the worker that woke it, the one about to go idle.
+    UniqueFd wake;        // read end, the manager's
+    UniqueFd wake_write;  // write end: notify(), and each worker's channel holds a copy
     std::thread manager;
-    std::chrono::steady_clock::time_point last_response;  // the manager's
     std::mutex join_mutex;
     int worker_counter = 0;
 
     void notify() {
-        std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof one);
+        char one = 1;
+        [[maybe_unused]] auto n = ::write(wake_write.get(), &one, 1);
     }
 
     // ---- dispatch (any thread, holding mutex) --------------------------------------------------
@@ -211,7 +210,7 @@ struct ProcessPoolCore::Impl {
 
     void start_worker() {
         auto [ours, theirs] = multiprocessing::Pipe();
-        ProcessPoolChannel channel = ProcessPoolChannel::create(wake.get());
+        ProcessPoolChannel channel = ProcessPoolChannel::create(wake_write.get());
         multiprocessing::Process p(
             &process_pool_worker_main, theirs, channel, settings.max_tasks_per_child, settings.initializer,
             multiprocessing::ProcessOptions{.name = "ProcessPoolExecutor-worker-" + std::to_string(++worker_counter),
@@ -255,7 +254,6 @@ struct ProcessPoolCore::Impl {
                 return Stream::garbage;
             }
             if (batch.items.empty() || (!message.fds.empty() && batch.items.size() != 1)) return Stream::garbage;
-            last_response = std::chrono::steady_clock::now();
             std::vector<Task> answered;
             answered.reserve(batch.items.size());
             {
@@ -373,26 +371,23 @@ struct ProcessPoolCore::Impl {
                 }
                 tell_launched();
             }
-            bool inflight = false;
             bool garbage = false;
             {
                 std::lock_guard lock(mutex);
                 dispatch_locked();
                 for (auto& w : workers) {
                     garbage = garbage || w->garbage;
-                    inflight = inflight || !w->inflight.empty();
                 }
             }
             if (garbage) {  // a worker's request ring had impossible indices
                 break_pool(broken_pool_message);
                 return;
             }
-            // Spin while answers are due, and for a while after the last one: a caller that waited
-            // for a result often submits its next task at once (a serial round trip).
-            int ready = wait(inflight || std::chrono::steady_clock::now() - last_response < manager_spin);
+            int ready = wait();
             if (ready == 0) {
-                std::uint64_t count;
-                [[maybe_unused]] auto n = ::read(wake.get(), &count, sizeof count);
+                char bytes[256];
+                while (::read(wake.get(), bytes, sizeof bytes) == static_cast<ssize_t>(sizeof bytes)) {
+                }
             }
             // Every ring first (cheap), then the socket of the worker poll() pointed at.
             std::optional<std::size_t> ended;
@@ -416,25 +411,16 @@ struct ProcessPoolCore::Impl {
     }
 
     // Waits for something to do: a response in a ring, a wake-up, a worker's socket or end.
-    // Returns the index of the readable descriptor as wait_any_readable (0: the eventfd; 1 + 2i
+    // Returns the index of the readable descriptor as wait_any_readable (0: the wake-up pipe; 1 + 2i
     // and 2 + 2i: worker i's socket and sentinel), or -1 when the rings are to be read.
+    // The manager does not spin: on two CPUs, a caller spinning in result() and a worker running
+    // or spinning already hold both, and a third spinner would only delay them (a runnable
+    // spinner gets the CPU at the scheduler's next tick, a woken sleeper at once).
     // The manager is the only thread that changes `workers`: reading it unlocked is safe.
-    int wait(bool spin) {
+    int wait() {
         auto any_response = [&] {
             return std::any_of(workers.begin(), workers.end(), [](auto& w) { return w->has_response(); });
         };
-        if (spin) {
-            auto until = std::chrono::steady_clock::now() + manager_spin;
-            for (unsigned spin = 0;; ++spin) {
-                if (any_response()) return -1;
-                if ((spin & 7) == 7) {
-                    if (std::chrono::steady_clock::now() >= until) break;
-                    ::sched_yield();
-                } else {
-                    __builtin_ia32_pause();
-                }
-            }
-        }
         for (auto& w : workers) w->responses.announce_sleep();
         int ready = -1;
         if (!any_response()) {
@@ -453,7 +439,10 @@ struct ProcessPoolCore::Impl {
 
 ProcessPoolCore::ProcessPoolCore(ProcessPoolSettings settings) : impl_(std::make_shared<Impl>()) {
     impl_->settings = std::move(settings);
-    impl_->wake.reset(static_cast<int>(check_os(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")));
+    int ends[2];
+    check_os(::pipe2(ends, O_CLOEXEC | O_NONBLOCK), "pipe2");
+    impl_->wake.reset(ends[0]);
+    impl_->wake_write.reset(ends[1]);
     impl_->manager = std::thread([impl = impl_] { impl->run(); });
 }
 

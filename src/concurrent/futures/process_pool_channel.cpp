@@ -130,8 +130,8 @@ RingWriter ProcessPoolChannel::response_writer() const noexcept {
 }
 
 void ProcessPoolChannel::wake_manager() const noexcept {
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_->get(), &one, sizeof one);  // EAGAIN: it is awake anyway
+    char one = 1;
+    [[maybe_unused]] auto n = ::write(wake_->get(), &one, 1);  // EAGAIN: it is awake anyway
 }
 
 }  // namespace nogil::detail

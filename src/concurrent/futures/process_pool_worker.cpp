@@ -5,10 +5,10 @@
 // behind it, while a burst of tiny tasks costs one write per batch.
 //
 // Messages travel through the shared rings (mp_process_pool_channel.hpp). Waiting for the next
-// request, the worker spins for spin_for (the pool's next request often follows within
-// microseconds: a sleep and a cross-process wake-up cost tens of them on a VM), yielding the
-// CPU between looks, then sleeps on the ring's futex word. It wakes every idle_check to see
-// whether the pool closed its socket (it then exits).
+// request, the worker spins up to spin_for (the pool's next request often follows within
+// microseconds, and a sleep plus a cross-process wake-up cost tens of them on an idle VM), then
+// sleeps on the ring's futex word. The spinning backs off while it does not pay (Spinner). It
+// wakes every idle_check to see whether the pool closed its socket (it then exits).
 
 #include <nogil/detail/mp_frame.hpp>
 #include <nogil/detail/mp_futex.hpp>
@@ -26,7 +26,7 @@ namespace {
 int worker_fd = -1;
 const ProcessPoolChannel* worker_channel = nullptr;
 constexpr auto flush_after = std::chrono::microseconds(500);
-constexpr auto spin_for = std::chrono::microseconds(100);
+constexpr auto spin_for = std::chrono::microseconds(50);
 constexpr auto idle_check = std::chrono::milliseconds(100);
 
 struct Message {
@@ -44,17 +44,10 @@ std::optional<Message> next_request(RingReader& in, int fd) {
         if (!frame) return std::nullopt;
         return Message{std::move(frame->bytes), std::move(frame->fds)};
     };
+    static Spinner spinner(spin_for);
     for (;;) {
-        auto until = std::chrono::steady_clock::now() + spin_for;
-        for (unsigned spin = 0;; ++spin) {
-            if (auto next = in.try_read(m.bytes); next != RingReader::Next::empty) return take(next);
-            if ((spin & 7) == 7) {
-                if (std::chrono::steady_clock::now() >= until) break;
-                ::sched_yield();
-            } else {
-                __builtin_ia32_pause();
-            }
-        }
+        if (auto next = in.try_read(m.bytes); next != RingReader::Next::empty) return take(next);
+        if (spinner.spin([&] { return in.ready(); })) continue;
         in.announce_sleep();
         if (!in.ready()) {
             bool woken = shared_futex_wait(in.sleep_word(), 1, std::chrono::steady_clock::now() + idle_check);
@@ -84,7 +77,12 @@ void send_response(const ProcessPoolChannel& channel, RingWriter& out, int fd, s
         if (out.take_sleeper()) channel.wake_manager();
         send_frame(fd, FrameKind::response, bytes, fds);
     }
-    if (out.take_sleeper()) channel.wake_manager();
+    if (out.take_sleeper()) {
+        channel.wake_manager();
+        // The pipe's wake-up put the manager on this CPU: let it run now rather than behind our
+        // spinning for the next request (which it is about to cause).
+        ::sched_yield();
+    }
 }
 
 // run_call with resolved names cached (the worker is single-threaded; a name resolves to the
