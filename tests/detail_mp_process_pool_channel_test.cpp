@@ -15,9 +15,9 @@ namespace {
 
 namespace d = nogil::detail;
 
-struct Fixture : ::testing::Test {
+struct ProcessPoolChannelTest : ::testing::Test {
     d::UniqueFd wake_read, wake;
-    Fixture() {
+    ProcessPoolChannelTest() {
         int ends[2];
         if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) == 0) wake_read.reset(ends[0]), wake.reset(ends[1]);
     }
@@ -30,7 +30,7 @@ struct Fixture : ::testing::Test {
 
 std::string record(std::size_t i) { return std::string(i % 17, static_cast<char>('a' + i % 26)); }
 
-TEST_F(Fixture, RecordsSurviveWrapAround) {
+TEST_F(ProcessPoolChannelTest, RecordsSurviveWrapAround) {
     auto c = make(256);  // records up to 64 bytes: many laps
     auto w = c.request_writer();
     auto r = c.request_reader();
@@ -53,7 +53,7 @@ TEST_F(Fixture, RecordsSurviveWrapAround) {
     EXPECT_EQ(r.try_read(got), d::RingReader::Next::empty);
 }
 
-TEST_F(Fixture, OversizedAndOverflowingRecordsAreRefusedButAMarkerFits) {
+TEST_F(ProcessPoolChannelTest, OversizedAndOverflowingRecordsAreRefusedButAMarkerFits) {
     auto c = make(256);
     EXPECT_EQ(c.max_record(), 64u);
     auto w = c.response_writer();
@@ -72,7 +72,7 @@ TEST_F(Fixture, OversizedAndOverflowingRecordsAreRefusedButAMarkerFits) {
     EXPECT_TRUE(got.empty());
 }
 
-TEST_F(Fixture, SleepHandshakeIsTakenOnce) {
+TEST_F(ProcessPoolChannelTest, SleepHandshakeIsTakenOnce) {
     auto c = make(1024);
     auto w = c.request_writer();
     auto r = c.request_reader();
@@ -86,7 +86,7 @@ TEST_F(Fixture, SleepHandshakeIsTakenOnce) {
     EXPECT_EQ(r.sleep_word().load(), 0u);
 }
 
-TEST_F(Fixture, ImpossibleProducerIndexThrows) {
+TEST_F(ProcessPoolChannelTest, ImpossibleProducerIndexThrows) {
     auto c = make(1024);
     auto r = c.response_reader();
     std::string got;
@@ -96,7 +96,7 @@ TEST_F(Fixture, ImpossibleProducerIndexThrows) {
     EXPECT_THROW(r.try_read(got), std::runtime_error);
 }
 
-TEST_F(Fixture, ImpossibleRecordLengthThrows) {
+TEST_F(ProcessPoolChannelTest, ImpossibleRecordLengthThrows) {
     auto c = make(1024);
     auto r = c.response_reader();
     std::string got;
@@ -110,7 +110,7 @@ TEST_F(Fixture, ImpossibleRecordLengthThrows) {
     EXPECT_THROW(r.try_read(got), std::runtime_error);
 }
 
-TEST_F(Fixture, ImpossibleConsumerIndexThrows) {
+TEST_F(ProcessPoolChannelTest, ImpossibleConsumerIndexThrows) {
     auto c = make(1024);
     auto w = c.request_writer();
     ASSERT_TRUE(w.try_write("one"));
@@ -120,12 +120,12 @@ TEST_F(Fixture, ImpossibleConsumerIndexThrows) {
     EXPECT_THROW((void)w.drained(), std::runtime_error);
 }
 
-TEST_F(Fixture, BadRingSizeIsRefused) {
+TEST_F(ProcessPoolChannelTest, BadRingSizeIsRefused) {
     EXPECT_THROW(make(1000), std::invalid_argument);
     EXPECT_THROW(make(32), std::invalid_argument);
 }
 
-TEST_F(Fixture, TravelsAsOneSharedBlock) {
+TEST_F(ProcessPoolChannelTest, TravelsAsOneSharedBlock) {
     auto c = make(1024);
     d::serial::Payload p = d::serial::dumps(c);
     auto [copy] = d::serial::loads<d::ProcessPoolChannel>(p.bytes, p.fds);
@@ -140,7 +140,7 @@ TEST_F(Fixture, TravelsAsOneSharedBlock) {
 }
 
 // One producer thread, one consumer thread, a small ring: every record arrives once, in order.
-TEST_F(Fixture, ProducerAndConsumerThreads) {
+TEST_F(ProcessPoolChannelTest, ProducerAndConsumerThreads) {
     auto c = make(512);
     constexpr std::size_t n = 100'000;
     std::thread producer([&] {
