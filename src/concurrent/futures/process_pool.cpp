@@ -52,7 +52,7 @@ struct Worker {
     ProcessPoolChannel channel;
     RingWriter requests;   // written under the mutex
     RingReader responses;  // read by the manager only
-    bool garbage = false;  // its ring's indices were impossible (under the mutex)
+    bool garbage = false;  // a request could not be sent: break the pool (under the mutex)
     std::deque<Task> inflight;  // sent, not answered; in request order
     std::size_t inflight_bytes = 0;
     std::uint64_t assigned = 0;
@@ -176,9 +176,10 @@ struct ProcessPoolCore::Impl {
             try {
                 send_request(*target, payload);
             } catch (...) {
-                // The worker is gone or scribbled on its ring; the manager notices and breaks the
-                // pool, failing these tasks with the rest. Keep them in its pipeline.
-                target->garbage = target->garbage || target->conn.fileno() >= 0;
+                // The worker is gone (a worker retired by max_tasks_per_child is never sent more)
+                // or scribbled on its ring: the manager breaks the pool, failing these tasks with
+                // the rest. Keep them in its pipeline so they are not lost.
+                target->garbage = true;
                 notify();
             }
             for (auto& task : sent) {
@@ -379,7 +380,7 @@ struct ProcessPoolCore::Impl {
                     garbage = garbage || w->garbage;
                 }
             }
-            if (garbage) {  // a worker's request ring had impossible indices
+            if (garbage) {  // a request could not be sent to a worker
                 break_pool(broken_pool_message);
                 return;
             }
