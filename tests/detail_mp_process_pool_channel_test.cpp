@@ -64,9 +64,12 @@ TEST_F(ProcessPoolChannelTest, OversizedAndOverflowingRecordsAreRefusedButAMarke
     EXPECT_EQ(written, 3);  // 4 x 64 bytes would leave no room for a marker
     EXPECT_TRUE(w.try_write_marker());
     std::string got;
+    EXPECT_TRUE(r.marker_pending());  // behind three records
     for (int i = 0; i < written; ++i) ASSERT_EQ(r.try_read(got), d::RingReader::Next::record);
+    EXPECT_TRUE(r.marker_pending());
     EXPECT_EQ(r.try_read(got), d::RingReader::Next::marker);
     EXPECT_EQ(r.try_read(got), d::RingReader::Next::empty);
+    EXPECT_FALSE(r.marker_pending());
     EXPECT_TRUE(w.try_write(""));  // an empty record is a record
     EXPECT_EQ(r.try_read(got), d::RingReader::Next::record);
     EXPECT_TRUE(got.empty());

@@ -88,6 +88,8 @@ public:
     /// Takes the next record into `out` (record), or a marker, or nothing (empty). Throws
     /// std::runtime_error when the producer's index or a length is impossible.
     Next try_read(std::string& out);
+    /// True when a marker is among the records not yet read. Throws as try_read.
+    bool marker_pending() const;
     /// True when something was written since the last read (cheap: one load).
     bool ready() const noexcept { return ctl_->tail.load(std::memory_order_seq_cst) != head_; }
     /// The sleep handshake: announce, re-check ready(), then sleep (or withdraw).

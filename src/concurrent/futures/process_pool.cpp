@@ -13,6 +13,7 @@
 #include <csignal>
 #include <deque>
 #include <mutex>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <thread>
 #include <unistd.h>
@@ -243,6 +244,7 @@ struct ProcessPoolCore::Impl {
                     if (w.responses.ready()) continue;  // a marker came meanwhile
                     return recv_frame(w.conn.fileno()) ? Stream::garbage : Stream::ended;
                 }
+                if (next == RingReader::Next::record && !socket_quiet(w)) return Stream::garbage;
                 if (next == RingReader::Next::marker) {
                     std::optional<Frame> frame = recv_frame(w.conn.fileno());
                     if (!frame) return Stream::ended;
@@ -279,6 +281,18 @@ struct ProcessPoolCore::Impl {
                 release(task);
             }
         }
+    }
+
+    // Before a record from the ring is trusted: nothing may be waiting on the socket that the
+    // ring did not announce. What a worker wrote on its socket before publishing the record is
+    // visible by now, so garbage written first is never overtaken by the answer that follows
+    // it. An end of file is fine (a worker retired by max_tasks_per_child exits right after its
+    // last answer), and so is a frame announced by a marker further on in the ring (the marker
+    // is published before the frame is written).
+    static bool socket_quiet(Worker& w) {
+        char byte;
+        if (::recv(w.conn.fileno(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) return true;
+        return w.responses.marker_pending();
     }
 
     // Python's terminate_broken: kill and reap every worker, fail everything, refuse new work.

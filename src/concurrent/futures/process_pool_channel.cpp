@@ -67,6 +67,20 @@ void RingReader::get(void* dst, std::uint64_t at, std::size_t n) const noexcept 
     std::memcpy(static_cast<char*>(dst) + first, data_, n - first);
 }
 
+bool RingReader::marker_pending() const {
+    std::uint64_t tail = ctl_->tail.load(std::memory_order_acquire);
+    if (tail < head_ || tail - head_ > capacity_) corrupt("producer index out of bounds");
+    for (std::uint64_t at = head_; at != tail;) {
+        if (tail - at < length_bytes) corrupt("partial record length");
+        std::uint32_t n = 0;
+        get(&n, at, length_bytes);
+        if (n == ring_marker_length) return true;
+        if (n > capacity_ / 4 || n > tail - at - length_bytes) corrupt("record length out of bounds");
+        at += length_bytes + n;
+    }
+    return false;
+}
+
 RingReader::Next RingReader::try_read(std::string& out) {
     std::uint64_t tail = ctl_->tail.load(std::memory_order_acquire);
     if (tail == head_) return Next::empty;
