@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <fcntl.h>
 #include <fstream>
@@ -76,6 +77,36 @@ int busy_us(int us) {
 int write_garbage(int) {
     const char junk[] = "this is not a nogil frame, not at all";
     [[maybe_unused]] auto n = ::write(nogil::detail::process_pool_worker_fd(), junk, sizeof junk);
+    return 0;
+}
+
+// Play a worker that scribbles on its shared rings. Those that corrupt the response ring then
+// block (a pool that trusted the ring would wait for them forever); the pool must kill them.
+[[noreturn]] void block_forever() {
+    for (;;) ::pause();
+}
+int scribble_response_tail(int) {
+    nogil::detail::process_pool_worker_channel()->response_control().tail.store(std::uint64_t{1} << 40);
+    block_forever();
+}
+int scribble_response_length(int) {
+    const auto* channel = nogil::detail::process_pool_worker_channel();
+    auto& control = channel->response_control();
+    std::uint64_t tail = control.tail.load();
+    std::uint32_t huge = 0x7FFF'0000;  // far more than was published
+    std::size_t at = tail & (channel->ring_bytes() - 1);
+    if (at + sizeof huge > channel->ring_bytes()) at = 0, tail += channel->ring_bytes() - (tail & (channel->ring_bytes() - 1));
+    std::memcpy(channel->response_data() + at, &huge, sizeof huge);
+    control.tail.store(tail + 64);
+    block_forever();
+}
+int scribble_request_head(int x) {
+    // The pool reads this index before its next write to us.
+    nogil::detail::process_pool_worker_channel()->request_control().head.store(std::uint64_t{1} << 50);
+    return x;
+}
+int kill_self(int) {
+    std::raise(SIGKILL);
     return 0;
 }
 
@@ -362,6 +393,47 @@ TEST(ProcessPoolExecutor, LargeArgumentsAndResultsDoNotDeadlockThePipeline) {
     }
 }
 
+TEST(ProcessPoolExecutor, ManyMessagesWrapTheRings) {
+    // More bytes than a ring holds (1 MiB each way), in small messages: the rings wrap many times.
+    cf::ProcessPoolExecutor pool(2);
+    std::vector<cf::Future<std::size_t>> lengths;
+    std::vector<cf::Future<std::string>> strings;
+    for (int i = 0; i < 3000; ++i) {
+        lengths.push_back(pool.submit(length, std::string(static_cast<std::size_t>(700 + i % 300), 'q')));
+        strings.push_back(pool.submit(repeat, static_cast<char>('a' + i % 26), 500 + i % 400));
+    }
+    for (int i = 0; i < 3000; ++i) {
+        ASSERT_EQ(lengths[static_cast<std::size_t>(i)].result(kBound), static_cast<std::size_t>(700 + i % 300));
+        auto s = strings[static_cast<std::size_t>(i)].result(kBound);
+        ASSERT_EQ(s, std::string(static_cast<std::size_t>(500 + i % 400), static_cast<char>('a' + i % 26)));
+    }
+}
+
+TEST(ProcessPoolExecutor, MessagesLargerThanTheRingKeepTheirOrder) {
+    // 3 MiB arguments and results travel on the socket behind a ring marker, between small tasks
+    // that travel in the ring: each future gets its own answer.
+    constexpr int big = 3 << 20;
+    cf::ProcessPoolExecutor pool(1);
+    std::vector<cf::Future<std::size_t>> sizes;
+    std::vector<cf::Future<std::string>> bigs;
+    std::vector<cf::Future<int>> smalls;
+    for (int i = 0; i < 4; ++i) {
+        smalls.push_back(pool.submit(square, i));
+        sizes.push_back(pool.submit(length, std::string(static_cast<std::size_t>(big + i), 'x')));
+        smalls.push_back(pool.submit(square, 10 + i));
+        bigs.push_back(pool.submit(repeat, static_cast<char>('k' + i), big - i));
+    }
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(smalls[static_cast<std::size_t>(2 * i)].result(kBound), i * i);
+        EXPECT_EQ(smalls[static_cast<std::size_t>(2 * i + 1)].result(kBound), (10 + i) * (10 + i));
+        EXPECT_EQ(sizes[static_cast<std::size_t>(i)].result(kBound), static_cast<std::size_t>(big + i));
+        auto s = bigs[static_cast<std::size_t>(i)].result(kBound);
+        ASSERT_EQ(s.size(), static_cast<std::size_t>(big - i));
+        EXPECT_EQ(s.front(), static_cast<char>('k' + i));
+        EXPECT_EQ(s.back(), static_cast<char>('k' + i));
+    }
+}
+
 TEST(ProcessPoolExecutor, ThroughTheExecutorBaseIsRefused) {
     cf::ProcessPoolExecutor pool(1);
     cf::Executor& base = pool;
@@ -453,6 +525,54 @@ TEST(ProcessPoolDeadlock, GarbageFromAWorkerIsNotTrusted) {
     auto f = pool.submit(write_garbage, 0);
     EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
     EXPECT_THROW(pool.submit(square, 1), cf::BrokenProcessPool);
+}
+
+// The shared rings: a worker that writes impossible indices or lengths there is not trusted.
+TEST(ProcessPoolDeadlock, ScribbledResponseIndexBreaksThePool) {
+    cf::ProcessPoolExecutor pool(1);
+    auto f = pool.submit(scribble_response_tail, 0);
+    EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+    EXPECT_THROW(pool.submit(square, 1), cf::BrokenProcessPool);
+}
+
+TEST(ProcessPoolDeadlock, ScribbledRecordLengthBreaksThePool) {
+    cf::ProcessPoolExecutor pool(2);
+    std::vector<cf::Future<int>> before;
+    for (int i = 0; i < 50; ++i) before.push_back(pool.submit(square, i));
+    auto f = pool.submit(scribble_response_length, 0);
+    EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
+    for (auto& g : before) EXPECT_TRUE(g.exception(kBound) == nullptr || fails_with<cf::BrokenProcessPool>(g));
+}
+
+TEST(ProcessPoolDeadlock, ScribbledRequestIndexBreaksThePool) {
+    auto pids = std::vector<int>{};
+    {
+        cf::ProcessPoolExecutor pool(1);
+        EXPECT_EQ(pool.submit(scribble_request_head, 5).result(kBound), 5);
+        pids = pool.worker_pids();
+        // The next request finds the index impossible: that task, or the submit, fails.
+        try {
+            auto g = pool.submit(square, 3);
+            EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(g));
+        } catch (const cf::BrokenProcessPool&) {
+        }
+        EXPECT_THROW(pool.submit(square, 1), cf::BrokenProcessPool);
+    }
+    for (int pid : pids) EXPECT_TRUE(process_gone(pid)) << pid;
+}
+
+// A worker that dies while the manager spins on its ring (answers due from a busy pipeline).
+TEST(ProcessPoolDeadlock, WorkerKilledWhileThePoolSpins) {
+    for (int trial = 0; trial < 10; ++trial) {
+        cf::ProcessPoolExecutor pool(1);
+        std::vector<cf::Future<int>> fs;
+        for (int i = 0; i < 30; ++i) fs.push_back(pool.submit(busy_us, 5));
+        auto death = pool.submit(kill_self, 0);
+        for (int i = 0; i < 30; ++i) fs.push_back(pool.submit(busy_us, 5));
+        EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(death)) << "trial " << trial;
+        for (std::size_t i = 30; i < fs.size(); ++i) EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(fs[i]));
+        pool.shutdown(true);  // returns
+    }
 }
 
 TEST(ProcessPoolDeadlock, KillWorkersFailsTheRunningTask) {

@@ -10,6 +10,13 @@
 // each worker holds (in order: a worker answers in the order it was asked), so a response that
 // is not the one expected is garbage and is not trusted.
 //
+// Transport: each worker has a shared-memory channel (two rings, mp_process_pool_channel.hpp)
+// next to its socket. Batches travel through the rings; the socket carries what the rings cannot
+// (descriptors, messages above a quarter of a ring) and tells of the worker's end. A worker spins
+// briefly for its next request before sleeping on a futex (adaptively: Spinner); the manager
+// sleeps in poll() and is woken through its eventfd. Wake-ups are paid only when the other side
+// announced that it sleeps.
+//
 // Who does what:
 //   - submit() (any thread) queues the task and, when a worker has room in its pipeline, writes
 //     the batch to that worker itself: a lone task does not wait for the manager thread to wake.
@@ -34,6 +41,7 @@
 
 #include <nogil/detail/future_state.hpp>
 #include <nogil/detail/mp_call.hpp>
+#include <nogil/detail/mp_process_pool_channel.hpp>
 #include <nogil/detail/mp_worker.hpp>
 #include <nogil/multiprocessing/connection.hpp>
 
@@ -95,13 +103,17 @@ private:
     std::shared_ptr<Impl> impl_;  // shared with the manager thread
 };
 
-/// A process pool worker's body: runs the initializer, then request batches until the stop
-/// request, end of file, or `maxtasks` tasks (0 = no limit).
-void process_pool_worker_main(multiprocessing::Connection conn, std::uint64_t maxtasks, SharedCall initializer);
+/// A process pool worker's body: runs the initializer, then request batches (from `channel`'s
+/// ring, or from `conn` where the ring says so) until the stop request, end of file, or
+/// `maxtasks` tasks (0 = no limit).
+void process_pool_worker_main(multiprocessing::Connection conn, ProcessPoolChannel channel, std::uint64_t maxtasks,
+                              SharedCall initializer);
 
 /// In a process pool worker: the descriptor of its connection to the pool (-1 elsewhere). For
 /// tests that play a misbehaving worker.
 int process_pool_worker_fd() noexcept;
+/// In a process pool worker: its shared rings (nullptr elsewhere). For tests that scribble.
+const ProcessPoolChannel* process_pool_worker_channel() noexcept;
 
 /// ProcessPoolExecutor.map's unit of work: fn applied to each tuple of a chunk, in the worker.
 /// A void function yields a 0 byte per item (the parent turns it into std::monostate).

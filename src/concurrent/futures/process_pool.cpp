@@ -2,6 +2,7 @@
 // breakage rule and the numbered shutdown protocol.
 
 #include <nogil/detail/mp_frame.hpp>
+#include <nogil/detail/mp_futex.hpp>
 #include <nogil/detail/mp_process_pool_core.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/process.hpp>
@@ -12,7 +13,8 @@
 #include <csignal>
 #include <deque>
 #include <mutex>
-#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <fcntl.h>
 #include <thread>
 #include <unistd.h>
 
@@ -33,6 +35,9 @@ constexpr std::size_t max_depth = 64;
 // buffer then absorbs every write, so we never block writing to a worker that is itself blocked
 // writing a large result to us (which we would not read while stuck in that write).
 constexpr std::size_t max_inflight_bytes = 32 * 1024;
+// poll()'s timeout: the manager re-reads the rings this often even if no wake-up came (a worker
+// could have cleared the sleep announcement instead of waking us).
+constexpr auto manager_recheck = std::chrono::milliseconds(100);
 
 struct Task {
     std::uint64_t id = 0;
@@ -45,10 +50,16 @@ struct Task {
 struct Worker {
     multiprocessing::Process process;
     multiprocessing::Connection conn;
+    ProcessPoolChannel channel;
+    RingWriter requests;   // written under the mutex
+    RingReader responses;  // read by the manager only
+    bool garbage = false;  // a request could not be sent: break the pool (under the mutex)
     std::deque<Task> inflight;  // sent, not answered; in request order
     std::size_t inflight_bytes = 0;
     std::uint64_t assigned = 0;
     double ns_per_task = 0;  // measured, smoothed; 0 = unknown
+
+    bool has_response() const noexcept { return responses.ready(); }
 
     std::size_t depth() const {
         if (ns_per_task <= 0) return min_depth;
@@ -87,14 +98,18 @@ struct ProcessPoolCore::Impl {
     bool launched = false;  // the first workers were started (or could not be)
     std::condition_variable launched_cv;
 
-    UniqueFd wake;
+    // The manager's wake-up pipe (non-blocking both ends; a full pipe means it is awake anyway).
+    // A pipe rather than an eventfd: a pipe write is a "sync" wake-up, which puts the manager on
+    // the CPU of the worker that woke it, the one about to go idle.
+    UniqueFd wake;        // read end, the manager's
+    UniqueFd wake_write;  // write end: notify(), and each worker's channel holds a copy
     std::thread manager;
     std::mutex join_mutex;
     int worker_counter = 0;
 
     void notify() {
-        std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof one);
+        char one = 1;
+        [[maybe_unused]] auto n = ::write(wake_write.get(), &one, 1);
     }
 
     // ---- dispatch (any thread, holding mutex) --------------------------------------------------
@@ -160,10 +175,13 @@ struct ProcessPoolCore::Impl {
             if (sent.empty()) continue;
             serial::Payload payload = serial::dumps(batch);
             try {
-                send_frame(target->conn.fileno(), FrameKind::request, payload.bytes, payload.fds);
+                send_request(*target, payload);
             } catch (...) {
-                // The worker is gone; the manager notices its end and breaks the pool, failing
-                // these tasks with the rest. Keep them in its pipeline so they are not lost.
+                // The worker is gone (a worker retired by max_tasks_per_child is never sent more)
+                // or scribbled on its ring: the manager breaks the pool, failing these tasks with
+                // the rest. Keep them in its pipeline so they are not lost.
+                target->garbage = true;
+                notify();
             }
             for (auto& task : sent) {
                 target->inflight_bytes += task.bytes;
@@ -173,18 +191,37 @@ struct ProcessPoolCore::Impl {
         }
     }
 
+    // One request batch to `w` (holding mutex): through its ring, or as a socket frame behind a
+    // marker. The ring cannot fill up legitimately: a busy worker holds at most
+    // max_inflight_bytes of requests, far below the ring's size, and an idle one has read all.
+    // A full ring therefore means the worker lied about what it read.
+    static void send_request(Worker& w, const serial::Payload& payload) {
+        if (!payload.fds.empty() || !w.requests.try_write(payload.bytes)) {
+            if (!w.requests.try_write_marker()) throw std::runtime_error("request ring full");
+            wake_worker(w);
+            send_frame(w.conn.fileno(), FrameKind::request, payload.bytes, payload.fds);
+        }
+        wake_worker(w);
+    }
+
+    static void wake_worker(Worker& w) {
+        if (w.requests.take_sleeper()) shared_futex_wake(w.requests.sleep_word(), 1);
+    }
+
     // ---- manager thread --------------------------------------------------------------------------
 
     void start_worker() {
         auto [ours, theirs] = multiprocessing::Pipe();
+        ProcessPoolChannel channel = ProcessPoolChannel::create(wake_write.get());
         multiprocessing::Process p(
-            &process_pool_worker_main, theirs, settings.max_tasks_per_child, settings.initializer,
+            &process_pool_worker_main, theirs, channel, settings.max_tasks_per_child, settings.initializer,
             multiprocessing::ProcessOptions{.name = "ProcessPoolExecutor-worker-" + std::to_string(++worker_counter),
                                             .daemon = true,
                                             .start_method = settings.start_method});
         p.start();
         theirs.close();
-        auto w = std::make_unique<Worker>(Worker{std::move(p), std::move(ours), {}, 0, 0, 0});
+        auto w = std::make_unique<Worker>(Worker{std::move(p), std::move(ours), channel, channel.request_writer(),
+                                                 channel.response_reader(), false, {}, 0, 0, 0});
         std::lock_guard lock(mutex);
         workers.push_back(std::move(w));
     }
@@ -194,20 +231,32 @@ struct ProcessPoolCore::Impl {
     // Reads every frame waiting from `w` and completes its futures. `ended`: end of file between
     // frames; `garbage`: it said something we did not ask for (then it must go, and the pool
     // breaks: a worker that lies about one result cannot be trusted with the others).
-    Stream drain(Worker& w) {
-        while (w.conn.poll()) {
-            std::optional<Frame> frame;
+    // `check_socket`: also read the socket (poll() said it is readable). Without a marker in the
+    // ring, the socket has nothing to say but its end: anything else on it is garbage.
+    Stream drain(Worker& w, bool check_socket) {
+        for (;;) {
+            Frame message;
             ResponseBatch batch;
             try {
-                frame = recv_frame(w.conn.fileno());
-                if (!frame) return Stream::ended;
-                if (frame->kind != FrameKind::response) return Stream::garbage;
+                RingReader::Next next = w.responses.try_read(message.bytes);
+                if (next == RingReader::Next::empty) {
+                    if (!check_socket || !w.conn.poll()) return Stream::open;
+                    if (w.responses.ready()) continue;  // a marker came meanwhile
+                    return recv_frame(w.conn.fileno()) ? Stream::garbage : Stream::ended;
+                }
+                if (next == RingReader::Next::record && !socket_quiet(w)) return Stream::garbage;
+                if (next == RingReader::Next::marker) {
+                    std::optional<Frame> frame = recv_frame(w.conn.fileno());
+                    if (!frame) return Stream::ended;
+                    if (frame->kind != FrameKind::response) return Stream::garbage;
+                    message = std::move(*frame);
+                }
                 std::vector<UniqueFd> none;
-                std::tie(batch) = serial::loads<ResponseBatch>(frame->bytes, none);
+                std::tie(batch) = serial::loads<ResponseBatch>(message.bytes, none);
             } catch (...) {
                 return Stream::garbage;
             }
-            if (batch.items.empty() || (!frame->fds.empty() && batch.items.size() != 1)) return Stream::garbage;
+            if (batch.items.empty() || (!message.fds.empty() && batch.items.size() != 1)) return Stream::garbage;
             std::vector<Task> answered;
             answered.reserve(batch.items.size());
             {
@@ -225,14 +274,25 @@ struct ProcessPoolCore::Impl {
             for (std::size_t i = 0; i < answered.size(); ++i) {
                 Task& task = answered[i];
                 try {
-                    task.deliver(*task.future, batch.items[i], frame->fds);
+                    task.deliver(*task.future, batch.items[i], message.fds);
                 } catch (...) {
                     // deliver catches decoding errors itself; a completed future refuses quietly.
                 }
                 release(task);
             }
         }
-        return Stream::open;
+    }
+
+    // Before a record from the ring is trusted: nothing may be waiting on the socket that the
+    // ring did not announce. What a worker wrote on its socket before publishing the record is
+    // visible by now, so garbage written first is never overtaken by the answer that follows
+    // it. An end of file is fine (a worker retired by max_tasks_per_child exits right after its
+    // last answer), and so is a frame announced by a marker further on in the ring (the marker
+    // is published before the frame is written).
+    static bool socket_quiet(Worker& w) {
+        char byte;
+        if (::recv(w.conn.fileno(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) return true;
+        return w.responses.marker_pending();
     }
 
     // Python's terminate_broken: kill and reap every worker, fail everything, refuse new work.
@@ -289,7 +349,8 @@ struct ProcessPoolCore::Impl {
         for (auto& w : all) {
             try {
                 RequestBatch stop(1);
-                send_frame(w->conn.fileno(), FrameKind::request, serial::dumps(stop).bytes);
+                std::lock_guard lock(mutex);  // send_request's rule (no other writer is left)
+                send_request(*w, serial::dumps(stop));
             } catch (...) {
                 // Already gone: the join below collects it.
             }
@@ -325,38 +386,78 @@ struct ProcessPoolCore::Impl {
                 }
                 tell_launched();
             }
+            bool garbage = false;
             {
                 std::lock_guard lock(mutex);
                 dispatch_locked();
+                for (auto& w : workers) {
+                    garbage = garbage || w->garbage;
+                }
             }
-
-            // The manager is the only thread that changes `workers`: reading it unlocked is safe.
-            std::vector<int> fds{wake.get()};
-            for (auto& w : workers) {
-                fds.push_back(w->conn.fileno());
-                fds.push_back(w->process.sentinel());
+            if (garbage) {  // a request could not be sent to a worker
+                break_pool(broken_pool_message);
+                return;
             }
-            int ready = wait_any_readable(fds.data(), static_cast<int>(fds.size()), std::nullopt);
+            int ready = wait();
             if (ready == 0) {
-                std::uint64_t count;
-                [[maybe_unused]] auto n = ::read(wake.get(), &count, sizeof count);
-                continue;
+                char bytes[256];
+                while (::read(wake.get(), bytes, sizeof bytes) == static_cast<ssize_t>(sizeof bytes)) {
+                }
             }
-            std::size_t i = static_cast<std::size_t>(ready - 1) / 2;
-            Stream stream = drain(*workers[i]);
-            if (stream == Stream::open && workers[i]->process.is_alive()) continue;
-            if (!retire(i, stream != Stream::garbage)) {
+            // Every ring first (cheap), then the socket of the worker poll() pointed at.
+            std::optional<std::size_t> ended;
+            Stream stream = Stream::open;
+            for (std::size_t i = 0; i < workers.size() && !ended; ++i) {
+                stream = drain(*workers[i], false);
+                if (stream != Stream::open) ended = i;
+            }
+            if (!ended && ready > 0) {
+                std::size_t i = static_cast<std::size_t>(ready - 1) / 2;
+                stream = drain(*workers[i], true);
+                if (stream != Stream::open || !workers[i]->process.is_alive()) ended = i;
+            }
+            if (!ended) continue;
+            if (!retire(*ended, stream != Stream::garbage)) {
                 break_pool(broken_pool_message);
                 return;
             }
         }
         stop_workers();
     }
+
+    // Waits for something to do: a response in a ring, a wake-up, a worker's socket or end.
+    // Returns the index of the readable descriptor as wait_any_readable (0: the wake-up pipe; 1 + 2i
+    // and 2 + 2i: worker i's socket and sentinel), or -1 when the rings are to be read.
+    // The manager does not spin: on two CPUs, a caller spinning in result() and a worker running
+    // or spinning already hold both, and a third spinner would only delay them (a runnable
+    // spinner gets the CPU at the scheduler's next tick, a woken sleeper at once).
+    // The manager is the only thread that changes `workers`: reading it unlocked is safe.
+    int wait() {
+        auto any_response = [&] {
+            return std::any_of(workers.begin(), workers.end(), [](auto& w) { return w->has_response(); });
+        };
+        for (auto& w : workers) w->responses.announce_sleep();
+        int ready = -1;
+        if (!any_response()) {
+            std::vector<int> fds{wake.get()};
+            for (auto& w : workers) {
+                fds.push_back(w->conn.fileno());
+                fds.push_back(w->process.sentinel());
+            }
+            ready = wait_any_readable(fds.data(), static_cast<int>(fds.size()),
+                                      std::chrono::steady_clock::now() + manager_recheck);
+        }
+        for (auto& w : workers) w->responses.withdraw_sleep();
+        return ready;
+    }
 };
 
 ProcessPoolCore::ProcessPoolCore(ProcessPoolSettings settings) : impl_(std::make_shared<Impl>()) {
     impl_->settings = std::move(settings);
-    impl_->wake.reset(static_cast<int>(check_os(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")));
+    int ends[2];
+    check_os(::pipe2(ends, O_CLOEXEC | O_NONBLOCK), "pipe2");
+    impl_->wake.reset(ends[0]);
+    impl_->wake_write.reset(ends[1]);
     impl_->manager = std::thread([impl = impl_] { impl->run(); });
 }
 
