@@ -176,4 +176,48 @@ TEST(AsyncioFuture, MoveOnlyValueIsMovedOutByAwaitingAnRvalue) {
     }());
 }
 
+// A future stores its first internal callback (an awaiting task's) in one word and moves it
+// into a list when a second one or an exception arrives. Frames destroyed at close must leave
+// no registration behind in either form (ASan sees a dangling one when the future completes).
+TEST(AsyncioFuture, FramesDestroyedAtCloseDetachFromTheFutureTheyAwait) {
+    asyncio::EventLoop loop;
+    asyncio::Future<int> one(loop);
+    asyncio::Future<int> two(loop);
+    auto await_it = [](asyncio::Future<int> f) -> asyncio::Coroutine<int> { co_return co_await f; };
+    auto a = loop.create_task(await_it(one));  // `one`: a single registration
+    auto b = loop.create_task(await_it(two));  // `two`: two registrations (a list)
+    auto c = loop.create_task(await_it(two));
+    loop.run_until_complete([]() -> asyncio::Coroutine<> { co_await asyncio::sleep(0); }());
+    EXPECT_FALSE(a.done());
+    EXPECT_FALSE(b.done());
+    loop.close();
+    one.set_result(1);
+    two.set_exception(std::runtime_error("late"));
+    EXPECT_TRUE(one.done());
+    EXPECT_THROW((void)two.result(), std::runtime_error);
+    // The frames are gone; the tasks stay pending, as in Python.
+    EXPECT_FALSE(a.done());
+    EXPECT_FALSE(c.done());
+}
+
+TEST(AsyncioFuture, AwaiterThenUserCallbacksRunInRegistrationOrder) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        std::vector<std::string> log;
+        asyncio::Future<int> f;
+        auto awaiter = asyncio::create_task(
+            [](asyncio::Future<int> f, std::vector<std::string>* log) -> asyncio::Coroutine<> {
+                const int v = co_await f;
+                log->push_back("awaiter " + std::to_string(v));
+            }(f, &log));
+        co_await asyncio::sleep(0);  // the awaiter is now registered on f
+        f.add_done_callback([&log](asyncio::Future<int> done) { log.push_back("user " + std::to_string(done.result())); });
+        const auto removed = f.add_done_callback([&log](asyncio::Future<int>) { log.push_back("removed"); });
+        EXPECT_EQ(f.remove_done_callback(removed), 1u);
+        f.set_result(3);
+        co_await awaiter;
+        co_await asyncio::sleep(0);
+        EXPECT_EQ(log, (std::vector<std::string>{"awaiter 3", "user 3"}));
+    }());
+}
+
 }  // namespace

@@ -299,6 +299,70 @@ TEST(AsyncioTask, LoopCreateTaskBeforeRunning) {
     EXPECT_EQ(t.get_name(), "pre");
 }
 
+// A task awaited by another keeps that awaiter's registration in one word until its extras
+// (name, cancel message, exception, more callbacks) are allocated; each of these must keep it.
+TEST(AsyncioTask, AwaiterSurvivesTheAwaitedTasksExtras) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto relay = [](asyncio::Task<int> t) -> asyncio::Coroutine<int> { co_return co_await t; };
+        // A name set while awaited, then a value.
+        auto named = asyncio::create_task(slow_value(7));
+        auto a = asyncio::create_task(relay(named));
+        co_await asyncio::sleep(0);
+        named.set_name("renamed");
+        EXPECT_EQ(co_await a, 7);
+        EXPECT_EQ(named.get_name(), "renamed");
+        // An exception while awaited (no extras before it).
+        auto failing = asyncio::create_task([]() -> asyncio::Coroutine<int> {
+            co_await asyncio::sleep(1ms);
+            throw std::logic_error("bad");
+        }());
+        auto b = asyncio::create_task(relay(failing));
+        co_await asyncio::sleep(0);
+        EXPECT_THROW(co_await b, std::logic_error);
+        // A cancel message while awaited.
+        bool reached_end = false;
+        auto sleeping = asyncio::create_task([](bool* reached_end) -> asyncio::Coroutine<int> {
+            co_await asyncio::sleep(3600s);
+            *reached_end = true;
+            co_return 0;
+        }(&reached_end));
+        auto c = asyncio::create_task(relay(sleeping));
+        co_await asyncio::sleep(0);
+        EXPECT_TRUE(sleeping.cancel("stop"));
+        try {
+            co_await c;
+            ADD_FAILURE() << "the awaiter should see the cancellation";
+        } catch (const asyncio::CancelledError& e) {
+            EXPECT_EQ(e.message(), "stop");
+        }
+        EXPECT_TRUE(sleeping.cancelled());
+        EXPECT_FALSE(reached_end);
+    }());
+}
+
+TEST(AsyncioTask, DefaultNamesCountUpAndAllTasksSeesEveryPendingOne) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Future<int> gate;
+        auto first = asyncio::create_task(slow_value(1));
+        auto second = asyncio::create_task([](asyncio::Future<int> gate) -> asyncio::Coroutine<int> { co_return co_await gate; }(gate));
+        const std::string n1 = first.get_name(), n2 = second.get_name();
+        EXPECT_EQ(n1.rfind("Task-", 0), 0u);
+        EXPECT_EQ(n2.rfind("Task-", 0), 0u);
+        if (n1.size() > 5 && n2.size() > 5) {
+            EXPECT_EQ(std::stoul(n2.substr(5)), std::stoul(n1.substr(5)) + 1);
+        }
+        std::vector<asyncio::Task<int>> more;
+        for (int i = 0; i < 50; ++i) more.push_back(asyncio::create_task(slow_value(i)));
+        EXPECT_EQ(asyncio::all_tasks().size(), 53u);  // with this one
+        (void)co_await asyncio::gather(more);
+        co_await first;
+        EXPECT_EQ(asyncio::all_tasks().size(), 2u);  // this one and `second`
+        gate.set_result(2);
+        EXPECT_EQ(co_await second, 2);
+        EXPECT_EQ(asyncio::all_tasks().size(), 1u);
+    }());
+}
+
 }  // namespace
 
 // ----------------------------------------------------------------------------- stress

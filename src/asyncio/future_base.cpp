@@ -5,7 +5,10 @@
 
 namespace nogil::detail::aio {
 
-FutureBase::~FutureBase() { loop_->release(); }
+FutureBase::~FutureBase() {
+    delete extras_if_any();
+    loop_->release();
+}
 
 void FutureBase::report_unretrieved() noexcept {
     try {
@@ -21,17 +24,21 @@ void FutureBase::report_unretrieved() noexcept {
 }
 
 FutureBase::Extras& FutureBase::extras() {
-    if (!extras_) extras_ = std::make_unique<Extras>();
-    return *extras_;
+    if (Extras* x = extras_if_any()) return *x;
+    auto x = std::make_unique<Extras>();
+    if (const DoneLink* link = single_link()) x->callbacks.push_back({link, {}, 0});
+    slot_ = reinterpret_cast<std::uintptr_t>(x.release()) | extras_tag;
+    return *extras_if_any();
 }
 
 const std::string& FutureBase::cancel_message() const noexcept {
     static const std::string empty;
-    return extras_ ? extras_->cancel_message : empty;
+    const Extras* x = extras_if_any();
+    return x ? x->cancel_message : empty;
 }
 
 void FutureBase::set_cancel_message(std::string msg) {
-    if (msg.empty() && !extras_) return;
+    if (msg.empty() && !extras_if_any()) return;
     extras().cancel_message = std::move(msg);
 }
 
@@ -84,32 +91,31 @@ std::exception_ptr FutureBase::exception() const {
 void FutureBase::check_result() const {
     if (state_ == State::cancelled) throw make_cancelled_error();
     if (state_ == State::pending) throw InvalidStateError("Result is not set.");
-    if (extras_ && extras_->exception) std::rethrow_exception(stored_exception());  // retrieved
+    if (peek_exception()) std::rethrow_exception(stored_exception());  // retrieved
 }
 
-void FutureBase::add_callback(Callback fn, void* ctx) {
+void FutureBase::add_callback(const DoneLink& link) {
     if (done()) {
-        loop_->schedule_future_callback(fn, ctx, *this);
+        loop_->schedule_future_callback(link.fn, link.ctx, *this);
         return;
     }
-    if (!first_fn_ && (!extras_ || extras_->callbacks.empty())) {
-        first_fn_ = fn;
-        first_ctx_ = ctx;
+    if (slot_ == 0) {
+        slot_ = reinterpret_cast<std::uintptr_t>(&link);
         return;
     }
-    extras().callbacks.push_back({fn, ctx, {}, 0});
+    extras().callbacks.push_back({&link, {}, 0});
 }
 
-bool FutureBase::remove_callback(Callback fn, void* ctx) noexcept {
-    if (first_fn_ == fn && first_ctx_ == ctx) {
-        first_fn_ = nullptr;
-        first_ctx_ = nullptr;
+bool FutureBase::remove_callback(const DoneLink& link) noexcept {
+    if (slot_ == reinterpret_cast<std::uintptr_t>(&link)) {
+        slot_ = 0;
         return true;
     }
-    if (!extras_) return false;
-    auto& cbs = extras_->callbacks;
+    Extras* x = extras_if_any();
+    if (!x) return false;
+    auto& cbs = x->callbacks;
     for (auto it = cbs.begin(); it != cbs.end(); ++it)
-        if (!it->user && it->fn == fn && it->ctx == ctx) {
+        if (it->link == &link) {
             cbs.erase(it);
             return true;
         }
@@ -125,13 +131,14 @@ std::uint64_t FutureBase::add_done_callback(std::function<void(FutureBase&)> fn)
         loop_->call_soon([self, fn = std::move(fn)] { fn(*self); });
         return id;
     }
-    x.callbacks.push_back({nullptr, nullptr, std::move(fn), id});
+    x.callbacks.push_back({nullptr, std::move(fn), id});
     return id;
 }
 
 std::size_t FutureBase::remove_done_callback(std::uint64_t id) noexcept {
-    if (!extras_) return 0;
-    auto& cbs = extras_->callbacks;
+    Extras* x = extras_if_any();
+    if (!x) return 0;
+    auto& cbs = x->callbacks;
     for (auto it = cbs.begin(); it != cbs.end(); ++it)
         if (it->user && it->id == id) {
             cbs.erase(it);
@@ -141,19 +148,22 @@ std::size_t FutureBase::remove_done_callback(std::uint64_t id) noexcept {
 }
 
 void FutureBase::schedule_callbacks() {
-    if (first_fn_) {
-        loop_->schedule_future_callback(std::exchange(first_fn_, nullptr), std::exchange(first_ctx_, nullptr), *this);
+    if (const DoneLink* link = single_link()) {
+        slot_ = 0;
+        loop_->schedule_future_callback(link->fn, link->ctx, *this);
+        return;
     }
-    if (!extras_ || extras_->callbacks.empty()) return;
-    auto cbs = std::move(extras_->callbacks);
-    extras_->callbacks.clear();
+    Extras* x = extras_if_any();
+    if (!x || x->callbacks.empty()) return;
+    auto cbs = std::move(x->callbacks);
+    x->callbacks.clear();
     for (auto& e : cbs) {
         if (e.user) {
             if (loop_->is_closed()) continue;
             Ref<FutureBase> self(this);
             loop_->call_soon([self, fn = std::move(e.user)] { fn(*self); });
         } else {
-            loop_->schedule_future_callback(e.fn, e.ctx, *this);
+            loop_->schedule_future_callback(e.link->fn, e.link->ctx, *this);
         }
     }
 }

@@ -23,7 +23,8 @@ void shutdown(EventLoop& loop) noexcept {
         if (!tasks.empty()) {
             Remaining remaining{tasks.size(), &core};
             for (auto& t : tasks) t->cancel({});
-            for (auto& t : tasks) t->add_callback(&one_done, &remaining);
+            const nogil::detail::aio::DoneLink link{&one_done, &remaining};
+            for (auto& t : tasks) t->add_callback(link);
             while (remaining.count > 0 && !core.is_closed()) core.run_forever();
             for (auto& t : tasks) {
                 if (t->cancelled() || !t->stored_exception()) continue;

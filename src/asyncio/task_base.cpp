@@ -24,6 +24,11 @@ namespace {
 std::atomic<std::uint32_t> task_counter{0};
 }
 
+// The layout the memory figures rest on (docs/asyncio-internals.md): a task's untyped state is
+// 64 bytes on 64-bit targets, so a void task whose coroutine frame is up to 88 bytes fits a
+// 160-byte heap chunk.
+static_assert(sizeof(void*) != 8 || sizeof(TaskBase) == 64, "TaskBase grew: see docs/asyncio-internals.md");
+
 TaskBase::TaskBase(LoopCore& loop, std::size_t frame_offset, std::size_t promise_offset_found, std::string_view name)
     : FutureBase(loop), id_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
     if (promise_offset_found != promise_offset)

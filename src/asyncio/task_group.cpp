@@ -18,7 +18,7 @@ bool is_cancelled_error(const std::exception_ptr& e) {
 TaskGroup::~TaskGroup() {
     // Only reached with pending children when the loop closed under us: detach from them.
     for (detail::TaskBase* t : tasks_) {
-        t->remove_callback(&TaskGroup::task_done, this);
+        t->remove_callback(done_link_);
         t->release();
     }
 }
@@ -45,7 +45,7 @@ void TaskGroup::adopt(detail::TaskBase& task) {
     }
     task.add_ref();
     tasks_.insert(&task);
-    task.add_callback(&TaskGroup::task_done, this);
+    task.add_callback(done_link_);
 }
 
 void TaskGroup::abort() {

@@ -83,6 +83,8 @@ template <class Result, class Children, bool Settled>
 class GatherState final : public FutureState<Result> {
 public:
     GatherState(LoopCore& loop, Children children) : FutureState<Result>(loop), children_(std::move(children)) {}
+    /// What this state's Link registers on the futures it watches (set by Link::add).
+    DoneLink done_link{};
 
     /// Registers on every distinct child; completes at once when there are none.
     void attach() {

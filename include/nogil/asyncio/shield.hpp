@@ -20,6 +20,8 @@ class ShieldState final : public FutureState<future_value_t<F>> {
 
 public:
     ShieldState(LoopCore& loop, F inner) : Base(loop), inner_(std::move(inner)) {}
+    /// What this state's Link registers on the futures it watches (set by Link::add).
+    DoneLink done_link{};
     void attach() {
         if (inner_.done())
             copy_outcome();

@@ -182,14 +182,15 @@ inline void stop_loop(void* core, nogil::detail::aio::FutureBase&) { static_cast
 
 /// Runs the loop until `fut` is done (Python's run_until_complete without the result).
 inline void run_until_done(nogil::detail::aio::LoopCore& core, nogil::detail::aio::FutureBase& fut) {
-    fut.add_callback(&stop_loop, &core);
+    const nogil::detail::aio::DoneLink link{&stop_loop, &core};
+    fut.add_callback(link);
     try {
         core.run_forever();
     } catch (...) {
-        fut.remove_callback(&stop_loop, &core);
+        fut.remove_callback(link);
         throw;
     }
-    fut.remove_callback(&stop_loop, &core);
+    fut.remove_callback(link);
     if (!fut.done()) throw std::runtime_error("Event loop stopped before Future completed.");
 }
 }  // namespace detail_task

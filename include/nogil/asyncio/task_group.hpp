@@ -101,6 +101,7 @@ private:
     detail::LoopCore* loop_ = nullptr;
     detail::Ref<detail::TaskBase> parent_;
     std::unordered_set<detail::TaskBase*> tasks_;  // pending children, one reference each
+    detail::DoneLink done_link_{&task_done, this};  // registered on each pending child
     std::vector<std::exception_ptr> errors_;
     std::optional<Future<>> on_completed_;
     bool entered_ = false;

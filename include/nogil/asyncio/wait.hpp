@@ -47,6 +47,8 @@ namespace nogil::detail::aio {
 class ReleaseWaiter final : public FutureState<void> {
 public:
     using FutureState<void>::FutureState;
+    /// What this state's Link registers on the futures it watches (set by Link::add).
+    DoneLink done_link{};
     void release_waiter(FutureBase&) {
         if (!done()) set_result();
     }
@@ -134,6 +136,8 @@ class WaitState final : public FutureState<void> {
 public:
     WaitState(LoopCore& loop, std::size_t count, asyncio::ReturnWhen when)
         : FutureState<void>(loop), counter_(count), return_when_(when) {}
+    /// What this state's Link registers on the futures it watches (set by Link::add).
+    DoneLink done_link{};
     ~WaitState() override {
         if (timer_) timer_->cancel();
     }
@@ -228,6 +232,8 @@ template <class F>
 class AsCompletedState final : public FrameAllocated {
 public:
     explicit AsCompletedState(std::vector<F> todo) : left(todo.size()), todo_(std::move(todo)) {}
+    /// What this state's Link registers on the futures it watches (set by Link::add).
+    DoneLink done_link{};
     ~AsCompletedState() {
         if (timer_) timer_->cancel();
     }

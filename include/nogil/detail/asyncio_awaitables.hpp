@@ -102,15 +102,18 @@ template <class F>
 using future_value_t = typename future_value<F>::type;
 
 /// An internal done callback that calls (owner.*Method)(fut) and holds a reference to the owner
-/// from add() until it has run or was removed.
+/// from add() until it has run or was removed. The owner provides the DoneLink the futures
+/// point to, as a member `DoneLink done_link` (one per owner, shared by all its futures; an
+/// owner uses one Method).
 template <class Owner, void (Owner::*Method)(FutureBase&)>
 struct Link {
     static void add(FutureBase& fut, Owner& owner) {
+        owner.done_link = DoneLink{&call, &owner};
         owner.add_ref();
-        fut.add_callback(&call, &owner);
+        fut.add_callback(owner.done_link);
     }
     static void remove(FutureBase& fut, Owner& owner) noexcept {
-        if (fut.remove_callback(&call, &owner)) owner.release();
+        if (fut.remove_callback(owner.done_link)) owner.release();
     }
 
 private:

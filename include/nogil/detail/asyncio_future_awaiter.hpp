@@ -21,7 +21,7 @@ public:
     FutureWaiter(const FutureWaiter&) = delete;
     FutureWaiter& operator=(const FutureWaiter&) = delete;
     ~FutureWaiter() {
-        if (task_ && !fut_->done()) fut_->remove_callback(&on_done, task_);
+        if (task_ && !fut_->done()) fut_->remove_callback(link_);
     }
 
     /// A done future does not suspend (and, as in Python, does not see a pending cancel).
@@ -32,7 +32,8 @@ public:
         if (&fut_->loop() != &task.loop())
             throw std::runtime_error("Task " + task.describe() + " got Future " + fut_->describe() +
                                      " attached to a different loop");
-        fut_->add_callback(&on_done, &task);
+        link_.ctx = &task;
+        fut_->add_callback(link_);
         task_ = &task;
         task.suspend(this, h);
     }
@@ -50,6 +51,7 @@ private:
 
     FutureBase* fut_;
     TaskBase* task_ = nullptr;
+    DoneLink link_{&on_done, nullptr};  // registered on fut_ while suspended (this frame holds it)
 };
 
 /// Typed result: State provides value() (a const T&) and take_value() (moves it out); both

@@ -3,8 +3,10 @@
 // (gather): Python's Future without the result value. Loop thread only, except add_ref/release.
 //
 // Done callbacks are never run inline: when the future completes each one is queued on the
-// loop (Python's call_soon), in registration order. Internal callbacks are a function pointer
-// and a context pointer (no allocation for the first one); user callbacks are std::functions.
+// loop (Python's call_soon), in registration order. An internal callback is a DoneLink (a
+// function pointer and a context pointer) owned by whoever registers it, which keeps it alive
+// while registered: the future stores only a pointer to it (no allocation for the first one);
+// user callbacks are std::functions.
 //
 // "exception was never retrieved" (Python's __log_traceback): a future that finished with an
 // exception (not a cancellation) and is destroyed - its last reference released - before
@@ -28,6 +30,17 @@
 #include <vector>
 
 namespace nogil::detail::aio {
+
+class FutureBase;
+
+/// An internal done callback: fn(ctx, fut). Registered by address (FutureBase::add_callback):
+/// the registrant owns it and keeps it alive and unchanged until it has been queued (the
+/// future then copies fn and ctx into the ready queue) or removed. One DoneLink may be
+/// registered on many futures at once (gather's children all share their parent's).
+struct DoneLink {
+    void (*fn)(void* ctx, FutureBase& fut);
+    void* ctx;
+};
 
 class FutureBase : public FrameAllocated {
 public:
@@ -75,7 +88,8 @@ public:
     /// The stored exception, or null, without marking it retrieved (descriptions, debugging).
     const std::exception_ptr& peek_exception() const noexcept {
         static const std::exception_ptr none;
-        return extras_ ? extras_->exception : none;
+        const Extras* x = extras_if_any();
+        return x ? x->exception : none;
     }
     /// The message of the last cancel(msg) (empty if none).
     const std::string& cancel_message() const noexcept;
@@ -89,10 +103,11 @@ public:
         derived_flags_ = static_cast<std::uint8_t>(on ? derived_flags_ | scratch_mark : derived_flags_ & ~scratch_mark);
     }
 
-    /// Internal done callback; queued at once if already done.
-    void add_callback(Callback fn, void* ctx);
-    /// Removes one matching internal callback that has not been queued yet.
-    bool remove_callback(Callback fn, void* ctx) noexcept;
+    /// Internal done callback; queued at once if already done. `link` must stay alive until it
+    /// has been queued or removed.
+    void add_callback(const DoneLink& link);
+    /// Removes one registration of `link` that has not been queued yet; false if none.
+    bool remove_callback(const DoneLink& link) noexcept;
     /// User done callback (Python's add_done_callback); returns an id for remove_done_callback.
     std::uint64_t add_done_callback(std::function<void(FutureBase&)> fn);
     /// Removes the callback with this id if not yet queued; returns how many were removed (0/1).
@@ -110,8 +125,7 @@ protected:
 
     /// What only some futures need, allocated on first use (keeps a pending task small).
     struct Entry {
-        Callback fn;
-        void* ctx;
+        const DoneLink* link;  // internal callback, or null for a user one
         std::function<void(FutureBase&)> user;
         std::uint64_t id;
     };
@@ -123,9 +137,14 @@ protected:
         std::uint64_t next_id = 1;
         std::uint32_t num_cancels = 0;  // a task's cancelling()
     };
+    /// The extras, allocated on first use (a single registered DoneLink moves into its list).
     Extras& extras();
-    const Extras* extras_if_any() const noexcept { return extras_.get(); }
-    Extras* extras_if_any() noexcept { return extras_.get(); }
+    const Extras* extras_if_any() const noexcept {
+        return (slot_ & extras_tag) ? reinterpret_cast<const Extras*>(slot_ & ~extras_tag) : nullptr;
+    }
+    Extras* extras_if_any() noexcept {
+        return (slot_ & extras_tag) ? reinterpret_cast<Extras*>(slot_ & ~extras_tag) : nullptr;
+    }
     /// Spare bits for derived classes (TaskBase keeps its flags here, in FutureBase's padding);
     /// bit 7 is the scratch mark, bit 6 "finished with an exception nobody retrieved yet".
     static constexpr std::uint8_t scratch_mark = 0x80;
@@ -135,7 +154,12 @@ private:
     void schedule_callbacks();
     void report_unretrieved() noexcept;
 
-    // Layout: 48 bytes with the vtable pointer; every pending task carries these.
+    static constexpr std::uintptr_t extras_tag = 1;
+    const DoneLink* single_link() const noexcept {
+        return (slot_ & extras_tag) ? nullptr : reinterpret_cast<const DoneLink*>(slot_);
+    }
+
+    // Layout: 32 bytes with the vtable pointer; every pending task carries these.
     std::atomic<std::uint32_t> refs_{1};
     State state_ = State::pending;
 
@@ -146,9 +170,12 @@ protected:
 
 private:
     LoopCore* loop_;  // one reference held
-    Callback first_fn_ = nullptr;  // the common single internal waiter, without allocation
-    void* first_ctx_ = nullptr;
-    std::unique_ptr<Extras> extras_;
+    // One word for the callbacks and the extras (both 8-byte aligned):
+    //   0                  no callback, no extras;
+    //   DoneLink*          the one internal callback (the common case: one awaiter, or a
+    //                      gather parent), no extras;
+    //   Extras* | 1        the extras (owned), which then hold every callback.
+    std::uintptr_t slot_ = 0;
 };
 
 }  // namespace nogil::detail::aio

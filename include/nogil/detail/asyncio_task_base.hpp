@@ -44,9 +44,11 @@ protected:
 /// the frame, and the frame's promise is `promise_offset` bytes into it (two pointers: the
 /// frame layout g++ and clang share; the constructor checks it).
 ///
-/// Size: 80 bytes, so that a task and its root frame share one small block. The resume point
-/// lives in the root promise's `continuation`, a slot a root frame never uses otherwise (no
-/// frame awaits it); the cancel count and the name live in the lazily allocated extras.
+/// Size: 64 bytes, so that a task and its root frame share one small block (a task whose
+/// coroutine sleeps, 88 bytes of frame, fits a 160-byte heap chunk). The resume point lives in
+/// the root promise's `continuation`, a slot a root frame never uses otherwise (no frame
+/// awaits it); the cancel count, the name and the cancel message live in the lazily allocated
+/// extras, which share one word with the done callback (see FutureBase).
 class TaskBase : public FutureBase {
 public:
     TaskBase(LoopCore& loop, std::size_t frame_offset, std::size_t promise_offset_found, std::string_view name);
@@ -152,7 +154,7 @@ private:
     static inline thread_local void* kept_frame_ = nullptr;
     static inline thread_local std::size_t kept_frame_size_ = 0;
 
-    // Kept small on purpose (with FutureBase: 88 bytes + the value): the name and the rarely
+    // Kept small on purpose (with FutureBase: 64 bytes + the value): the name and the rarely
     // used parts live in FutureBase's lazily allocated extras.
     Waiter* waiter_ = nullptr;
     std::uint32_t id_;
