@@ -24,6 +24,16 @@ void shutdown(EventLoop& loop) noexcept {
             Remaining remaining{tasks.size(), &core};
             for (auto& t : tasks) t->cancel({});
             const nogil::detail::aio::DoneLink link{&one_done, &remaining};
+            // The link lives on this stack: a task still pending when we leave (the loop threw)
+            // must not keep a pointer to it.
+            struct Unlink {
+                decltype(tasks)& all;
+                const nogil::detail::aio::DoneLink& link;
+                ~Unlink() {
+                    for (auto& t : all)
+                        if (!t->done()) t->remove_callback(link);
+                }
+            } unlink{tasks, link};
             for (auto& t : tasks) t->add_callback(link);
             while (remaining.count > 0 && !core.is_closed()) core.run_forever();
             for (auto& t : tasks) {
