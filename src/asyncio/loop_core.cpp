@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <utility>
 
 namespace nogil::detail::aio {
 
@@ -22,9 +23,46 @@ void HandleState::cancel() noexcept {
 }
 
 
+// A closed loop's ring is kept for the thread's next loop (one spare per thread, up to
+// spare_ring_max_words): a program that runs asyncio.run() again and again, or a loop per
+// request, does not grow the ring by doubling and page-fault it in each time (a large block
+// freed at the heap top goes back to the kernel). At most 4 MiB stays with a thread.
+// Plain thread_locals (valid until the thread is gone) plus an owner that frees the spare at
+// thread exit: a loop destroyed later in the thread's exit (a user's thread_local loop) finds
+// `spare_closed` and frees its ring itself.
+namespace {
+constexpr std::size_t spare_ring_max_words = std::size_t(1) << 19;
+thread_local std::uintptr_t* spare_ring = nullptr;
+thread_local std::size_t spare_ring_words = 0;
+thread_local bool spare_closed = false;
+struct SpareRingOwner {
+    ~SpareRingOwner() {
+        delete[] spare_ring;
+        spare_ring = nullptr;
+        spare_ring_words = 0;
+        spare_closed = true;
+    }
+};
+thread_local SpareRingOwner spare_ring_owner;
+}  // namespace
+
+ReadyQueue::~ReadyQueue() {
+    if (spare_closed || capacity_ <= spare_ring_words || capacity_ > spare_ring_max_words) return;
+    (void)&spare_ring_owner;  // registers its destructor for this thread's exit
+    delete[] spare_ring;
+    spare_ring = buf_.release();
+    spare_ring_words = capacity_;
+}
+
 void ReadyQueue::grow() {
     std::size_t bigger_capacity = capacity_ == 0 ? 64 : capacity_ * 2;
-    std::unique_ptr<std::uintptr_t[]> bigger(new std::uintptr_t[bigger_capacity]);
+    std::unique_ptr<std::uintptr_t[]> bigger;
+    if (spare_ring_words >= bigger_capacity) {
+        bigger.reset(std::exchange(spare_ring, nullptr));
+        bigger_capacity = std::exchange(spare_ring_words, 0);
+    } else {
+        bigger.reset(new std::uintptr_t[bigger_capacity]);
+    }
     for (std::size_t i = 0; i < used_; ++i) bigger[i] = buf_[(head_ + i) & (capacity_ - 1)];
     buf_ = std::move(bigger);
     capacity_ = bigger_capacity;

@@ -122,6 +122,10 @@ struct ReadyItem {
 /// function): a queued task step, the common case, costs 8 bytes.
 class ReadyQueue {
 public:
+    ReadyQueue() = default;
+    ReadyQueue(const ReadyQueue&) = delete;
+    ReadyQueue& operator=(const ReadyQueue&) = delete;
+    ~ReadyQueue();
     bool empty() const noexcept { return items_ == 0; }
     /// Items queued (not words).
     std::size_t size() const noexcept { return items_; }
