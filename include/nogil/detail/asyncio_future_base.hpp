@@ -45,7 +45,6 @@ struct DoneLink {
 class FutureBase : public FrameAllocated {
 public:
     enum class State : std::uint8_t { pending, cancelled, finished };
-    using Callback = void (*)(void* ctx, FutureBase& fut);
 
     explicit FutureBase(LoopCore& loop) noexcept : loop_(&loop) { loop.add_ref(); }
     FutureBase(const FutureBase&) = delete;

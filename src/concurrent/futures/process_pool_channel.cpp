@@ -15,6 +15,9 @@ namespace {
 
 constexpr std::size_t length_bytes = sizeof(std::uint32_t);
 
+// A ring's size is a power of two (indices wrap with a mask) of at least 64 bytes.
+bool valid_ring_bytes(std::uint64_t n) { return n >= 64 && (n & (n - 1)) == 0; }
+
 [[noreturn]] void corrupt(const char* why) {
     throw std::runtime_error(std::string("ProcessPoolExecutor: corrupt shared ring: ") + why);
 }
@@ -106,7 +109,7 @@ RingReader::Next RingReader::try_read(std::string& out) {
 // ---- ProcessPoolChannel -----------------------------------------------------------------------
 
 ProcessPoolChannel ProcessPoolChannel::create(int manager_wake, std::size_t ring_bytes) {
-    if (ring_bytes < 64 || (ring_bytes & (ring_bytes - 1)) != 0)
+    if (!valid_ring_bytes(ring_bytes))
         throw std::invalid_argument("ProcessPoolChannel: ring_bytes must be a power of two >= 64");
     ProcessPoolChannel c;
     c.ring_bytes_ = ring_bytes;
@@ -123,8 +126,7 @@ ProcessPoolChannel ProcessPoolChannel::nogil_load(serial::InputArchive& ar) {
     std::uint64_t ring_bytes = 0;
     ar(wake_index, ring_bytes);
     c.wake_ = std::make_shared<UniqueFd>(serial::import_fd(wake_index));
-    if (ring_bytes < 64 || (ring_bytes & (ring_bytes - 1)) != 0 ||
-        c.block_->size() < sizeof(Controls) + 2 * ring_bytes)
+    if (!valid_ring_bytes(ring_bytes) || c.block_->size() < sizeof(Controls) + 2 * ring_bytes)
         throw std::runtime_error("ProcessPoolChannel: block does not match its ring size");
     c.ring_bytes_ = static_cast<std::size_t>(ring_bytes);
     return c;

@@ -38,11 +38,14 @@ struct Message {
 // std::nullopt: the pool closed the socket (no more work).
 std::optional<Message> next_request(RingReader& in, int fd) {
     Message m;
-    auto take = [&](RingReader::Next next) -> std::optional<Message> {
-        if (next == RingReader::Next::record) return std::move(m);
+    auto from_socket = [&]() -> std::optional<Message> {
         std::optional<Frame> frame = recv_frame(fd);
         if (!frame) return std::nullopt;
         return Message{std::move(frame->bytes), std::move(frame->fds)};
+    };
+    auto take = [&](RingReader::Next next) -> std::optional<Message> {
+        if (next == RingReader::Next::record) return std::move(m);
+        return from_socket();  // a marker: the message follows on the socket
     };
     static Spinner spinner(spin_for);
     for (;;) {
@@ -56,9 +59,7 @@ std::optional<Message> next_request(RingReader& in, int fd) {
                 in.withdraw_sleep();
                 if (in.ready()) continue;
                 if (auto next = in.try_read(m.bytes); next != RingReader::Next::empty) return take(next);
-                std::optional<Frame> frame = recv_frame(fd);
-                if (!frame) return std::nullopt;
-                return Message{std::move(frame->bytes), std::move(frame->fds)};
+                return from_socket();
             }
         }
         in.withdraw_sleep();
