@@ -499,6 +499,132 @@ TEST(ProcessPoolExecutor, CoAwaitFromAsyncio) {
     EXPECT_EQ(v, 42);
 }
 
+// ---- A thread waiting in result() reads the answers itself ------------------------------------------
+// (ProcessPoolCore::help). Futures with done callbacks are still completed by the manager thread,
+// so callbacks run there; one that waits for another future of the pool is helped there too.
+
+TEST(ProcessPoolHelpingWaiter, DoneCallbacksRunOnTheManagerNotOnTheWaiter) {
+    cf::ProcessPoolExecutor pool(1);
+    for (int i = 0; i < 10; ++i) {
+        auto [ours, theirs] = mp::Pipe();
+        auto f = pool.submit(wait_for_go, theirs);
+        std::promise<std::thread::id> ran_on;
+        auto ran_on_future = ran_on.get_future();
+        f.add_done_callback([&](cf::Future<int>) { ran_on.set_value(std::this_thread::get_id()); });
+        wait_started(ours);
+        char go = 'g';
+        ASSERT_EQ(::write(ours.fileno(), &go, 1), 1);
+        ASSERT_EQ(f.result(kBound), 1);  // this thread reads the answer and hands it over
+        ASSERT_EQ(ran_on_future.wait_for(kBound), std::future_status::ready);
+        EXPECT_NE(ran_on_future.get(), std::this_thread::get_id()) << i;
+    }
+}
+
+TEST(ProcessPoolHelpingWaiter, CallbackMayWaitForAnotherFutureOfThePool) {
+    cf::ProcessPoolExecutor pool(1);
+    for (int i = 0; i < 50; ++i) {
+        auto f = pool.submit(square, i);
+        std::promise<int> inner;
+        auto inner_result = inner.get_future();
+        f.add_done_callback([&pool, &inner](cf::Future<int> done) {
+            try {
+                inner.set_value(pool.submit(add, done.result(), 1).result(kBound));
+            } catch (...) {
+                inner.set_exception(std::current_exception());
+            }
+        });
+        ASSERT_EQ(f.result(kBound), i * i);
+        ASSERT_EQ(inner_result.wait_for(kBound), std::future_status::ready) << i;
+        ASSERT_EQ(inner_result.get(), i * i + 1) << i;
+    }
+}
+
+TEST(ProcessPoolHelpingWaiter, CallbackMayShutDownAndDestroyThePool) {
+    for (int trial = 0; trial < 20; ++trial) {
+        auto pool = std::make_unique<cf::ProcessPoolExecutor>(2);
+        auto warm = pool->submit(square, 2);
+        ASSERT_EQ(warm.result(kBound), 4);
+        auto f = pool->submit(square, 3);
+        std::promise<void> gone;
+        auto gone_future = gone.get_future();
+        f.add_done_callback([&](cf::Future<int>) {
+            pool->shutdown(true);  // waits for the manager unless this is the manager
+            pool.reset();
+            gone.set_value();
+        });
+        ASSERT_EQ(f.result(kBound), 9);
+        ASSERT_EQ(gone_future.wait_for(kBound), std::future_status::ready) << "trial " << trial;
+    }
+}
+
+TEST(ProcessPoolHelpingWaiter, ResultWithATimeoutShorterThanTheSpin) {
+    cf::ProcessPoolExecutor pool(1);
+    auto [ours, theirs] = mp::Pipe();
+    auto f = pool.submit(wait_for_go, theirs);
+    wait_started(ours);
+    EXPECT_THROW(f.result(std::chrono::microseconds(0)), cf::TimeoutError);
+    EXPECT_THROW(f.result(std::chrono::microseconds(5)), cf::TimeoutError);
+    EXPECT_THROW(f.exception(std::chrono::microseconds(20)), cf::TimeoutError);
+    char go = 'g';
+    ASSERT_EQ(::write(ours.fileno(), &go, 1), 1);
+    EXPECT_EQ(f.result(kBound), 1);
+}
+
+// Several threads wait at once (one reads the rings, the others spin or sleep), with done
+// callbacks, cancellations at random points and a long task among the short ones: every value
+// reaches its future, every cancelled one stays cancelled.
+TEST(ProcessPoolHelpingWaiter, ManyWaitingThreadsStress) {
+    cf::ProcessPoolExecutor pool(2);
+    constexpr int threads = 4;
+    constexpr int rounds = 400;
+    std::atomic<long> callbacks{0};
+    std::atomic<long> expected_callbacks{0};
+    std::atomic<long> values{0};
+    std::atomic<long> expected{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) {
+        ts.emplace_back([&, t] {
+            std::mt19937 rng(static_cast<unsigned>(1000 + t));
+            for (int i = 0; i < rounds; ++i) {
+                int kind = static_cast<int>(rng() % 8);
+                if (kind == 0) {
+                    // A batch, some cancelled before they may be sent.
+                    std::vector<cf::Future<int>> fs;
+                    for (int k = 0; k < 8; ++k) fs.push_back(pool.submit(add, t, k));
+                    std::vector<bool> cancelled;
+                    for (auto& f : fs) cancelled.push_back(rng() % 3 == 0 && f.cancel());
+                    for (std::size_t k = 0; k < fs.size(); ++k) {
+                        if (cancelled[k]) {
+                            if (!fs[k].cancelled()) ++failures;
+                            continue;
+                        }
+                        values += fs[k].result(kBound);
+                        expected += t + static_cast<int>(k);
+                    }
+                } else if (kind == 1) {
+                    auto f = pool.submit(busy_us, 300);  // longer than a waiter's spin
+                    values += f.result(kBound);
+                    expected += 300;
+                } else {
+                    auto f = pool.submit(square, i);
+                    f.add_done_callback([&](cf::Future<int> done) { callbacks += done.result(); });
+                    expected_callbacks += i * i;
+                    values += f.result(kBound);
+                    expected += i * i;
+                }
+            }
+        });
+    }
+    for (auto& th : ts) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(values.load(), expected.load());
+    // A callback runs on the thread that completed its future: a waiting thread (joined above)
+    // or the manager (joined by shutdown).
+    pool.shutdown(true);
+    EXPECT_EQ(callbacks.load(), expected_callbacks.load());
+}
+
 // ---- ExecutorDeadlockTest: deaths and garbage never hang -------------------------------------------
 
 TEST(ProcessPoolDeadlock, SegfaultInATask) {

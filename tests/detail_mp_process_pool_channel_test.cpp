@@ -75,6 +75,25 @@ TEST_F(ProcessPoolChannelTest, OversizedAndOverflowingRecordsAreRefusedButAMarke
     EXPECT_TRUE(got.empty());
 }
 
+TEST_F(ProcessPoolChannelTest, PeekTellsTheNextKindWithoutTakingIt) {
+    auto c = make(256);
+    auto w = c.response_writer();
+    auto r = c.response_reader();
+    std::string got;
+    EXPECT_EQ(r.peek(), d::RingReader::Next::empty);
+    ASSERT_TRUE(w.try_write("answer"));
+    ASSERT_TRUE(w.try_write_marker());
+    EXPECT_EQ(r.peek(), d::RingReader::Next::record);
+    EXPECT_EQ(r.peek(), d::RingReader::Next::record);  // still there
+    ASSERT_EQ(r.try_read(got), d::RingReader::Next::record);
+    EXPECT_EQ(got, "answer");
+    EXPECT_EQ(r.peek(), d::RingReader::Next::marker);
+    EXPECT_EQ(r.try_read(got), d::RingReader::Next::marker);
+    EXPECT_EQ(r.peek(), d::RingReader::Next::empty);
+    c.response_control().tail.store(std::uint64_t{1} << 40);  // scribbled: not trusted
+    EXPECT_THROW(r.peek(), std::runtime_error);
+}
+
 TEST_F(ProcessPoolChannelTest, SleepHandshakeIsTakenOnce) {
     auto c = make(1024);
     auto w = c.request_writer();

@@ -80,6 +80,16 @@ public:
     /// Blocks until done, or until the deadline (returns false then).
     bool wait_until(std::optional<std::chrono::steady_clock::time_point> deadline) const noexcept;
 
+    /// Called by wait_until() on a future not yet done, before it spins and sleeps: a future whose
+    /// result must be fetched by someone (a process pool's, from its workers' shared rings) has the
+    /// waiting thread fetch results itself for a while, rather than wait for a thread that sleeps
+    /// to be woken to do it. Returns true if it spent its spin already (wait_until then goes to
+    /// sleep at once), false if it did nothing. Plain futures do nothing.
+    virtual bool help_wait(std::optional<std::chrono::steady_clock::time_point> deadline) const noexcept {
+        (void)deadline;
+        return false;
+    }
+
     /// Throws CancelledError / the stored exception / TimeoutError as Python's result() does;
     /// returns normally once a value is available. On a future finished with a value this is one
     /// acquire load (the exception is read only after FINISHED published it).
@@ -93,6 +103,8 @@ public:
 
     /// Adds a user callback; runs it at once in this thread if already done. Takes ownership.
     void add_callback(CompletionNode* node);
+    /// True while user callbacks wait for completion (a snapshot: one may be added right after).
+    bool has_callbacks() const noexcept;
     /// Adds an internal waiter unless already done (then returns false and keeps no pointer).
     bool add_waiter(CompletionNode* node) noexcept;
     /// Removes a waiter added before; once this returns, the waiter is not running and will not run.

@@ -88,6 +88,8 @@ public:
     /// Takes the next record into `out` (record), or a marker, or nothing (empty). Throws
     /// std::runtime_error when the producer's index or a length is impossible.
     Next try_read(std::string& out);
+    /// The kind of the next record, without taking it. Throws as try_read.
+    Next peek() const;
     /// True when a marker is among the records not yet read. Throws as try_read.
     bool marker_pending() const;
     /// True when something was written since the last read (cheap: one load).

@@ -20,9 +20,25 @@
 // Who does what:
 //   - submit() (any thread) queues the task and, when a worker has room in its pipeline, writes
 //     the batch to that worker itself: a lone task does not wait for the manager thread to wake.
-//   - The manager thread starts the workers, reads every response, completes the futures (done
-//     callbacks run on it), replaces workers that exit after max_tasks_per_child, and notices
-//     deaths.
+//   - A thread waiting in a future's result() or exception() reads the rings itself for a short
+//     spin (help(), reached through FutureStateBase::help_wait) when no other thread is reading
+//     them: it completes the futures the answers are for, and the manager is not woken at all.
+//     That is the serial round trip's fast path: two spinning threads (the caller and the
+//     worker) on two CPUs, no third one to wake. Answers for futures with done callbacks are
+//     handed to the manager, so user callbacks run on the manager thread, as before.
+//   - The manager thread starts the workers, reads every response nobody waiting read, completes
+//     those futures (done callbacks run on it), replaces workers that exit after
+//     max_tasks_per_child, notices deaths, and takes over whatever a helping thread does not
+//     handle (a message behind a marker, garbage).
+//
+// Reading the rings (the `reading` mutex, taken before `mutex`, never the other way): one
+// thread at a time reads the response rings, the manager or a helper (which only try_locks it).
+// `workers` changes only under both. While the manager sleeps in poll() every ring carries its
+// sleep announcement, so a worker wakes it; a helper withdraws them while it holds `reading`
+// (the worker then does not pay for a wake-up nobody needs) and puts them back, re-checking the
+// rings, before it lets go. Futures are completed after `reading` is released, so a done
+// callback may wait for another future of the pool (on the manager thread, help() then reads
+// until that future is done or the deadline passes), or shut the pool down.
 //
 // Breakage (Python's terminate_broken): a worker that exits when not asked to (killed, _exit,
 // crash, a failing initializer) or speaks garbage breaks the pool: every worker is killed and
@@ -45,8 +61,10 @@
 #include <nogil/detail/mp_worker.hpp>
 #include <nogil/multiprocessing/connection.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -98,9 +116,30 @@ public:
     std::vector<int> worker_pids() const;
     int max_workers() const noexcept;
 
-private:
     struct Impl;
+    /// What a future of this pool keeps of it (it does not keep the pool alive).
+    std::weak_ptr<Impl> link() const noexcept { return impl_; }
+    /// A thread waiting for `future` (not yet done) reads the workers' answers itself for a short
+    /// spin, or until the deadline or the future is done, if no other thread is reading them.
+    /// True if it did, false if another thread reads them or the pool is gone.
+    static bool help(const std::weak_ptr<Impl>& pool, const FutureStateBase& future,
+                     std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
+
+private:
     std::shared_ptr<Impl> impl_;  // shared with the manager thread
+};
+
+/// The state behind a process pool's Future<R>: a thread waiting for it helps read the answers.
+template <class R>
+class ProcessFutureState final : public FutureState<R> {
+public:
+    explicit ProcessFutureState(std::weak_ptr<ProcessPoolCore::Impl> pool) noexcept : pool_(std::move(pool)) {}
+    bool help_wait(std::optional<std::chrono::steady_clock::time_point> deadline) const noexcept override {
+        return ProcessPoolCore::help(pool_, *this, deadline);
+    }
+
+private:
+    std::weak_ptr<ProcessPoolCore::Impl> pool_;
 };
 
 /// A process pool worker's body: runs the initializer, then request batches (from `channel`'s

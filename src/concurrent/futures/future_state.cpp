@@ -136,7 +136,12 @@ bool FutureStateBase::wait_until(std::optional<std::chrono::steady_clock::time_p
     // A short spin first: a call already running often finishes within microseconds, and a
     // futex sleep and wake-up costs more than that.
     std::uint32_t w = word_.load(std::memory_order_acquire);
-    for (int spin = 0; spin < 1000 && !finished(w) && !deadline_passed(deadline, spin); ++spin) {
+    int spins = 1000;
+    if (!finished(w) && help_wait(deadline)) {
+        spins = 0;
+        w = word_.load(std::memory_order_acquire);
+    }
+    for (int spin = 0; spin < spins && !finished(w) && !deadline_passed(deadline, spin); ++spin) {
         __builtin_ia32_pause();
         w = word_.load(std::memory_order_acquire);
     }
@@ -174,6 +179,14 @@ void FutureStateBase::add_callback(CompletionNode* node) {
     unlock();
     node->next = nullptr;
     run_callbacks(node, *this);
+}
+
+bool FutureStateBase::has_callbacks() const noexcept {
+    auto* self = const_cast<FutureStateBase*>(this);  // the lock word is mutable; the list is read only
+    self->lock();
+    bool any = callbacks_ != nullptr;
+    self->unlock();
+    return any;
 }
 
 bool FutureStateBase::add_waiter(CompletionNode* node) noexcept {

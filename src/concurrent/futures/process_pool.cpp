@@ -13,6 +13,7 @@
 #include <csignal>
 #include <deque>
 #include <mutex>
+#include <sched.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <thread>
@@ -38,6 +39,9 @@ constexpr std::size_t max_inflight_bytes = 32 * 1024;
 // poll()'s timeout: the manager re-reads the rings this often even if no wake-up came (a worker
 // could have cleared the sleep announcement instead of waking us).
 constexpr auto manager_recheck = std::chrono::milliseconds(100);
+// How long a thread waiting for a future spins on the rings before it sleeps (about as long as
+// FutureStateBase::wait_until's own spin; Spinner backs off while it does not pay).
+constexpr auto help_spin = std::chrono::microseconds(50);
 
 struct Task {
     std::uint64_t id = 0;
@@ -73,6 +77,28 @@ void release(Task& task) {
     task.future = nullptr;
 }
 
+// A task answered, to be completed once the rings are let go.
+struct Answer {
+    Task task;
+    TaskResponse response;
+    std::vector<UniqueFd> fds;  // the descriptors that rode on the response (it then travels alone)
+};
+
+void deliver(std::vector<Answer>& answers) {
+    for (auto& a : answers) {
+        try {
+            a.task.deliver(*a.task.future, a.response, a.fds);
+        } catch (...) {
+            // deliver catches decoding errors itself; a completed future refuses quietly.
+        }
+        release(a.task);
+    }
+    answers.clear();
+}
+
+// The pool whose manager runs on this thread (nullptr elsewhere).
+thread_local const void* managing_pool = nullptr;
+
 void fail(Task& task, const std::exception_ptr& error) {
     try {
         task.future->set_exception(error);
@@ -97,6 +123,15 @@ struct ProcessPoolCore::Impl {
     bool started = false;  // a task was submitted: keep max_workers workers running
     bool launched = false;  // the first workers were started (or could not be)
     std::condition_variable launched_cv;
+
+    // Who reads the response rings (the header's "Reading the rings"): the manager or a helping
+    // waiter. Taken before `mutex`. `workers` changes only under both.
+    std::mutex reading;
+    bool manager_asleep = false;  // under `reading`: the manager sleeps in poll()
+    Spinner helper_spinner{help_spin};  // under `reading`
+    // Answers a helper read for futures with done callbacks: the manager completes those, so
+    // user callbacks run on the manager thread as they always did (under mutex).
+    std::vector<Answer> handed_over;
 
     // The manager's wake-up pipe (non-blocking both ends; a full pipe means it is awake anyway).
     // A pipe rather than an eventfd: a pipe write is a "sync" wake-up, which puts the manager on
@@ -222,22 +257,26 @@ struct ProcessPoolCore::Impl {
         theirs.close();
         auto w = std::make_unique<Worker>(Worker{std::move(p), std::move(ours), channel, channel.request_writer(),
                                                  channel.response_reader(), false, {}, 0, 0, 0});
+        std::lock_guard read_lock(reading);
         std::lock_guard lock(mutex);
         workers.push_back(std::move(w));
     }
 
-    enum class Stream { open, ended, garbage };
+    enum class Stream { open, ended, garbage, marker };
 
-    // Reads every frame waiting from `w` and completes its futures. `ended`: end of file between
-    // frames; `garbage`: it said something we did not ask for (then it must go, and the pool
-    // breaks: a worker that lies about one result cannot be trusted with the others).
-    // `check_socket`: also read the socket (poll() said it is readable). Without a marker in the
-    // ring, the socket has nothing to say but its end: anything else on it is garbage.
-    Stream drain(Worker& w, bool check_socket) {
+    // Reads every frame waiting from `w` (holding `reading`) and adds its answers to `answers`,
+    // for the caller to deliver once it let go of `reading`. `ended`: end of file between frames;
+    // `garbage`: it said something we did not ask for (then it must go, and the pool breaks: a
+    // worker that lies about one result cannot be trusted with the others). `check_socket`: also
+    // read the socket (poll() said it is readable). Without a marker in the ring, the socket has
+    // nothing to say but its end: anything else on it is garbage. `stop_at_marker` (a helping
+    // waiter): leave a marker and its socket frame to the manager (`marker`).
+    Stream drain(Worker& w, bool check_socket, bool stop_at_marker, std::vector<Answer>& answers) {
         for (;;) {
             Frame message;
             ResponseBatch batch;
             try {
+                if (stop_at_marker && w.responses.peek() == RingReader::Next::marker) return Stream::marker;
                 RingReader::Next next = w.responses.try_read(message.bytes);
                 if (next == RingReader::Next::empty) {
                     if (!check_socket || !w.conn.poll()) return Stream::open;
@@ -257,30 +296,120 @@ struct ProcessPoolCore::Impl {
                 return Stream::garbage;
             }
             if (batch.items.empty() || (!message.fds.empty() && batch.items.size() != 1)) return Stream::garbage;
-            std::vector<Task> answered;
-            answered.reserve(batch.items.size());
-            {
-                std::lock_guard lock(mutex);
-                for (auto& item : batch.items) {
-                    if (w.inflight.empty() || w.inflight.front().id != item.id) return Stream::garbage;
-                    answered.push_back(std::move(w.inflight.front()));
-                    w.inflight.pop_front();
-                    w.inflight_bytes -= answered.back().bytes;
-                }
-                double per = static_cast<double>(batch.busy_ns) / static_cast<double>(batch.items.size());
-                w.ns_per_task = w.ns_per_task <= 0 ? per : 0.75 * w.ns_per_task + 0.25 * per;
-                dispatch_locked();  // refill the pipelines before the futures wake anyone
+            std::lock_guard lock(mutex);
+            for (auto& item : batch.items) {
+                if (w.inflight.empty() || w.inflight.front().id != item.id) return Stream::garbage;
+                answers.push_back(Answer{std::move(w.inflight.front()), std::move(item), {}});
+                w.inflight.pop_front();
+                w.inflight_bytes -= answers.back().task.bytes;
             }
-            for (std::size_t i = 0; i < answered.size(); ++i) {
-                Task& task = answered[i];
-                try {
-                    task.deliver(*task.future, batch.items[i], message.fds);
-                } catch (...) {
-                    // deliver catches decoding errors itself; a completed future refuses quietly.
-                }
-                release(task);
-            }
+            answers.back().fds = std::move(message.fds);  // at most one item when there are any
+            double per = static_cast<double>(batch.busy_ns) / static_cast<double>(batch.items.size());
+            w.ns_per_task = w.ns_per_task <= 0 ? per : 0.75 * w.ns_per_task + 0.25 * per;
+            dispatch_locked();  // refill the pipelines before the futures wake anyone
         }
+    }
+
+    // ---- a waiting thread reads the rings (help) -----------------------------------------------
+
+    // Holding `reading`: while the manager sleeps, its announcements are taken off the rings
+    // (a worker then does not wake it for answers this thread reads) ...
+    void withdraw_for_manager() noexcept {
+        if (!manager_asleep) return;
+        for (auto& w : workers) w->responses.withdraw_sleep();
+    }
+    // ... and put back before `reading` is let go, with the rings looked at once more (Dekker
+    // with the worker's publish-then-look): an answer that came meanwhile wakes the manager.
+    void restore_for_manager() noexcept {
+        if (!manager_asleep) return;
+        bool waiting = false;
+        for (auto& w : workers) {
+            w->responses.announce_sleep();
+            waiting = waiting || w->has_response();
+        }
+        if (waiting) notify();
+    }
+
+    // Moves the answers whose futures have done callbacks to `handed_over` (the manager is then
+    // to be woken: true). A callback added concurrently may still run on the helper: as with any
+    // future, a callback added while it completes runs on the completing thread.
+    bool keep_callbacks_on_the_manager(std::vector<Answer>& answers) {
+        auto has = [](const Answer& a) { return a.task.future->has_callbacks(); };
+        auto first = std::stable_partition(answers.begin(), answers.end(), [&](const Answer& a) { return !has(a); });
+        if (first == answers.end()) return false;
+        {
+            std::lock_guard lock(mutex);
+            handed_over.insert(handed_over.end(), std::make_move_iterator(first), std::make_move_iterator(answers.end()));
+        }
+        answers.erase(first, answers.end());
+        return true;
+    }
+
+    // A thread waiting for `future` reads the rings (see the header) while its spin pays: the
+    // spin backs off (Spinner) when answers keep coming later than it lasts, so a caller waiting
+    // for long tasks does not take a CPU from the workers. On the manager thread (a done callback
+    // waiting for another future of the pool) nobody else would read them: it reads until the
+    // future is done or the deadline passes, yielding the CPU between looks, and completes what
+    // it reads itself (callbacks belong on this thread anyway).
+    bool help(const FutureStateBase& future, std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+        using Clock = std::chrono::steady_clock;
+        const bool on_manager = managing_pool == this;
+        std::unique_lock read_lock(reading, std::defer_lock);
+        if (on_manager) {
+            read_lock.lock();
+        } else if (!read_lock.try_lock()) {
+            return false;  // another thread reads them (and completes this future too)
+        }
+        auto something_to_do = [&] {
+            return future.done() || (deadline && Clock::now() >= *deadline) ||
+                   std::any_of(workers.begin(), workers.end(), [](auto& w) { return w->has_response(); });
+        };
+        // Waits for an answer, the future's end or the deadline; false when it is time to sleep.
+        // On the manager thread with no worker left (the pool stopped or broke) there is nothing
+        // to read: whatever completes the future completes it without us.
+        auto wait_more = [&] {
+            if (!on_manager) return helper_spinner.spin(something_to_do);
+            while (!something_to_do()) {
+                if (workers.empty()) return false;
+                ::sched_yield();
+            }
+            return true;
+        };
+        std::vector<Answer> answers;
+        withdraw_for_manager();
+        while (!future.done() && !(deadline && Clock::now() >= *deadline)) {
+            bool hand_over = false;  // to the manager: a marker, or a worker to break the pool for
+            for (auto& w : workers) {
+                if (!w->has_response()) continue;
+                Stream stream = drain(*w, false, !on_manager, answers);
+                if (stream == Stream::open) continue;
+                hand_over = true;
+                if (stream != Stream::marker) {
+                    std::lock_guard lock(mutex);
+                    w->garbage = true;  // the manager breaks the pool
+                }
+                break;
+            }
+            if (!answers.empty() || hand_over) {
+                // Under `reading`: break_pool, which takes it too, then finds them handed over.
+                if (!on_manager) hand_over = keep_callbacks_on_the_manager(answers) || hand_over;
+                restore_for_manager();
+                read_lock.unlock();
+                if (hand_over) notify();
+                deliver(answers);
+                if (hand_over || future.done()) return true;
+                if (on_manager) {
+                    read_lock.lock();
+                } else if (!read_lock.try_lock()) {
+                    return true;
+                }
+                withdraw_for_manager();
+                continue;
+            }
+            if (!wait_more()) break;
+        }
+        restore_for_manager();
+        return true;
     }
 
     // Before a record from the ring is trusted: nothing may be waiting on the socket that the
@@ -299,11 +428,14 @@ struct ProcessPoolCore::Impl {
     void break_pool(const std::string& why) {
         std::vector<std::unique_ptr<Worker>> all;
         std::deque<Task> queued;
+        std::vector<Answer> answered;
         {
+            std::lock_guard read_lock(reading);
             std::lock_guard lock(mutex);
             broken = why;
             all.swap(workers);
             queued.swap(pending);
+            answered.swap(handed_over);
         }
         for (auto& w : all) w->process.kill();
         auto error = std::make_exception_ptr(BrokenProcessPool(broken_future_message));
@@ -313,6 +445,9 @@ struct ProcessPoolCore::Impl {
             for (auto& task : w->inflight) fail(task, error);
         }
         for (auto& task : queued) fail(task, error);
+        // Computed before the breakage: their results stand. Last, so that a callback of theirs
+        // that waits for another future of the pool finds it failed already.
+        deliver(answered);
     }
 
     // The worker at `i` ended or misbehaved. True if that was expected (max_tasks_per_child).
@@ -327,6 +462,7 @@ struct ProcessPoolCore::Impl {
         bool expected = w.process.exitcode() == 0 && settings.max_tasks_per_child != 0 &&
                         w.assigned >= settings.max_tasks_per_child && w.inflight.empty();
         if (!expected) return false;
+        std::lock_guard read_lock(reading);
         std::lock_guard lock(mutex);
         workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(i));
         return true;
@@ -343,6 +479,7 @@ struct ProcessPoolCore::Impl {
     void stop_workers() {
         std::vector<std::unique_ptr<Worker>> all;
         {
+            std::lock_guard read_lock(reading);
             std::lock_guard lock(mutex);
             all.swap(workers);
         }
@@ -360,17 +497,19 @@ struct ProcessPoolCore::Impl {
     }
 
     void run() {
+        managing_pool = this;
         run_loop();
         tell_launched();  // a first submit still waiting finds the pool shut down or broken
     }
 
     void run_loop() {
+        std::vector<Answer> answers;
         for (;;) {
             bool need_workers = false;
             {
                 std::lock_guard lock(mutex);
                 if (!broken.empty()) return;
-                bool idle = pending.empty() &&
+                bool idle = pending.empty() && handed_over.empty() &&
                             std::all_of(workers.begin(), workers.end(), [](auto& w) { return w->inflight.empty(); });
                 if (shutdown && idle) break;
                 need_workers = started && !(shutdown && pending.empty()) &&
@@ -407,15 +546,24 @@ struct ProcessPoolCore::Impl {
             // Every ring first (cheap), then the socket of the worker poll() pointed at.
             std::optional<std::size_t> ended;
             Stream stream = Stream::open;
-            for (std::size_t i = 0; i < workers.size() && !ended; ++i) {
-                stream = drain(*workers[i], false);
-                if (stream != Stream::open) ended = i;
+            {
+                std::lock_guard read_lock(reading);
+                for (std::size_t i = 0; i < workers.size() && !ended; ++i) {
+                    stream = drain(*workers[i], false, false, answers);
+                    if (stream != Stream::open) ended = i;
+                }
+                if (!ended && ready > 0) {
+                    std::size_t i = static_cast<std::size_t>(ready - 1) / 2;
+                    stream = drain(*workers[i], true, false, answers);
+                    if (stream != Stream::open || !workers[i]->process.is_alive()) ended = i;
+                }
             }
-            if (!ended && ready > 0) {
-                std::size_t i = static_cast<std::size_t>(ready - 1) / 2;
-                stream = drain(*workers[i], true);
-                if (stream != Stream::open || !workers[i]->process.is_alive()) ended = i;
+            {
+                std::lock_guard lock(mutex);
+                std::move(handed_over.begin(), handed_over.end(), std::back_inserter(answers));
+                handed_over.clear();
             }
+            deliver(answers);
             if (!ended) continue;
             if (!retire(*ended, stream != Stream::garbage)) {
                 break_pool(broken_pool_message);
@@ -432,21 +580,31 @@ struct ProcessPoolCore::Impl {
     // or spinning already hold both, and a third spinner would only delay them (a runnable
     // spinner gets the CPU at the scheduler's next tick, a woken sleeper at once).
     // The manager is the only thread that changes `workers`: reading it unlocked is safe.
+    // While it sleeps, a helping waiter may read the rings (then it withdraws and restores the
+    // announcements, under `reading`).
     int wait() {
-        auto any_response = [&] {
-            return std::any_of(workers.begin(), workers.end(), [](auto& w) { return w->has_response(); });
-        };
-        for (auto& w : workers) w->responses.announce_sleep();
-        int ready = -1;
-        if (!any_response()) {
-            std::vector<int> fds{wake.get()};
+        std::vector<int> fds{wake.get()};
+        {
+            std::lock_guard read_lock(reading);
+            bool any_response = false;
+            for (auto& w : workers) {
+                w->responses.announce_sleep();
+                any_response = any_response || w->has_response();
+            }
+            if (any_response) {
+                for (auto& w : workers) w->responses.withdraw_sleep();
+                return -1;
+            }
+            manager_asleep = true;
             for (auto& w : workers) {
                 fds.push_back(w->conn.fileno());
                 fds.push_back(w->process.sentinel());
             }
-            ready = wait_any_readable(fds.data(), static_cast<int>(fds.size()),
-                                      std::chrono::steady_clock::now() + manager_recheck);
         }
+        int ready =
+            wait_any_readable(fds.data(), static_cast<int>(fds.size()), std::chrono::steady_clock::now() + manager_recheck);
+        std::lock_guard read_lock(reading);
+        manager_asleep = false;
         for (auto& w : workers) w->responses.withdraw_sleep();
         return ready;
     }
@@ -469,6 +627,12 @@ ProcessPoolCore::~ProcessPoolCore() {
 }
 
 int ProcessPoolCore::max_workers() const noexcept { return impl_->settings.max_workers; }
+
+bool ProcessPoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& future,
+                           std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+    std::shared_ptr<Impl> impl = pool.lock();
+    return impl && impl->help(future, deadline);
+}
 
 void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, EncodedCall call) {
     Impl& s = *impl_;

@@ -84,6 +84,16 @@ bool RingReader::marker_pending() const {
     return false;
 }
 
+RingReader::Next RingReader::peek() const {
+    std::uint64_t tail = ctl_->tail.load(std::memory_order_acquire);
+    if (tail == head_) return Next::empty;
+    if (tail < head_ || tail - head_ > capacity_) corrupt("producer index out of bounds");
+    if (tail - head_ < length_bytes) corrupt("partial record length");
+    std::uint32_t n = 0;
+    get(&n, head_, length_bytes);
+    return n == ring_marker_length ? Next::marker : Next::record;
+}
+
 RingReader::Next RingReader::try_read(std::string& out) {
     std::uint64_t tail = ctl_->tail.load(std::memory_order_acquire);
     if (tail == head_) return Next::empty;

@@ -80,7 +80,8 @@ public:
         static_assert(nogil::detail::check_task<F, Args...>());
         using R = nogil::detail::task_result_t<F, Args...>;
         nogil::detail::EncodedCall call = encode(fn, args...);
-        auto* state = new nogil::detail::FutureState<R>();  // our reference, adopted by the Future
+        // Our reference, adopted by the Future; a thread waiting for it reads the workers' answers.
+        auto* state = new nogil::detail::ProcessFutureState<R>(core_->link());
         Future<R> future(detail::StateRef<detail::FutureState<R>>{state});
         state->retain();  // the pool's reference, released once the task is completed or dropped
         core_->submit(state, &deliver<R>, std::move(call));
