@@ -342,14 +342,15 @@ def cost_loop_turn(units):
     return asyncio.run(main())
 
 
+# (name, kind, run, starts a process per unit: --cost-process-units instead of --cost-units)
 COST_MODELS = [
-    ("threading.Thread start+join", "thread", cost_thread),
-    ("multiprocessing.Process start+join", "process", cost_process),
-    ("asyncio task create+await", "coroutine", cost_task),
-    ("asyncio.sleep(0) loop turn", "coroutine", cost_loop_turn),
-    ("ThreadPoolExecutor round trip", "thread", cost_thread_pool),
-    ("multiprocessing.Pool round trip", "process", cost_mp_pool),
-    ("ProcessPoolExecutor round trip", "process", cost_process_pool),
+    ("threading.Thread start+join", "thread", cost_thread, False),
+    ("multiprocessing.Process start+join", "process", cost_process, True),
+    ("asyncio task create+await", "coroutine", cost_task, False),
+    ("asyncio.sleep(0) loop turn", "coroutine", cost_loop_turn, False),
+    ("ThreadPoolExecutor round trip", "thread", cost_thread_pool, False),
+    ("multiprocessing.Pool round trip", "process", cost_mp_pool, False),
+    ("ProcessPoolExecutor round trip", "process", cost_process_pool, False),
 ]
 
 
@@ -395,8 +396,8 @@ def jobs(args, sections):
         def record(per_wait, name=name, kind=kind, n=n):
             sections["memory"].append(row(name, kind, n, [figure("bytes_per_wait", "bytes", per_wait)]))
         out.append((f"memory: {name} x {n}", sample, record, False))  # fresh processes: no warm-up
-    for name, kind, run in COST_MODELS:
-        units = args.cost_process_units if kind == "process" else args.cost_units
+    for name, kind, run, starts_processes in COST_MODELS:
+        units = args.cost_process_units if starts_processes else args.cost_units
 
         def record(per_unit, name=name, kind=kind):
             sections["cost"].append(row(name, kind, 0, [figure("per_unit", "s", per_unit)]))

@@ -117,7 +117,7 @@ double loop_turn(int units) { return asyncio::run(loop_turns(units)); }
 std::vector<CostModel> cost_models() {
     return {
         {"threading.Thread start+join", "thread", thread_start_join},
-        {"multiprocessing.Process start+join", "process", process_start_join},
+        {"multiprocessing.Process start+join", "process", process_start_join, true},
         {"asyncio task create+await", "coroutine", task_create_await},
         {"asyncio.sleep(0) loop turn", "coroutine", loop_turn},
         {"ThreadPoolExecutor round trip", "thread", thread_pool_round_trip},

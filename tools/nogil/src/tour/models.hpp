@@ -74,10 +74,12 @@ std::vector<MemoryModel> memory_models();
 struct CostModel {
     std::string name;
     Kind kind;
-    /// Units per figure: --cost-units, or --cost-process-units for kind "process" (slow).
     /// Runs `units` units and returns the seconds they took, setup (a pool, a loop) excluded.
     /// Throws std::runtime_error if a unit did not do its work.
     std::function<double(int units)> run;
+    /// Units per figure: --cost-process-units when each unit starts a process (slow), else
+    /// --cost-units (threads, tasks, round trips through a pool started once).
+    bool starts_processes = false;
 };
 std::vector<CostModel> cost_models();
 

@@ -89,7 +89,7 @@ void add_memory_jobs(const Sizes& sizes, std::vector<Job>& jobs) {
 
 void add_cost_jobs(const Sizes& sizes, std::vector<Job>& jobs) {
     for (const CostModel& model : cost_models()) {
-        const int units = model.kind == "process" ? sizes.cost_process_units : sizes.cost_units;
+        const int units = model.starts_processes ? sizes.cost_process_units : sizes.cost_units;
         jobs.push_back({fmt::format("cost: {} x {}", model.name, units), [=] { return model.run(units) / units; },
                         [=](Report& report, const std::vector<double>& per_unit) {
                             section(report, "cost").rows.push_back(
@@ -124,7 +124,7 @@ std::vector<Section> make_sections(const Sizes& s) {
         {"cost", "Cost of one unit",
          "Start and finish one thread, process or coroutine task, or send one trivial call through an executor or\n"
          "the event loop and get the answer back. This is the overhead to weigh against the work in each task.",
-         fmt::format("{} units each ({} for processes)", s.cost_units, s.cost_process_units), {}},
+         fmt::format("{} units each ({} for process starts)", s.cost_units, s.cost_process_units), {}},
     };
 }
 
