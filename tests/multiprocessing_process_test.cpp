@@ -28,6 +28,8 @@ void exit_with(int code) { std::exit(code); }
 
 void throw_runtime(std::string message) { throw std::runtime_error(message); }
 
+[[noreturn]] void exit_five() { ::_exit(5); }
+
 void block_on(mp::Connection conn) {
     conn.send(std::string("ready"));
     (void)conn.recv<int>();  // never answered: the parent terminates or kills us
@@ -99,6 +101,19 @@ TEST_P(ProcessTest, ExitCodeFromStdExit) {
     p.start();
     p.join(kBound);
     EXPECT_EQ(p.exitcode(), 7);
+}
+
+// Python's Process(target=f): no arguments, with and without options (a zero-argument target
+// once failed to compile: the options check looked at an argument that is not there).
+TEST_P(ProcessTest, TargetWithoutArguments) {
+    mp::Process with_options(exit_five, options());
+    with_options.start();
+    with_options.join(kBound);
+    EXPECT_EQ(with_options.exitcode(), 5);
+    mp::Process plain(exit_five);  // the default start method
+    plain.start();
+    plain.join(kBound);
+    EXPECT_EQ(plain.exitcode(), 5);
 }
 
 TEST_P(ProcessTest, ExceptionInTargetGivesExitCodeOne) {

@@ -25,6 +25,19 @@
 #include <utility>
 #include <vector>
 
+namespace nogil::detail {
+/// True when the last of Args is T once decayed; false for no Args at all (a target without
+/// arguments: Process(f)).
+template <class T, class... Args>
+constexpr bool last_arg_is() {
+    if constexpr (sizeof...(Args) == 0) {
+        return false;
+    } else {
+        return std::is_same_v<std::decay_t<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>, T>;
+    }
+}
+}  // namespace nogil::detail
+
 namespace nogil::multiprocessing {
 
 /// Python's Process keyword arguments. Pass as the last constructor argument.
@@ -45,8 +58,7 @@ public:
     explicit Process(F&& target, Args&&... args) {
         constexpr std::size_t n = sizeof...(Args);
         auto all = std::forward_as_tuple(args...);
-        if constexpr (n > 0 && std::is_same_v<std::decay_t<std::tuple_element_t<n - 1, std::tuple<Args...>>>,
-                                              ProcessOptions>) {
+        if constexpr (detail::last_arg_is<ProcessOptions, Args...>()) {
             [&]<std::size_t... I>(std::index_sequence<I...>) {
                 init(std::get<n - 1>(all), make_encoder(target, std::get<I>(all)...));
             }(std::make_index_sequence<n - 1>{});
