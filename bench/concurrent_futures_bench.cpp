@@ -8,6 +8,8 @@
 #include <benchmark/benchmark.h>
 
 #include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <cstdint>
 #include <thread>
@@ -127,6 +129,36 @@ void BM_ThreadPool_RoundTrip(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ThreadPool_RoundTrip)->UseRealTime();
+
+// The same with the caller and the pool's worker held on one CPU (the scheduler now and then
+// keeps them there by itself while the other CPU idles, e.g. after a burst of other work): a
+// waiter that spins then only holds the CPU the worker needs.
+bool pin_to_cpu0() {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    return pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+}
+bool unpin(cpu_set_t all) { return pthread_setaffinity_np(pthread_self(), sizeof all, &all) == 0; }
+
+void BM_ThreadPool_RoundTripCoLocated(benchmark::State& state) {
+    cpu_set_t all;
+    if (pthread_getaffinity_np(pthread_self(), sizeof all, &all) != 0 || !CPU_ISSET(0, &all)) {
+        state.SkipWithError("CPU 0 is not available to this thread");
+        return;
+    }
+    cf::ThreadPoolExecutor pool(1);
+    if (!pool.submit(pin_to_cpu0).result() || !pin_to_cpu0()) {
+        state.SkipWithError("cannot pin to CPU 0");
+        return;
+    }
+    int i = 0;
+    for (auto _ : state) benchmark::DoNotOptimize(pool.submit(trivial, ++i).result());
+    state.SetItemsProcessed(state.iterations());
+    pool.submit(unpin, all).result();
+    unpin(all);
+}
+BENCHMARK(BM_ThreadPool_RoundTripCoLocated)->UseRealTime();
 
 }  // namespace
 

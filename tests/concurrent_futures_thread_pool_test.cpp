@@ -327,6 +327,38 @@ TEST(ThreadPoolExecutor, WorkStealingKeepsIdleWorkersBusy) {
 
 // Stress: several threads submit, cancel, wait with timeouts and one shuts the pool down; every
 // future ends in exactly one final state and no computed result is lost.
+// A caller and its pool's worker held on one CPU: the caller's waits stop spinning there (the
+// spin would only hold the CPU the worker needs) and sleep at once. Every result still arrives,
+// and a wait with a timeout on a call that cannot finish still times out in that mode.
+bool pin_to_cpu0() {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    return pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+}
+bool restore_cpus(cpu_set_t all) { return pthread_setaffinity_np(pthread_self(), sizeof all, &all) == 0; }
+
+TEST(ThreadPoolExecutor, WaitsWithTheWorkerOnTheSameCpu) {
+    cpu_set_t all;
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof all, &all), 0);
+    if (!CPU_ISSET(0, &all)) GTEST_SKIP() << "CPU 0 is not available to this test";
+    cf::ThreadPoolExecutor pool(1);
+    ASSERT_TRUE(pool.submit(pin_to_cpu0).result());
+    ASSERT_TRUE(pin_to_cpu0());
+    long sum = 0;
+    for (int i = 0; i < 3000; ++i) sum += pool.submit(square, i % 100).result();
+    long expected = 0;
+    for (int i = 0; i < 3000; ++i) expected += (i % 100) * (i % 100);
+    EXPECT_EQ(sum, expected);
+    Gate gate;
+    auto blocked = pool.submit([&gate] { gate.wait(); return 7; });
+    EXPECT_THROW(blocked.result(1ms), cf::TimeoutError);
+    gate.open();
+    EXPECT_EQ(blocked.result(), 7);
+    EXPECT_TRUE(pool.submit(restore_cpus, all).result());
+    EXPECT_TRUE(restore_cpus(all));
+}
+
 TEST(ThreadPoolExecutor, StressSubmitCancelResultShutdown) {
     for (int round = 0; round < 20; ++round) {
         cf::ThreadPoolExecutor pool(3);
