@@ -501,7 +501,7 @@ TEST(ProcessPoolExecutor, CoAwaitFromAsyncio) {
 
 // ---- A thread waiting in result() reads the answers itself ------------------------------------------
 // (ProcessPoolCore::help). Futures with done callbacks are still completed by the manager thread,
-// so callbacks run there; one that waits for another future of the pool is helped there too.
+// so callbacks run there.
 
 TEST(ProcessPoolHelpingWaiter, DoneCallbacksRunOnTheManagerNotOnTheWaiter) {
     cf::ProcessPoolExecutor pool(1);
@@ -520,23 +520,30 @@ TEST(ProcessPoolHelpingWaiter, DoneCallbacksRunOnTheManagerNotOnTheWaiter) {
     }
 }
 
-TEST(ProcessPoolHelpingWaiter, CallbackMayWaitForAnotherFutureOfThePool) {
+// A done callback runs on the manager thread: while it runs, nobody reads answers, so a wait
+// there for another future of the pool times out (Python's would deadlock) and the pool goes on.
+TEST(ProcessPoolHelpingWaiter, CallbackWaitingForAnotherFutureTimesOut) {
     cf::ProcessPoolExecutor pool(1);
-    for (int i = 0; i < 50; ++i) {
-        auto f = pool.submit(square, i);
-        std::promise<int> inner;
-        auto inner_result = inner.get_future();
-        f.add_done_callback([&pool, &inner](cf::Future<int> done) {
-            try {
-                inner.set_value(pool.submit(add, done.result(), 1).result(kBound));
-            } catch (...) {
-                inner.set_exception(std::current_exception());
-            }
-        });
-        ASSERT_EQ(f.result(kBound), i * i);
-        ASSERT_EQ(inner_result.wait_for(kBound), std::future_status::ready) << i;
-        ASSERT_EQ(inner_result.get(), i * i + 1) << i;
-    }
+    auto [ours, theirs] = mp::Pipe();
+    auto f = pool.submit(wait_for_go, theirs);
+    std::promise<bool> timed_out;
+    auto timed_out_result = timed_out.get_future();
+    f.add_done_callback([&](cf::Future<int>) {
+        auto inner = pool.submit(square, 6);
+        try {
+            inner.result(50ms);
+            timed_out.set_value(false);
+        } catch (const cf::TimeoutError&) {
+            timed_out.set_value(true);
+        }
+    });
+    wait_started(ours);
+    char go = 'g';
+    ASSERT_EQ(::write(ours.fileno(), &go, 1), 1);
+    EXPECT_EQ(f.result(kBound), 1);
+    ASSERT_EQ(timed_out_result.wait_for(kBound), std::future_status::ready);
+    EXPECT_TRUE(timed_out_result.get());
+    EXPECT_EQ(pool.submit(square, 7).result(kBound), 49);  // the pool goes on
 }
 
 TEST(ProcessPoolHelpingWaiter, CallbackMayShutDownAndDestroyThePool) {

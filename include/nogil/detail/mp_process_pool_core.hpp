@@ -37,8 +37,9 @@
 // sleep announcement, so a worker wakes it; a helper withdraws them while it holds `reading`
 // (the worker then does not pay for a wake-up nobody needs) and puts them back, re-checking the
 // rings, before it lets go. Futures are completed after `reading` is released, so a done
-// callback may wait for another future of the pool (on the manager thread, help() then reads
-// until that future is done or the deadline passes), or shut the pool down.
+// callback may shut the pool down. A done callback runs on the manager thread and must not wait
+// for another future of the pool without a timeout: nobody reads answers while it runs (help()
+// does nothing there), as in Python, where such a wait deadlocks the management thread.
 //
 // Breakage (Python's terminate_broken): a worker that exits when not asked to (killed, _exit,
 // crash, a failing initializer) or speaks garbage breaks the pool: every worker is killed and

@@ -13,7 +13,6 @@
 #include <csignal>
 #include <deque>
 #include <mutex>
-#include <sched.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <thread>
@@ -42,6 +41,9 @@ constexpr auto manager_recheck = std::chrono::milliseconds(100);
 // How long a thread waiting for a future spins on the rings before it sleeps (about as long as
 // FutureStateBase::wait_until's own spin; Spinner backs off while it does not pay).
 constexpr auto help_spin = std::chrono::microseconds(50);
+// The longest a waiting thread reads the rings in one wait (answers for other futures keep it
+// going past help_spin), before it leaves them to the manager and sleeps.
+constexpr auto help_limit = std::chrono::milliseconds(1);
 
 struct Task {
     std::uint64_t id = 0;
@@ -96,7 +98,7 @@ void deliver(std::vector<Answer>& answers) {
     answers.clear();
 }
 
-// The pool whose manager runs on this thread (nullptr elsewhere).
+// The pool whose manager runs on this thread (nullptr elsewhere): help() does not run there.
 thread_local const void* managing_pool = nullptr;
 
 void fail(Task& task, const std::exception_ptr& error) {
@@ -276,7 +278,12 @@ struct ProcessPoolCore::Impl {
             Frame message;
             ResponseBatch batch;
             try {
-                if (stop_at_marker && w.responses.peek() == RingReader::Next::marker) return Stream::marker;
+                if (stop_at_marker) {
+                    // Only a record seen at the head is taken: a marker published meanwhile stays.
+                    RingReader::Next head = w.responses.peek();
+                    if (head == RingReader::Next::marker) return Stream::marker;
+                    if (head == RingReader::Next::empty) return Stream::open;
+                }
                 RingReader::Next next = w.responses.try_read(message.bytes);
                 if (next == RingReader::Next::empty) {
                     if (!check_socket || !w.conn.poll()) return Stream::open;
@@ -347,41 +354,33 @@ struct ProcessPoolCore::Impl {
 
     // A thread waiting for `future` reads the rings (see the header) while its spin pays: the
     // spin backs off (Spinner) when answers keep coming later than it lasts, so a caller waiting
-    // for long tasks does not take a CPU from the workers. On the manager thread (a done callback
-    // waiting for another future of the pool) nobody else would read them: it reads until the
-    // future is done or the deadline passes, yielding the CPU between looks, and completes what
-    // it reads itself (callbacks belong on this thread anyway).
+    // for long tasks does not take a CPU from the workers. It helps for help_limit at most, even
+    // while other futures' answers keep coming, so the manager is never kept from the rings long.
+    // Not on the manager thread (a done callback waiting for another future of the pool): the
+    // answers it would need may already be read and waiting below it on its own stack, and a
+    // death there needs the manager's loop, which that callback holds up. Such a wait times out
+    // or blocks, as in Python, where it deadlocks the management thread.
     bool help(const FutureStateBase& future, std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
         using Clock = std::chrono::steady_clock;
-        const bool on_manager = managing_pool == this;
-        std::unique_lock read_lock(reading, std::defer_lock);
-        if (on_manager) {
-            read_lock.lock();
-        } else if (!read_lock.try_lock()) {
-            return false;  // another thread reads them (and completes this future too)
-        }
+        if (managing_pool == this) return false;
+        std::unique_lock read_lock(reading, std::try_to_lock);
+        if (!read_lock) return false;  // another thread reads them (and completes this future too)
+        const auto give_up = Clock::now() + help_limit;
         auto something_to_do = [&] {
             return future.done() || (deadline && Clock::now() >= *deadline) ||
                    std::any_of(workers.begin(), workers.end(), [](auto& w) { return w->has_response(); });
         };
-        // Waits for an answer, the future's end or the deadline; false when it is time to sleep.
-        // On the manager thread with no worker left (the pool stopped or broke) there is nothing
-        // to read: whatever completes the future completes it without us.
-        auto wait_more = [&] {
-            if (!on_manager) return helper_spinner.spin(something_to_do);
-            while (!something_to_do()) {
-                if (workers.empty()) return false;
-                ::sched_yield();
-            }
-            return true;
+        auto time_is_up = [&] {
+            auto now = Clock::now();
+            return now >= give_up || (deadline && now >= *deadline);
         };
         std::vector<Answer> answers;
         withdraw_for_manager();
-        while (!future.done() && !(deadline && Clock::now() >= *deadline)) {
+        while (!future.done() && !time_is_up()) {
             bool hand_over = false;  // to the manager: a marker, or a worker to break the pool for
             for (auto& w : workers) {
                 if (!w->has_response()) continue;
-                Stream stream = drain(*w, false, !on_manager, answers);
+                Stream stream = drain(*w, false, true, answers);
                 if (stream == Stream::open) continue;
                 hand_over = true;
                 if (stream != Stream::marker) {
@@ -392,21 +391,16 @@ struct ProcessPoolCore::Impl {
             }
             if (!answers.empty() || hand_over) {
                 // Under `reading`: break_pool, which takes it too, then finds them handed over.
-                if (!on_manager) hand_over = keep_callbacks_on_the_manager(answers) || hand_over;
+                hand_over = keep_callbacks_on_the_manager(answers) || hand_over;
                 restore_for_manager();
                 read_lock.unlock();
                 if (hand_over) notify();
                 deliver(answers);
-                if (hand_over || future.done()) return true;
-                if (on_manager) {
-                    read_lock.lock();
-                } else if (!read_lock.try_lock()) {
-                    return true;
-                }
+                if (hand_over || future.done() || !read_lock.try_lock()) return true;
                 withdraw_for_manager();
                 continue;
             }
-            if (!wait_more()) break;
+            if (!helper_spinner.spin(something_to_do)) break;
         }
         restore_for_manager();
         return true;
@@ -459,8 +453,12 @@ struct ProcessPoolCore::Impl {
             w.process.kill();
             w.process.join();
         }
-        bool expected = w.process.exitcode() == 0 && settings.max_tasks_per_child != 0 &&
-                        w.assigned >= settings.max_tasks_per_child && w.inflight.empty();
+        bool expected = false;
+        {
+            std::lock_guard lock(mutex);  // a helping waiter may have read its last answers meanwhile
+            expected = w.process.exitcode() == 0 && settings.max_tasks_per_child != 0 &&
+                       w.assigned >= settings.max_tasks_per_child && w.inflight.empty();
+        }
         if (!expected) return false;
         std::lock_guard read_lock(reading);
         std::lock_guard lock(mutex);
