@@ -540,9 +540,10 @@ TEST(ProcessPoolHelpingWaiter, CallbackWaitingForAnotherFutureTimesOut) {
     wait_started(ours);
     char go = 'g';
     ASSERT_EQ(::write(ours.fileno(), &go, 1), 1);
-    EXPECT_EQ(f.result(kBound), 1);
+    // Not f.result() first: a thread waiting there could read the inner answer itself.
     ASSERT_EQ(timed_out_result.wait_for(kBound), std::future_status::ready);
     EXPECT_TRUE(timed_out_result.get());
+    EXPECT_EQ(f.result(kBound), 1);
     EXPECT_EQ(pool.submit(square, 7).result(kBound), 49);  // the pool goes on
 }
 
