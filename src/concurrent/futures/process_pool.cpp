@@ -453,6 +453,16 @@ struct ProcessPoolCore::Impl {
             w.process.kill();
             w.process.join();
         }
+        // Its last answers may have reached the ring after the manager last read it (between
+        // that read and the look at whether it lives): read them before judging its end.
+        std::vector<Answer> last;
+        Stream stream = Stream::open;
+        {
+            std::lock_guard read_lock(reading);
+            stream = drain(w, false, false, last);
+        }
+        deliver(last);
+        if (stream != Stream::open) return false;
         bool expected = false;
         {
             std::lock_guard lock(mutex);  // a helping waiter may have read its last answers meanwhile
