@@ -341,14 +341,20 @@ struct ProcessPoolCore::Impl {
     // to be woken: true). A callback added concurrently may still run on the helper: as with any
     // future, a callback added while it completes runs on the completing thread.
     bool keep_callbacks_on_the_manager(std::vector<Answer>& answers) {
-        auto has = [](const Answer& a) { return a.task.future->has_callbacks(); };
-        auto first = std::stable_partition(answers.begin(), answers.end(), [&](const Answer& a) { return !has(a); });
-        if (first == answers.end()) return false;
-        {
-            std::lock_guard lock(mutex);
-            handed_over.insert(handed_over.end(), std::make_move_iterator(first), std::make_move_iterator(answers.end()));
+        std::vector<Answer> theirs;
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < answers.size(); ++i) {
+            if (answers[i].task.future->has_callbacks()) {
+                theirs.push_back(std::move(answers[i]));
+            } else {
+                if (kept != i) answers[kept] = std::move(answers[i]);
+                ++kept;
+            }
         }
-        answers.erase(first, answers.end());
+        if (theirs.empty()) return false;
+        answers.erase(answers.begin() + static_cast<std::ptrdiff_t>(kept), answers.end());
+        std::lock_guard lock(mutex);
+        handed_over.insert(handed_over.end(), std::make_move_iterator(theirs.begin()), std::make_move_iterator(theirs.end()));
         return true;
     }
 
