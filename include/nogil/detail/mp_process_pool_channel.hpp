@@ -102,6 +102,9 @@ public:
 
 private:
     void get(void* dst, std::uint64_t at, std::size_t n) const noexcept;
+    /// The bytes published past the head (0: empty) and, when there are any, the head record's
+    /// length word in `n`. Throws as try_read.
+    std::size_t head_length(std::uint32_t& n) const;
 
     RingControl* ctl_ = nullptr;
     const char* data_ = nullptr;

@@ -84,25 +84,27 @@ bool RingReader::marker_pending() const {
     return false;
 }
 
-RingReader::Next RingReader::peek() const {
+std::size_t RingReader::head_length(std::uint32_t& n) const {
     std::uint64_t tail = ctl_->tail.load(std::memory_order_acquire);
-    if (tail == head_) return Next::empty;
-    if (tail < head_ || tail - head_ > capacity_) corrupt("producer index out of bounds");
-    if (tail - head_ < length_bytes) corrupt("partial record length");
-    std::uint32_t n = 0;
-    get(&n, head_, length_bytes);
-    return n == ring_marker_length ? Next::marker : Next::record;
-}
-
-RingReader::Next RingReader::try_read(std::string& out) {
-    std::uint64_t tail = ctl_->tail.load(std::memory_order_acquire);
-    if (tail == head_) return Next::empty;
+    if (tail == head_) return 0;
     // Records are published whole: anything between head and tail is complete.
     if (tail < head_ || tail - head_ > capacity_) corrupt("producer index out of bounds");
     auto available = static_cast<std::size_t>(tail - head_);
     if (available < length_bytes) corrupt("partial record length");
-    std::uint32_t n = 0;
     get(&n, head_, length_bytes);
+    return available;
+}
+
+RingReader::Next RingReader::peek() const {
+    std::uint32_t n = 0;
+    if (head_length(n) == 0) return Next::empty;
+    return n == ring_marker_length ? Next::marker : Next::record;
+}
+
+RingReader::Next RingReader::try_read(std::string& out) {
+    std::uint32_t n = 0;
+    std::size_t available = head_length(n);
+    if (available == 0) return Next::empty;
     if (n == ring_marker_length) {
         head_ += length_bytes;
         ctl_->head.store(head_, std::memory_order_release);
