@@ -154,6 +154,7 @@ bool FutureStateBase::wait_until(std::optional<std::chrono::steady_clock::time_p
     bool spun = false;  // this function's own spin failed
     if (help_wait(deadline)) {
         w = word_.load(std::memory_order_acquire);  // it spun already, its own way
+        if (finished(w)) return true;
     } else if (skip_spins > 0) {
         --skip_spins;
     } else {
