@@ -117,7 +117,7 @@ void BM_Future_BytesPerPending(benchmark::State& state) {
         }).join();
     }
     state.counters["bytes_per_future"] = bytes;
-    state.counters["sizeof_state"] = static_cast<double>(sizeof(nogil::detail::FutureState<int>));
+    state.counters["sizeof_state"] = static_cast<double>(sizeof(nogil::concurrent::futures::detail::FutureState<int>));
 }
 BENCHMARK(BM_Future_BytesPerPending)->Iterations(3)->Unit(benchmark::kMillisecond);
 

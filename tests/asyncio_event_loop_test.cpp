@@ -1,5 +1,5 @@
 #include <nogil/asyncio.hpp>
-#include <nogil/detail/asyncio_fd_waiter.hpp>
+#include "asyncio/detail/fd_waiter.hpp"
 
 #include <gtest/gtest.h>
 
@@ -199,7 +199,7 @@ TEST(AsyncioEventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         Pipe p;
         auto reader = asyncio::create_task([](int fd) -> asyncio::Coroutine<char> {
-            co_await nogil::detail::aio::wait_readable(fd);
+            co_await nogil::asyncio::detail::wait_readable(fd);
             char c = 0;
             EXPECT_EQ(::read(fd, &c, 1), 1);
             co_return c;
@@ -209,7 +209,7 @@ TEST(AsyncioEventLoop, FdWaiterResumesOnReadinessAndCancelUnregisters) {
         EXPECT_EQ(co_await reader, 'z');
 
         auto blocked = asyncio::create_task([](int fd) -> asyncio::Coroutine<> {
-            co_await nogil::detail::aio::wait_readable(fd);
+            co_await nogil::asyncio::detail::wait_readable(fd);
         }(p.r));
         co_await asyncio::sleep(0);
         blocked.cancel();
@@ -319,7 +319,7 @@ TEST(AsyncioEventLoop, SignalDeliveredToAnotherThreadStillReachesTheLoop) {
 
 }  // namespace
 
-// A closed loop's ready ring is kept for the thread's next loop (src/asyncio/loop_core.cpp).
+// A closed loop's ready ring is kept for the thread's next loop (src/asyncio/detail/loop_core.cpp).
 // Loops one after another, smaller and larger, on several threads, and a thread_local loop
 // destroyed during its thread's exit: every callback runs once, in order, and (under ASan)
 // nothing leaks at thread exit.

@@ -124,7 +124,7 @@ asyncio::Coroutine<> guarded_echo(asyncio::StreamReader reader, asyncio::StreamW
             if (line.empty()) break;
             // The read side is bounded too: reading pauses past 2 * limit (plus one read()).
             EXPECT_LE(reader.state()->buffer().size(),
-                      2 * reader.limit() + nogil::detail::aio::FdTransport::max_read_size);
+                      2 * reader.limit() + nogil::asyncio::detail::FdTransport::max_read_size);
             writer.write(line);
             // Memory stays bounded: a writer that drains queues at most high-water + one line.
             EXPECT_LE(writer.get_write_buffer_size(), writer.transport().write_high_water() + line.size());

@@ -64,7 +64,7 @@ TEST(AsyncioStreamWriter, DrainSuspendsForASlowReaderAndResumes) {
         // The reading side stopped reading once 2 * limit bytes waited unread: its memory is
         // bounded and the kernel's buffers push back on the writer.
         EXPECT_TRUE(b.reader.state()->paused());
-        EXPECT_LE(b.reader.state()->buffer().size(), 2 * b.reader.limit() + nogil::detail::aio::FdTransport::max_read_size);
+        EXPECT_LE(b.reader.state()->buffer().size(), 2 * b.reader.limit() + nogil::asyncio::detail::FdTransport::max_read_size);
         std::string got = co_await b.reader.readexactly(static_cast<std::ptrdiff_t>(written));
         EXPECT_EQ(got.size(), written);
         co_await *blocked;  // the reader caught up: drain() returned

@@ -2,7 +2,7 @@
 #include <nogil/asyncio/subprocess.hpp>
 
 #include <nogil/asyncio.hpp>
-#include <nogil/detail/asyncio_child.hpp>
+#include "asyncio/detail/child.hpp"
 
 #include <gtest/gtest.h>
 
@@ -331,7 +331,7 @@ TEST(AsyncioSubprocess, ManyChildrenAtOnce) {
 TEST(AsyncioSubprocess, PollingFallbackWithoutPidfd) {
     // What a kernel without pidfd_open gets: waitpid(WNOHANG) on a growing timer.
     run_bounded([]() -> asyncio::Coroutine<> {
-        namespace aio = nogil::detail::aio;
+        namespace aio = nogil::asyncio::detail;
         aio::ChildSpec spec;
         spec.program = "/bin/sh";
         spec.argv = {"/bin/sh", "-c", "sleep 0.02; exit 5"};

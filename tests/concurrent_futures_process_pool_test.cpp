@@ -2,7 +2,7 @@
 // in C++. Every wait on a future is bounded (kBound): a hang fails the test instead of blocking.
 #include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
-#include <nogil/detail/mp_process_pool_core.hpp>
+#include <nogil/concurrent/futures/detail/process_pool_core.hpp>
 #include <nogil/multiprocessing.hpp>
 
 #include <gtest/gtest.h>
@@ -76,7 +76,7 @@ int busy_us(int us) {
 // Plays a worker that corrupts its stream to the pool.
 int write_garbage(int) {
     const char junk[] = "this is not a nogil frame, not at all";
-    [[maybe_unused]] auto n = ::write(nogil::detail::process_pool_worker_fd(), junk, sizeof junk);
+    [[maybe_unused]] auto n = ::write(nogil::concurrent::futures::detail::process_pool_worker_fd(), junk, sizeof junk);
     return 0;
 }
 
@@ -86,11 +86,11 @@ int write_garbage(int) {
     for (;;) ::pause();
 }
 int scribble_response_tail(int) {
-    nogil::detail::process_pool_worker_channel()->response_control().tail.store(std::uint64_t{1} << 40);
+    nogil::concurrent::futures::detail::process_pool_worker_channel()->response_control().tail.store(std::uint64_t{1} << 40);
     block_forever();
 }
 int scribble_response_length(int) {
-    const auto* channel = nogil::detail::process_pool_worker_channel();
+    const auto* channel = nogil::concurrent::futures::detail::process_pool_worker_channel();
     auto& control = channel->response_control();
     std::uint64_t tail = control.tail.load();
     std::uint32_t huge = 0x7FFF'0000;  // far more than was published
@@ -102,7 +102,7 @@ int scribble_response_length(int) {
 }
 int scribble_request_head(int x) {
     // The pool reads this index before its next write to us.
-    nogil::detail::process_pool_worker_channel()->request_control().head.store(std::uint64_t{1} << 50);
+    nogil::concurrent::futures::detail::process_pool_worker_channel()->request_control().head.store(std::uint64_t{1} << 50);
     return x;
 }
 int kill_self(int) {

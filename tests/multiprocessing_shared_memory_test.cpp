@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string_view>
 #include <filesystem>
-#include <nogil/detail/mp_resource_tracker.hpp>
+#include "multiprocessing/detail/resource_tracker.hpp"
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -97,7 +97,7 @@ TEST_P(SharedMemoryTest, SegmentCreatedInAChildOutlivesTheChild) {
 }
 
 TEST(ResourceTracker, UnlinksWhatIsLeftWhenEveryHolderIsGone) {
-    auto [pid, fd] = nogil::detail::start_resource_tracker();
+    auto [pid, fd] = nogil::multiprocessing::detail::start_resource_tracker();
     SharedMemory kept(std::nullopt, true, 10, false);
     SharedMemory released(std::nullopt, true, 10, false);
     std::string r1 = "R/" + kept.name(), r2 = "R/" + released.name(), u2 = "U/" + released.name();

@@ -1,4 +1,4 @@
-// LifoQueue<T>'s own behaviour: last in, first out. Shared behaviour: queue_base_test.cpp.
+// LifoQueue<T>'s own behaviour: last in, first out. Shared behaviour: queue_detail_base_test.cpp.
 #include <nogil/queue/lifo_queue.hpp>
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // PriorityQueue<T, Compare>'s own behaviour: smallest first (Python's heapq order, the opposite of
-// std::priority_queue), the comparator. Shared behaviour: queue_base_test.cpp.
+// std::priority_queue), the comparator. Shared behaviour: queue_detail_base_test.cpp.
 #include <nogil/queue/priority_queue.hpp>
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Queue<T>'s own behaviour: first in, first out. The behaviour it shares with LifoQueue and
-// PriorityQueue (blocking, timeouts, task_done/join, shutdown, stress) is in queue_base_test.cpp.
+// PriorityQueue (blocking, timeouts, task_done/join, shutdown, stress) is in queue_detail_base_test.cpp.
 #include <nogil/queue/queue.hpp>
 
 #include <gtest/gtest.h>

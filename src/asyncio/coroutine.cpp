@@ -4,7 +4,7 @@
 
 #include <iostream>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 void report_never_awaited(const char* name) noexcept {
     try {
@@ -18,4 +18,4 @@ void report_never_awaited(const char* name) noexcept {
     }
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail

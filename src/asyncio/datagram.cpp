@@ -1,10 +1,10 @@
 // UDP and unix datagram endpoints. Guarantees are in include/nogil/asyncio/datagram.hpp.
 #include <nogil/asyncio/datagram.hpp>
 
-#include <nogil/detail/asyncio_fd_waiter.hpp>
-#include <nogil/detail/asyncio_loop_core.hpp>
-#include <nogil/detail/asyncio_socket.hpp>
-#include <nogil/detail/asyncio_transport.hpp>  // throw_os_error: errno -> ConnectionRefusedError...
+#include "asyncio/detail/fd_waiter.hpp"
+#include <nogil/asyncio/detail/loop_core.hpp>
+#include "asyncio/detail/socket.hpp"
+#include <nogil/asyncio/detail/transport.hpp>  // throw_os_error: errno -> ConnectionRefusedError...
 #include <nogil/detail/unique_fd.hpp>
 
 #include <cerrno>
@@ -16,7 +16,10 @@
 #include <unistd.h>
 #include <vector>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
+// Shared machinery (include/nogil/detail/).
+using ::nogil::detail::UniqueFd;
+
 
 /// Shared by an endpoint and its running operations, so that moving the endpoint or closing
 /// it while an operation is suspended never leaves the operation with a dangling socket.
@@ -38,7 +41,7 @@ struct DatagramState {
     }
 };
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 

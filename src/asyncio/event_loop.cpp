@@ -33,9 +33,9 @@ EventLoop& get_running_loop() { return *detail::running_loop_or_throw().owner();
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 bool debug_from_environment() noexcept {
     const char* v = std::getenv("NOGIL_ASYNCIO_DEBUG");
     return v && *v && std::strcmp(v, "0") != 0;
 }
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail

@@ -1,16 +1,16 @@
 #include <nogil/asyncio/runners.hpp>
 #include <nogil/asyncio/threads.hpp>
 
-#include <nogil/detail/asyncio_task_base.hpp>
+#include <nogil/asyncio/detail/task_base.hpp>
 
-namespace nogil::asyncio::detail_run {
+namespace nogil::asyncio::detail {
 
 namespace {
 struct Remaining {
     std::size_t count;
-    nogil::detail::aio::LoopCore* core;
+    nogil::asyncio::detail::LoopCore* core;
 };
-void one_done(void* ctx, nogil::detail::aio::FutureBase&) {
+void one_done(void* ctx, nogil::asyncio::detail::FutureBase&) {
     auto* r = static_cast<Remaining*>(ctx);
     if (--r->count == 0) r->core->stop();
 }
@@ -23,12 +23,12 @@ void shutdown(EventLoop& loop) noexcept {
         if (!tasks.empty()) {
             Remaining remaining{tasks.size(), &core};
             for (auto& t : tasks) t->cancel({});
-            const nogil::detail::aio::DoneLink link{&one_done, &remaining};
+            const nogil::asyncio::detail::DoneLink link{&one_done, &remaining};
             // The link lives on this stack: a task still pending when we leave (the loop threw)
             // must not keep a pointer to it.
             struct Unlink {
                 decltype(tasks)& all;
-                const nogil::detail::aio::DoneLink& link;
+                const nogil::asyncio::detail::DoneLink& link;
                 ~Unlink() {
                     for (auto& t : all)
                         if (!t->done()) t->remove_callback(link);
@@ -56,4 +56,4 @@ void shutdown(EventLoop& loop) noexcept {
     }
 }
 
-}  // namespace nogil::asyncio::detail_run
+}  // namespace nogil::asyncio::detail

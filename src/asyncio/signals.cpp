@@ -3,7 +3,7 @@
 // The C handler only writes the signal number to a non-blocking pipe (async-signal-safe); the
 // loop watches the pipe's read end like any reader and queues the registered callbacks. The
 // write end is process-global because a signal handler has no context: one loop at a time.
-#include <nogil/detail/asyncio_loop_core.hpp>
+#include <nogil/asyncio/detail/loop_core.hpp>
 
 #include <nogil/errors.hpp>
 
@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 namespace {
 std::atomic<int> signal_write_fd{-1};
@@ -92,4 +92,4 @@ void LoopCore::close_signals() noexcept {
     }
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail

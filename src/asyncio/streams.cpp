@@ -1,7 +1,7 @@
 // open_connection, start_server and their unix forms; streams over an existing fd.
 #include <nogil/asyncio/streams.hpp>
 
-#include <nogil/detail/asyncio_socket.hpp>
+#include "asyncio/detail/socket.hpp"
 #include <nogil/errors.hpp>
 
 #include <cerrno>

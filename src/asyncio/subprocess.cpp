@@ -3,7 +3,7 @@
 
 #include <nogil/asyncio/gather.hpp>
 #include <nogil/asyncio/streams.hpp>
-#include <nogil/detail/asyncio_child.hpp>
+#include "asyncio/detail/child.hpp"
 
 namespace nogil::asyncio::subprocess {
 

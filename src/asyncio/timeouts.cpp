@@ -2,7 +2,7 @@
 
 namespace nogil::asyncio {
 
-Timeout::clock::time_point detail_timeouts::from_loop_time(double when) {
+Timeout::clock::time_point detail::from_loop_time(double when) {
     if (std::isnan(when)) throw std::invalid_argument("when must not be NaN");
     // loop.time() is seconds since the steady clock's epoch: convert directly, no "now" involved.
     if (when > 3.2e9) return Timeout::clock::time_point::max();
@@ -35,7 +35,7 @@ void Timeout::reschedule(std::optional<clock::time_point> when) {
         handle_ = loop.call_at(*when, [this] { on_timeout(); });
 }
 
-void Timeout::reschedule(double when) { reschedule(detail_timeouts::from_loop_time(when)); }
+void Timeout::reschedule(double when) { reschedule(detail::from_loop_time(when)); }
 
 void Timeout::on_timeout() {
     handle_ = nullptr;

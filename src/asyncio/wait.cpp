@@ -1,6 +1,6 @@
 #include <nogil/asyncio/wait.hpp>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 asyncio::Coroutine<> cancel_and_wait(Ref<FutureBase> fut) {
     using L = Link<ReleaseWaiter, &ReleaseWaiter::release_waiter>;
@@ -18,4 +18,4 @@ asyncio::Coroutine<> cancel_and_wait(Ref<FutureBase> fut) {
     if (error) std::rethrow_exception(error);
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail

@@ -1,4 +1,4 @@
-#include <nogil/detail/mp_child.hpp>
+#include "multiprocessing/detail/child.hpp"
 #include <nogil/multiprocessing/context.hpp>
 
 #include <mutex>
@@ -46,6 +46,6 @@ Context get_context(const std::string& method) {
 
 }  // namespace nogil::multiprocessing
 
-namespace nogil::detail {
+namespace nogil::multiprocessing::detail {
 StartMethod default_start_method() { return parse_start_method(multiprocessing::get_start_method()); }
-}  // namespace nogil::detail
+}  // namespace nogil::multiprocessing::detail

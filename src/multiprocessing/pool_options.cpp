@@ -1,4 +1,4 @@
-#include <nogil/detail/mp_child.hpp>
+#include "multiprocessing/detail/child.hpp"
 #include <nogil/multiprocessing/pool.hpp>
 
 namespace nogil::multiprocessing {

@@ -1,7 +1,7 @@
-#include <nogil/detail/mp_child.hpp>
-#include <nogil/detail/mp_current.hpp>
-#include <nogil/detail/mp_frame.hpp>
-#include <nogil/detail/mp_resource_tracker.hpp>
+#include "multiprocessing/detail/child.hpp"
+#include "multiprocessing/detail/current.hpp"
+#include <nogil/multiprocessing/detail/frame.hpp>
+#include "multiprocessing/detail/resource_tracker.hpp"
 #include <nogil/multiprocessing/process.hpp>
 
 #include <algorithm>
@@ -106,7 +106,7 @@ void Process::start_locked() {
     detail::tracker_ensure_running();  // before the child: it inherits the program's tracker
     detail::EncodedCall call = s.encode();
     detail::BootInfo boot{s.name, s.identity, s.daemon, ::getpid()};
-    detail::serial::Payload request = detail::serial::dumps(boot, call);
+    nogil::detail::serial::Payload request = nogil::detail::serial::dumps(boot, call);
     detail::Launched launched = detail::launch_child(method);
     s.child.emplace(std::move(launched.child));
     s.started = true;
@@ -241,9 +241,9 @@ int cpu_count() {
 
 }  // namespace nogil::multiprocessing
 
-namespace nogil::detail {
+namespace nogil::multiprocessing::detail {
 void install_process_exit_handler() {
     static std::once_flag once;
     std::call_once(once, [] { std::atexit(multiprocessing::exit_handler); });
 }
-}  // namespace nogil::detail
+}  // namespace nogil::multiprocessing::detail

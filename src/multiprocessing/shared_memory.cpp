@@ -1,5 +1,5 @@
-#include <nogil/detail/mp_child.hpp>
-#include <nogil/detail/mp_resource_tracker.hpp>
+#include "multiprocessing/detail/child.hpp"
+#include "multiprocessing/detail/resource_tracker.hpp"
 #include <nogil/multiprocessing/shared_memory.hpp>
 
 #include <cerrno>

@@ -1,6 +1,6 @@
 // Process-shared primitives on futex words in shared memory. Each state struct is the whole
 // content of its block; all words are std::atomic<uint32_t> (lock-free, address-free).
-#include <nogil/detail/mp_futex.hpp>
+#include "multiprocessing/detail/futex.hpp"
 #include <nogil/multiprocessing/synchronize.hpp>
 
 #include <climits>

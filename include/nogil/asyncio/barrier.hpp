@@ -20,7 +20,7 @@
 // Threading: belongs to the loop's thread, like every asyncio object.
 
 #include <nogil/asyncio/coroutine.hpp>
-#include <nogil/detail/asyncio_waitqueue.hpp>
+#include <nogil/asyncio/detail/waitqueue.hpp>
 #include <nogil/errors.hpp>
 
 #include <cstddef>

@@ -17,9 +17,9 @@
 // debug reports. A Coroutine destroyed without ever being awaited or scheduled is reported in
 // debug mode ("coroutine '...' was never awaited").
 
-#include <nogil/detail/asyncio_frame_allocator.hpp>
-#include <nogil/detail/asyncio_promise.hpp>
-#include <nogil/detail/asyncio_task_base.hpp>
+#include <nogil/asyncio/detail/frame_allocator.hpp>
+#include <nogil/asyncio/detail/promise.hpp>
+#include <nogil/asyncio/detail/task_base.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -37,7 +37,7 @@ template <class T = void>
 class Coroutine;
 }  // namespace nogil::asyncio
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// Reports a never-awaited coroutine when debug mode is on (via the running loop's exception
 /// handler, or stderr when no loop runs and NOGIL_ASYNCIO_DEBUG is set).
@@ -80,7 +80,7 @@ constexpr std::size_t task_header_size() noexcept {
     static_assert(alignof(TaskState<T>) <= a, "Coroutine<T>: T must not be over-aligned");
     return (sizeof(TaskState<T>) + a - 1) / a * a;
 }
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 
@@ -181,7 +181,7 @@ private:
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 /// create_task's access to the frame: takes ownership of it.
 struct CoroutineAccess {
     template <class T>
@@ -266,4 +266,4 @@ template <class A>
 struct is_coroutine : std::false_type {};
 template <class T>
 struct is_coroutine<asyncio::Coroutine<T>> : std::true_type {};
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail

@@ -29,7 +29,7 @@
 // Threading: an endpoint belongs to the loop it was opened on; use it from that loop's tasks.
 
 #include <nogil/asyncio/coroutine.hpp>
-#include <nogil/detail/asyncio_socket_address.hpp>
+#include <nogil/asyncio/detail/socket_address.hpp>
 #include <nogil/errors.hpp>
 
 #include <cstddef>
@@ -40,9 +40,9 @@
 #include <string_view>
 #include <utility>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 struct DatagramState;
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 

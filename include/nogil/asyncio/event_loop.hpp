@@ -9,8 +9,8 @@
 // the bridges in <nogil/asyncio/threads.hpp>) may be called from other threads; in debug mode
 // the other scheduling calls check this and throw std::runtime_error.
 
-#include <nogil/detail/asyncio_loop_core.hpp>
-#include <nogil/detail/asyncio_ref.hpp>
+#include <nogil/asyncio/detail/loop_core.hpp>
+#include <nogil/asyncio/detail/ref.hpp>
 #include <nogil/errors.hpp>
 
 #include <chrono>

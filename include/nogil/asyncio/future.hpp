@@ -11,8 +11,8 @@
 // reported when destroyed ("Future exception was never retrieved").
 
 #include <nogil/asyncio/event_loop.hpp>
-#include <nogil/detail/asyncio_future_awaiter.hpp>
-#include <nogil/detail/asyncio_future_base.hpp>
+#include <nogil/asyncio/detail/future_awaiter.hpp>
+#include <nogil/asyncio/detail/future_base.hpp>
 
 #include <cstdint>
 #include <exception>
@@ -21,7 +21,7 @@
 #include <string>
 #include <utility>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// A Future's state; composite futures (gather, shield) derive from it and override cancel().
 template <class T>
@@ -56,7 +56,7 @@ public:
     void take_value() { check_result(); }
 };
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 

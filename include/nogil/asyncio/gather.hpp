@@ -22,7 +22,7 @@
 
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/task.hpp>
-#include <nogil/detail/asyncio_awaitables.hpp>
+#include <nogil/asyncio/detail/awaitables.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -46,7 +46,7 @@ inline constexpr ReturnExceptions return_exceptions{};
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, asyncio::Nothing, T>;
@@ -201,7 +201,7 @@ auto gather_range(R&& range) {
 template <class A>
 concept awaitable_range = std::ranges::input_range<A> && !has_member_co_await<A>;
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 

@@ -23,7 +23,7 @@
 // detail/asyncio_waitqueue.hpp.
 
 #include <nogil/asyncio/coroutine.hpp>
-#include <nogil/detail/asyncio_waitqueue.hpp>
+#include <nogil/asyncio/detail/waitqueue.hpp>
 #include <nogil/errors.hpp>
 
 #include <cstddef>

@@ -28,7 +28,7 @@
 // threads use nogil::queue, or loop.call_soon_threadsafe().
 
 #include <nogil/asyncio/locks.hpp>
-#include <nogil/detail/asyncio_waitqueue.hpp>
+#include <nogil/asyncio/detail/waitqueue.hpp>
 #include <nogil/detail/queue_storage.hpp>
 #include <nogil/detail/ring_storage.hpp>
 #include <nogil/errors.hpp>
@@ -41,7 +41,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// The queue itself, shared by Queue, LifoQueue and PriorityQueue. The item order is the
 /// storage policy's (detail/queue_storage.hpp, shared with nogil::queue).
@@ -234,7 +234,7 @@ private:
     asyncio::Event finished_;
 };
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 

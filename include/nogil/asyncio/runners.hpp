@@ -29,10 +29,10 @@ struct RunOptions {
     std::optional<bool> debug{};
 };
 
-namespace detail_run {
+namespace detail {
 /// Steps 1-3 of the shutdown protocol. Never throws.
 void shutdown(EventLoop& loop) noexcept;
-}  // namespace detail_run
+}  // namespace detail
 
 /// Runs `main` on a new event loop; see the header comment. Throws
 /// std::runtime_error("asyncio.run() cannot be called from a running event loop").
@@ -43,11 +43,11 @@ T run(Coroutine<T> main, RunOptions options = {}) {
     if (options.debug) loop.set_debug(*options.debug);
     struct Shutdown {
         EventLoop& loop;
-        ~Shutdown() { detail_run::shutdown(loop); }
+        ~Shutdown() { detail::shutdown(loop); }
     } shutdown{loop};
     auto task = loop.create_task(std::move(main));
     detail::MainTaskInterrupt interrupt(loop, *task.state());  // Ctrl-C: see signals.hpp
-    detail_task::run_until_done(loop.core(), *task.state());
+    detail::run_until_done(loop.core(), *task.state());
     if (task.cancelled()) interrupt.throw_if_interrupted();  // KeyboardInterrupt
     if constexpr (std::is_void_v<T>)
         task.result();

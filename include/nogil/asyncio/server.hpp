@@ -20,8 +20,8 @@
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
-#include <nogil/detail/asyncio_socket_address.hpp>
-#include <nogil/detail/asyncio_socket_server.hpp>
+#include <nogil/asyncio/detail/socket_address.hpp>
+#include <nogil/asyncio/detail/socket_server.hpp>
 
 #include <vector>
 

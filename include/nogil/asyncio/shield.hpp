@@ -10,9 +10,9 @@
 // that is already done.
 
 #include <nogil/asyncio/future.hpp>
-#include <nogil/detail/asyncio_awaitables.hpp>
+#include <nogil/asyncio/detail/awaitables.hpp>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 template <class F>
 class ShieldState final : public FutureState<future_value_t<F>> {
@@ -56,7 +56,7 @@ private:
     F inner_;
 };
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 

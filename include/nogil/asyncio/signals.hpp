@@ -16,7 +16,7 @@
 // Loop thread only.
 
 #include <nogil/asyncio/event_loop.hpp>
-#include <nogil/detail/asyncio_task_base.hpp>
+#include <nogil/asyncio/detail/task_base.hpp>
 #include <nogil/errors.hpp>
 
 #include <csignal>
@@ -24,7 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// The Ctrl-C half of Python's asyncio.Runner, as an RAII guard around running the main task.
 class MainTaskInterrupt {
@@ -86,4 +86,4 @@ private:
     std::shared_ptr<State> state_;
 };
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail

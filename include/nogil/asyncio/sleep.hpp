@@ -10,8 +10,8 @@
 // after it fires. Cancelling the sleeping task removes the timer from the heap and throws
 // CancelledError from this co_await.
 
-#include <nogil/detail/asyncio_loop_core.hpp>
-#include <nogil/detail/asyncio_task_base.hpp>
+#include <nogil/asyncio/detail/loop_core.hpp>
+#include <nogil/asyncio/detail/task_base.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <utility>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// The waiter behind sleep() (the smallest example of the waiter protocol). 16 bytes: it lives
 /// in the awaiting coroutine's frame, and every sleeping task holds one, so its state is one
@@ -95,7 +95,7 @@ Clock::duration sleep_delay(std::chrono::duration<Rep, Period> d) {
     return std::chrono::ceil<Clock::duration>(d);
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 

@@ -25,9 +25,9 @@
 // bytes wait in the buffer and no read asks for them (flow control, memory stays bounded).
 // Loop thread only.
 
-#include <nogil/detail/asyncio_ref.hpp>
-#include <nogil/detail/asyncio_transport.hpp>
-#include <nogil/detail/asyncio_transport_reader.hpp>
+#include <nogil/asyncio/detail/ref.hpp>
+#include <nogil/asyncio/detail/transport.hpp>
+#include <nogil/asyncio/detail/transport_reader.hpp>
 #include <nogil/errors.hpp>
 
 #include <cstddef>

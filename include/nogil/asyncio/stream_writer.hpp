@@ -24,8 +24,8 @@
 // the queued bytes stay queued and are still sent.
 // Loop thread only.
 
-#include <nogil/detail/asyncio_socket_address.hpp>
-#include <nogil/detail/asyncio_transport.hpp>
+#include <nogil/asyncio/detail/socket_address.hpp>
+#include <nogil/asyncio/detail/transport.hpp>
 
 #include <cstddef>
 #include <optional>

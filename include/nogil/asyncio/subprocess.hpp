@@ -56,9 +56,9 @@
 #include <utility>
 #include <vector>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 class ChildWatch;
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio::subprocess {
 
@@ -145,15 +145,19 @@ private:
 /// bad options, std::runtime_error if no loop runs.
 Coroutine<Process> create_subprocess_exec(std::string program, std::vector<std::string> args = {}, Options options = {});
 
-namespace detail_subprocess {
+}  // namespace nogil::asyncio::subprocess
+
+namespace nogil::asyncio::detail {
 template <class A>
-void add_exec_argument(std::vector<std::string>& argv, Options& options, A&& a) {
-    if constexpr (std::is_same_v<std::remove_cvref_t<A>, Options>)
+void add_exec_argument(std::vector<std::string>& argv, subprocess::Options& options, A&& a) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<A>, subprocess::Options>)
         options = std::forward<A>(a);
     else
         argv.emplace_back(std::string_view(a));
 }
-}  // namespace detail_subprocess
+}  // namespace nogil::asyncio::detail
+
+namespace nogil::asyncio::subprocess {
 
 /// Python's spelling, create_subprocess_exec(program, *args, **options):
 ///   create_subprocess_exec("sort", "-r", "-n", sp::Options{.stdout = sp::PIPE})
@@ -165,7 +169,7 @@ template <class... Args>
 Coroutine<Process> create_subprocess_exec(std::string program, Args&&... args) {
     std::vector<std::string> argv;
     Options options;
-    (detail_subprocess::add_exec_argument(argv, options, std::forward<Args>(args)), ...);
+    (detail::add_exec_argument(argv, options, std::forward<Args>(args)), ...);
     return create_subprocess_exec(std::move(program), std::move(argv), std::move(options));
 }
 

@@ -32,8 +32,8 @@
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
 #include <nogil/asyncio/future.hpp>
-#include <nogil/detail/asyncio_future_awaiter.hpp>
-#include <nogil/detail/asyncio_task_base.hpp>
+#include <nogil/asyncio/detail/future_awaiter.hpp>
+#include <nogil/asyncio/detail/task_base.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -133,29 +133,29 @@ public:
     detail::TaskState<T>& typed() const noexcept { return static_cast<detail::TaskState<T>&>(*state_); }
 };
 
-namespace detail_task {
+namespace detail {
 template <class T>
-Task<T> make_task(nogil::detail::aio::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
+Task<T> make_task(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
     loop.check_thread();
     if (loop.is_closed()) throw std::runtime_error("Event loop is closed");
-    auto handle = nogil::detail::aio::CoroutineAccess::release(coro);
-    auto* state = nogil::detail::aio::make_task_state<T>(loop, handle, options.name);
-    Task<T> task(nogil::detail::aio::Ref<nogil::detail::aio::TaskState<T>>::adopt(state));
+    auto handle = nogil::asyncio::detail::CoroutineAccess::release(coro);
+    auto* state = nogil::asyncio::detail::make_task_state<T>(loop, handle, options.name);
+    Task<T> task(nogil::asyncio::detail::Ref<nogil::asyncio::detail::TaskState<T>>::adopt(state));
     state->start(options.eager_start);
     return task;
 }
-}  // namespace detail_task
+}  // namespace detail
 
 /// Schedules `coro` on the running loop (throws std::runtime_error("no running event loop")).
 template <class T>
 Task<T> create_task(Coroutine<T> coro, TaskOptions options = {}) {
-    return detail_task::make_task(detail::running_loop_or_throw(), coro, options);
+    return detail::make_task(detail::running_loop_or_throw(), coro, options);
 }
 /// Same, with a name (Python's create_task(coro, name=...)); the name is copied.
 template <class T>
 Task<T> create_task(Coroutine<T> coro, std::string_view name) {
     TaskOptions options{name, false};
-    return detail_task::make_task(detail::running_loop_or_throw(), coro, options);
+    return detail::make_task(detail::running_loop_or_throw(), coro, options);
 }
 
 /// The task running on this thread, or nullopt outside of a task.
@@ -174,15 +174,15 @@ inline std::vector<Task<>> all_tasks() {
 template <class T>
 Task<T> EventLoop::create_task(Coroutine<T> coro, std::string_view name) {
     TaskOptions options{name, false};
-    return detail_task::make_task(*core_, coro, options);
+    return detail::make_task(*core_, coro, options);
 }
 
-namespace detail_task {
-inline void stop_loop(void* core, nogil::detail::aio::FutureBase&) { static_cast<nogil::detail::aio::LoopCore*>(core)->stop(); }
+namespace detail {
+inline void stop_loop(void* core, nogil::asyncio::detail::FutureBase&) { static_cast<nogil::asyncio::detail::LoopCore*>(core)->stop(); }
 
 /// Runs the loop until `fut` is done (Python's run_until_complete without the result).
-inline void run_until_done(nogil::detail::aio::LoopCore& core, nogil::detail::aio::FutureBase& fut) {
-    const nogil::detail::aio::DoneLink link{&stop_loop, &core};
+inline void run_until_done(nogil::asyncio::detail::LoopCore& core, nogil::asyncio::detail::FutureBase& fut) {
+    const nogil::asyncio::detail::DoneLink link{&stop_loop, &core};
     fut.add_callback(link);
     try {
         core.run_forever();
@@ -193,20 +193,20 @@ inline void run_until_done(nogil::detail::aio::LoopCore& core, nogil::detail::ai
     fut.remove_callback(link);
     if (!fut.done()) throw std::runtime_error("Event loop stopped before Future completed.");
 }
-}  // namespace detail_task
+}  // namespace detail
 
 template <class Awaitable>
 auto EventLoop::run_until_complete(Awaitable aw) {
     if constexpr (detail::is_coroutine<Awaitable>::value) {
         TaskOptions options;
-        auto task = detail_task::make_task(*core_, aw, options);
-        detail_task::run_until_done(*core_, *task.state());
+        auto task = detail::make_task(*core_, aw, options);
+        detail::run_until_done(*core_, *task.state());
         if constexpr (std::is_void_v<typename Awaitable::value_type>)
             task.result();
         else
             return task.typed().take_value();
     } else {
-        detail_task::run_until_done(*core_, *aw.state());
+        detail::run_until_done(*core_, *aw.state());
         if constexpr (std::is_void_v<decltype(aw.result())>)
             aw.result();
         else if constexpr (std::is_copy_constructible_v<std::decay_t<decltype(aw.result())>>)

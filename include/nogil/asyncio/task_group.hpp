@@ -25,7 +25,7 @@
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/task.hpp>
-#include <nogil/detail/asyncio_task_base.hpp>
+#include <nogil/asyncio/detail/task_base.hpp>
 #include <nogil/errors.hpp>
 
 #include <exception>
@@ -78,7 +78,7 @@ public:
     template <class T>
     Task<T> create_task(Coroutine<T> coro, TaskOptions options = {}) {
         check_can_create();
-        Task<T> task = detail_task::make_task(*loop_, coro, options);
+        Task<T> task = detail::make_task(*loop_, coro, options);
         adopt(*task.state());
         return task;
     }

@@ -26,7 +26,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// Python's wrap_future: an asyncio Future on `loop` mirroring `source`.
 template <class T>
@@ -62,7 +62,7 @@ asyncio::Future<T> wrap_future(concurrent::futures::Future<T> source, asyncio::E
     return dest;
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 
@@ -91,7 +91,7 @@ concurrent::futures::Future<T> run_coroutine_threadsafe(Coroutine<T> coro, Event
     core->call_soon_threadsafe([future, holder, core]() mutable {
         try {
             TaskOptions options;
-            Task<T> task = detail_task::make_task(*core, *holder, options);
+            Task<T> task = detail::make_task(*core, *holder, options);
             task.add_done_callback([future](Task<> done) mutable {
                 // Python's _set_concurrent_future_state.
                 if (done.cancelled()) future.cancel();
@@ -127,7 +127,7 @@ namespace nogil::concurrent::futures {
 /// cancels the future if its call has not started.
 template <class T>
 auto operator co_await(Future<T> future) {
-    return nogil::detail::aio::wrap_future(std::move(future), asyncio::get_running_loop()).operator co_await();
+    return nogil::asyncio::detail::wrap_future(std::move(future), asyncio::get_running_loop()).operator co_await();
 }
 
 }  // namespace nogil::concurrent::futures

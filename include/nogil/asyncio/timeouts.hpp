@@ -27,7 +27,7 @@
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
-#include <nogil/detail/asyncio_task_base.hpp>
+#include <nogil/asyncio/detail/task_base.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -103,7 +103,7 @@ private:
     std::uint32_t cancelling_ = 0;
 };
 
-namespace detail_timeouts {
+namespace detail {
 template <class Rep, class Period>
 Timeout::clock::time_point deadline(std::chrono::duration<Rep, Period> delay) {
     const double seconds = std::chrono::duration<double>(delay).count();
@@ -120,12 +120,12 @@ Coroutine<T> timeout_block(std::optional<Timeout::clock::time_point> when, Corou
     Timeout cm(when);
     co_return co_await cm.run(std::move(body));
 }
-}  // namespace detail_timeouts
+}  // namespace detail
 
 /// A Timeout expiring `delay` from now (any duration; NaN seconds: std::invalid_argument).
 template <class Rep, class Period>
 Timeout timeout(std::chrono::duration<Rep, Period> delay) {
-    return Timeout(detail_timeouts::deadline(delay));
+    return Timeout(detail::deadline(delay));
 }
 /// A Timeout expiring `seconds` from now.
 inline Timeout timeout(double seconds) { return timeout(std::chrono::duration<double>(seconds)); }
@@ -134,12 +134,12 @@ inline Timeout timeout(std::nullopt_t) { return Timeout(std::nullopt); }
 /// A Timeout expiring at `when` on the steady clock.
 inline Timeout timeout_at(Timeout::clock::time_point when) { return Timeout(when); }
 /// A Timeout expiring at `when` in loop.time() seconds.
-inline Timeout timeout_at(double when) { return Timeout(detail_timeouts::from_loop_time(when)); }
+inline Timeout timeout_at(double when) { return Timeout(detail::from_loop_time(when)); }
 
 /// Runs `body` in the current task with a deadline `delay` from now; see the header comment.
 template <class Rep, class Period, class T>
 Coroutine<T> timeout(std::chrono::duration<Rep, Period> delay, Coroutine<T> body) {
-    return detail_timeouts::timeout_block(std::optional(detail_timeouts::deadline(delay)), std::move(body));
+    return detail::timeout_block(std::optional(detail::deadline(delay)), std::move(body));
 }
 /// Same, with the delay in seconds.
 template <class T>
@@ -149,7 +149,7 @@ Coroutine<T> timeout(double seconds, Coroutine<T> body) {
 /// Runs `body` in the current task with a deadline at `when` (steady clock).
 template <class T>
 Coroutine<T> timeout_at(Timeout::clock::time_point when, Coroutine<T> body) {
-    return detail_timeouts::timeout_block(std::optional(when), std::move(body));
+    return detail::timeout_block(std::optional(when), std::move(body));
 }
 
 }  // namespace nogil::asyncio

@@ -31,7 +31,7 @@
 #include <nogil/asyncio/queues.hpp>
 #include <nogil/asyncio/task.hpp>
 #include <nogil/asyncio/timeouts.hpp>
-#include <nogil/detail/asyncio_awaitables.hpp>
+#include <nogil/asyncio/detail/awaitables.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -41,7 +41,7 @@
 #include <unordered_set>
 #include <vector>
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// A Future<void> completed by the first of its links (Python's _release_waiter).
 class ReleaseWaiter final : public FutureState<void> {
@@ -93,7 +93,7 @@ Clock::duration wait_timeout(std::chrono::duration<Rep, Period> timeout) {
     return std::chrono::ceil<Clock::duration>(timeout);
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 
@@ -129,7 +129,7 @@ Coroutine<detail::future_value_t<detail::future_t<A>>> wait_for(A aw, std::nullo
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// The state of one wait() call (Python's _wait closure).
 class WaitState final : public FutureState<void> {
@@ -199,7 +199,7 @@ auto distinct_futures(R&& fs) {
     return out;
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 
@@ -222,7 +222,7 @@ auto wait(R&& fs, double timeout, ReturnWhen return_when = ALL_COMPLETED) {
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 /// Python's _AsCompletedIterator minus the iteration: the inputs not done yet (todo_) and the
 /// done ones in completion order (done_, a nullopt per input left when the timeout passed).
@@ -312,7 +312,7 @@ asyncio::Coroutine<R> next_result(Ref<AsCompletedState<F>> s) {
         co_return R(f.result());
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 
@@ -400,7 +400,7 @@ private:
 
 }  // namespace nogil::asyncio
 
-namespace nogil::detail::aio {
+namespace nogil::asyncio::detail {
 
 template <class R>
 auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
@@ -416,7 +416,7 @@ auto as_completed_impl(R&& aws, std::optional<Clock::duration> timeout) {
     return asyncio::AsCompleted<F>(std::move(state));
 }
 
-}  // namespace nogil::detail::aio
+}  // namespace nogil::asyncio::detail
 
 namespace nogil::asyncio {
 

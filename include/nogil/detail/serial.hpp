@@ -8,7 +8,7 @@
 //     default constructor makes a new lock) load through a static `nogil_load(InputArchive&)`.
 // Machinery: users never include this; they only write serialize().
 
-#include <nogil/detail/mp_fd.hpp>
+#include <nogil/multiprocessing/detail/fd.hpp>
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/cereal.hpp>

@@ -6,7 +6,7 @@
 // every member is safe from any thread. A failure is kept as a description and the exception
 // object is built by each get() in the calling thread: it never crosses threads.
 
-#include <nogil/detail/mp_exception.hpp>
+#include <nogil/multiprocessing/detail/exception.hpp>
 #include <nogil/errors.hpp>
 
 #include <chrono>
@@ -40,7 +40,7 @@ struct Callbacks {
 
 }  // namespace nogil::multiprocessing
 
-namespace nogil::detail {
+namespace nogil::multiprocessing::detail {
 template <class T>
 inline constexpr bool is_callbacks = false;
 template <class C, class E>
@@ -49,7 +49,7 @@ template <class... Ts>
 inline constexpr bool last_is_callbacks = false;
 template <class T, class... Ts>
 inline constexpr bool last_is_callbacks<T, Ts...> = is_callbacks<std::tuple_element_t<sizeof...(Ts), std::tuple<T, Ts...>>>;
-}  // namespace nogil::detail
+}  // namespace nogil::multiprocessing::detail
 
 namespace nogil::multiprocessing {
 

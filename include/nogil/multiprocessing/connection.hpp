@@ -11,8 +11,8 @@
 // Thread safety: send and recv each take an internal lock, so whole messages never interleave;
 // a Connection is a shared handle (copies use the same descriptor, as Python's references do).
 
-#include <nogil/detail/mp_fd.hpp>
-#include <nogil/detail/mp_frame.hpp>
+#include <nogil/multiprocessing/detail/fd.hpp>
+#include <nogil/multiprocessing/detail/frame.hpp>
 #include <nogil/detail/serial.hpp>
 #include <nogil/errors.hpp>
 
@@ -37,11 +37,11 @@ public:
     /// (EPIPE) if the other end is closed, std::runtime_error if this end is closed or read-only.
     template <class T>
     void send(const T& obj) {
-        static_assert(detail::serial::Serializable<T>,
+        static_assert(nogil::detail::serial::Serializable<T>,
                       "Connection::send: the value must be serializable to cross a process boundary: arithmetic, "
                       "trivially copyable structs, std::string, standard containers, optional, pair/tuple, or a "
                       "type with a cereal serialize(Archive&) member");
-        detail::serial::Payload payload = detail::serial::dumps(obj);
+        nogil::detail::serial::Payload payload = nogil::detail::serial::dumps(obj);
         send_frame(detail::FrameKind::object, payload.bytes, payload.fds);
     }
 
@@ -49,9 +49,9 @@ public:
     /// other end closed with nothing left, std::runtime_error on a corrupt or mismatched message.
     template <class T>
     T recv() {
-        static_assert(detail::serial::Serializable<T>, "Connection::recv: the value type must be serializable");
+        static_assert(nogil::detail::serial::Serializable<T>, "Connection::recv: the value type must be serializable");
         detail::Frame frame = recv_frame(detail::FrameKind::object);
-        return detail::serial::load_one<T>(frame.bytes, frame.fds);
+        return nogil::detail::serial::load_one<T>(frame.bytes, frame.fds);
     }
 
     /// Sends raw bytes: buf[offset, offset + size) (size: to the end). Throws std::invalid_argument
@@ -83,13 +83,13 @@ public:
     // Serialization: the descriptor travels with the message (SCM_RIGHTS).
     template <class Archive>
     void save(Archive& ar) const {
-        ar(detail::serial::export_fd(fileno_checked()), readable_, writable_);
+        ar(nogil::detail::serial::export_fd(fileno_checked()), readable_, writable_);
     }
-    static Connection nogil_load(detail::serial::InputArchive& ar) {
+    static Connection nogil_load(nogil::detail::serial::InputArchive& ar) {
         std::uint32_t index = 0;
         bool readable = false, writable = false;
         ar(index, readable, writable);
-        return Connection(detail::serial::import_fd(index), readable, writable);
+        return Connection(nogil::detail::serial::import_fd(index), readable, writable);
     }
 
 private:

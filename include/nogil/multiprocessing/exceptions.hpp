@@ -7,7 +7,7 @@
 // std::logic_error and the rest of <stdexcept>), nogil's, and any type registered here. Anything
 // else arrives as RemoteError carrying the type's name, its message and the child's name.
 
-#include <nogil/detail/mp_exception.hpp>
+#include <nogil/multiprocessing/detail/exception.hpp>
 #include <nogil/errors.hpp>
 
 #include <concepts>

@@ -12,9 +12,9 @@
 // with its type (see exceptions.hpp). A worker that dies fails only the task it was running
 // (ProcessError) and is replaced; nothing waits forever. All members are safe from any thread.
 
-#include <nogil/detail/mp_call.hpp>
-#include <nogil/detail/mp_pool_core.hpp>
-#include <nogil/detail/mp_worker.hpp>
+#include <nogil/multiprocessing/detail/call.hpp>
+#include <nogil/multiprocessing/detail/pool_core.hpp>
+#include <nogil/multiprocessing/detail/worker.hpp>
 #include <nogil/multiprocessing/async_result.hpp>
 #include <nogil/multiprocessing/context.hpp>
 
@@ -351,7 +351,7 @@ private:
     static std::optional<detail::RemoteException> decode(detail::TaskOutcome& outcome, std::optional<R>& out) {
         if (outcome.error) return std::move(outcome.error);
         try {
-            out.emplace(detail::serial::load_one<R>(outcome.bytes, outcome.fds));
+            out.emplace(nogil::detail::serial::load_one<R>(outcome.bytes, outcome.fds));
             return std::nullopt;
         } catch (...) {
             return detail::capture_current_exception();

@@ -11,7 +11,7 @@
 // handle: copies refer to the same child (as Python's objects are references). All members are
 // safe to call from any thread.
 
-#include <nogil/detail/mp_call.hpp>
+#include <nogil/multiprocessing/detail/call.hpp>
 #include <nogil/errors.hpp>
 
 #include <chrono>
@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-namespace nogil::detail {
+namespace nogil::multiprocessing::detail {
 /// True when the last of Args is T once decayed; false for no Args at all (a target without
 /// arguments: Process(f)).
 template <class T, class... Args>
@@ -36,7 +36,7 @@ constexpr bool last_arg_is() {
         return std::is_same_v<std::decay_t<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>, T>;
     }
 }
-}  // namespace nogil::detail
+}  // namespace nogil::multiprocessing::detail
 
 namespace nogil::multiprocessing {
 

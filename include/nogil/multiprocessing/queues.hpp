@@ -11,7 +11,7 @@
 // handle goes away, which in a child is when the task returns.
 
 #include <nogil/detail/futex.hpp>
-#include <nogil/detail/mp_queue_core.hpp>
+#include <nogil/multiprocessing/detail/queue_core.hpp>
 #include <nogil/errors.hpp>
 
 #include <chrono>
@@ -22,7 +22,7 @@ namespace nogil::multiprocessing {
 using nogil::queue::Empty;
 using nogil::queue::Full;
 
-namespace detail_queue {
+namespace detail {
 template <class T>
 void check_item() {
     static_assert(nogil::detail::serial::Serializable<T>,
@@ -30,26 +30,26 @@ void check_item() {
                   "arithmetic, trivially copyable structs, std::string, standard containers, optional, "
                   "pair/tuple, or a type with a cereal serialize(Archive&) member");
 }
-}  // namespace detail_queue
+}  // namespace detail
 
 template <class T>
 class Queue {
 public:
     /// maxsize <= 0: unbounded (Python's default).
     explicit Queue(int maxsize = 0) : core_(std::make_shared<detail::QueueCore>(maxsize)) {
-        detail_queue::check_item<T>();
+        detail::check_item<T>();
     }
 
     /// Puts `item`, waiting for a free slot if the queue is bounded and full.
-    void put(const T& item) { core_->put(detail::serial::dumps(item), std::nullopt); }
+    void put(const T& item) { core_->put(nogil::detail::serial::dumps(item), std::nullopt); }
     /// Puts `item`; !block: throws Full at once if there is no free slot.
     void put(const T& item, bool block) {
-        core_->put(detail::serial::dumps(item), block ? detail::Deadline{} : detail::Deadline{now()});
+        core_->put(nogil::detail::serial::dumps(item), block ? detail::Deadline{} : detail::Deadline{now()});
     }
     /// Puts `item`, throwing Full if no slot frees up within `timeout`.
     template <class Rep, class Period>
     void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
-        core_->put(detail::serial::dumps(item), detail::deadline_after(timeout));
+        core_->put(nogil::detail::serial::dumps(item), detail::deadline_after(timeout));
     }
     void put_nowait(const T& item) { put(item, false); }
 
@@ -77,12 +77,12 @@ public:
     void save(Archive& ar) const {
         core_->save(ar);
     }
-    static Queue nogil_load(detail::serial::InputArchive& ar) { return Queue(detail::QueueCore::load(ar)); }
+    static Queue nogil_load(nogil::detail::serial::InputArchive& ar) { return Queue(detail::QueueCore::load(ar)); }
 
 private:
     explicit Queue(std::shared_ptr<detail::QueueCore> core) : core_(std::move(core)) {}
     static std::chrono::steady_clock::time_point now() { return std::chrono::steady_clock::now(); }
-    static T decode(detail::Frame frame) { return detail::serial::load_one<T>(frame.bytes, frame.fds); }
+    static T decode(detail::Frame frame) { return nogil::detail::serial::load_one<T>(frame.bytes, frame.fds); }
     std::shared_ptr<detail::QueueCore> core_;
 };
 
@@ -90,12 +90,12 @@ private:
 template <class T>
 class SimpleQueue {
 public:
-    SimpleQueue() : core_(std::make_shared<detail::QueueCore>(0)) { detail_queue::check_item<T>(); }
-    void put(const T& item) { core_->put(detail::serial::dumps(item), std::nullopt); }
+    SimpleQueue() : core_(std::make_shared<detail::QueueCore>(0)) { detail::check_item<T>(); }
+    void put(const T& item) { core_->put(nogil::detail::serial::dumps(item), std::nullopt); }
     /// Blocks until an item arrives.
     T get() {
         detail::Frame frame = core_->get(std::nullopt);
-        return detail::serial::load_one<T>(frame.bytes, frame.fds);
+        return nogil::detail::serial::load_one<T>(frame.bytes, frame.fds);
     }
     bool empty() const { return core_->empty(); }
     void close() { core_->close(); }
@@ -104,7 +104,7 @@ public:
     void save(Archive& ar) const {
         core_->save(ar);
     }
-    static SimpleQueue nogil_load(detail::serial::InputArchive& ar) { return SimpleQueue(detail::QueueCore::load(ar)); }
+    static SimpleQueue nogil_load(nogil::detail::serial::InputArchive& ar) { return SimpleQueue(detail::QueueCore::load(ar)); }
 
 private:
     explicit SimpleQueue(std::shared_ptr<detail::QueueCore> core) : core_(std::move(core)) {}

@@ -49,7 +49,7 @@ public:
     void save(Archive& ar) const {
         ar(name());
     }
-    static SharedMemory nogil_load(detail::serial::InputArchive& ar) {
+    static SharedMemory nogil_load(nogil::detail::serial::InputArchive& ar) {
         std::string name;
         ar(name);
         return SharedMemory(name, false, 0, false);
@@ -134,7 +134,7 @@ public:
     void save(Archive& ar) const {
         ar(shm_.name());
     }
-    static ShareableList nogil_load(detail::serial::InputArchive& ar) {
+    static ShareableList nogil_load(nogil::detail::serial::InputArchive& ar) {
         std::string name;
         ar(name);
         return attach(name);

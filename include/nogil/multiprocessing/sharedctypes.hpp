@@ -10,7 +10,7 @@
 // Array's get/set/to_vector take the lock, as Python's synchronized wrappers do; get_obj() is the
 // raw memory for compound updates under get_lock(). Copies are shared handles.
 
-#include <nogil/detail/mp_shared_block.hpp>
+#include <nogil/multiprocessing/detail/shared_block.hpp>
 #include <nogil/multiprocessing/synchronize.hpp>
 
 #include <cstddef>
@@ -54,7 +54,7 @@ public:
         ar(lock_);
         detail::SharedBlock::save(ar, block_);
     }
-    static Value nogil_load(detail::serial::InputArchive& ar) {
+    static Value nogil_load(nogil::detail::serial::InputArchive& ar) {
         RLock lock = RLock::nogil_load(ar);
         auto block = detail::SharedBlock::load(ar);
         if (block->size() < sizeof(T)) throw std::runtime_error("Value: received block is too small");
@@ -114,7 +114,7 @@ public:
         ar(lock_);
         detail::SharedBlock::save(ar, block_);
     }
-    static Array nogil_load(detail::serial::InputArchive& ar) {
+    static Array nogil_load(nogil::detail::serial::InputArchive& ar) {
         RLock lock = RLock::nogil_load(ar);
         auto block = detail::SharedBlock::load(ar);
         Array a(std::move(lock), std::move(block));

@@ -9,8 +9,8 @@
 // leaves it held (as in Python): use timeouts where that matters.
 
 #include <nogil/detail/futex.hpp>
-#include <nogil/detail/mp_sem_lock.hpp>
-#include <nogil/detail/mp_shared_handle.hpp>
+#include <nogil/multiprocessing/detail/sem_lock.hpp>
+#include <nogil/multiprocessing/detail/shared_handle.hpp>
 #include <nogil/errors.hpp>
 
 #include <chrono>
@@ -83,7 +83,7 @@ private:
 class BoundedSemaphore : public Semaphore {
 public:
     explicit BoundedSemaphore(int value = 1) : Semaphore(value, value) {}
-    static BoundedSemaphore nogil_load(detail::serial::InputArchive& ar) {
+    static BoundedSemaphore nogil_load(nogil::detail::serial::InputArchive& ar) {
         return BoundedSemaphore(detail::SharedBlock::load(ar));
     }
 
@@ -157,7 +157,7 @@ public:
         ar(lock_);
         detail::SharedBlock::save(ar, block_);
     }
-    static Condition nogil_load(detail::serial::InputArchive& ar) {
+    static Condition nogil_load(nogil::detail::serial::InputArchive& ar) {
         RLock lock = RLock::nogil_load(ar);
         return Condition(std::move(lock), detail::SharedBlock::load(ar));
     }

@@ -1,7 +1,7 @@
 #pragma once
 // nogil::queue::LifoQueue<T>: Python's queue.LifoQueue, a thread-safe stack.
 
-#include <nogil/detail/queue_base.hpp>
+#include <nogil/queue/detail/base.hpp>
 #include <nogil/detail/queue_storage.hpp>
 #include <nogil/errors.hpp>
 
@@ -13,10 +13,10 @@ namespace nogil::queue {
 /// recently. Otherwise exactly Queue<T>: same members, blocking, exceptions and thread-safety
 /// (documented on detail::basic_queue).
 template <class T>
-class LifoQueue : public detail::basic_queue<detail::lifo_storage<T>> {
+class LifoQueue : public detail::basic_queue<nogil::detail::lifo_storage<T>> {
 public:
     /// An empty queue holding at most `maxsize` items; `maxsize <= 0` means no limit.
-    explicit LifoQueue(std::ptrdiff_t maxsize = 0) : detail::basic_queue<detail::lifo_storage<T>>(maxsize) {}
+    explicit LifoQueue(std::ptrdiff_t maxsize = 0) : detail::basic_queue<nogil::detail::lifo_storage<T>>(maxsize) {}
 };
 
 }  // namespace nogil::queue

@@ -1,7 +1,7 @@
 #pragma once
 // nogil::queue::PriorityQueue<T, Compare>: Python's queue.PriorityQueue, smallest item first.
 
-#include <nogil/detail/queue_base.hpp>
+#include <nogil/queue/detail/base.hpp>
 #include <nogil/detail/queue_storage.hpp>
 #include <nogil/errors.hpp>
 
@@ -19,13 +19,13 @@ namespace nogil::queue {
 /// the queue's mutex and must not use the queue. Otherwise exactly Queue<T> (members documented
 /// on detail::basic_queue).
 template <class T, class Compare = std::less<T>>
-class PriorityQueue : public detail::basic_queue<detail::heap_storage<T, Compare>> {
+class PriorityQueue : public detail::basic_queue<nogil::detail::heap_storage<T, Compare>> {
 public:
     /// An empty queue holding at most `maxsize` items (`maxsize <= 0`: no limit), ordered by
     /// `compare` (a strict weak ordering; smallest first).
     explicit PriorityQueue(std::ptrdiff_t maxsize = 0, Compare compare = Compare())
-        : detail::basic_queue<detail::heap_storage<T, Compare>>(
-              maxsize, detail::heap_storage<T, Compare>(std::move(compare))) {}
+        : detail::basic_queue<nogil::detail::heap_storage<T, Compare>>(
+              maxsize, nogil::detail::heap_storage<T, Compare>(std::move(compare))) {}
 };
 
 }  // namespace nogil::queue

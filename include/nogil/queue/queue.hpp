@@ -2,7 +2,7 @@
 // nogil::queue::Queue<T>: Python's queue.Queue, a FIFO queue for any number of producer and
 // consumer threads, with an optional size limit, task tracking (task_done/join) and 3.13's shutdown.
 
-#include <nogil/detail/queue_base.hpp>
+#include <nogil/queue/detail/base.hpp>
 #include <nogil/detail/queue_storage.hpp>
 #include <nogil/errors.hpp>
 
@@ -16,10 +16,10 @@ namespace nogil::queue {
 /// so a function taking Queue<T>& does not accept them; write a template for that).
 /// get() returns T by value; move-only T (std::unique_ptr) works.
 template <class T>
-class Queue : public detail::basic_queue<detail::fifo_storage<T>> {
+class Queue : public detail::basic_queue<nogil::detail::fifo_storage<T>> {
 public:
     /// An empty queue holding at most `maxsize` items; `maxsize <= 0` means no limit.
-    explicit Queue(std::ptrdiff_t maxsize = 0) : detail::basic_queue<detail::fifo_storage<T>>(maxsize) {}
+    explicit Queue(std::ptrdiff_t maxsize = 0) : detail::basic_queue<nogil::detail::fifo_storage<T>>(maxsize) {}
 };
 
 }  // namespace nogil::queue

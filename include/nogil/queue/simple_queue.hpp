@@ -11,7 +11,7 @@
 // (CPython's SimpleQueue is reentrant in the same sense: put() may be called from __del__).
 
 #include <nogil/detail/futex.hpp>
-#include <nogil/detail/queue_timeout.hpp>
+#include <nogil/queue/detail/timeout.hpp>
 #include <nogil/errors.hpp>
 
 #include <atomic>
@@ -75,7 +75,7 @@ public:
                 wake_word_.fetch_add(1, std::memory_order_relaxed);
             }
         }
-        if (wake) detail::futex_wake(wake_word_, 1);
+        if (wake) nogil::detail::futex_wake(wake_word_, 1);
     }
 
     /// The same as put(item) (Python keeps it for symmetry with Queue).
@@ -124,7 +124,7 @@ private:
             const std::uint32_t seen = wake_word_.load(std::memory_order_relaxed);
             lock.unlock();
             // Returns at once if a put() bumped the word since we read it under the mutex.
-            const bool in_time = detail::futex_wait(wake_word_, seen, deadline);
+            const bool in_time = nogil::detail::futex_wait(wake_word_, seen, deadline);
             lock.lock();
             --sleepers_;
             // Counts, not identities: whichever sleeper returns first retires one pending wake.

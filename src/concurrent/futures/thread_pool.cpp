@@ -34,7 +34,7 @@
 
 #include <nogil/concurrent/futures/thread_pool.hpp>
 #include <nogil/detail/futex.hpp>
-#include <nogil/detail/injection_queue.hpp>
+#include "concurrent/futures/detail/injection_queue.hpp"
 #include <nogil/threading/thread.hpp>
 
 #include <pthread.h>
@@ -49,7 +49,7 @@
 namespace nogil::concurrent::futures {
 namespace detail {
 
-using Item = nogil::detail::FutureStateBase;
+using Item = nogil::concurrent::futures::detail::FutureStateBase;
 
 namespace {
 
@@ -450,7 +450,7 @@ private:
     int max_workers_ = 0;
     std::vector<std::unique_ptr<Worker>> workers_;  // one slot per possible thread, fixed at start
 
-    nogil::detail::InjectionQueue queue_;  // its producer and consumer ends have lines of their own
+    nogil::concurrent::futures::detail::InjectionQueue queue_;  // its producer and consumer ends have lines of their own
     alignas(64) SpinLock take_lock_;       // one popping worker at a time
 
     // Idle bookkeeping: read by every submit, written when a worker starts or stops spinning.
@@ -480,7 +480,7 @@ ThreadPoolExecutor::~ThreadPoolExecutor() { core_->shutdown(true, false); }
 void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }
 int ThreadPoolExecutor::max_workers() const noexcept { return core_->max_workers(); }
 std::size_t ThreadPoolExecutor::thread_count() const noexcept { return core_->thread_count(); }
-void ThreadPoolExecutor::enqueue(nogil::detail::FutureStateBase* item) { core_->enqueue(item); }
+void ThreadPoolExecutor::enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) { core_->enqueue(item); }
 
 int ThreadPoolExecutor::default_max_workers() noexcept {
     cpu_set_t set;

@@ -2,8 +2,8 @@
 // concurrent.futures.Executor: submit(fn, args...) → Future, map(fn, iterables..., options), shutdown.
 
 #include <nogil/concurrent/futures/future.hpp>
-#include <nogil/detail/executor_map.hpp>
-#include <nogil/detail/work_item.hpp>
+#include <nogil/concurrent/futures/detail/executor_map.hpp>
+#include <nogil/concurrent/futures/detail/work_item.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -53,8 +53,8 @@ public:
     template <class F, class... Args>
         requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
     auto submit(F&& fn, Args&&... args) {
-        using R = nogil::detail::result_of_call_t<F, Args...>;
-        auto* item = new nogil::detail::WorkItem<R, std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(fn),
+        using R = nogil::concurrent::futures::detail::result_of_call_t<F, Args...>;
+        auto* item = new nogil::concurrent::futures::detail::WorkItem<R, std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(fn),
                                                                                               std::forward<Args>(args)...);
         item->retain_unpublished();  // the queue's reference, released by whoever runs or drops the item
         Future<R> future(detail::StateRef<detail::FutureState<R>>{item});
@@ -98,7 +98,7 @@ public:
 protected:
     /// Takes one reference to a work item and arranges for item->run() to be called once, then
     /// item->release(). Throws (keeping no reference) when the executor cannot take work.
-    virtual void enqueue(nogil::detail::FutureStateBase* item) = 0;
+    virtual void enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) = 0;
 
 private:
     template <class F, class... Rs>
@@ -106,13 +106,13 @@ private:
 };
 
 namespace detail {
-/// The work behind MapResults (see nogil::detail::MapRange): the submitted calls, and the result
+/// The work behind MapResults (see nogil::concurrent::futures::detail::MapRange): the submitted calls, and the result
 /// of the front one once waited for.
 template <class R>
 struct MapState {
     using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
-    nogil::detail::MapQueue<Future<R>> queue;
+    nogil::concurrent::futures::detail::MapQueue<Future<R>> queue;
     std::optional<value_type> current;
 
     value_type take() {
@@ -152,23 +152,23 @@ private:
 /// read once, in submission order. Reading a result waits for it and throws the call's exception,
 /// or TimeoutError; destroying the range cancels the calls not yet started.
 template <class R>
-class MapResults : public nogil::detail::MapRange<detail::MapState<R>> {
+class MapResults : public nogil::concurrent::futures::detail::MapRange<detail::MapState<R>> {
 public:
     using State = detail::MapState<R>;
-    using nogil::detail::MapRange<State>::MapRange;
+    using nogil::concurrent::futures::detail::MapRange<State>::MapRange;
 };
 
 template <class F, class... Rs>
 auto Executor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
-    nogil::detail::check_map_options(options.chunksize, options.buffersize);
+    nogil::concurrent::futures::detail::check_map_options(options.chunksize, options.buffersize);
     using Fn = std::decay_t<F>;
-    using R = nogil::detail::result_of_call_t<Fn&, std::ranges::range_reference_t<Rs>...>;
+    using R = nogil::concurrent::futures::detail::result_of_call_t<Fn&, std::ranges::range_reference_t<Rs>...>;
 
     // One call per item: thread pools ignore chunksize, as Python's do.
     struct Feed {
         Executor& executor;
         Fn fn;
-        nogil::detail::ZipRanges<Rs...> items;
+        nogil::concurrent::futures::detail::ZipRanges<Rs...> items;
         Feed(Executor& e, Fn f, Rs&&... rs) : executor(e), fn(std::move(f)), items(std::forward<Rs>(rs)...) {}
         bool exhausted() { return items.exhausted(); }
         Future<R> submit() {

@@ -1,7 +1,7 @@
 #pragma once
 // concurrent.futures.Future: the result of work that runs somewhere else.
 
-#include <nogil/detail/future_state.hpp>
+#include <nogil/concurrent/futures/detail/future_state.hpp>
 #include <nogil/errors.hpp>
 
 #include <chrono>
@@ -18,10 +18,10 @@ template <class T>
 class Future;
 
 namespace detail {
-using nogil::detail::CompletionNode;
-using nogil::detail::FutureState;
-using nogil::detail::FutureStateBase;
-using nogil::detail::StateRef;
+using nogil::concurrent::futures::detail::CompletionNode;
+using nogil::concurrent::futures::detail::FutureState;
+using nogil::concurrent::futures::detail::FutureStateBase;
+using nogil::concurrent::futures::detail::StateRef;
 
 /// Reports an exception that escaped a done callback; the next callback still runs (Python logs it).
 void report_callback_exception(std::exception_ptr exception) noexcept;
@@ -43,9 +43,9 @@ public:
     /// Cancels the call if it has not started: true if the future is now cancelled (also when it
     /// already was), false when it is running or finished.
     bool cancel() { return state().cancel(); }
-    bool cancelled() const { return state().status() == nogil::detail::FutureStatus::cancelled; }
+    bool cancelled() const { return state().status() == nogil::concurrent::futures::detail::FutureStatus::cancelled; }
     /// True while an executor is running the call.
-    bool running() const { return state().status() == nogil::detail::FutureStatus::running; }
+    bool running() const { return state().status() == nogil::concurrent::futures::detail::FutureStatus::running; }
     /// True once the future is finished (value or exception) or cancelled.
     bool done() const { return state().done(); }
 

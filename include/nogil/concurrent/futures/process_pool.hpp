@@ -15,9 +15,9 @@
 
 #include <nogil/concurrent/futures/executor.hpp>
 #include <nogil/concurrent/futures/future.hpp>
-#include <nogil/detail/executor_map.hpp>
-#include <nogil/detail/mp_call.hpp>
-#include <nogil/detail/mp_process_pool_core.hpp>
+#include <nogil/concurrent/futures/detail/executor_map.hpp>
+#include <nogil/multiprocessing/detail/call.hpp>
+#include <nogil/concurrent/futures/detail/process_pool_core.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/pool.hpp>
 
@@ -77,11 +77,11 @@ public:
     /// Throws BrokenProcessPool once the pool is broken, std::runtime_error after shutdown().
     template <class F, class... Args>
     auto submit(F&& fn, const Args&... args) {
-        static_assert(nogil::detail::check_task<F, Args...>());
-        using R = nogil::detail::task_result_t<F, Args...>;
-        nogil::detail::EncodedCall call = encode(fn, args...);
+        static_assert(nogil::multiprocessing::detail::check_task<F, Args...>());
+        using R = nogil::multiprocessing::detail::task_result_t<F, Args...>;
+        nogil::multiprocessing::detail::EncodedCall call = encode(fn, args...);
         // Our reference, adopted by the Future; a thread waiting for it reads the workers' answers.
-        auto* state = new nogil::detail::ProcessFutureState<R>(core_->link());
+        auto* state = new nogil::concurrent::futures::detail::ProcessFutureState<R>(core_->link());
         Future<R> future(detail::StateRef<detail::FutureState<R>>{state});
         state->retain();  // the pool's reference, released once the task is completed or dropped
         core_->submit(state, &deliver<R>, std::move(call));
@@ -128,15 +128,16 @@ public:
 protected:
     /// Executor::submit's path: always throws std::invalid_argument (a type-erased closure cannot
     /// cross a process boundary; call ProcessPoolExecutor::submit on the pool itself).
-    void enqueue(nogil::detail::FutureStateBase* item) override;
+    void enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) override;
 
 private:
     // encode_call with the function names cached: naming a function walks the loaded objects
     // (dl_iterate_phdr), which costs more than the rest of a small task's submit. A name never
     // changes while the function's object stays loaded, which it does for the program's life.
     template <class F, class... Args>
-    static nogil::detail::EncodedCall encode(F& f, const Args&... args) {
-        namespace d = nogil::detail;
+    static nogil::multiprocessing::detail::EncodedCall encode(F& f, const Args&... args) {
+        namespace d = nogil::multiprocessing::detail;
+        namespace serial = nogil::detail::serial;
         using Fn = d::function_pointer_t<F>;
         static const d::FunctionId invoker = d::identify(&d::invoke_encoded<Fn, std::decay_t<Args>...>);
         thread_local Fn last_target = nullptr;
@@ -146,15 +147,15 @@ private:
             last_id = d::identify(target);
             last_target = target;
         }
-        d::serial::Payload payload = d::serial::dumps(args...);
+        serial::Payload payload = serial::dumps(args...);
         return d::EncodedCall{invoker, last_id, std::move(payload.bytes), std::move(payload.fds)};
     }
 
     template <class R>
-    static void deliver(nogil::detail::FutureStateBase& s, nogil::detail::TaskResponse& response,
+    static void deliver(nogil::concurrent::futures::detail::FutureStateBase& s, nogil::multiprocessing::detail::TaskResponse& response,
                         std::vector<nogil::detail::UniqueFd>& fds) {
-        auto& state = static_cast<nogil::detail::FutureState<R>&>(s);
-        if (!response.ok) return state.set_exception(nogil::detail::rebuild_exception(response.error));
+        auto& state = static_cast<nogil::concurrent::futures::detail::FutureState<R>&>(s);
+        if (!response.ok) return state.set_exception(nogil::multiprocessing::detail::rebuild_exception(response.error));
         try {
             if constexpr (std::is_void_v<R>) {
                 state.set_value();
@@ -171,18 +172,18 @@ private:
     template <class F, class... Rs>
     auto map_with(MapOptions options, F&& fn, Rs&&... ranges);
 
-    std::unique_ptr<nogil::detail::ProcessPoolCore> core_;
+    std::unique_ptr<nogil::concurrent::futures::detail::ProcessPoolCore> core_;
 };
 
 namespace detail {
-/// The work behind ProcessMapResults (see nogil::detail::MapRange): the submitted chunks, and the
+/// The work behind ProcessMapResults (see nogil::concurrent::futures::detail::MapRange): the submitted chunks, and the
 /// chunk being read.
 template <class R>
 struct ProcessMapState {
     using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
     using Wire = std::conditional_t<std::is_void_v<R>, std::uint8_t, R>;
 
-    nogil::detail::MapQueue<Future<std::vector<Wire>>> queue;  // of chunks
+    nogil::concurrent::futures::detail::MapQueue<Future<std::vector<Wire>>> queue;  // of chunks
     std::vector<Wire> current;                                 // the chunk being read
     std::size_t index = 0;
 
@@ -226,18 +227,18 @@ private:
 /// void function), read once, in order. Chunks arrive as Futures of vectors; reading the first
 /// result of a chunk waits for it and throws the chunk's exception, or TimeoutError.
 template <class R>
-class ProcessMapResults : public nogil::detail::MapRange<detail::ProcessMapState<R>> {
+class ProcessMapResults : public nogil::concurrent::futures::detail::MapRange<detail::ProcessMapState<R>> {
 public:
     using State = detail::ProcessMapState<R>;
     using Wire = typename State::Wire;
-    using nogil::detail::MapRange<State>::MapRange;
+    using nogil::concurrent::futures::detail::MapRange<State>::MapRange;
 };
 
 template <class F, class... Rs>
 auto ProcessPoolExecutor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
-    static_assert(nogil::detail::check_callable<F>());
-    nogil::detail::check_map_options(options.chunksize, options.buffersize);
-    using Fn = nogil::detail::function_pointer_t<F>;
+    static_assert(nogil::multiprocessing::detail::check_callable<F>());
+    nogil::concurrent::futures::detail::check_map_options(options.chunksize, options.buffersize);
+    using Fn = nogil::multiprocessing::detail::function_pointer_t<F>;
     using Item = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>;
     using R = std::invoke_result_t<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>&...>;
     using Results = ProcessMapResults<R>;
@@ -246,10 +247,10 @@ auto ProcessPoolExecutor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
     // One task per `chunksize` items.
     struct Feed {
         ProcessPoolExecutor& executor;
-        nogil::detail::FunctionId fn;
+        nogil::multiprocessing::detail::FunctionId fn;
         std::size_t chunksize;
-        nogil::detail::ZipRanges<Rs...> items;
-        Feed(ProcessPoolExecutor& e, nogil::detail::FunctionId f, std::size_t n, Rs&&... rs)
+        nogil::concurrent::futures::detail::ZipRanges<Rs...> items;
+        Feed(ProcessPoolExecutor& e, nogil::multiprocessing::detail::FunctionId f, std::size_t n, Rs&&... rs)
             : executor(e), fn(std::move(f)), chunksize(n), items(std::forward<Rs>(rs)...) {}
         bool exhausted() { return items.exhausted(); }
         Future<std::vector<Wire>> submit() {
@@ -259,7 +260,7 @@ auto ProcessPoolExecutor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
                 items.take([&](auto&&... item) { chunk.emplace_back(std::forward<decltype(item)>(item)...); });
             }
             return executor.submit(
-                &nogil::detail::process_chunk<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>...>, fn, chunk);
+                &nogil::concurrent::futures::detail::process_chunk<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>...>, fn, chunk);
         }
     };
 
@@ -267,7 +268,7 @@ auto ProcessPoolExecutor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
     Fn target = +fn;
     state->queue.start(
         options.timeout, options.buffersize,
-        std::make_shared<Feed>(*this, nogil::detail::identify(target), static_cast<std::size_t>(options.chunksize),
+        std::make_shared<Feed>(*this, nogil::multiprocessing::detail::identify(target), static_cast<std::size_t>(options.chunksize),
                                std::forward<Rs>(ranges)...));
     return Results(std::move(state));
 }

@@ -55,7 +55,7 @@ public:
     static int default_max_workers() noexcept;
 
 protected:
-    void enqueue(nogil::detail::FutureStateBase* item) override;
+    void enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) override;
 
 private:
     std::unique_ptr<detail::ThreadPoolCore> core_;

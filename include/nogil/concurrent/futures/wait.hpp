@@ -78,11 +78,11 @@ protected:
     virtual void on_complete(std::size_t /*index*/) noexcept {}
 
 private:
-    struct Node final : nogil::detail::CompletionNode {
+    struct Node final : nogil::concurrent::futures::detail::CompletionNode {
         MultiWaiter* owner = nullptr;
         std::size_t index = 0;
         bool installed = false;
-        void on_complete(nogil::detail::FutureStateBase& s) noexcept override {
+        void on_complete(nogil::concurrent::futures::detail::FutureStateBase& s) noexcept override {
             owner->on_complete(index);
             if (s.failed()) owner->failures_.fetch_add(1, std::memory_order_relaxed);
             owner->completions_.fetch_add(1, std::memory_order_release);

@@ -1,0 +1,223 @@
+// asyncio::Server machinery; the accept loop and lifetimes are described in
+// include/nogil/asyncio/detail/socket_server.hpp.
+#include <nogil/asyncio/detail/socket_server.hpp>
+
+#include <nogil/asyncio/event_loop.hpp>
+#include <nogil/asyncio/task.hpp>
+#include "asyncio/detail/socket.hpp"
+#include <nogil/errors.hpp>
+
+#include <cerrno>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace nogil::asyncio::detail {
+
+ServerState::ServerState(LoopCore& loop, Callback callback, std::size_t limit, int backlog)
+    : loop_(&loop), callback_(std::move(callback)), limit_(limit), backlog_(backlog) {
+    if (!callback_) throw std::invalid_argument("client_connected_cb must not be empty");
+    if (limit == 0) throw std::invalid_argument("limit must be a positive number of bytes, got 0");
+    if (backlog <= 0) throw std::invalid_argument("backlog must be positive, got " + std::to_string(backlog));
+}
+
+ServerState::~ServerState() {
+    close();
+    for (FdTransport* t : clients_) t->set_observer(nullptr);
+}
+
+void ServerState::remove_user() noexcept {
+    if (--users_ == 0) close();
+}
+
+void ServerState::add_listener(int fd, std::string unix_path) {
+    FdGuard guard(fd);
+    Listener l;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) throw_os_error(errno, "getsockname()");
+    if (auto a = to_socket_address(reinterpret_cast<sockaddr*>(&ss), len)) l.address = *a;
+    if (!unix_path.empty() && unix_path[0] != '\0') {
+        struct stat st {};
+        if (::stat(unix_path.c_str(), &st) == 0) {
+            l.dev = st.st_dev;
+            l.ino = st.st_ino;
+            l.unix_path = std::move(unix_path);
+        }
+    }
+    l.fd = guard.release();
+    listeners_.push_back(std::move(l));
+}
+
+void ServerState::start_serving() {
+    if (closed_) throw std::runtime_error("Server is closed");
+    if (serving_) return;
+    for (Listener& l : listeners_)
+        if (::listen(l.fd, backlog_) < 0) throw_os_error(errno, "listen()");
+    serving_ = true;
+    register_listeners();
+}
+
+void ServerState::register_listeners() {
+    for (Listener& l : listeners_) {
+        if (l.registered) continue;
+        const int fd = l.fd;
+        loop_->set_fd_callback(fd, false, [this, fd] { on_acceptable(fd); });
+        l.registered = true;
+    }
+}
+
+void ServerState::unregister_listeners() noexcept {
+    for (Listener& l : listeners_) {
+        if (!l.registered) continue;
+        l.registered = false;
+        if (loop_->is_closed()) continue;
+        try {
+            loop_->clear_fd_callback(l.fd, false);
+        } catch (...) {
+        }
+    }
+}
+
+void ServerState::close() noexcept {
+    if (closed_) return;
+    closed_ = true;
+    serving_ = false;
+    if (retry_accept_) std::exchange(retry_accept_, nullptr)->cancel();
+    unregister_listeners();
+    for (Listener& l : listeners_) {
+        ::close(l.fd);
+        // Python 3.13's cleanup_socket: remove the file if it still is our socket.
+        struct stat st {};
+        if (!l.unix_path.empty() && ::stat(l.unix_path.c_str(), &st) == 0 && st.st_dev == l.dev && st.st_ino == l.ino)
+            ::unlink(l.unix_path.c_str());
+    }
+    listeners_.clear();
+    if (serving_forever_ && !serving_forever_->done()) serving_forever_->cancel();
+    if (clients_.empty()) wakeup();
+}
+
+std::vector<asyncio::SocketAddress> ServerState::sockets() const {
+    std::vector<asyncio::SocketAddress> out;
+    for (const Listener& l : listeners_) out.push_back(l.address);
+    return out;
+}
+
+void ServerState::close_clients() {
+    std::vector<Ref<FdTransport>> all;
+    for (FdTransport* t : clients_) all.emplace_back(t);
+    for (auto& t : all) t->close();
+}
+
+void ServerState::abort_clients() {
+    std::vector<Ref<FdTransport>> all;
+    for (FdTransport* t : clients_) all.emplace_back(t);
+    for (auto& t : all) t->abort();
+}
+
+void ServerState::connection_lost(FdTransport& transport) noexcept {
+    clients_.erase(&transport);
+    if (closed_ && clients_.empty()) wakeup();
+}
+
+void ServerState::wakeup() noexcept {
+    woken_ = true;
+    for (auto& f : closed_waiters_)
+        if (!f.done()) f.set_result();
+    closed_waiters_.clear();
+}
+
+asyncio::Coroutine<> ServerState::wait_closed(Ref<ServerState> self) {
+    if (self->woken_) co_return;
+    asyncio::Future<> done(*self->loop_->owner());
+    self->closed_waiters_.push_back(done);
+    co_await done;
+}
+
+asyncio::Coroutine<> ServerState::serve_forever(Ref<ServerState> self) {
+    if (self->serving_forever_) throw std::runtime_error("server is already being awaited on serve_forever()");
+    if (self->closed_) throw std::runtime_error("Server is closed");
+    self->start_serving();
+    asyncio::Future<> forever(*self->loop_->owner());
+    self->serving_forever_ = forever;
+    std::exception_ptr error;
+    try {
+        co_await forever;
+    } catch (...) {
+        error = std::current_exception();
+    }
+    self->serving_forever_.reset();
+    self->close();
+    if (error) std::rethrow_exception(error);
+}
+
+// ----------------------------------------------------------------------------- accepting
+
+void ServerState::on_acceptable(int fd) {
+    Ref<ServerState> keep(this);
+    for (int i = 0; i < backlog_ && serving_; ++i) {
+        const int conn = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (conn >= 0) {
+            accept_connection(conn);
+            continue;
+        }
+        const int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) return;
+        if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+        asyncio::ExceptionContext ctx{"socket.accept() failed", make_os_error(err, "accept4()"), "<Server>"};
+        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+            // Out of resources: stop accepting for a while instead of spinning on a ready fd.
+            ctx.message = "socket.accept() out of system resource";
+            loop_->call_exception_handler(ctx);
+            unregister_listeners();
+            retry_accept_ = loop_->call_at(Clock::now() + std::chrono::seconds(1), [this] {
+                retry_accept_ = nullptr;
+                if (serving_) register_listeners();
+            });
+        } else {
+            loop_->call_exception_handler(ctx);
+        }
+        return;
+    }
+}
+
+void ServerState::accept_connection(int fd) {
+    FdGuard guard(fd);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family != AF_UNIX) {
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    try {
+        auto reader = Ref<StreamReaderState>::adopt(new StreamReaderState(limit_));
+        Ref<FdTransport> t = FdTransport::open(*loop_, guard.release(), reader, true);
+        t->set_observer(this);
+        clients_.insert(t.get());
+        asyncio::StreamReader r(std::move(reader), TransportUse(t));
+        asyncio::StreamWriter w{TransportUse(t)};
+        asyncio::create_task(run_client(Ref<ServerState>(this), std::move(r), std::move(w)));
+    } catch (...) {
+        loop_->call_exception_handler({"Error setting up a client connection", std::current_exception(), "<Server>"});
+    }
+}
+
+asyncio::Coroutine<> ServerState::run_client(Ref<ServerState> self, asyncio::StreamReader reader,
+                                             asyncio::StreamWriter writer) {
+    std::exception_ptr error;
+    try {
+        co_await self->callback_(reader, writer);
+    } catch (const CancelledError&) {
+        throw;
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (error) {
+        self->loop_->call_exception_handler({"Unhandled exception in client_connected_cb", error, "<Server client>"});
+        writer.close();
+    }
+}
+
+}  // namespace nogil::asyncio::detail

@@ -1,0 +1,178 @@
+// Task stepping and cancellation.
+//
+// Cancellation protocol (Python's Task.cancel, step by step):
+//   1. cancel(msg) on a done task returns false.
+//   2. Otherwise it counts the request (cancelling()) and offers it to the waiter the task is
+//      suspended on. A waiter that takes it detaches and wakes the task, whose co_await then
+//      throws CancelledError(msg) (for an awaited task or future: that one is cancelled, and
+//      its completion wakes us).
+//   3. If there is no waiter, or it cannot take it, the request is remembered (must_cancel)
+//      and the next await_resume throws it; a task that never started is finished as
+//      cancelled without running any of its code.
+//   4. A coroutine that ends with CancelledError makes the task cancelled; one that returns
+//      while a request is pending is cancelled too (the value is dropped), as in Python.
+//   5. uncancel() takes one request back; at zero a pending request is dropped.
+#include <nogil/asyncio/detail/task_base.hpp>
+
+#include <atomic>
+#include <ostream>
+#include <sstream>
+
+namespace nogil::asyncio::detail {
+
+namespace {
+std::atomic<std::uint32_t> task_counter{0};
+}
+
+// The layout the memory figures rest on (docs/asyncio-internals.md): a task's untyped state is
+// 64 bytes on 64-bit targets, so a void task whose coroutine frame is up to 88 bytes fits a
+// 160-byte heap chunk.
+static_assert(sizeof(void*) != 8 || sizeof(TaskBase) == 64, "TaskBase grew: see docs/asyncio-internals.md");
+
+TaskBase::TaskBase(LoopCore& loop, std::size_t frame_offset, std::size_t promise_offset_found, std::string_view name)
+    : FutureBase(loop), id_(task_counter.fetch_add(1, std::memory_order_relaxed) + 1) {
+    if (promise_offset_found != promise_offset)
+        throw std::logic_error("nogil::asyncio: unexpected coroutine frame layout (promise not after two pointers)");
+    if (frame_offset > 0xffff) throw std::logic_error("nogil::asyncio: a task's value type is too large (over 64 KiB)");
+    derived_small_ = static_cast<std::uint16_t>(frame_offset);
+    derived_flags_ |= frame_alive_flag;
+    if (!name.empty()) extras().task_name = std::string(name);
+}
+
+TaskBase::~TaskBase() { destroy_frame(); }
+
+void TaskBase::destroy_frame() noexcept {
+    if (!frame_alive()) return;
+    derived_flags_ &= static_cast<std::uint8_t>(~frame_alive_flag);
+    // The frame's operator delete sees this address and leaves the block to us. Destroying a
+    // frame may destroy other tasks' frames (its locals): save and restore the mark.
+    void* frame = root().address();
+    void* outer = std::exchange(kept_frame_, frame);
+    root().destroy();
+    kept_frame_ = outer;
+    frame_size_ = static_cast<std::uint32_t>(kept_frame_size_);
+}
+
+TaskBase& TaskBase::current_or_throw(const char* what) {
+    if (!current_)
+        throw std::runtime_error(std::string(what) + " must be awaited inside a task running on an event loop");
+    return *current_;
+}
+
+std::string TaskBase::get_name() const {
+    const Extras* x = extras_if_any();
+    return x && !x->task_name.empty() ? x->task_name : "Task-" + std::to_string(id_);
+}
+
+std::string TaskBase::describe() const {
+    std::string s = "<Task ";
+    s += !done() ? "pending" : cancelled() ? "cancelled" : "finished";
+    s += " name='" + get_name() + "'";
+    if (frame_alive()) s += std::string(" coro=<") + coro_name() + ">";
+    if (done() && !cancelled() && peek_exception()) s += " exception";
+    return s + ">";
+}
+
+void TaskBase::print_stack(std::ostream& out) const {
+    std::ostringstream s;
+    s << "Stack for " << describe() << " (most recent call last):\n";
+    if (!frame_alive()) {
+        s << "No stack for " << describe() << "\n";
+    } else {
+        for (const PromiseBase* p = &root_promise(); p; p = p->child)
+            s << "  File \"" << p->where.file_name() << "\", line " << p->where.line() << ", in "
+              << p->where.function_name() << "\n";
+    }
+    out << s.str();
+}
+
+bool TaskBase::cancel(std::string msg) {
+    if (done()) return false;
+    ++extras().num_cancels;
+    set_cancel_message(std::move(msg));
+    if (waiter_ && waiter_->cancel(cancel_message())) return true;
+    set_must_cancel(true);
+    return true;
+}
+
+std::uint32_t TaskBase::uncancel() noexcept {
+    Extras* x = extras_if_any();
+    if (!x) return 0;
+    if (x->num_cancels > 0 && --x->num_cancels == 0) set_must_cancel(false);
+    return x->num_cancels;
+}
+
+void TaskBase::start(bool eager) {
+    loop().register_task(*this);
+    if (eager)
+        step();
+    else
+        loop().schedule_step(this);
+}
+
+void TaskBase::step() {
+    if (done() || !frame_alive()) return;
+    if (!(derived_flags_ & started_flag)) {
+        derived_flags_ |= started_flag;
+        if (must_cancel()) {  // cancelled before it ran: none of its code runs
+            set_must_cancel(false);
+            destroy_frame();
+            Ref<TaskBase> keep(this);
+            cancel_future(cancel_message());
+            loop().unregister_task(*this);
+            return;
+        }
+        next_ = root();
+    } else {
+        next_ = std::exchange(root_promise().continuation, nullptr);
+    }
+    TaskBase* previous = std::exchange(current_, this);
+    // The trampoline: Coroutine awaits and returns set next_ instead of resuming each other,
+    // so a chain of any depth runs in constant stack. An eager task started inside resume()
+    // runs its own loop to the end, leaving next_ empty again, before this loop continues.
+    while (next_) std::exchange(next_, nullptr).resume();
+    current_ = previous;
+    if (frame_alive() && root().done()) complete();
+}
+
+void TaskBase::complete() {
+    std::exception_ptr e = root_promise().exception;
+    bool cancelled_by_coro = false;
+    std::string msg;
+    if (!e && !must_cancel()) {
+        try {
+            store_result();
+        } catch (...) {
+            e = std::current_exception();
+        }
+    }
+    if (e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const CancelledError& c) {
+            cancelled_by_coro = true;
+            msg = c.message();
+        } catch (...) {
+        }
+    }
+    destroy_frame();
+    Ref<TaskBase> keep(this);
+    if (cancelled_by_coro) {
+        cancel_future(std::move(msg));
+    } else if (e) {
+        set_exception(e);
+    } else if (must_cancel()) {  // a cancel arrived after the last suspension: the value is dropped
+        set_must_cancel(false);
+        cancel_future(cancel_message());
+    } else {
+        finish();
+    }
+    loop().unregister_task(*this);
+}
+
+void TaskBase::abandon() noexcept {
+    waiter_ = nullptr;
+    destroy_frame();
+}
+
+}  // namespace nogil::asyncio::detail

@@ -1,0 +1,377 @@
+// FdTransport: see the cost model and lifetime rules in include/nogil/asyncio/detail/transport.hpp.
+//
+// Connection-lost protocol (lose_connection, exactly once):
+//   1. mark lost and closing; drop queued bytes;
+//   2. unregister the fd from the loop (both directions) - before closing it, so that the loop
+//      never holds a stale registration for a number the kernel may hand out again;
+//   3. close the fd;
+//   4. the reader gets EOF (clean) or the error; drain()/wait_closed() waiters are queued;
+//   5. the observer (a Server counting its clients) is told.
+// Entry points that may end in step 2 hold a reference to the transport first: the writable
+// callback owns one, and clearing it may drop the last.
+#include <nogil/asyncio/detail/transport.hpp>
+
+#include "asyncio/detail/socket.hpp"
+#include <nogil/errors.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace nogil::asyncio::detail {
+
+// ----------------------------------------------------------------------------- errors
+
+std::exception_ptr make_os_error(int err, const std::string& what) {
+    switch (err) {
+        case ECONNRESET:
+            return std::make_exception_ptr(ConnectionResetError(err, what));
+        case EPIPE:
+        case ESHUTDOWN:
+            return std::make_exception_ptr(BrokenPipeError(err, what));
+        case ECONNREFUSED:
+            return std::make_exception_ptr(ConnectionRefusedError(err, what));
+        case ECONNABORTED:
+            return std::make_exception_ptr(ConnectionAbortedError(err, what));
+        default:
+            return std::make_exception_ptr(OSError(err, what));
+    }
+}
+
+void throw_os_error(int err, const std::string& what) { std::rethrow_exception(make_os_error(err, what)); }
+
+// ----------------------------------------------------------------------------- life cycle
+
+FdTransport::FdTransport(LoopCore& loop, int fd, Ref<StreamReaderState> reader, bool writable)
+    : loop_(&loop), fd_(fd), reader_(std::move(reader)), writable_(writable) {}
+
+Ref<FdTransport> FdTransport::open(LoopCore& loop, int fd, Ref<StreamReaderState> reader, bool writable) {
+    FdGuard guard(fd);
+    if (loop.is_closed()) throw std::runtime_error("Event loop is closed");
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_os_error(errno, "fcntl(O_NONBLOCK)");
+    struct stat st {};
+    const bool is_socket = ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    Ref<FdTransport> t = Ref<FdTransport>::adopt(new FdTransport(loop, guard.release(), std::move(reader), writable));
+    t->is_socket_ = is_socket;
+    if (is_socket) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            t->sockname_ = to_socket_address(reinterpret_cast<sockaddr*>(&ss), len);
+        len = sizeof ss;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            t->peername_ = to_socket_address(reinterpret_cast<sockaddr*>(&ss), len);
+    }
+    if (t->reader_) {
+        t->reader_->set_transport(t.get());
+        t->start_reading();
+    }
+    return t;
+}
+
+FdTransport::~FdTransport() {
+    // Nobody can flush for us any more (queued bytes keep a reference through the writable
+    // callback, so there are none unless the loop was closed): close now.
+    lose_connection(nullptr);
+}
+
+void FdTransport::remove_user() noexcept {
+    if (--users_ == 0 && !closing_) close();
+}
+
+void FdTransport::close() {
+    if (closing_) return;
+    Ref<FdTransport> keep(this);
+    closing_ = true;
+    stop_reading();
+    if (wbuf_.empty() || loop_->is_closed()) lose_connection(nullptr);
+}
+
+void FdTransport::abort() {
+    Ref<FdTransport> keep(this);
+    lose_connection(nullptr);
+}
+
+void FdTransport::fatal_error(int err) {
+    lose_connection(make_os_error(err, is_socket_ ? "socket error" : "pipe error"));
+}
+
+void FdTransport::lose_connection(std::exception_ptr error) noexcept {
+    if (lost_) return;
+    lost_ = true;
+    closing_ = true;
+    lost_error_ = error;
+    wbuf_.clear(0);
+    stop_reading();
+    disarm_writer();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    writing_paused_ = false;
+    if (reader_) {
+        reader_->set_transport(nullptr);
+        if (error)
+            reader_->set_exception(error, false);
+        else
+            reader_->feed_eof(false);
+    }
+    wake_waiters(TransportAwaiter::Kind::closed);
+    if (TransportObserver* o = std::exchange(observer_, nullptr)) o->connection_lost(*this);
+}
+
+// ----------------------------------------------------------------------------- reading
+
+void FdTransport::start_reading() {
+    loop_->set_fd_callback(fd_, false, [this] { on_readable(); });
+    reading_ = true;
+}
+
+void FdTransport::stop_reading() noexcept {
+    if (!reading_) return;
+    reading_ = false;
+    if (loop_->is_closed()) return;
+    try {
+        loop_->clear_fd_callback(fd_, false);
+    } catch (...) {  // epoll_ctl failing to change a registration we are dropping
+    }
+}
+
+void FdTransport::pause_reading() { stop_reading(); }
+
+void FdTransport::resume_reading() {
+    if (reading_ || closing_ || !reader_ || reader_->eof() || loop_->is_closed()) return;
+    try {
+        start_reading();
+    } catch (const std::system_error& e) {
+        Ref<FdTransport> keep(this);
+        fatal_error(e.code().value());
+    }
+}
+
+void FdTransport::on_readable() {
+    Ref<FdTransport> keep(this);
+    ByteBuffer& buf = reader_->buffer();
+    char* into = buf.prepare(max_read_size);
+    const ssize_t n = ::read(fd_, into, max_read_size);
+    if (n > 0) {
+        buf.commit(static_cast<std::size_t>(n));
+        reader_->data_committed(true);
+        return;
+    }
+    if (n == 0) {
+        stop_reading();
+        reader_->feed_eof(true);
+        // A read-only pipe is finished at EOF; a socket stays open for writing (half-close).
+        if (!writable_) lose_connection(nullptr);
+        return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    fatal_error(errno);
+}
+
+// ----------------------------------------------------------------------------- writing
+
+long FdTransport::send_some(const char* data, std::size_t size) {
+    ssize_t n;
+    int err;
+    if (is_socket_) {
+        n = ::send(fd_, data, size, MSG_NOSIGNAL);
+        err = errno;
+    } else {
+        // A pipe has no MSG_NOSIGNAL: block SIGPIPE on this thread around the write and consume
+        // the one it raised, unless one was already pending before.
+        sigset_t pipe_set, old_set, pending;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+        sigpending(&pending);
+        const bool was_pending = sigismember(&pending, SIGPIPE);
+        n = ::write(fd_, data, size);
+        err = errno;
+        if (n < 0 && err == EPIPE && !was_pending) {
+            timespec zero{0, 0};
+            while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+    }
+    if (n >= 0) return static_cast<long>(n);
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return 0;
+    fatal_error(err);
+    return -1;
+}
+
+void FdTransport::write(std::string_view data) {
+    if (!writable_) throw std::runtime_error("write() on a read-only transport");
+    if (eof_requested_) throw std::runtime_error("Cannot call write() after write_eof()");
+    if (data.empty() || lost_) return;
+    if (wbuf_.empty()) {
+        Ref<FdTransport> keep(this);
+        const long n = send_some(data.data(), data.size());
+        if (n < 0) return;  // the connection is lost; drain() reports it
+        data.remove_prefix(static_cast<std::size_t>(n));
+        if (data.empty()) return;
+        wbuf_.append(data);
+        arm_writer();
+    } else {
+        wbuf_.append(data);
+    }
+    maybe_pause_writing();
+}
+
+void FdTransport::arm_writer() {
+    if (writer_armed_) return;
+    try {
+        // The callback owns a reference: a transport with queued bytes lives until they are
+        // sent, even when every handle is gone.
+        loop_->set_fd_callback(fd_, true, [self = Ref<FdTransport>(this)] { self->on_writable(); });
+        writer_armed_ = true;
+    } catch (const std::system_error& e) {
+        fatal_error(e.code().value());
+    } catch (const std::runtime_error&) {  // the loop is closed: nothing will ever flush
+        lose_connection(nullptr);
+    }
+}
+
+void FdTransport::disarm_writer() noexcept {
+    if (!writer_armed_) return;
+    writer_armed_ = false;
+    if (loop_->is_closed()) return;
+    try {
+        loop_->clear_fd_callback(fd_, true);
+    } catch (...) {
+    }
+}
+
+void FdTransport::on_writable() {
+    Ref<FdTransport> keep(this);
+    const long n = send_some(wbuf_.data(), wbuf_.size());
+    if (n < 0) return;
+    wbuf_.consume(static_cast<std::size_t>(n));
+    maybe_resume_writing();
+    if (!wbuf_.empty()) return;
+    disarm_writer();
+    if (closing_)
+        lose_connection(nullptr);
+    else if (eof_requested_)
+        shutdown_write();
+}
+
+void FdTransport::maybe_pause_writing() noexcept {
+    if (!writing_paused_ && wbuf_.size() > high_) writing_paused_ = true;
+}
+
+void FdTransport::maybe_resume_writing() noexcept {
+    if (writing_paused_ && wbuf_.size() <= low_) {
+        writing_paused_ = false;
+        wake_waiters(TransportAwaiter::Kind::drain);
+    }
+}
+
+void FdTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+    std::size_t h = high ? *high : (low ? 4 * *low : default_high_water);
+    std::size_t l = low ? *low : h / 4;
+    if (h < l) throw std::invalid_argument("high (" + std::to_string(h) + ") must be >= low (" + std::to_string(l) + ")");
+    high_ = h;
+    low_ = l;
+    maybe_pause_writing();
+    maybe_resume_writing();
+}
+
+void FdTransport::write_eof() {
+    if (closing_ || eof_requested_) return;
+    if (!writable_) throw std::runtime_error("write_eof() on a read-only transport");
+    if (!is_socket_) {  // a pipe's end of file is its closing
+        close();
+        return;
+    }
+    eof_requested_ = true;
+    if (wbuf_.empty()) shutdown_write();
+}
+
+void FdTransport::shutdown_write() noexcept {
+    if (eof_written_ || fd_ < 0) return;
+    eof_written_ = true;
+    ::shutdown(fd_, SHUT_WR);
+}
+
+// ----------------------------------------------------------------------------- waiters
+
+void FdTransport::wake_waiters(TransportAwaiter::Kind kind) noexcept {
+    // `closed` wakes everything (a lost connection ends every wait); `drain` only drains.
+    TransportAwaiter* w = waiters_;
+    while (w) {
+        TransportAwaiter* next = w->next_;
+        if (kind == TransportAwaiter::Kind::closed || w->kind_ == kind) {
+            w->unlink();
+            w->task_->wake();
+        }
+        w = next;
+    }
+}
+
+TransportAwaiter::TransportAwaiter(Ref<FdTransport> t, Kind kind) noexcept : transport_(std::move(t)), kind_(kind) {}
+
+void TransportAwaiter::unlink() noexcept {
+    if (!linked_) return;
+    linked_ = false;
+    if (prev_)
+        prev_->next_ = next_;
+    else
+        transport_->waiters_ = next_;
+    if (next_) next_->prev_ = prev_;
+    prev_ = next_ = nullptr;
+}
+
+bool TransportAwaiter::await_ready() const {
+    if (!transport_) throw std::runtime_error("this stream awaiter was moved from");
+    const FdTransport& t = *transport_;
+    if (t.lost_) return true;
+    if (kind_ == Kind::closed) return false;
+    if (t.reader_ && t.reader_->exception()) return true;
+    return !t.writing_paused_;
+}
+
+void TransportAwaiter::await_suspend(std::coroutine_handle<> h) {
+    task_ = &TaskBase::current_or_throw(kind_ == Kind::drain ? "drain()" : "wait_closed()");
+    FdTransport& t = *transport_;
+    next_ = t.waiters_;
+    if (next_) next_->prev_ = this;
+    t.waiters_ = this;
+    linked_ = true;
+    task_->suspend(this, h);
+}
+
+bool TransportAwaiter::cancel(const std::string&) {
+    if (!linked_) return false;
+    unlink();
+    cancelled_ = true;
+    task_->wake();
+    return true;
+}
+
+void TransportAwaiter::await_resume() {
+    const bool suspended = task_ != nullptr;
+    if (suspended) {
+        task_->throw_if_cancel_requested();
+        if (cancelled_) throw task_->make_cancelled_error();
+    }
+    const FdTransport& t = *transport_;
+    if (kind_ == Kind::closed) {
+        if (t.lost_error_) std::rethrow_exception(t.lost_error_);
+        return;
+    }
+    if (t.reader_ && t.reader_->exception()) std::rethrow_exception(t.reader_->exception());
+    if (t.lost_) {
+        if (t.lost_error_) std::rethrow_exception(t.lost_error_);
+        // A drain that was waiting when the connection closed cleanly returns (Python's
+        // _drain_helper gets None); one started after that learns the connection is gone.
+        if (!suspended) throw ConnectionResetError(ECONNRESET, "Connection lost");
+    }
+}
+
+}  // namespace nogil::asyncio::detail

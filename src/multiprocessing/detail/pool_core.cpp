@@ -1,0 +1,330 @@
+#include <nogil/multiprocessing/detail/frame.hpp>
+#include <nogil/multiprocessing/detail/pool_core.hpp>
+#include <nogil/errors.hpp>
+#include <nogil/multiprocessing/process.hpp>
+
+#include <deque>
+#include <mutex>
+#include <sys/eventfd.h>
+#include <thread>
+#include <typeinfo>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace nogil::multiprocessing::detail {
+// Shared machinery (include/nogil/detail/).
+using ::nogil::detail::UniqueFd;
+namespace serial = ::nogil::detail::serial;
+
+
+namespace {
+struct Pending {
+    std::uint64_t id = 0;
+    EncodedCall call;
+    TaskCallback done;
+};
+
+struct Worker {
+    multiprocessing::Process process;
+    multiprocessing::Connection conn;
+    std::optional<std::uint64_t> task;  // in flight on this worker
+    std::uint64_t completed = 0;
+    std::uint64_t assigned = 0;  // a worker with maxtasks assigned is about to exit: give it no more
+};
+
+enum class PoolState { run, close, terminate };
+}  // namespace
+
+struct PoolCore::Impl {
+    // Shared with callers (under mutex).
+    std::mutex mutex;
+    PoolState state = PoolState::run;
+    bool broken = false;
+    std::deque<Pending> pending;
+    std::uint64_t next_id = 1;
+    UniqueFd wake;
+    std::mutex join_mutex;
+    std::thread manager;
+
+    // Manager thread only.
+    int processes;
+    SharedCall initializer;
+    std::uint64_t maxtasks;
+    std::string start_method;
+    std::vector<Worker> workers;
+    std::unordered_map<std::uint64_t, Pending> running;
+    int deaths_without_progress = 0;
+    int worker_counter = 0;
+
+    void notify() {
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof one);
+    }
+
+    void start_worker() {
+        auto [ours, theirs] = multiprocessing::Pipe();
+        multiprocessing::Process p(&pool_worker_main, theirs, maxtasks, initializer,
+                                   multiprocessing::ProcessOptions{.name = "PoolWorker-" + std::to_string(++worker_counter),
+                                                                   .daemon = true,
+                                                                   .start_method = start_method});
+        p.start();
+        theirs.close();
+        workers.push_back(Worker{std::move(p), std::move(ours), std::nullopt, 0, 0});
+    }
+
+    // The callback is destroyed right after it runs (it may hold the last handle to a result).
+    static void finish(Pending& task, TaskOutcome& outcome) {
+        TaskCallback done = std::move(task.done);
+        task.done = nullptr;
+        if (done) done(outcome);
+    }
+    static void fail(Pending& task, const std::string& why) {
+        TaskOutcome outcome;
+        outcome.error = RemoteException{typeid(ProcessError).name(), why, "the pool"};
+        finish(task, outcome);
+    }
+
+    // Reads every response waiting on `w` (false: its connection is finished or corrupt).
+    bool drain(Worker& w) {
+        while (w.conn.poll()) {
+            std::optional<Frame> frame;
+            try {
+                frame = recv_frame(w.conn.fileno());
+            } catch (...) {
+                return false;
+            }
+            if (!frame) return false;
+            TaskResponse response;
+            try {
+                std::vector<UniqueFd> none;
+                std::tie(response) = serial::loads<TaskResponse>(frame->bytes, none);
+            } catch (...) {
+                return false;
+            }
+            auto it = running.find(response.id);
+            if (it == running.end() || w.task != response.id) return false;  // not what we asked: distrust it
+            Pending task = std::move(it->second);
+            running.erase(it);
+            w.task.reset();
+            ++w.completed;
+            deaths_without_progress = 0;
+            TaskOutcome outcome;
+            if (response.ok) {
+                outcome.bytes = std::move(response.result);
+                outcome.fds = std::move(frame->fds);
+            } else {
+                outcome.error = std::move(response.error);
+            }
+            finish(task, outcome);
+        }
+        return true;
+    }
+
+    // The worker at `i` ended (or must be dropped): reap it, fail its task.
+    void retire(std::size_t i) {
+        Worker w = std::move(workers[i]);
+        workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(i));
+        w.conn.close();
+        w.process.join(std::chrono::seconds(5));
+        if (!w.process.exitcode()) {  // it broke the protocol but lives on: end it
+            w.process.kill();
+            w.process.join();
+        }
+        int code = w.process.exitcode().value_or(-1);
+        if (w.task) {
+            auto it = running.find(*w.task);
+            if (it != running.end()) {
+                Pending task = std::move(it->second);
+                running.erase(it);
+                fail(task, "pool worker " + w.process.name() + " died (exit code " + std::to_string(code) +
+                               ") while running the task");
+            }
+        }
+        if (w.completed == 0 && (code != 0 || w.task)) ++deaths_without_progress;
+    }
+
+    void fail_everything(const std::string& why) {
+        std::deque<Pending> queued;
+        {
+            std::lock_guard lock(mutex);
+            queued.swap(pending);
+        }
+        for (auto& [id, task] : running) fail(task, why);
+        running.clear();
+        for (auto& task : queued) fail(task, why);
+    }
+
+    void kill_all() {
+        for (auto& w : workers) w.process.kill();
+        for (auto& w : workers) {
+            w.conn.close();
+            w.process.join();
+        }
+        workers.clear();
+    }
+
+    void dispatch() {
+        for (auto& w : workers) {
+            if (w.task || (maxtasks != 0 && w.assigned >= maxtasks)) continue;
+            Pending task;
+            {
+                std::lock_guard lock(mutex);
+                if (pending.empty()) return;
+                task = std::move(pending.front());
+                pending.pop_front();
+            }
+            TaskRequest request;
+            request.id = task.id;
+            request.call = std::move(task.call);
+            try {
+                send_task(w.conn, request);
+            } catch (...) {
+                // The worker is gone; it is retired when its sentinel fires. Requeue the task.
+                task.call = std::move(request.call);
+                std::lock_guard lock(mutex);
+                pending.push_front(std::move(task));
+                return;
+            }
+            w.task = task.id;
+            ++w.assigned;
+            running.emplace(task.id, std::move(task));
+        }
+    }
+
+    void run() {
+        for (;;) {
+            PoolState s;
+            bool has_pending;
+            {
+                std::lock_guard lock(mutex);
+                s = state;
+                has_pending = !pending.empty();
+            }
+            if (s == PoolState::terminate) {
+                kill_all();
+                fail_everything("pool was terminated before the task completed");
+                return;
+            }
+            if (s == PoolState::close && !has_pending && running.empty()) {
+                for (auto& w : workers) {
+                    try {
+                        send_task(w.conn, TaskRequest{});  // stop
+                    } catch (...) {
+                        // Already gone: join() below collects it.
+                    }
+                    w.conn.close();
+                }
+                for (auto& w : workers) w.process.join();
+                workers.clear();
+                return;
+            }
+            if (deaths_without_progress > 3 * processes) {
+                {
+                    std::lock_guard lock(mutex);
+                    broken = true;
+                }
+                kill_all();
+                fail_everything("pool workers keep dying before completing any task (does the initializer throw?)");
+                return;
+            }
+            try {
+                while (static_cast<int>(workers.size()) < processes) start_worker();
+            } catch (const std::exception& e) {
+                if (workers.empty()) {
+                    {
+                        std::lock_guard lock(mutex);
+                        broken = true;
+                    }
+                    fail_everything(std::string("cannot start pool workers: ") + e.what());
+                    return;
+                }
+            }
+            dispatch();
+
+            std::vector<int> fds{wake.get()};
+            for (auto& w : workers) {
+                fds.push_back(w.conn.fileno());
+                fds.push_back(w.process.sentinel());
+            }
+            int ready = wait_any_readable(fds.data(), static_cast<int>(fds.size()), std::nullopt);
+            if (ready == 0) {
+                std::uint64_t count;
+                [[maybe_unused]] auto n = ::read(wake.get(), &count, sizeof count);
+                continue;
+            }
+            // A worker's connection or sentinel: read what it said, then retire it if it ended.
+            std::size_t i = static_cast<std::size_t>(ready - 1) / 2;
+            bool healthy = drain(workers[i]);
+            if (!healthy || !workers[i].process.is_alive()) retire(i);
+        }
+    }
+};
+
+PoolCore::PoolCore(int processes, SharedCall initializer, std::uint64_t maxtasksperchild, std::string start_method)
+    : impl_(std::make_unique<Impl>()) {
+    if (processes < 1) throw std::invalid_argument("Pool: Number of processes must be at least 1");
+    impl_->processes = processes;
+    impl_->initializer = std::move(initializer);
+    impl_->maxtasks = maxtasksperchild;
+    impl_->start_method = std::move(start_method);
+    impl_->wake.reset(static_cast<int>(check_os(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")));
+    impl_->manager = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+PoolCore::~PoolCore() {
+    terminate();
+    join();
+}
+
+int PoolCore::processes() const noexcept { return impl_->processes; }
+
+void PoolCore::submit(EncodedCall call, TaskCallback done) {
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->broken) throw ProcessError("Pool is broken: its workers keep dying");
+        if (impl_->state != PoolState::run) throw std::invalid_argument("Pool not running");
+        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done)});
+    }
+    impl_->notify();
+}
+
+void PoolCore::submit_continuation(EncodedCall call, TaskCallback done) {
+    // The manager re-reads `pending` before deciding that a closed pool is finished, and this runs
+    // on the manager thread (inside drain() or fail_everything()), so the task is never stranded.
+    if (std::this_thread::get_id() != impl_->manager.get_id())
+        throw std::logic_error("PoolCore::submit_continuation: only from a completion callback");
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->broken) throw ProcessError("Pool is broken: its workers keep dying");
+        if (impl_->state == PoolState::terminate) throw std::invalid_argument("Pool not running");
+        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done)});
+    }
+    impl_->notify();
+}
+
+void PoolCore::close() {
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->state == PoolState::run) impl_->state = PoolState::close;
+    }
+    impl_->notify();
+}
+
+void PoolCore::terminate() {
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->state = PoolState::terminate;
+    }
+    impl_->notify();
+}
+
+void PoolCore::join() {
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->state == PoolState::run) throw std::invalid_argument("Pool is still running: close() or terminate() first");
+    }
+    std::lock_guard lock(impl_->join_mutex);
+    if (impl_->manager.joinable()) impl_->manager.join();
+}
+
+}  // namespace nogil::multiprocessing::detail
