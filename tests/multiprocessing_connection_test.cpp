@@ -1,5 +1,5 @@
 // Mirrors the core of CPython's _test_multiprocessing.py _TestConnection, plus what crosses the
-// boundary (API.md rule 5) and how a peer writing garbage is caught.
+// boundary (docs/api.md, rule 5) and how a peer writing garbage is caught.
 #include "multiprocessing_test_support.hpp"
 
 #include <gtest/gtest.h>

@@ -36,7 +36,7 @@ bool on_main_thread() { return ::getpid() == static_cast<pid_t>(::syscall(SYS_ge
 
 void LoopCore::add_signal_handler(int sig, std::function<void()> fn) {
     check_thread();
-    if (closed_) throw std::runtime_error("Event loop is closed");
+    check_open();
     if (sig <= 0 || sig >= NSIG) throw std::invalid_argument("sig " + std::to_string(sig) + " is not a signal number");
     if (sig == SIGKILL || sig == SIGSTOP) throw std::runtime_error("sig " + std::to_string(sig) + " cannot be caught");
     if (!on_main_thread()) throw std::runtime_error("add_signal_handler() must be called from the main thread");

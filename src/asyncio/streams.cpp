@@ -25,9 +25,7 @@ StreamPair make_pair(int fd, std::size_t limit) {
     return {StreamReader(std::move(reader), detail::TransportUse(t)), StreamWriter(detail::TransportUse(t))};
 }
 
-void check_limit(std::size_t limit) {
-    if (limit == 0) throw std::invalid_argument("limit must be a positive number of bytes, got 0");
-}
+using detail::check_limit;
 
 /// Python's rule for several failed addresses: the first error if they all say the same,
 /// else an OSError listing them.

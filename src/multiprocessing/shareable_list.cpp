@@ -135,10 +135,16 @@ std::size_t ShareableList::position(std::ptrdiff_t index) const {
     return static_cast<std::size_t>(i);
 }
 
+namespace {
+void check_not_closed(std::span<const std::byte> buf) {
+    if (buf.empty()) throw std::invalid_argument("ShareableList: its shared memory is closed");
+}
+}  // namespace
+
 ShareableList::Item ShareableList::get(std::ptrdiff_t index) const {
     std::size_t i = position(index);
     std::span<std::byte> buf = shm_.buf();
-    if (buf.empty()) throw std::invalid_argument("ShareableList: its shared memory is closed");
+    check_not_closed(buf);
     Slot slot = read_slot(buf, i);
     const std::byte* data = buf.data() + slot.offset;
     std::size_t length = std::min<std::size_t>(slot.length, slot.capacity);
@@ -163,7 +169,7 @@ ShareableList::Item ShareableList::get(std::ptrdiff_t index) const {
 void ShareableList::set(std::ptrdiff_t index, Item value) const {
     std::size_t i = position(index);
     std::span<std::byte> buf = shm_.buf();
-    if (buf.empty()) throw std::invalid_argument("ShareableList: its shared memory is closed");
+    check_not_closed(buf);
     Slot slot = read_slot(buf, i);
     if (encoded_size(value) > slot.capacity)
         throw std::invalid_argument("ShareableList: bytes/str item exceeds available storage (item " + std::to_string(i) +
@@ -185,7 +191,7 @@ std::size_t ShareableList::index(const Item& value) const {
 
 std::string ShareableList::format() const {
     std::span<std::byte> buf = shm_.buf();
-    if (buf.empty()) throw std::invalid_argument("ShareableList: its shared memory is closed");
+    check_not_closed(buf);
     std::string out;
     for (std::size_t i = 0; i < count_; ++i) {
         Slot slot = read_slot(buf, i);

@@ -137,7 +137,7 @@ namespace detail {
 template <class T>
 Task<T> make_task(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
     loop.check_thread();
-    if (loop.is_closed()) throw std::runtime_error("Event loop is closed");
+    loop.check_open();
     auto handle = nogil::asyncio::detail::CoroutineAccess::release(coro);
     auto* state = nogil::asyncio::detail::make_task_state<T>(loop, handle, options.name);
     Task<T> task(nogil::asyncio::detail::Ref<nogil::asyncio::detail::TaskState<T>>::adopt(state));

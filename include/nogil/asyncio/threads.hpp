@@ -69,7 +69,7 @@ namespace nogil::asyncio {
 template <class F, class... Args>
 auto EventLoop::run_in_executor(concurrent::futures::Executor* executor, F&& fn, Args&&... args) {
     core_->check_thread();
-    if (core_->is_closed()) throw std::runtime_error("Event loop is closed");
+    core_->check_open();
     concurrent::futures::Executor& ex = executor ? *executor : default_executor();
     return detail::wrap_future(ex.submit(std::forward<F>(fn), std::forward<Args>(args)...), *this);
 }

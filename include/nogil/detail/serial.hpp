@@ -1,6 +1,6 @@
 #pragma once
 // How values cross a process boundary: cereal's binary archive, plus two small additions.
-//  1. Trivially copyable aggregates (plain structs of numbers) travel as their bytes, as API.md
+//  1. Trivially copyable aggregates (plain structs of numbers) travel as their bytes, as docs/api.md
 //     rule 5 promises; every other user type provides cereal's serialize(Archive&).
 //  2. Objects that own a file descriptor (Connection, Queue, Lock's shared memory) save an index
 //     into a side list of descriptors that travels next to the bytes (SCM_RIGHTS), and are
@@ -64,7 +64,7 @@ concept loads_by_factory = requires(InputArchive& ar) {
     { T::nogil_load(ar) } -> std::same_as<T>;
 };
 
-/// What may cross a process boundary (API.md rule 5).
+/// What may cross a process boundary (docs/api.md, rule 5).
 template <class T>
 concept Serializable = std::is_void_v<T> || (cereal::traits::is_output_serializable<T, OutputArchive>::value &&
                                              (cereal::traits::is_input_serializable<T, InputArchive>::value ||

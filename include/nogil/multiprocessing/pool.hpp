@@ -8,7 +8,7 @@
 //   // leaving the scope terminates the pool (Python's `with Pool() as p:`)
 //
 // Tasks are plain functions or captureless lambdas with serializable arguments and results
-// (API.md rule 5), checked at compile time. An exception thrown by a task is rethrown by get()
+// (docs/api.md, rule 5), checked at compile time. An exception thrown by a task is rethrown by get()
 // with its type (see exceptions.hpp). A worker that dies fails only the task it was running
 // (ProcessError) and is replaced; nothing waits forever. All members are safe from any thread.
 

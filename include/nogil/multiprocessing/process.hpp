@@ -7,7 +7,7 @@
 //   if (p.exitcode() != 0) ...
 //
 // The target is a plain function or captureless lambda; its arguments are serialized at start()
-// (API.md rule 5) and rebuilt in the child, whatever the start method. A Process is a shared
+// (docs/api.md, rule 5) and rebuilt in the child, whatever the start method. A Process is a shared
 // handle: copies refer to the same child (as Python's objects are references). All members are
 // safe to call from any thread.
 

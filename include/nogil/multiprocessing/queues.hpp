@@ -5,7 +5,7 @@
 //   mp::Process p(producer, q); p.start();     // pass the queue to the child
 //   std::string item = q.get(std::chrono::seconds(5));
 //
-// Items are serialized (API.md rule 5). Copies of a queue are shared handles; every member is
+// Items are serialized (docs/api.md, rule 5). Copies of a queue are shared handles; every member is
 // safe from any thread of any process. put() returns once the item is buffered for this
 // process's feeder thread (Python's design): a process's buffered items are flushed when its last
 // handle goes away, which in a child is when the task returns.

@@ -107,7 +107,7 @@ void ChildWatch::finish(int returncode) {
 }
 
 asyncio::Future<int> ChildWatch::waiter() {
-    if (loop_->is_closed()) throw std::runtime_error("Event loop is closed");
+    loop_->check_open();
     asyncio::Future<int> fut(*loop_->owner());
     if (returncode_) {
         fut.set_result(*returncode_);

@@ -133,6 +133,8 @@ void LoopCore::schedule_future_callback(void (*fn)(void*, FutureBase&), void* ct
     ready_.push(ReadyItem::make(ReadyItem::Kind::future_callback, ctx, &fut, fn));
 }
 
+void LoopCore::throw_closed() { throw std::runtime_error("Event loop is closed"); }
+
 void LoopCore::schedule_handle(HandleState* handle) {
     if (closed_) return;
     handle->add_ref();
@@ -140,7 +142,7 @@ void LoopCore::schedule_handle(HandleState* handle) {
 }
 
 Ref<HandleState> LoopCore::call_soon(std::function<void()> fn) {
-    if (closed_) throw std::runtime_error("Event loop is closed");
+    check_open();
     auto* h = new CallbackHandle(std::move(fn));
     ready_.push(ReadyItem::make(ReadyItem::Kind::handle, h));  // the queue owns the first reference
     return Ref<HandleState>(h);
@@ -204,7 +206,7 @@ void LoopCore::remove_timer(HandleState& timer) noexcept {
 }
 
 Ref<HandleState> LoopCore::call_at(Clock::time_point when, std::function<void()> fn) {
-    if (closed_) throw std::runtime_error("Event loop is closed");
+    check_open();
     auto* h = new CallbackHandle(std::move(fn));
     h->when = when;
     heap_push(h);  // the heap owns the first reference
@@ -225,7 +227,7 @@ Ref<HandleState> LoopCore::call_soon_threadsafe(std::function<void()> fn) {
     Ref<HandleState> h = Ref<HandleState>::adopt(new CallbackHandle(std::move(fn)));
     {
         std::lock_guard lock(threadsafe_mutex_);
-        if (closed_) throw std::runtime_error("Event loop is closed");
+        check_open();
         threadsafe_.push_back(h);
     }
     if (!threadsafe_pending_.exchange(true, std::memory_order_acq_rel)) backend_->wakeup();
@@ -247,7 +249,7 @@ void LoopCore::drain_threadsafe() {
 
 void LoopCore::set_fd_callback(int fd, bool writer, std::function<void()> fn) {
     check_thread();
-    if (closed_) throw std::runtime_error("Event loop is closed");
+    check_open();
     if (fd < 0) throw std::invalid_argument("fd must be a non-negative file descriptor, got " + std::to_string(fd));
     auto& entry = fds_[fd];
     auto& slot = writer ? entry.writer : entry.reader;
@@ -316,7 +318,7 @@ std::vector<Ref<TaskBase>> LoopCore::tasks() const {
 // ----------------------------------------------------------------------------- running
 
 void LoopCore::run_forever() {
-    if (closed_) throw std::runtime_error("Event loop is closed");
+    check_open();
     if (is_running()) throw std::runtime_error("This event loop is already running");
     if (running_loop) throw std::runtime_error("Cannot run the event loop while another loop is running");
     running_thread_.store(std::this_thread::get_id(), std::memory_order_release);

@@ -1,6 +1,7 @@
 // asyncio::Server machinery; the accept loop and lifetimes are described in
 // include/nogil/asyncio/detail/socket_server.hpp.
 #include <nogil/asyncio/detail/socket_server.hpp>
+#include <nogil/asyncio/detail/transport_reader.hpp>
 
 #include <nogil/asyncio/event_loop.hpp>
 #include <nogil/asyncio/task.hpp>
@@ -19,7 +20,7 @@ namespace nogil::asyncio::detail {
 ServerState::ServerState(LoopCore& loop, Callback callback, std::size_t limit, int backlog)
     : loop_(&loop), callback_(std::move(callback)), limit_(limit), backlog_(backlog) {
     if (!callback_) throw std::invalid_argument("client_connected_cb must not be empty");
-    if (limit == 0) throw std::invalid_argument("limit must be a positive number of bytes, got 0");
+    check_limit(limit);
     if (backlog <= 0) throw std::invalid_argument("backlog must be positive, got " + std::to_string(backlog));
 }
 

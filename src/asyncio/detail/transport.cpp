@@ -51,7 +51,7 @@ FdTransport::FdTransport(LoopCore& loop, int fd, Ref<StreamReaderState> reader, 
 
 Ref<FdTransport> FdTransport::open(LoopCore& loop, int fd, Ref<StreamReaderState> reader, bool writable) {
     FdGuard guard(fd);
-    if (loop.is_closed()) throw std::runtime_error("Event loop is closed");
+    loop.check_open();
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_os_error(errno, "fcntl(O_NONBLOCK)");
     struct stat st {};

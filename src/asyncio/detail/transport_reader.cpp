@@ -9,9 +9,11 @@
 
 namespace nogil::asyncio::detail {
 
-StreamReaderState::StreamReaderState(std::size_t limit) : limit_(limit) {
+void check_limit(std::size_t limit) {
     if (limit == 0) throw std::invalid_argument("limit must be a positive number of bytes, got 0");
 }
+
+StreamReaderState::StreamReaderState(std::size_t limit) : limit_(limit) { check_limit(limit); }
 
 void StreamReaderState::feed_data(std::string_view data, bool from_loop_callback) {
     if (eof_ || data.empty()) return;

@@ -229,6 +229,12 @@ public:
     void close();
     bool is_running() const noexcept { return running_thread_.load(std::memory_order_acquire) != std::thread::id(); }
     bool is_closed() const noexcept { return closed_; }
+    /// Python's BaseEventLoop._check_closed(): the one home of "Event loop is closed"
+    /// (RuntimeError), thrown by everything that would schedule work on a closed loop.
+    void check_open() const {
+        if (closed_) throw_closed();
+    }
+    [[noreturn]] static void throw_closed();
     /// Throws RuntimeError when debug mode is on and the caller is not the loop's thread.
     void check_thread() const;
 

@@ -43,6 +43,9 @@ protected:
 
 class ReadAwaiter;
 
+/// Python's streams reject a limit of 0 bytes (ValueError): the one home of that check.
+void check_limit(std::size_t limit);
+
 class StreamReaderState {
 public:
     /// `limit` bounds readuntil/readline and sets the pause threshold; must be > 0.

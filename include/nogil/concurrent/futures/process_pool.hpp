@@ -8,10 +8,10 @@
 //   // leaving the scope is shutdown(wait = true)
 //
 // The callable must be a plain function or a captureless lambda, and arguments and results must
-// be serializable (API.md rule 5): checked at compile time, with messages in words. A task's
+// be serializable (docs/api.md, rule 5): checked at compile time, with messages in words. A task's
 // exception reaches result() with its type (multiprocessing/exceptions.hpp). A worker that dies
 // breaks the pool: what was pending or running fails with BrokenProcessPool, later submits throw
-// it. Every member is safe to call from any thread. Design: detail/mp_process_pool_core.hpp.
+// it. Every member is safe to call from any thread. Design: concurrent/futures/detail/process_pool_core.hpp.
 
 #include <nogil/concurrent/futures/executor.hpp>
 #include <nogil/concurrent/futures/future.hpp>

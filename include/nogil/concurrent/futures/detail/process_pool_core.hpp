@@ -10,7 +10,7 @@
 // each worker holds (in order: a worker answers in the order it was asked), so a response that
 // is not the one expected is garbage and is not trusted.
 //
-// Transport: each worker has a shared-memory channel (two rings, mp_process_pool_channel.hpp)
+// Transport: each worker has a shared-memory channel (two rings, concurrent/futures/detail/process_pool_channel.hpp)
 // next to its socket. Batches travel through the rings; the socket carries what the rings cannot
 // (descriptors, messages above a quarter of a ring) and tells of the worker's end. A worker spins
 // briefly for its next request before sleeping on a futex (adaptively: Spinner); the manager
