@@ -10,7 +10,10 @@ EventLoop::EventLoop() : core_(detail::Ref<detail::LoopCore>::adopt(new detail::
 }
 
 EventLoop::~EventLoop() {
-    if (!core_->is_closed() && !core_->is_running()) core_->close();
+    if (core_->is_running())
+        core_->close_when_stopped();  // destroyed by one of its callbacks (or a misuse from another thread)
+    else if (!core_->is_closed())
+        core_->close();
     core_->detach_owner();
 }
 

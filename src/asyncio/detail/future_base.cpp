@@ -147,6 +147,18 @@ std::size_t FutureBase::remove_done_callback(std::uint64_t id) noexcept {
     return 0;
 }
 
+void FutureBase::drop_callbacks() noexcept {
+    if (single_link()) {
+        slot_ = 0;
+        return;
+    }
+    Extras* x = extras_if_any();
+    if (!x) return;
+    // Moved out first: a callback's captures may release futures that reach back here.
+    auto cbs = std::move(x->callbacks);
+    x->callbacks.clear();
+}
+
 void FutureBase::schedule_callbacks() {
     if (const DoneLink* link = single_link()) {
         slot_ = 0;

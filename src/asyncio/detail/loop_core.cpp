@@ -120,9 +120,13 @@ void LoopCore::close() {
     while (tasks_head_) {
         Ref<TaskBase> task(tasks_head_);
         unregister_task(*task);
-        task->abandon();
+        task->abandon();  // step 4 too: drops its callbacks and those of what it awaited
     }
     if (auto executor = std::exchange(default_executor, nullptr)) executor->shutdown(false);
+    // Step 5. No other thread reaches the backend any more: call_soon_threadsafe wakes the loop
+    // under threadsafe_mutex_, and only while not closed.
+    backend_.reset();
+    events_ = {};
 }
 
 // ----------------------------------------------------------------------------- scheduling
@@ -229,8 +233,10 @@ Ref<HandleState> LoopCore::call_soon_threadsafe(std::function<void()> fn) {
         std::lock_guard lock(threadsafe_mutex_);
         check_open();
         threadsafe_.push_back(h);
+        // Under the lock, so that close() cannot release the backend in between (close step 5);
+        // only the first of a burst writes to the eventfd.
+        if (!threadsafe_pending_.exchange(true, std::memory_order_acq_rel)) backend_->wakeup();
     }
-    if (!threadsafe_pending_.exchange(true, std::memory_order_acq_rel)) backend_->wakeup();
     return h;
 }
 
@@ -324,12 +330,20 @@ void LoopCore::run_forever() {
     running_thread_.store(std::this_thread::get_id(), std::memory_order_release);
     owner_thread_ = std::this_thread::get_id();
     running_loop = this;
+    // A callback may destroy the EventLoop (see close_when_stopped): the core stays until here.
+    Ref<LoopCore> keep(this);
     struct Reset {
         LoopCore* self;
         ~Reset() {
             self->stopping_ = false;
             running_loop = nullptr;
             self->running_thread_.store(std::thread::id(), std::memory_order_release);
+            if (self->close_when_stopped_) {
+                try {
+                    self->close();
+                } catch (...) {  // nobody left to tell: the owner is gone
+                }
+            }
         }
     } reset{this};
     for (;;) {

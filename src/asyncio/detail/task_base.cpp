@@ -172,7 +172,8 @@ void TaskBase::complete() {
 
 void TaskBase::abandon() noexcept {
     waiter_ = nullptr;
-    destroy_frame();
+    destroy_frame();  // its awaiter drops the callbacks of the future it awaited (close step 4)
+    drop_callbacks();
 }
 
 }  // namespace nogil::asyncio::detail

@@ -17,6 +17,11 @@
 //      after shutdown(wait = false).
 //   5. With wait: join every worker except the calling thread (a call may shut its own pool down).
 //      Later and concurrent calls find the work done; the destructor is shutdown(wait = true).
+// Lifetime: every worker thread holds a reference to the core (Python's workers hold the executor
+// weakly, and look it up per item; here the core is what they use, so they keep it). The
+// executor may therefore be destroyed anywhere, also by one of its own calls dropping the last
+// owner of the executor: that worker skips joining itself (step 5), finishes the call, runs
+// whatever is still queued, and frees the core when it leaves, on its own thread.
 // A failing initializer breaks the pool the same way (steps 1, 2 failing the futures with
 // BrokenThreadPool, 4); submit() then throws BrokenThreadPool.
 //
@@ -122,7 +127,7 @@ struct alignas(64) Worker {
     std::atomic<std::size_t> local_size{0};  // hint for thieves and idle checks, written under lock
 };
 
-class ThreadPoolCore {
+class ThreadPoolCore : public std::enable_shared_from_this<ThreadPoolCore> {
 public:
     ThreadPoolCore(ThreadPoolOptions options) : options_(std::move(options)) {
         if (options_.max_workers) {
@@ -191,8 +196,11 @@ private:
         // A threading::Thread, as in Python: current_thread().name() is "<prefix>_<n>" inside a
         // call. Daemonic: the pool's destructor is what waits, and a pool that is never destroyed
         // does not keep the program from exiting.
+        // The thread's reference to the core is dropped when worker_main returns, on this thread
+        // (a Thread destroys its target there), so a core whose executor is gone is freed by the
+        // last worker to leave, never under a worker still using it.
         threading::Thread worker({.name = options_.thread_name_prefix + "_" + std::to_string(index), .daemon = true},
-                                 [this, index] { worker_main(index); });
+                                 [core = shared_from_this(), index] { core->worker_main(index); });
         worker.start();
         threads_.push_back(std::move(worker));
         started_.store(index + 1, std::memory_order_release);
@@ -474,7 +482,7 @@ private:
 ThreadPoolExecutor::ThreadPoolExecutor() : ThreadPoolExecutor(ThreadPoolOptions{}) {}
 ThreadPoolExecutor::ThreadPoolExecutor(int max_workers) : ThreadPoolExecutor(ThreadPoolOptions{.max_workers = max_workers}) {}
 ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
-    : core_(std::make_unique<detail::ThreadPoolCore>(std::move(options))) {}
+    : core_(std::make_shared<detail::ThreadPoolCore>(std::move(options))) {}
 ThreadPoolExecutor::~ThreadPoolExecutor() { core_->shutdown(true, false); }
 
 void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }

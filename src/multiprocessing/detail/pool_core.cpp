@@ -4,6 +4,7 @@
 #include <nogil/multiprocessing/process.hpp>
 
 #include <deque>
+#include <stdexcept>
 #include <mutex>
 #include <sys/eventfd.h>
 #include <thread>
@@ -261,18 +262,28 @@ struct PoolCore::Impl {
 };
 
 PoolCore::PoolCore(int processes, SharedCall initializer, std::uint64_t maxtasksperchild, std::string start_method)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_shared<Impl>()) {
     if (processes < 1) throw std::invalid_argument("Pool: Number of processes must be at least 1");
     impl_->processes = processes;
     impl_->initializer = std::move(initializer);
     impl_->maxtasks = maxtasksperchild;
     impl_->start_method = std::move(start_method);
     impl_->wake.reset(static_cast<int>(check_os(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")));
-    impl_->manager = std::thread([impl = impl_.get()] { impl->run(); });
+    // The manager thread holds the state too: a completion callback may destroy the last owner
+    // of the Pool (on this very thread); the state then lives until the manager returns.
+    impl_->manager = std::thread([impl = impl_] { impl->run(); });
 }
 
 PoolCore::~PoolCore() {
     terminate();
+    if (std::this_thread::get_id() == impl_->manager.get_id()) {
+        // Destroyed by a completion callback, on the manager thread: it cannot wait for itself.
+        // It sees the terminate when the callback returns, kills and reaps the workers, fails
+        // what is unfinished, and frees the state as it leaves.
+        std::lock_guard lock(impl_->join_mutex);
+        impl_->manager.detach();
+        return;
+    }
     join();
 }
 
@@ -324,6 +335,8 @@ void PoolCore::join() {
         if (impl_->state == PoolState::run) throw std::invalid_argument("Pool is still running: close() or terminate() first");
     }
     std::lock_guard lock(impl_->join_mutex);
+    // Python's join() from the result handler thread (a callback) joins the current thread.
+    if (std::this_thread::get_id() == impl_->manager.get_id()) throw std::runtime_error("cannot join current thread");
     if (impl_->manager.joinable()) impl_->manager.join();
 }
 

@@ -20,9 +20,7 @@ public:
     explicit FutureWaiter(FutureBase& fut) noexcept : fut_(&fut) {}
     FutureWaiter(const FutureWaiter&) = delete;
     FutureWaiter& operator=(const FutureWaiter&) = delete;
-    ~FutureWaiter() {
-        if (task_ && !fut_->done()) fut_->remove_callback(link_);
-    }
+    ~FutureWaiter() { detach(); }
 
     /// A done future does not suspend (and, as in Python, does not see a pending cancel).
     bool await_ready() const noexcept { return fut_->done(); }
@@ -41,6 +39,19 @@ public:
     bool cancel(const std::string& msg) override { return fut_->cancel(msg); }
 
 protected:
+    /// Leaves the future, if still registered on it. Called by the destructor of a derived
+    /// awaiter that owns the future (its reference may be the last), before it lets go. A
+    /// frame destroyed by close() (the loop is closed) also drops the future's callbacks: none
+    /// can run any more, and they may hold the future's source in a cycle (wrap_future).
+    void detach() noexcept {
+        if (!task_) return;
+        if (!fut_->done()) {
+            fut_->remove_callback(link_);
+            if (fut_->loop().is_closed()) fut_->drop_callbacks();
+        }
+        task_ = nullptr;
+    }
+
     /// First step of every await_resume: a cancel nobody took is thrown here.
     void resumed() {
         if (task_) task_->throw_if_cancel_requested();
@@ -60,6 +71,7 @@ template <class State, class T, bool Take = false>
 class FutureAwaiter final : public FutureWaiter {
 public:
     explicit FutureAwaiter(Ref<State> state) noexcept : FutureWaiter(*state), state_(std::move(state)) {}
+    ~FutureAwaiter() { detach(); }  // while state_ still holds the future
     T await_resume() {
         resumed();
         if constexpr (std::is_void_v<T>)

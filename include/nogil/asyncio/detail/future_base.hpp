@@ -111,6 +111,9 @@ public:
     std::uint64_t add_done_callback(std::function<void(FutureBase&)> fn);
     /// Removes the callback with this id if not yet queued; returns how many were removed (0/1).
     std::size_t remove_done_callback(std::uint64_t id) noexcept;
+    /// Forgets every callback not yet queued, destroying the user ones now. Only for a future of
+    /// a closed loop (close step 4), whose callbacks can never run.
+    void drop_callbacks() noexcept;
 
 protected:
     /// Destroys the object once the last reference is gone. A task's state lives in front of

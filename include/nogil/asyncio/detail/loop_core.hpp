@@ -20,8 +20,16 @@
 //   2. drop the ready queue, the timers and the cross-thread queue without running them;
 //   3. destroy the coroutine frames of tasks still pending (their awaiters detach themselves
 //      from futures in their destructors); the tasks stay pending, as in Python;
-//   4. after this, scheduling anything internal is a no-op and the public calls throw
+//   4. drop the done callbacks of those tasks and of the futures they awaited: nothing can run
+//      them any more (a closed loop schedules nothing), and they are what ties a pending task
+//      to a concurrent Future in a cycle (run_coroutine_threadsafe, awaiting a cf::Future);
+//   5. release the OS resources: the epoll fd and the wake-up eventfd (Python's close() closes
+//      its selector), whatever is still pending; a pending future keeps only the core's memory,
+//      until it is released;
+//   6. after this, scheduling anything internal is a no-op and the public calls throw
 //      RuntimeError("Event loop is closed").
+// Destroying the EventLoop from one of its own callbacks (while run_forever is on the stack):
+// run_forever holds a reference to the core, and the close happens when it returns.
 
 #include <nogil/asyncio/detail/frame_allocator.hpp>
 #include <nogil/asyncio/detail/ref.hpp>
@@ -206,8 +214,6 @@ public:
     void remove_timer(HandleState& timer) noexcept;
     /// Any thread: queues fn and wakes the loop. Throws RuntimeError if closed.
     Ref<HandleState> call_soon_threadsafe(std::function<void()> fn);
-    /// Any thread, async-signal-safe: wakes a sleeping poll.
-    void wakeup() noexcept { backend_->wakeup(); }
 
     // --- fds (loop thread) ----------------------------------------------------------------
     /// Python's add_reader (writer = false) / add_writer (writer = true).
@@ -227,6 +233,12 @@ public:
     void run_once();
     void stop() noexcept { stopping_ = true; }
     void close();
+    /// Loop thread, while running: the owner is being destroyed by a callback; run_forever
+    /// stops after this iteration and closes the loop when it returns.
+    void close_when_stopped() noexcept {
+        stopping_ = true;
+        close_when_stopped_ = true;
+    }
     bool is_running() const noexcept { return running_thread_.load(std::memory_order_acquire) != std::thread::id(); }
     bool is_closed() const noexcept { return closed_; }
     /// Python's BaseEventLoop._check_closed(): the one home of "Event loop is closed"
@@ -271,7 +283,7 @@ private:
 
     std::atomic<std::uint32_t> refs_{1};
     asyncio::EventLoop* owner_;
-    std::unique_ptr<IoBackend> backend_;
+    std::unique_ptr<IoBackend> backend_;  // null once closed (step 5)
     ReadyQueue ready_;
     std::vector<HandleState*> timers_;  // min-heap on (when, seq), each holds a reference
     std::uint64_t timer_seq_ = 0;
@@ -292,6 +304,7 @@ private:
     std::thread::id owner_thread_{};  // last thread that ran the loop (debug checks)
     bool stopping_ = false;
     bool closed_ = false;
+    bool close_when_stopped_ = false;
     std::function<void(asyncio::EventLoop&, const asyncio::ExceptionContext&)> exception_handler_;
 };
 

@@ -32,7 +32,9 @@ struct ThreadPoolOptions {
 ///
 /// Threads are started lazily by submit(), one at a time, and only when no started thread is idle.
 /// Every member is safe to call from any thread. The destructor is shutdown(wait = true): leaving
-/// the scope waits for all submitted calls, as Python's `with` block does.
+/// the scope waits for all submitted calls, as Python's `with` block does. The executor may be
+/// destroyed by one of its own calls (a call holding the last owner of the executor): that worker
+/// is not joined by itself; it finishes, runs what is still queued and then exits, alone.
 ///
 /// Calls run in submission order as workers free up; a worker takes a small batch of calls at
 /// once when many are queued, and an idle worker takes from a busy worker's batch (work stealing),
@@ -58,7 +60,7 @@ protected:
     void enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) override;
 
 private:
-    std::unique_ptr<detail::ThreadPoolCore> core_;
+    std::shared_ptr<detail::ThreadPoolCore> core_;  // shared with the worker threads
 };
 
 }  // namespace nogil::concurrent::futures

@@ -10,7 +10,10 @@
 //      then closes every worker's connection (end of file: the worker returns) and reaps them.
 //   2. terminate(): no new tasks; the manager kills every worker (SIGKILL), reaps them, and fails
 //      every unfinished task with ProcessError ("pool terminated") — nobody waits forever.
-//   3. join(): waits for the manager thread (after 1 or 2; std::invalid_argument otherwise).
+//   3. join(): waits for the manager thread (after 1 or 2; std::invalid_argument otherwise;
+//      std::runtime_error("cannot join current thread") from a completion callback, as Python).
+//   The destructor is 2 then 3, except on the manager thread (a callback dropped the last Pool):
+//   there it is 2 alone, and the manager, which shares the state, finishes it and frees it.
 //   A worker that dies while running a task fails that task with ProcessError (exit code in the
 //   message) and is replaced. If workers keep dying before finishing anything (a throwing
 //   initializer), the pool breaks: every unfinished and future task fails with ProcessError.
@@ -61,7 +64,7 @@ public:
 
 private:
     struct Impl;
-    std::unique_ptr<Impl> impl_;
+    std::shared_ptr<Impl> impl_;  // shared with the manager thread
 };
 
 }  // namespace nogil::multiprocessing::detail
