@@ -10,7 +10,8 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include "abuse/core_testing.hpp"
+
 #include <memory>
 #include <vector>
 
@@ -22,11 +23,7 @@ using namespace std::chrono_literals;
 
 constexpr int kLoops = 100;
 
-std::size_t open_fds() {
-    std::size_t n = 0;
-    for ([[maybe_unused]] auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-    return n;
-}
+using core_testing::open_fds;
 
 asyncio::Coroutine<int> sleep_an_hour() {
     co_await asyncio::sleep(3600);

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "abuse/core_testing.hpp"
+
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -23,22 +25,11 @@ namespace threading = nogil::threading;
 namespace asyncio = nogil::asyncio;
 using namespace std::chrono_literals;
 
-constexpr auto kBound = std::chrono::seconds(60);
+using core_testing::eventually;
+using core_testing::kBound;
 
 int square(int x) { return x * x; }
 
-/// Waits (bounded) until `done()` holds. For what has no signal of its own to wait on: a
-/// thread's exit, a child reaped by a pool that was released on its manager thread (which
-/// cannot wait for its workers there, so it reaps them after the callback returns).
-template <class F>
-bool eventually(F done) {
-    auto deadline = std::chrono::steady_clock::now() + kBound;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::yield();
-    }
-    return true;
-}
 /// An owner released on its own thread must still let that thread end.
 bool threads_back_to(std::size_t baseline) {
     return eventually([&] { return threading::active_count() <= baseline; });

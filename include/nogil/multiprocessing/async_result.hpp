@@ -6,6 +6,7 @@
 // every member is safe from any thread. A failure is kept as a description and the exception
 // object is built by each get() in the calling thread: it never crosses threads.
 
+#include <nogil/detail/futex.hpp>
 #include <nogil/multiprocessing/detail/exception.hpp>
 #include <nogil/errors.hpp>
 
@@ -80,7 +81,8 @@ public:
     template <class Rep, class Period>
     bool wait(std::chrono::duration<Rep, Period> timeout) const {
         std::unique_lock lock(state_->mutex);
-        return state_->cv.wait_for(lock, timeout, [&] { return state_->done; });
+        // Through a deadline: NaN then means "do not wait" (Python's Event.wait), never UB.
+        return state_->cv.wait_until(lock, nogil::detail::deadline_after(timeout), [&] { return state_->done; });
     }
     /// True once the task has finished (either way).
     bool ready() const {

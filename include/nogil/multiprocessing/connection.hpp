@@ -11,6 +11,7 @@
 // Thread safety: send and recv each take an internal lock, so whole messages never interleave;
 // a Connection is a shared handle (copies use the same descriptor, as Python's references do).
 
+#include <nogil/detail/futex.hpp>
 #include <nogil/multiprocessing/detail/fd.hpp>
 #include <nogil/multiprocessing/detail/frame.hpp>
 #include <nogil/detail/serial.hpp>
@@ -68,8 +69,7 @@ public:
     /// True if there is something to receive within `timeout`.
     template <class Rep, class Period>
     bool poll(std::chrono::duration<Rep, Period> timeout) const {
-        return poll_until(std::chrono::steady_clock::now() +
-                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout));
+        return poll_until(nogil::detail::checked_deadline_after(timeout));  // NaN: ValueError, as Python
     }
 
     /// Closes this end (every copy of this handle). Idempotent.

@@ -12,6 +12,7 @@
 // with its type (see exceptions.hpp). A worker that dies fails only the task it was running
 // (ProcessError) and is replaced; nothing waits forever. All members are safe from any thread.
 
+#include <nogil/detail/futex.hpp>
 #include <nogil/multiprocessing/detail/call.hpp>
 #include <nogil/multiprocessing/detail/pool_core.hpp>
 #include <nogil/multiprocessing/detail/worker.hpp>
@@ -69,8 +70,7 @@ public:
     /// (Python's IMapIterator.next(timeout)).
     template <class Rep, class Period>
     R next(std::chrono::duration<Rep, Period> timeout) {
-        return next_until(std::chrono::steady_clock::now() +
-                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout));
+        return next_until(nogil::detail::deadline_after(timeout));  // NaN: do not wait (Python's Condition.wait)
     }
 
     // Filled by the pool's feeder and its completion callbacks (manager thread), read by next().

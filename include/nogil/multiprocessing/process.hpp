@@ -11,6 +11,7 @@
 // handle: copies refer to the same child (as Python's objects are references). All members are
 // safe to call from any thread.
 
+#include <nogil/detail/futex.hpp>
 #include <nogil/multiprocessing/detail/call.hpp>
 #include <nogil/errors.hpp>
 
@@ -76,8 +77,7 @@ public:
     /// Waits at most `timeout`; check exitcode() or is_alive() to know whether it ended.
     template <class Rep, class Period>
     void join(std::chrono::duration<Rep, Period> timeout) {
-        join_until(detail::Deadline(std::chrono::steady_clock::now() +
-                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout)));
+        join_until(detail::Deadline(nogil::detail::checked_deadline_after(timeout)));  // NaN: ValueError, as Python
     }
 
     /// True between start() and the child's end.

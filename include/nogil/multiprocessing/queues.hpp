@@ -49,7 +49,7 @@ public:
     /// Puts `item`, throwing Full if no slot frees up within `timeout`.
     template <class Rep, class Period>
     void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
-        core_->put(nogil::detail::serial::dumps(item), detail::deadline_after(timeout));
+        core_->put(nogil::detail::serial::dumps(item), nogil::detail::checked_deadline_after(timeout));
     }
     void put_nowait(const T& item) { put(item, false); }
 
@@ -60,7 +60,7 @@ public:
     /// Throws Empty if nothing arrives within `timeout`.
     template <class Rep, class Period>
     T get(std::chrono::duration<Rep, Period> timeout) {
-        return decode(core_->get(detail::deadline_after(timeout)));
+        return decode(core_->get(nogil::detail::checked_deadline_after(timeout)));
     }
     T get_nowait() { return get(false); }
 

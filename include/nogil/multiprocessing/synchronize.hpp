@@ -104,7 +104,7 @@ public:
     /// Waits at most `timeout`; returns the flag.
     template <class Rep, class Period>
     bool wait(std::chrono::duration<Rep, Period> timeout) {
-        return wait_until(detail::deadline_after(timeout));
+        return wait_until(nogil::detail::checked_deadline_after(timeout));
     }
 
 private:
@@ -130,7 +130,7 @@ public:
     /// As wait(), at most `timeout`; false if it timed out.
     template <class Rep, class Period>
     bool wait(std::chrono::duration<Rep, Period> timeout) {
-        return wait_until(detail::deadline_after(timeout));
+        return wait_until(nogil::detail::checked_deadline_after(timeout));
     }
     /// Waits until predicate() is true; returns its last value.
     template <class Predicate>
@@ -140,7 +140,7 @@ public:
     }
     template <class Predicate, class Rep, class Period>
     bool wait_for(Predicate predicate, std::chrono::duration<Rep, Period> timeout) {
-        auto deadline = detail::deadline_after(timeout);
+        auto deadline = nogil::detail::checked_deadline_after(timeout);
         bool result = predicate();
         while (!result) {
             if (!wait_until(deadline)) return predicate();
@@ -179,7 +179,7 @@ public:
     int wait();
     template <class Rep, class Period>
     int wait(std::chrono::duration<Rep, Period> timeout) {
-        return wait_until(detail::deadline_after(timeout));
+        return wait_until(nogil::detail::checked_deadline_after(timeout));
     }
     /// Returns the barrier to its empty state; current waiters get BrokenBarrierError.
     void reset();

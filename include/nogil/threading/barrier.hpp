@@ -27,6 +27,7 @@ public:
     template <class Rep, class Period>
     Barrier(long long parties, std::function<void()> action, std::chrono::duration<Rep, Period> timeout)
         : Barrier(parties, std::move(action)) {
+        nogil::detail::check_not_nan(timeout);
         default_timeout_ = timeout;
     }
     Barrier(const Barrier&) = delete;
@@ -42,7 +43,7 @@ public:
     /// As wait(), with this timeout instead of the default one (negative: do not wait).
     template <class Rep, class Period>
     std::size_t wait(std::chrono::duration<Rep, Period> timeout) {
-        return wait_until(detail::wait_deadline(timeout));
+        return wait_until(detail::checked_wait_deadline(timeout));
     }
 
     /// Returns the barrier to its empty, unbroken state. Threads waiting in the current round

@@ -61,7 +61,7 @@ public:
     /// result of predicate(), which is false-like on timeout.
     template <class Predicate, class Rep, class Period>
     auto wait_for(Predicate predicate, std::chrono::duration<Rep, Period> timeout) {
-        const auto deadline = detail::wait_deadline(timeout);
+        const auto deadline = detail::checked_wait_deadline(timeout);
         auto result = predicate();
         while (!result) {
             if (std::chrono::steady_clock::now() >= deadline) break;

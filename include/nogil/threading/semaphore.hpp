@@ -32,7 +32,7 @@ public:
     template <class Rep, class Period>
     bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
         if (!blocking) throw std::invalid_argument("can't specify timeout for non-blocking acquire");
-        return acquire_until(detail::wait_deadline(timeout));
+        return acquire_until(detail::checked_wait_deadline(timeout));
     }
     /// Same as acquire(true, timeout).
     template <class Rep, class Period>

@@ -107,7 +107,7 @@ public:
     /// call is_alive() afterwards, or use the result here: true if the thread has ended.
     template <class Rep, class Period>
     bool join(std::chrono::duration<Rep, Period> timeout) {
-        return join_until(detail::wait_deadline(timeout));
+        return join_until(detail::checked_wait_deadline(timeout));
     }
 
     /// Whether the thread has started and its target has not yet returned.

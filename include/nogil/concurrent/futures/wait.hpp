@@ -270,7 +270,8 @@ auto as_completed(R&& fs) {
 template <std::ranges::input_range R, class Rep, class Period>
 auto as_completed(R&& fs, std::chrono::duration<Rep, Period> timeout) {
     using T = typename std::ranges::range_value_t<R>::value_type;
-    return AsCompleted<T>(detail::distinct_futures<T>(fs), nogil::detail::deadline_after(timeout));
+    // NaN: std::invalid_argument (Python's as_completed polls forever on it).
+    return AsCompleted<T>(detail::distinct_futures<T>(fs), nogil::detail::checked_deadline_after(timeout));
 }
 
 }  // namespace nogil::concurrent::futures

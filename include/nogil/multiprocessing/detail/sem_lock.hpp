@@ -24,7 +24,7 @@ public:
     /// where it is a ValueError.
     template <class Rep, class Period>
     bool acquire(std::chrono::duration<Rep, Period> timeout) {
-        return self().acquire_until(deadline_after(timeout));
+        return self().acquire_until(nogil::detail::checked_deadline_after(timeout));
     }
     /// Lockable: acquire() — blocks until acquired.
     void lock() { self().acquire(); }

@@ -17,15 +17,24 @@ using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 /// negative timeout are ValueErrors; anything else becomes a deadline.
 template <class Rep, class Period>
 std::chrono::steady_clock::time_point lock_deadline(bool blocking, std::chrono::duration<Rep, Period> timeout) {
+    nogil::detail::check_not_nan(timeout);  // Python converts the timeout first
     if (!blocking) throw std::invalid_argument("can't specify a timeout for a non-blocking call");
     if (timeout < timeout.zero()) throw std::invalid_argument("timeout value must be a non-negative number");
     return nogil::detail::deadline_after(timeout);
 }
 
-/// Condition/Event/Semaphore/Barrier rules: a negative timeout means "do not wait" as in Python.
+/// Condition.wait/Event.wait rules: a negative or NaN timeout means "do not wait", as in Python.
 template <class Rep, class Period>
 std::chrono::steady_clock::time_point wait_deadline(std::chrono::duration<Rep, Period> timeout) noexcept {
     return nogil::detail::deadline_after(timeout);
+}
+
+/// Semaphore.acquire, Condition.wait_for, Barrier.wait, Thread.join: negative means "do not
+/// wait"; NaN is std::invalid_argument (Python raises ValueError in Thread.join; its Semaphore,
+/// wait_for and Barrier spin forever on NaN, which we do not copy).
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point checked_wait_deadline(std::chrono::duration<Rep, Period> timeout) {
+    return nogil::detail::checked_deadline_after(timeout);
 }
 
 }  // namespace nogil::threading::detail
