@@ -90,6 +90,10 @@ void Process::init(const ProcessOptions& options, std::function<detail::EncodedC
 }
 
 void Process::start() {
+    // Python's _cleanup() in start(): forget the children seen to have ended, so that a program
+    // that starts processes without ever calling active_children() (a pool replacing its
+    // workers) does not keep every ended child's descriptors.
+    (void)active_children();
     start_locked();
     register_child(state_);  // after releasing the state's lock: active_children() locks registry, then states
 }

@@ -35,6 +35,17 @@ inline std::size_t open_fds() {
     return n;
 }
 
+/// What each open fd refers to, one per line (for a failure message).
+inline std::string describe_fds() {
+    std::string text;
+    for (auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        auto target = std::filesystem::read_symlink(entry.path(), ec);
+        text += entry.path().filename().string() + " -> " + (ec ? "?" : target.string()) + "\n";
+    }
+    return text;
+}
+
 /// Resident set size of this process, in bytes.
 inline std::size_t rss_bytes() {
     std::ifstream statm("/proc/self/statm");

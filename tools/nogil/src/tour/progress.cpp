@@ -1,6 +1,7 @@
 #include "progress.hpp"
 
 #include <fmt/format.h>
+#include <watchdog/watchdog.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -11,6 +12,17 @@ namespace nogil_tool {
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
+namespace {
+// A step still running after 120 s (NOGIL_WATCHDOG_SECONDS) gets every thread's stack printed:
+// a hung step leaves its cause on stderr. Never destroyed: a forked child that exits must not
+// join a thread it does not have.
+nogil_watchdog::StepWatchdog& step_watchdog() {
+    static auto* dog = new nogil_watchdog::StepWatchdog;
+    return *dog;
+}
+const std::chrono::seconds step_limit = nogil_watchdog::limit_from_environment(std::chrono::seconds(120));
+}  // namespace
+
 Progress::Progress(int total, bool terminal)
     : total_(total), terminal_(terminal), start_(std::chrono::steady_clock::now()) {}
 
@@ -19,6 +31,7 @@ Progress::~Progress() { finish(); }
 void Progress::begin(const std::string& label) {
     ++done_;
     label_ = label;
+    step_watchdog().begin("tour step " + label, step_limit);
     draw();
 }
 
@@ -51,6 +64,7 @@ void Progress::draw() {
 void Progress::finish() {
     if (finished_) return;
     finished_ = true;
+    step_watchdog().end();
     if (terminal_) {
         fmt::print(stderr, "\r\033[K");
         std::fflush(stderr);
