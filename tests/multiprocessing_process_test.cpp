@@ -241,6 +241,10 @@ TEST_P(ProcessTest, StartFromSeveralThreadsAtOnce) {
     // registered the library's atexit handler while the launcher forked another child, which then
     // found glibc's exit-handler lock taken (1 run in ~15 as a fresh process, as ctest runs it).
     // The handler is now registered before the first fork.
+    // Under ASan it also hung in ASan's own allocator (no fork handlers in g++ 12's libasan): the
+    // starting threads allocate and exit while the launcher forks. That cannot be fixed from the
+    // library, so that build skips this combination, saying why.
+    MP_SKIP_IF_ASAN_FORK_BESIDE_ALLOCATING_THREADS();
     constexpr int n = 4;
     std::vector<mp::Process> procs;
     for (int i = 0; i < n; ++i) procs.emplace_back(exit_with, 10 + i, options());

@@ -118,13 +118,15 @@ TEST(ReleasedByOwnThread, PoolCallbackDropsTheLastPool) {
 
 TEST(ReleasedByOwnThread, TimerFunctionDropsTheLastTimer) {
     std::size_t baseline = threading::active_count();
-    threading::Event dropped;
+    threading::Event started, dropped;
     auto timer = std::make_shared<std::unique_ptr<threading::Timer>>();
-    *timer = std::make_unique<threading::Timer>(0ms, [timer, &dropped] {
+    *timer = std::make_unique<threading::Timer>(0ms, [timer, &started, &dropped] {
+        started.wait();  // the caller is done with the handle (start() has returned)
         timer->reset();
         dropped.set();
     });
     (*timer)->start();
+    started.set();
     ASSERT_TRUE(dropped.wait(kBound));
     EXPECT_TRUE(threads_back_to(baseline));
 }
