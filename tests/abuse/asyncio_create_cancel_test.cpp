@@ -1,5 +1,5 @@
-// Attack: create and cancel tasks by the hundred thousand (the attack used 1 M; scaled so that
-// the sanitizer builds take seconds). What must hold: every task ends cancelled, the loop holds
+// Attack: create and cancel tasks by the ten thousand (the attack used 1 M; scaled so that each
+// build takes seconds: a cancellation costs two C++ exceptions, about 25 us in release). What must hold: every task ends cancelled, the loop holds
 // no task, timer or fd afterwards, and memory does not grow from one round to the next (what a
 // round allocates, the next one reuses).
 #include <nogil/asyncio.hpp>
@@ -17,9 +17,9 @@ using core_testing::open_fds;
 using core_testing::rss_bytes;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int kTasks = 10'000;
+constexpr int kTasks = 5'000;
 #else
-constexpr int kTasks = 200'000;
+constexpr int kTasks = 30'000;
 #endif
 constexpr int kRounds = 3;
 // ASan holds freed memory in its quarantine (256 MB) and TSan keeps shadow and history, so the
