@@ -121,28 +121,45 @@ TEST(ExecutorMap, BuffersizeBoundsIntakeAndWorksOnAnInfiniteRange) {
 }
 
 TEST(ExecutorMap, LeavingEarlyCancelsCallsNotStarted) {
-    cf::Future<void> blocker;
-    std::vector<int> ran;
+    cf::ThreadPoolExecutor pool(1);
+    std::latch gate(1), started(1);
+    auto block = pool.submit([&] {
+        started.count_down();
+        gate.wait();
+    });
+    started.wait();
+    std::atomic<int> calls{0};
     {
-        cf::ThreadPoolExecutor pool(1);
-        std::latch gate(1), started(1);
-        auto block = pool.submit([&] {
-            started.count_down();
-            gate.wait();
-        });
-        started.wait();
-        std::atomic<int> calls{0};
-        {
-            std::vector<int> items(20, 1);
-            auto results = pool.map([&](int x) {
-                calls.fetch_add(1);
-                return x;
-            }, items);
-        }  // dropped without reading: every call is cancelled before the worker gets to it
-        gate.count_down();
-        pool.shutdown();
-        EXPECT_EQ(calls.load(), 0);
-    }
+        std::vector<int> items(20, 1);
+        auto results = pool.map([&](int x) {
+            calls.fetch_add(1);
+            return x;
+        }, items);
+        auto it = results.begin();  // the iteration has begun: leaving it cancels what is left
+        (void)it;
+    }  // every call is cancelled before the worker gets to it
+    gate.count_down();
+    pool.shutdown();
+    EXPECT_EQ(calls.load(), 0);
+}
+
+TEST(ExecutorMap, ResultsNeverIteratedStillRun) {
+    cf::ThreadPoolExecutor pool(1);
+    std::latch gate(1), started(1);
+    auto block = pool.submit([&] {
+        started.count_down();
+        gate.wait();
+    });
+    started.wait();
+    std::atomic<int> calls{0};
+    std::vector<int> items(20, 1);
+    pool.map([&](int x) {  // for its effects, as `ex.map(f, xs)` in Python
+        calls.fetch_add(1);
+        return x;
+    }, items);
+    gate.count_down();
+    pool.shutdown();
+    EXPECT_EQ(calls.load(), 20);
 }
 
 TEST(ExecutorMap, VoidFunction) {

@@ -17,6 +17,8 @@
 //      after shutdown(wait = false).
 //   5. With wait: join every worker except the calling thread (a call may shut its own pool down).
 //      Later and concurrent calls find the work done; the destructor is shutdown(wait = true).
+// At program exit (exit.hpp) a pool still alive is shut down as by shutdown(wait = true); a
+// submit that finds its queue closed by exit throws "... after interpreter shutdown".
 // A failing initializer breaks the pool the same way (steps 1, 2 failing the futures with
 // BrokenThreadPool, 4); submit() then throws BrokenThreadPool.
 //
@@ -34,6 +36,7 @@
 
 #include <nogil/concurrent/futures/thread_pool.hpp>
 #include <nogil/detail/futex.hpp>
+#include "concurrent/futures/detail/exit.hpp"
 #include "concurrent/futures/detail/injection_queue.hpp"
 #include <nogil/threading/thread.hpp>
 
@@ -122,7 +125,7 @@ struct alignas(64) Worker {
     std::atomic<std::size_t> local_size{0};  // hint for thieves and idle checks, written under lock
 };
 
-class ThreadPoolCore {
+class ThreadPoolCore final : public ExitParticipant {
 public:
     ThreadPoolCore(ThreadPoolOptions options) : options_(std::move(options)) {
         if (options_.max_workers) {
@@ -142,13 +145,21 @@ public:
 
     ~ThreadPoolCore() { shutdown(true, false); }
 
+    void shutdown_at_exit() noexcept override {
+        closed_at_exit_.store(true, std::memory_order_seq_cst);
+        shutdown(true, false);
+    }
+
     int max_workers() const noexcept { return max_workers_; }
     std::size_t thread_count() const noexcept { return started_.load(std::memory_order_acquire); }
 
     void enqueue(Item* item) {
-        if (!queue_.push(item)) {
+        if (exiting() || !queue_.push(item)) {
             if (broken_.load(std::memory_order_acquire)) throw BrokenThreadPool(broken_message_);
-            throw std::runtime_error("cannot schedule new futures after shutdown");
+            // Python's order: the pool's own shutdown first, then the interpreter's.
+            if (queue_.closed() && !closed_at_exit_.load(std::memory_order_seq_cst))
+                throw std::runtime_error("cannot schedule new futures after shutdown");
+            throw std::runtime_error(kSubmitAfterExit);
         }
         adjust_thread_count();
         wake_one_if_none_spinning();
@@ -464,6 +475,8 @@ private:
     std::vector<threading::Thread> threads_;  // guarded by spawn_mutex_
     bool no_more_threads_ = false;            // guarded by spawn_mutex_
 
+    std::atomic<bool> closed_at_exit_{false};  // set before exit closes the queue
+
     std::mutex broken_mutex_;
     std::atomic<bool> broken_{false};
     std::string broken_message_;  // written once, before broken_ is set (release)
@@ -474,7 +487,9 @@ private:
 ThreadPoolExecutor::ThreadPoolExecutor() : ThreadPoolExecutor(ThreadPoolOptions{}) {}
 ThreadPoolExecutor::ThreadPoolExecutor(int max_workers) : ThreadPoolExecutor(ThreadPoolOptions{.max_workers = max_workers}) {}
 ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
-    : core_(std::make_unique<detail::ThreadPoolCore>(std::move(options))) {}
+    : core_(std::make_shared<detail::ThreadPoolCore>(std::move(options))) {
+    if (!detail::register_for_exit(core_)) core_->shutdown_at_exit();  // made while the program exits
+}
 ThreadPoolExecutor::~ThreadPoolExecutor() { core_->shutdown(true, false); }
 
 void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }

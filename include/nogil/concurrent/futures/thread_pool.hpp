@@ -32,7 +32,10 @@ struct ThreadPoolOptions {
 ///
 /// Threads are started lazily by submit(), one at a time, and only when no started thread is idle.
 /// Every member is safe to call from any thread. The destructor is shutdown(wait = true): leaving
-/// the scope waits for all submitted calls, as Python's `with` block does.
+/// the scope waits for all submitted calls, as Python's `with` block does. A pool still alive at
+/// program exit (main returning, std::exit) is shut down the same way, so exit waits for the
+/// calls submitted to it; a submit after exit has begun throws std::runtime_error("cannot
+/// schedule new futures after interpreter shutdown"), as in Python.
 ///
 /// Calls run in submission order as workers free up; a worker takes a small batch of calls at
 /// once when many are queued, and an idle worker takes from a busy worker's batch (work stealing),
@@ -58,7 +61,7 @@ protected:
     void enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) override;
 
 private:
-    std::unique_ptr<detail::ThreadPoolCore> core_;
+    std::shared_ptr<detail::ThreadPoolCore> core_;  // shared with program exit's hook (weakly)
 };
 
 }  // namespace nogil::concurrent::futures

@@ -1,9 +1,11 @@
 // ProcessPoolCore: see include/nogil/concurrent/futures/detail/process_pool_core.hpp for the design, the
 // breakage rule and the numbered shutdown protocol.
 
-#include <nogil/multiprocessing/detail/frame.hpp>
+#include "concurrent/futures/detail/exit.hpp"
 #include "multiprocessing/detail/futex.hpp"
+
 #include <nogil/concurrent/futures/detail/process_pool_core.hpp>
+#include <nogil/multiprocessing/detail/frame.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/process.hpp>
 
@@ -128,8 +130,9 @@ void fail(Task& task, const std::exception_ptr& error) {
 
 }  // namespace
 
-struct ProcessPoolCore::Impl {
+struct ProcessPoolCore::Impl final : ExitParticipant {
     ProcessPoolSettings settings;
+    bool closed_at_exit = false;  // under mutex: program exit shut the pool down (exit.hpp)
 
     // Shared (under mutex): the queue, the workers' pipelines, their sockets' write side.
     mutable std::mutex mutex;
@@ -164,6 +167,26 @@ struct ProcessPoolCore::Impl {
         char one = 1;
         [[maybe_unused]] auto n = ::write(wake_write.get(), &one, 1);
     }
+
+    void shutdown_pool(bool wait, bool cancel_futures, bool at_exit = false) {
+        std::deque<Task> cancelled;
+        {
+            std::lock_guard lock(mutex);
+            if (at_exit && !shutdown) closed_at_exit = true;
+            shutdown = true;
+            if (cancel_futures) cancelled.swap(pending);
+        }
+        for (auto& task : cancelled) {
+            task.future->cancel();
+            release(task);
+        }
+        notify();
+        if (!wait) return;
+        std::lock_guard lock(join_mutex);
+        if (manager.joinable() && manager.get_id() != std::this_thread::get_id()) manager.join();
+    }
+
+    void shutdown_at_exit() noexcept override { shutdown_pool(true, false, true); }
 
     // ---- dispatch (any thread, holding mutex) --------------------------------------------------
 
@@ -454,13 +477,15 @@ struct ProcessPoolCore::Impl {
             answered.swap(handed_over);
         }
         for (auto& w : all) w->process.kill();
-        auto error = std::make_exception_ptr(BrokenProcessPool(broken_future_message));
+        // Each future gets an exception object of its own: one shared object would be thrown
+        // by several threads at once, and a catcher that changes it would change it for all.
+        auto error = [] { return std::make_exception_ptr(BrokenProcessPool(broken_future_message)); };
         for (auto& w : all) {
             w->conn.close();
             w->process.join();
-            for (auto& task : w->inflight) fail(task, error);
+            for (auto& task : w->inflight) fail(task, error());
         }
-        for (auto& task : queued) fail(task, error);
+        for (auto& task : queued) fail(task, error());
         // Computed before the breakage: their results stand. Last, so that a callback of theirs
         // that waits for another future of the pool finds it failed already.
         deliver(answered);
@@ -647,6 +672,10 @@ ProcessPoolCore::ProcessPoolCore(ProcessPoolSettings settings) : impl_(std::make
     impl_->wake.reset(ends[0]);
     impl_->wake_write.reset(ends[1]);
     impl_->manager = std::thread([impl = impl_] { impl->run(); });
+    if (!register_for_exit(impl_)) {  // made while the program exits
+        std::lock_guard lock(impl_->mutex);
+        impl_->shutdown = impl_->closed_at_exit = true;
+    }
 }
 
 ProcessPoolCore::~ProcessPoolCore() {
@@ -669,7 +698,7 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
     bool wake_manager = false;
     {
         std::unique_lock lock(s.mutex);
-        if (!s.started && s.broken.empty() && !s.shutdown) {
+        if (!s.started && s.broken.empty() && !s.shutdown && !exiting()) {
             // The first submit starts the workers and waits for them (Python starts a fork
             // pool's processes in its first submit too): a fork() then happens while this
             // thread is parked, not allocating, so the child cannot inherit a lock it held.
@@ -679,11 +708,13 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
             lock.lock();
             s.launched_cv.wait(lock, [&] { return s.launched; });
         }
-        if (!s.broken.empty() || s.shutdown) {
+        bool refused_at_exit = s.closed_at_exit || (!s.shutdown && exiting());
+        if (!s.broken.empty() || s.shutdown || refused_at_exit) {
             std::string broken = s.broken;
             lock.unlock();
             future->release();
             if (!broken.empty()) throw BrokenProcessPool(broken);
+            if (refused_at_exit) throw std::runtime_error(kSubmitAfterExit);
             throw std::runtime_error("cannot schedule new futures after shutdown");
         }
         s.pending.push_back(Task{s.next_id++, future, deliver, std::move(call), 0});
@@ -699,23 +730,7 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
     if (wake_manager) s.notify();
 }
 
-void ProcessPoolCore::shutdown(bool wait, bool cancel_futures) {
-    Impl& s = *impl_;
-    std::deque<Task> cancelled;
-    {
-        std::lock_guard lock(s.mutex);
-        s.shutdown = true;
-        if (cancel_futures) cancelled.swap(s.pending);
-    }
-    for (auto& task : cancelled) {
-        task.future->cancel();
-        release(task);
-    }
-    s.notify();
-    if (!wait) return;
-    std::lock_guard lock(s.join_mutex);
-    if (s.manager.joinable() && s.manager.get_id() != std::this_thread::get_id()) s.manager.join();
-}
+void ProcessPoolCore::shutdown(bool wait, bool cancel_futures) { impl_->shutdown_pool(wait, cancel_futures); }
 
 void ProcessPoolCore::signal_workers(int signal) {
     shutdown(false, true);
