@@ -24,8 +24,10 @@ using namespace std::chrono_literals;
 
 constexpr auto kBound = std::chrono::seconds(60);
 
-long ipow(long base, long exp) {
-    long r = 1;
+// pow(i, i) for i < 40 exceeds 64 bits: Python's integers grow, here the product wraps (unsigned,
+// so defined) identically in the worker and in the expected values.
+unsigned long ipow(unsigned long base, unsigned long exp) {
+    unsigned long r = 1;
     while (exp-- > 0) r *= base;
     return r;
 }
@@ -41,9 +43,9 @@ int divide(int a, int b) {
 int raise_runtime_error(int) { throw std::runtime_error("123"); }
 std::string to_str(int x) { return std::to_string(x); }
 
-std::vector<long> expected_pows(long n) {
-    std::vector<long> v;
-    for (long i = 0; i < n; ++i) v.push_back(ipow(i, i));
+std::vector<unsigned long> expected_pows(unsigned long n) {
+    std::vector<unsigned long> v;
+    for (unsigned long i = 0; i < n; ++i) v.push_back(ipow(i, i));
     return v;
 }
 
@@ -57,7 +59,7 @@ protected:
 // executor.py: ExecutorTest.test_submit (process pool)
 TEST_P(ProcessPoolExecutorTest, test_submit) {
     cf::ProcessPoolExecutor executor(options(5));
-    EXPECT_EQ(executor.submit(ipow, 2L, 8L).result(kBound), 256);
+    EXPECT_EQ(executor.submit(ipow, 2UL, 8UL).result(kBound), 256u);
 }
 
 // executor.py: ExecutorTest.test_map_exception (process pool, chunks: the failing chunk's other
@@ -119,7 +121,7 @@ TEST_P(ProcessPoolExecutorTest, test_killed_child) {
     while ((pids = executor.worker_pids()).empty()) std::this_thread::yield();
     ::kill(pids.front(), SIGTERM);
     EXPECT_THROW(future.result(kBound), cf::BrokenProcessPool);
-    EXPECT_THROW(executor.submit(ipow, 2L, 8L), cf::BrokenProcessPool);
+    EXPECT_THROW(executor.submit(ipow, 2UL, 8UL), cf::BrokenProcessPool);
 }
 
 // test_process_pool.py: ProcessPoolExecutorTest.test_broken_process_pool_traceback — a
@@ -146,7 +148,7 @@ TEST_P(ProcessPoolExecutorTest, test_broken_process_pool_traceback) {
 // test_process_pool.py: ProcessPoolExecutorTest.test_map_chunksize
 TEST_P(ProcessPoolExecutorTest, test_map_chunksize) {
     cf::ProcessPoolExecutor executor(options(5));
-    auto range40 = std::views::iota(0L, 40L);
+    auto range40 = std::views::iota(0UL, 40UL);
     auto ref = expected_pows(40);
     for (int chunksize : {6, 50, 40}) {
         EXPECT_EQ(to_vector(executor.map(ipow, range40, range40, cf::MapOptions{.chunksize = chunksize})), ref);
