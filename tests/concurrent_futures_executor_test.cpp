@@ -120,30 +120,34 @@ TEST(ExecutorMap, BuffersizeBoundsIntakeAndWorksOnAnInfiniteRange) {
     EXPECT_LE(submitted_calls.load(), 100 + 4 + 1);
 }
 
-TEST(ExecutorMap, LeavingEarlyCancelsCallsNotStarted) {
-    cf::Future<void> blocker;
-    std::vector<int> ran;
+// Submits 20 calls through map() behind a call that blocks the only worker, drops the range
+// (after begin() if `begin`), unblocks the worker, and returns how many of the 20 ran.
+int calls_run_after_dropping_map(bool begin) {
+    cf::ThreadPoolExecutor pool(1);
+    std::latch gate(1), started(1);
+    auto block = pool.submit([&] {
+        started.count_down();
+        gate.wait();
+    });
+    started.wait();
+    std::atomic<int> calls{0};
     {
-        cf::ThreadPoolExecutor pool(1);
-        std::latch gate(1), started(1);
-        auto block = pool.submit([&] {
-            started.count_down();
-            gate.wait();
-        });
-        started.wait();
-        std::atomic<int> calls{0};
-        {
-            std::vector<int> items(20, 1);
-            auto results = pool.map([&](int x) {
-                calls.fetch_add(1);
-                return x;
-            }, items);
-        }  // dropped without reading: every call is cancelled before the worker gets to it
-        gate.count_down();
-        pool.shutdown();
-        EXPECT_EQ(calls.load(), 0);
+        std::vector<int> items(20, 1);
+        auto results = pool.map([&](int x) {
+            calls.fetch_add(1);
+            return x;
+        }, items);
+        if (begin) (void)results.begin();  // the iteration has begun: leaving it cancels what is left
     }
+    gate.count_down();
+    pool.shutdown();
+    return calls.load();
 }
+
+TEST(ExecutorMap, LeavingEarlyCancelsCallsNotStarted) { EXPECT_EQ(calls_run_after_dropping_map(true), 0); }
+
+// `ex.map(f, xs)` for its effects, as in Python: a range never begun cancels nothing.
+TEST(ExecutorMap, ResultsNeverIteratedStillRun) { EXPECT_EQ(calls_run_after_dropping_map(false), 20); }
 
 TEST(ExecutorMap, VoidFunction) {
     cf::ThreadPoolExecutor pool(2);

@@ -125,8 +125,8 @@ TEST(Queue, CloseForbidsPut) {
     q.put(1);
     q.close();
     EXPECT_THROW(q.put(2), std::invalid_argument);
-    q.join_thread();
-    EXPECT_EQ(q.get(kBound), 1);  // what was put before close() was flushed
+    q.join_thread();  // what was put before close() was flushed
+    EXPECT_THROW(q.get(kBound), std::invalid_argument);  // Python: ValueError("Queue ... is closed")
 }
 
 }  // namespace

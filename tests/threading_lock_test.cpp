@@ -74,10 +74,14 @@ TEST(Lock, TimeoutArgumentsAreCheckedLikePython) {
     }
     EXPECT_THROW(lock.acquire(true, std::chrono::duration<double>(-1.0)), std::invalid_argument);
     EXPECT_FALSE(lock.locked());
-    // Huge timeouts saturate instead of overflowing.
-    EXPECT_TRUE(lock.acquire(std::chrono::duration<double>(1e300)));
+    // Up to TIMEOUT_MAX is accepted; beyond it is Python's OverflowError.
+    EXPECT_TRUE(lock.acquire(nogil::threading::TIMEOUT_MAX));
     lock.release();
-    EXPECT_TRUE(lock.acquire(std::chrono::hours::max()));
+    EXPECT_THROW(lock.acquire(std::chrono::duration<double>(1e300)), nogil::OverflowError);
+    EXPECT_THROW(lock.acquire(std::chrono::hours::max()), nogil::OverflowError);
+    EXPECT_FALSE(lock.locked());
+    // std::chrono's TimedLockable keeps the standard's meaning: saturate.
+    EXPECT_TRUE(lock.try_lock_for(std::chrono::hours::max()));
     lock.release();
     EXPECT_TRUE(lock.acquire(0s));
     EXPECT_FALSE(lock.acquire(0s));

@@ -86,6 +86,13 @@ private:
     std::vector<std::exception_ptr> exceptions_;
 };
 
+/// Python's OverflowError: a number too large for the call, e.g. a threading timeout above
+/// threading::TIMEOUT_MAX.
+class OverflowError : public std::overflow_error {
+public:
+    explicit OverflowError(const std::string& message) : std::overflow_error(message) {}
+};
+
 /// Python's OSError: carries errno as a std::error_code.
 class OSError : public std::system_error {
 public:
@@ -99,6 +106,13 @@ public:
 class FileNotFoundError : public OSError {
 public:
     explicit FileNotFoundError(const std::string& what = "") : OSError(ENOENT, what) {}
+};
+
+/// Python's FileExistsError (an OSError with errno EEXIST): e.g. creating a SharedMemory whose
+/// name is taken.
+class FileExistsError : public OSError {
+public:
+    explicit FileExistsError(const std::string& what = "") : OSError(EEXIST, what) {}
 };
 
 /// Python's ProcessLookupError (an OSError with errno ESRCH): signalling a process that is gone.
@@ -164,6 +178,21 @@ public:
 class ProcessError : public std::runtime_error {
 public:
     explicit ProcessError(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// multiprocessing.BufferTooShort: Connection::recv_bytes_into was given a buffer too small for
+/// the message. The message is consumed; message() holds it whole (Python's e.args[0]).
+class BufferTooShort : public ProcessError {
+public:
+    explicit BufferTooShort(std::string message_bytes)
+        : ProcessError("BufferTooShort: the message (" + std::to_string(message_bytes.size()) +
+                       " bytes) does not fit in the buffer"),
+          message_(std::move(message_bytes)) {}
+    /// The message that was received, whole.
+    const std::string& message() const noexcept { return message_; }
+
+private:
+    std::string message_;
 };
 
 /// An exception thrown in a child process whose type the parent cannot rebuild (neither a standard
@@ -260,6 +289,7 @@ using nogil::BrokenBarrierError;
 
 namespace multiprocessing {
 using nogil::BrokenBarrierError;
+using nogil::BufferTooShort;
 using nogil::EOFError;
 using nogil::ProcessError;
 using nogil::RemoteError;

@@ -1,6 +1,7 @@
 #include <nogil/multiprocessing/connection.hpp>
 
 #include <cerrno>
+#include <cstring>
 #include <sys/socket.h>
 
 namespace nogil::multiprocessing {
@@ -25,7 +26,7 @@ int Connection::fileno() const {
 
 int Connection::fileno_checked() const {
     int fd = fileno();
-    if (fd < 0) throw std::runtime_error("handle is closed");
+    if (fd < 0) throw OSError(EBADF, "handle is closed");
     return fd;
 }
 
@@ -39,13 +40,13 @@ void Connection::close() {
 }
 
 void Connection::send_frame(detail::FrameKind kind, std::string_view bytes, std::span<const detail::UniqueFd> fds) {
-    if (!writable_) throw std::runtime_error("connection is read-only");
+    if (!writable_) throw OSError(EBADF, "connection is read-only");
     std::lock_guard lock(impl_->send_mutex);
     detail::send_frame(fileno_checked(), kind, bytes, fds);
 }
 
 detail::Frame Connection::recv_frame(std::optional<detail::FrameKind> expected) {
-    if (!readable_) throw std::runtime_error("connection is write-only");
+    if (!readable_) throw OSError(EBADF, "connection is write-only");
     std::lock_guard lock(impl_->recv_mutex);
     std::optional<detail::Frame> frame = detail::recv_frame(fileno_checked());
     if (!frame) throw EOFError("Connection.recv: the other end is closed");
@@ -70,8 +71,16 @@ std::string Connection::recv_bytes(std::optional<std::size_t> maxlength) {
     return std::move(frame.bytes);
 }
 
+std::size_t Connection::recv_bytes_into(std::span<std::byte> buffer, std::size_t offset) {
+    if (offset > buffer.size()) throw std::invalid_argument("recv_bytes_into: offset too large");
+    detail::Frame frame = recv_frame(std::nullopt);
+    if (frame.bytes.size() > buffer.size() - offset) throw BufferTooShort(std::move(frame.bytes));
+    std::memcpy(buffer.data() + offset, frame.bytes.data(), frame.bytes.size());
+    return frame.bytes.size();
+}
+
 bool Connection::poll_until(std::chrono::steady_clock::time_point deadline) const {
-    if (!readable_) throw std::runtime_error("connection is write-only");
+    if (!readable_) throw OSError(EBADF, "connection is write-only");
     return detail::wait_readable(fileno_checked(), deadline);
 }
 

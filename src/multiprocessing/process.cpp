@@ -3,6 +3,7 @@
 #include <nogil/multiprocessing/detail/frame.hpp>
 #include "multiprocessing/detail/resource_tracker.hpp"
 #include <nogil/multiprocessing/process.hpp>
+#include "threading/detail/atexit.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -55,6 +56,9 @@ Children& children() { return detail::process_singleton<Children>(); }  // the e
 void exit_handler() {
     Children& c = children();
     if (c.owner_pid != ::getpid()) return;  // a forked child inherited the handler
+    // Python's order: threading._shutdown (executors finish their work, non-daemon threads are
+    // joined) before multiprocessing's _exit_function; a process pool's workers are needed there.
+    threading::detail::shutdown();
     for (auto& p : active_children())
         if (p.daemon()) p.terminate();
     for (auto& p : active_children()) p.join();

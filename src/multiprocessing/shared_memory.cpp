@@ -61,6 +61,8 @@ SharedMemory::SharedMemory(std::optional<std::string> name, bool create, std::si
         fd = ::shm_open(impl_->posix_name.c_str(), flags | O_CLOEXEC, 0600);
         if (fd >= 0) break;
         if (errno == EEXIST && !name && attempt < 16) continue;  // random name collision: retry
+        if (errno == ENOENT) throw FileNotFoundError("No such file or directory: '" + impl_->posix_name + "'");
+        if (errno == EEXIST) throw FileExistsError("File exists: '" + impl_->posix_name + "'");
         throw OSError(errno, "SharedMemory '" + impl_->name + "'");
     }
     detail::UniqueFd owned(fd);
@@ -98,7 +100,10 @@ void SharedMemory::close() {
 
 void SharedMemory::unlink() {
     untrack_name(impl_->posix_name);  // harmless for a name this program did not create
-    if (::shm_unlink(impl_->posix_name.c_str()) != 0) throw OSError(errno, "SharedMemory.unlink '" + impl_->name + "'");
+    if (::shm_unlink(impl_->posix_name.c_str()) != 0) {
+        if (errno == ENOENT) throw FileNotFoundError("No such file or directory: '" + impl_->posix_name + "'");
+        throw OSError(errno, "SharedMemory.unlink '" + impl_->name + "'");
+    }
 }
 
 }  // namespace nogil::multiprocessing::shared_memory

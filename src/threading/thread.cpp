@@ -5,9 +5,12 @@
 //  3. bootstrap() records ident/native_id, publishes itself as current_thread(), sets `started`,
 //     runs the target (an escaping exception goes to excepthook), destroys the target and the
 //     thread's local<T> values, leaves the registry, and sets `finished` as its last act.
-//  4. join() waits for `finished`. At normal program exit an atexit hook joins every non-daemon
-//     thread still registered (repeatedly, since they may start more), like threading._shutdown.
+//  4. join() waits for `finished`. At normal program exit an atexit hook runs the functions
+//     other modules registered with detail::register_atexit (executors waiting for their work),
+//     then joins every non-daemon thread still registered (repeatedly, since they may start
+//     more), like threading._shutdown.
 
+#include "threading/detail/atexit.hpp"
 #include <nogil/threading/event.hpp>
 #include <nogil/threading/local.hpp>
 #include <nogil/threading/lock.hpp>
@@ -132,8 +135,31 @@ ThreadState& current_state() {
     }
     return *current_raw;
 }
-// threading._shutdown: join non-daemon threads until none is left, then mark the main thread ended.
+// Python's _threading_atexits. Never destroyed: read by the exit hook after static destruction began.
+struct AtExitFunctions {
+    std::mutex mutex;
+    std::vector<std::function<void()>> functions;  // guarded by mutex
+    bool shutting_down = false;                    // guarded by mutex
+};
+AtExitFunctions& atexit_functions() {
+    static AtExitFunctions* const instance = new AtExitFunctions;
+    return *instance;
+}
+
+// threading._shutdown: run the registered atexit functions (newest first), then join non-daemon
+// threads until none is left, then mark the main thread ended. Once: the std::atexit hook and
+// multiprocessing's exit handler (which must run after it, as Python's finalization orders them)
+// both call it.
 void join_non_daemon_threads_at_exit() {
+    static std::atomic<bool> ran{false};
+    if (ran.exchange(true)) return;
+    std::vector<std::function<void()>> functions;
+    {
+        std::lock_guard guard(atexit_functions().mutex);
+        atexit_functions().shutting_down = true;
+        functions.swap(atexit_functions().functions);
+    }
+    for (auto it = functions.rbegin(); it != functions.rend(); ++it) (*it)();
     // Not current_state(): std::exit has already destroyed the calling thread's thread_locals.
     const ThreadState* self = current_raw;
     for (;;) {
@@ -182,6 +208,19 @@ void install_exit_hook_once() {
     static std::once_flag once;
     std::call_once(once, [] { std::atexit(join_non_daemon_threads_at_exit); });
 }
+
+}  // namespace
+
+void detail::shutdown() { join_non_daemon_threads_at_exit(); }
+
+void detail::register_atexit(std::function<void()> fn) {
+    install_exit_hook_once();
+    std::lock_guard guard(atexit_functions().mutex);
+    if (atexit_functions().shutting_down) throw std::runtime_error("can't register atexit after shutdown");
+    atexit_functions().functions.push_back(std::move(fn));
+}
+
+namespace {
 
 void report_hook_failure(const ExceptHookArgs& args) {
     std::fputs("Exception in threading.excepthook:\n", stderr);

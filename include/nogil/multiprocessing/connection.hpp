@@ -35,7 +35,7 @@ public:
     Connection(detail::UniqueFd fd, bool readable, bool writable);
 
     /// Sends one value. Compile error (in words) if T is not serializable. Throws OSError
-    /// (EPIPE) if the other end is closed, std::runtime_error if this end is closed or read-only.
+    /// (EPIPE) if the other end is closed, OSError (EBADF) if this end is closed or read-only.
     template <class T>
     void send(const T& obj) {
         static_assert(nogil::detail::serial::Serializable<T>,
@@ -61,8 +61,18 @@ public:
     void send_bytes(std::span<const std::byte> buf) {
         send_bytes(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
     }
-    /// Receives one message as bytes. Throws EOFError at end, OSError(EMSGSIZE) if longer than maxlength.
+    /// Receives one message as bytes. Throws EOFError at end, OSError(EMSGSIZE) if longer than
+    /// maxlength. On the wrong end of a one-way Pipe, or once closed, every call throws OSError
+    /// (EBADF), as Python's "connection is write-only" / "handle is closed".
     std::string recv_bytes(std::optional<std::size_t> maxlength = std::nullopt);
+
+    /// Receives one message into buffer[offset, ...) and returns its length in bytes. If it does
+    /// not fit, throws BufferTooShort holding the whole message (it is consumed, as in Python).
+    /// An offset beyond the buffer is std::invalid_argument ("offset too large"), checked first.
+    std::size_t recv_bytes_into(std::span<std::byte> buffer, std::size_t offset = 0);
+    std::size_t recv_bytes_into(std::span<char> buffer, std::size_t offset = 0) {
+        return recv_bytes_into(std::as_writable_bytes(buffer), offset);
+    }
 
     /// True if there is something to receive (or the other end closed) right now.
     bool poll() const { return poll_until(std::chrono::steady_clock::now()); }

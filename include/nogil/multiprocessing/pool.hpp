@@ -82,10 +82,10 @@ public:
         std::size_t chunks_created = 0;
         std::size_t chunks_completed = 0;
         std::size_t next_chunk = 0;       // ordered: the chunk to read from next
-        using Error = std::optional<detail::RemoteException>;
+        using Error = std::exception_ptr;  // a task's exception rebuilt, or the input's own
         std::map<std::size_t, std::pair<std::deque<R>, Error>> arrived;  // ordered: by chunk
         std::deque<R> ready;                          // unordered: items in arrival order
-        std::deque<detail::RemoteException> errors;   // unordered: failures in arrival order
+        std::deque<std::exception_ptr> errors;        // unordered: failures in arrival order
 
         void created(std::size_t chunk, bool last) {
             {
@@ -111,7 +111,7 @@ public:
                                                                         std::make_move_iterator(values.end())),
                                                           std::move(error)));
                 } else if (error) {
-                    errors.push_back(std::move(*error));
+                    errors.push_back(std::move(error));
                 } else {
                     for (auto& v : values) ready.push_back(std::move(v));
                 }
@@ -172,10 +172,10 @@ private:
                 if (it != s.arrived.end()) {
                     auto& [values, error] = it->second;
                     if (error) {
-                        auto failure = std::move(*error);
+                        auto failure = std::move(error);
                         s.arrived.erase(it);
                         ++s.next_chunk;
-                        std::rethrow_exception(detail::rebuild_exception(failure));
+                        std::rethrow_exception(failure);
                     }
                     R value = std::move(values.front());
                     values.pop_front();
@@ -190,7 +190,7 @@ private:
                 if (!s.errors.empty()) {
                     auto error = std::move(s.errors.front());
                     s.errors.pop_front();
-                    std::rethrow_exception(detail::rebuild_exception(error));
+                    std::rethrow_exception(error);
                 }
                 if (!s.ready.empty()) {
                     R value = std::move(s.ready.front());
@@ -460,7 +460,7 @@ private:
             std::lock_guard lock(mutex);
             while (!done && in_flight < window) {
                 std::vector<Arg> items;
-                std::optional<detail::RemoteException> failure;
+                std::exception_ptr failure;  // the input's own exception, with its type
                 bool last = false;
                 try {
                     if (!position) position.emplace(std::ranges::begin(view));
@@ -470,7 +470,7 @@ private:
                     }
                     last = *position == std::ranges::end(view);
                 } catch (...) {
-                    failure = detail::capture_current_exception();
+                    failure = std::current_exception();
                 }
                 if (!failure && items.empty()) {
                     done = true;
@@ -478,14 +478,15 @@ private:
                     return;
                 }
                 std::size_t index = next_index++;
-                done = last || failure.has_value();
+                done = last || failure != nullptr;
                 state->created(index, done);
                 if (!failure) {
                     auto call = detail::encode_call(&detail::map_chunk<Fn, Arg>, fn, items);
                     auto on_done = [self = this->shared_from_this(), index](detail::TaskOutcome& outcome) {
                         std::optional<std::vector<R>> part;
                         auto error = decode(outcome, part);
-                        self->state->complete(index, part ? std::move(*part) : std::vector<R>{}, std::move(error));
+                        self->state->complete(index, part ? std::move(*part) : std::vector<R>{},
+                                              error ? detail::rebuild_exception(*error) : nullptr);
                         self->finished_one();
                     };
                     try {
@@ -495,7 +496,7 @@ private:
                         continue;
                     } catch (...) {
                         if (caller && index == 0) throw;  // imap on a closed pool: Python's ValueError
-                        failure = detail::capture_current_exception();
+                        failure = std::current_exception();
                         done = true;
                     }
                 }

@@ -68,7 +68,8 @@ public:
     int qsize() const { return core_->qsize(); }
     bool empty() const { return core_->empty(); }
     bool full() const { return core_->full(); }
-    /// This process will put no more; its feeder exits after flushing.
+    /// This process will put no more; its feeder exits after flushing. In this process, put()
+    /// and get() then throw std::invalid_argument("Queue is closed") (Python's ValueError).
     void close() { core_->close(); }
     /// After close(): waits until this process's buffered items are written.
     void join_thread() { core_->join_thread(); }

@@ -29,8 +29,9 @@ namespace nogil::multiprocessing::shared_memory {
 class SharedMemory {
 public:
     /// create: a new block of `size` bytes (> 0), named `name` or a random "psm_..." name; throws
-    /// OSError(EEXIST) if the name is taken. !create: attaches to `name` (OSError(ENOENT) if
-    /// missing); std::invalid_argument for a missing name or a zero size on create.
+    /// FileExistsError (an OSError, EEXIST) if the name is taken. !create: attaches to `name`
+    /// (FileNotFoundError, ENOENT, if missing); std::invalid_argument for a missing name or a
+    /// zero size on create. As Python's.
     explicit SharedMemory(std::optional<std::string> name = std::nullopt, bool create = false, std::size_t size = 0,
                           bool track = true);
 
@@ -102,7 +103,7 @@ public:
     };
 
     /// Creates a new block (named `name`, or a random "psm_..." name) holding `sequence`. Throws
-    /// as SharedMemory's constructor does (OSError(EEXIST) for a taken name).
+    /// as SharedMemory's constructor does (FileExistsError for a taken name).
     explicit ShareableList(const std::vector<Item>& sequence, std::optional<std::string> name = std::nullopt);
 
     /// Python's ShareableList(name=name): attaches to an existing list. Throws OSError(ENOENT) if

@@ -37,7 +37,7 @@ public:
     /// Blocks the calling thread at most `timeout` (negative: not at all); returns true if the
     /// flag was set (or set() was called while this thread waited), false on timeout.
     template <class Rep, class Period>
-    bool wait(std::chrono::duration<Rep, Period> timeout) noexcept {
+    bool wait(std::chrono::duration<Rep, Period> timeout) {
         return wait_until(detail::wait_deadline(timeout));
     }
 

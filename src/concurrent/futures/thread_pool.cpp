@@ -22,6 +22,8 @@
 // executor may therefore be destroyed anywhere, also by one of its own calls dropping the last
 // owner of the executor: that worker skips joining itself (step 5), finishes the call, runs
 // whatever is still queued, and frees the core when it leaves, on its own thread.
+// At program exit (exit.hpp) a pool still alive is shut down as by shutdown(wait = true); a
+// submit that finds its queue closed by exit throws "... after interpreter shutdown".
 // A failing initializer breaks the pool the same way (steps 1, 2 failing the futures with
 // BrokenThreadPool, 4); submit() then throws BrokenThreadPool.
 //
@@ -39,6 +41,7 @@
 
 #include <nogil/concurrent/futures/thread_pool.hpp>
 #include <nogil/detail/futex.hpp>
+#include "concurrent/futures/detail/exit.hpp"
 #include "concurrent/futures/detail/injection_queue.hpp"
 #include <nogil/threading/thread.hpp>
 
@@ -127,7 +130,7 @@ struct alignas(64) Worker {
     std::atomic<std::size_t> local_size{0};  // hint for thieves and idle checks, written under lock
 };
 
-class ThreadPoolCore : public std::enable_shared_from_this<ThreadPoolCore> {
+class ThreadPoolCore final : public ExitParticipant, public std::enable_shared_from_this<ThreadPoolCore> {
 public:
     ThreadPoolCore(ThreadPoolOptions options) : options_(std::move(options)) {
         if (options_.max_workers) {
@@ -147,13 +150,21 @@ public:
 
     ~ThreadPoolCore() { shutdown(true, false); }
 
+    void shutdown_at_exit() noexcept override {
+        closed_at_exit_.store(true, std::memory_order_seq_cst);
+        shutdown(true, false);
+    }
+
     int max_workers() const noexcept { return max_workers_; }
     std::size_t thread_count() const noexcept { return started_.load(std::memory_order_acquire); }
 
     void enqueue(Item* item) {
-        if (!queue_.push(item)) {
+        if (exiting() || !queue_.push(item)) {
             if (broken_.load(std::memory_order_acquire)) throw BrokenThreadPool(broken_message_);
-            throw std::runtime_error("cannot schedule new futures after shutdown");
+            // Python's order: the pool's own shutdown first, then the interpreter's.
+            if (queue_.closed() && !closed_at_exit_.load(std::memory_order_seq_cst))
+                throw std::runtime_error("cannot schedule new futures after shutdown");
+            throw std::runtime_error(kSubmitAfterExit);
         }
         adjust_thread_count();
         wake_one_if_none_spinning();
@@ -472,6 +483,8 @@ private:
     std::vector<threading::Thread> threads_;  // guarded by spawn_mutex_
     bool no_more_threads_ = false;            // guarded by spawn_mutex_
 
+    std::atomic<bool> closed_at_exit_{false};  // set before exit closes the queue
+
     std::mutex broken_mutex_;
     std::atomic<bool> broken_{false};
     std::string broken_message_;  // written once, before broken_ is set (release)
@@ -482,7 +495,9 @@ private:
 ThreadPoolExecutor::ThreadPoolExecutor() : ThreadPoolExecutor(ThreadPoolOptions{}) {}
 ThreadPoolExecutor::ThreadPoolExecutor(int max_workers) : ThreadPoolExecutor(ThreadPoolOptions{.max_workers = max_workers}) {}
 ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
-    : core_(std::make_shared<detail::ThreadPoolCore>(std::move(options))) {}
+    : core_(std::make_shared<detail::ThreadPoolCore>(std::move(options))) {
+    if (!detail::register_for_exit(core_)) core_->shutdown_at_exit();  // made while the program exits
+}
 ThreadPoolExecutor::~ThreadPoolExecutor() { core_->shutdown(true, false); }
 
 void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }

@@ -84,6 +84,10 @@ void QueueCore::feed() {
 }
 
 Frame QueueCore::get(Deadline deadline) {
+    {
+        std::lock_guard lock(feeder_mutex_);
+        if (closed_) throw std::invalid_argument("Queue is closed");
+    }
     bool locked = deadline ? rlock_.acquire(left(deadline)) : rlock_.acquire();
     if (!locked) throw queue::Empty();
     std::optional<Frame> frame;

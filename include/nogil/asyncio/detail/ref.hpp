@@ -46,9 +46,3 @@ private:
 };
 
 }  // namespace nogil::asyncio::detail
-
-namespace nogil::asyncio {
-/// Inside nogil::asyncio, `detail::` names the asyncio machinery (nogil::asyncio::detail), which
-/// lives in its own namespace so its names never meet other modules' details.
-namespace detail = ::nogil::asyncio::detail;
-}  // namespace nogil::asyncio

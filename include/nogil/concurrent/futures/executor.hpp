@@ -22,7 +22,8 @@ namespace nogil::concurrent::futures {
 /// Python's keyword arguments of Executor.map.
 struct MapOptions {
     /// Time allowed for the whole iteration, measured from the call to map(); TimeoutError when
-    /// a result is not ready by then (that future is cancelled, as in Python).
+    /// a result is not ready by then: that call and every later one not yet started are
+    /// cancelled and the iteration ends, as in Python.
     std::optional<std::chrono::duration<double>> timeout;
     /// Items per task; must be ≥ 1. Thread pools run one item per task (as Python's do); process
     /// pools send chunks.
@@ -69,8 +70,12 @@ public:
 
     /// Python's map: calls fn on the items of the ranges taken in step (as zip does, stopping at the
     /// shortest) and returns an input range of the results in order. Without a buffersize every
-    /// call is submitted now; with one, at most `buffersize` ahead of the consumer. An exception of
-    /// call k is thrown when result k is read; leaving the range early cancels calls not started.
+    /// call is submitted now and runs whether or not the results are read (`ex.map(f, xs);` runs
+    /// f on every item); with one, at most `buffersize` ahead of the consumer. An exception of
+    /// call k is thrown when result k is read, and ends the iteration: the later calls not yet
+    /// started are cancelled and the range is at its end (Python's generator finishes). A timeout
+    /// does the same to the late call and every later one. Leaving the range after begin()
+    /// cancels the calls not started.
     template <class F, std::ranges::input_range... Rs>
         requires(sizeof...(Rs) >= 1 && std::invocable<std::decay_t<F>&, std::ranges::range_reference_t<Rs>...>)
     auto map(F&& fn, Rs&&... ranges) {
@@ -130,6 +135,7 @@ struct MapState {
 private:
     void fetch() {
         if (current) return;
+        if (queue.pending.empty()) throw std::out_of_range("StopIteration: map() has no result left");
         queue.refill();
         auto& f = queue.pending.front();
         try {
@@ -140,8 +146,7 @@ private:
                 current.emplace(queue.result_of(f));
             }
         } catch (...) {
-            f.cancel();
-            queue.pending.pop_front();
+            queue.end();  // Python's _result_or_cancel, then the generator's `finally`
             throw;
         }
     }

@@ -92,8 +92,9 @@ public:
     /// Items travel in tasks of options.chunksize (batching is what makes map fast); without a
     /// buffersize every chunk is submitted now, with one at most `buffersize` chunks ahead of the
     /// consumer (the ranges are then read lazily). A chunk's exception is thrown when its first
-    /// result is read; timeout counts from the call to map(). Leaving the range early cancels
-    /// the chunks not yet started.
+    /// result is read and ends the iteration (later chunks not started are cancelled); timeout
+    /// counts from the call to map() and does the same. The calls run even if the results are
+    /// never read; leaving the range after begin() cancels the chunks not yet started.
     template <class F, std::ranges::input_range... Rs>
         requires(sizeof...(Rs) >= 1)
     auto map(F&& fn, Rs&&... ranges) {
@@ -212,6 +213,7 @@ private:
                 current = queue.result_of(f);
             } catch (...) {
                 f.cancel();
+                queue.end();  // the iteration ends, as Python's generator does
                 current.clear();
                 index = 0;
                 throw;

@@ -34,7 +34,10 @@ struct ThreadPoolOptions {
 /// Every member is safe to call from any thread. The destructor is shutdown(wait = true): leaving
 /// the scope waits for all submitted calls, as Python's `with` block does. The executor may be
 /// destroyed by one of its own calls (a call holding the last owner of the executor): that worker
-/// is not joined by itself; it finishes, runs what is still queued and then exits, alone.
+/// is not joined by itself; it finishes, runs what is still queued and then exits, alone. A pool
+/// still alive at program exit (main returning, std::exit) is shut down the same way, so exit
+/// waits for the calls submitted to it; a submit after exit has begun throws std::runtime_error("cannot
+/// schedule new futures after interpreter shutdown"), as in Python.
 ///
 /// Calls run in submission order as workers free up; a worker takes a small batch of calls at
 /// once when many are queued, and an idle worker takes from a busy worker's batch (work stealing),
@@ -60,7 +63,7 @@ protected:
     void enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) override;
 
 private:
-    std::shared_ptr<detail::ThreadPoolCore> core_;  // shared with the worker threads
+    std::shared_ptr<detail::ThreadPoolCore> core_;  // shared with the worker threads and (weakly) program exit's hook
 };
 
 }  // namespace nogil::concurrent::futures

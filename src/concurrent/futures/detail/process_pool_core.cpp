@@ -3,6 +3,24 @@
 
 namespace nogil::concurrent::futures::detail {
 
+void ProcessPoolCore::Impl::shutdown_pool(bool wait, bool cancel_futures, bool at_exit) {
+    std::deque<Task> cancelled;
+    {
+        std::lock_guard lock(mutex);
+        if (at_exit && !shutdown) closed_at_exit = true;
+        shutdown = true;
+        if (cancel_futures) cancelled.swap(pending);
+    }
+    for (auto& task : cancelled) {
+        task.future->cancel();
+        release(task);
+    }
+    notify();
+    if (!wait) return;
+    std::lock_guard lock(join_mutex);
+    if (manager.joinable() && manager.get_id() != std::this_thread::get_id()) manager.join();
+}
+
 void ProcessPoolCore::Impl::dispatch_locked(bool idle_only) {
     while (!pending.empty()) {
         Worker* target = nullptr;
@@ -82,6 +100,10 @@ ProcessPoolCore::ProcessPoolCore(ProcessPoolSettings settings) : impl_(std::make
     impl_->wake.reset(ends[0]);
     impl_->wake_write.reset(ends[1]);
     impl_->manager = std::thread([impl = impl_] { impl->run(); });
+    if (!register_for_exit(impl_)) {  // made while the program exits
+        std::lock_guard lock(impl_->mutex);
+        impl_->shutdown = impl_->closed_at_exit = true;
+    }
 }
 
 ProcessPoolCore::~ProcessPoolCore() {
@@ -104,7 +126,7 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
     bool wake_manager = false;
     {
         std::unique_lock lock(s.mutex);
-        if (!s.started && s.broken.empty() && !s.shutdown) {
+        if (!s.started && s.broken.empty() && !s.shutdown && !exiting()) {
             // The first submit starts the workers and waits for them (Python starts a fork
             // pool's processes in its first submit too): a fork() then happens while this
             // thread is parked, not allocating, so the child cannot inherit a lock it held.
@@ -114,11 +136,13 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
             lock.lock();
             s.launched_cv.wait(lock, [&] { return s.launched; });
         }
-        if (!s.broken.empty() || s.shutdown) {
+        bool refused_at_exit = s.closed_at_exit || (!s.shutdown && exiting());
+        if (!s.broken.empty() || s.shutdown || refused_at_exit) {
             std::string broken = s.broken;
             lock.unlock();
             future->release();
             if (!broken.empty()) throw BrokenProcessPool(broken);
+            if (refused_at_exit) throw std::runtime_error(kSubmitAfterExit);
             throw std::runtime_error("cannot schedule new futures after shutdown");
         }
         s.pending.push_back(Impl::Task{s.next_id++, future, deliver, std::move(call), 0});
@@ -134,23 +158,7 @@ void ProcessPoolCore::submit(FutureStateBase* future, DeliverFn deliver, Encoded
     if (wake_manager) s.notify();
 }
 
-void ProcessPoolCore::shutdown(bool wait, bool cancel_futures) {
-    Impl& s = *impl_;
-    std::deque<Impl::Task> cancelled;
-    {
-        std::lock_guard lock(s.mutex);
-        s.shutdown = true;
-        if (cancel_futures) cancelled.swap(s.pending);
-    }
-    for (auto& task : cancelled) {
-        task.future->cancel();
-        Impl::release(task);
-    }
-    s.notify();
-    if (!wait) return;
-    std::lock_guard lock(s.join_mutex);
-    if (s.manager.joinable() && s.manager.get_id() != std::this_thread::get_id()) s.manager.join();
-}
+void ProcessPoolCore::shutdown(bool wait, bool cancel_futures) { impl_->shutdown_pool(wait, cancel_futures); }
 
 void ProcessPoolCore::signal_workers(int signal) {
     shutdown(false, true);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <nogil/multiprocessing/detail/frame.hpp>
+#include "concurrent/futures/detail/exit.hpp"
 #include "multiprocessing/detail/futex.hpp"
 #include <nogil/concurrent/futures/detail/process_pool_core.hpp>
 #include <nogil/errors.hpp>
@@ -40,7 +41,7 @@ using ::nogil::multiprocessing::detail::wait_any_readable;
 using ::nogil::detail::UniqueFd;
 namespace serial = ::nogil::detail::serial;
 
-struct ProcessPoolCore::Impl {
+struct ProcessPoolCore::Impl final : ExitParticipant {
     static constexpr const char* broken_pool_message =
         "A child process terminated abruptly, the process pool is not usable anymore";
     static constexpr const char* broken_future_message =
@@ -131,6 +132,7 @@ struct ProcessPoolCore::Impl {
 
 
     ProcessPoolSettings settings;
+    bool closed_at_exit = false;  // under mutex: program exit shut the pool down (exit.hpp)
 
     // Shared (under mutex): the queue, the workers' pipelines, their sockets' write side.
     mutable std::mutex mutex;
@@ -165,6 +167,9 @@ struct ProcessPoolCore::Impl {
         char one = 1;
         [[maybe_unused]] auto n = ::write(wake_write.get(), &one, 1);
     }
+
+    void shutdown_pool(bool wait, bool cancel_futures, bool at_exit = false);
+    void shutdown_at_exit() noexcept override { shutdown_pool(true, false, true); }
 
     // ---- dispatch (any thread, holding mutex) --------------------------------------------------
 

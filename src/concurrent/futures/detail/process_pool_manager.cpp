@@ -34,13 +34,15 @@ void ProcessPoolCore::Impl::break_pool(const std::string& why) {
         answered.swap(handed_over);
     }
     for (auto& w : all) w->process.kill();
-    auto error = std::make_exception_ptr(BrokenProcessPool(broken_future_message));
+    // Each future gets an exception object of its own: one shared object would be thrown
+    // by several threads at once, and a catcher that changes it would change it for all.
+    auto error = [] { return std::make_exception_ptr(BrokenProcessPool(broken_future_message)); };
     for (auto& w : all) {
         w->conn.close();
         w->process.join();
-        for (auto& task : w->inflight) fail(task, error);
+        for (auto& task : w->inflight) fail(task, error());
     }
-    for (auto& task : queued) fail(task, error);
+    for (auto& task : queued) fail(task, error());
     // Computed before the breakage: their results stand. Last, so that a callback of theirs
     // that waits for another future of the pool finds it failed already.
     deliver(answered);

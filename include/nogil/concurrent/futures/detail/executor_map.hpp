@@ -86,8 +86,21 @@ struct MapQueue {
     MapQueue() = default;
     MapQueue(const MapQueue&) = delete;
     MapQueue& operator=(const MapQueue&) = delete;
+    bool iterating = false;  // begin() was called: Python's generator has started
+
     ~MapQueue() {
-        for (auto& f : pending) f.cancel();  // Python's generator `finally`
+        // Python's generator `finally` runs only once the generator has started: a map() whose
+        // results are never iterated still runs every call it submitted (`ex.map(f, xs);`).
+        if (iterating) end();
+    }
+
+    /// Ends the iteration, as Python's generator does when a result raised (the call's exception
+    /// or TimeoutError) or the consumer left: the calls not yet started are cancelled, no more
+    /// are submitted, and no result is left.
+    void end() noexcept {
+        for (auto& f : pending) f.cancel();
+        pending.clear();
+        submit_next = nullptr;
     }
 
     /// Starts a map(): sets the deadline, then submits every call now, or with a buffersize only
@@ -123,8 +136,9 @@ struct MapQueue {
 /// The range a map() returns: an input range, read once, in order, by one thread at a time. The
 /// work is State's: `value_type take()` waits for the current result and moves it out (throwing
 /// its call's exception, or TimeoutError), `void advance()` steps past it (consuming it even if
-/// it was not taken), `bool done()` is true once no result is left. Destroying the range destroys
-/// the state, which cancels the calls not yet started.
+/// it was not taken), `bool done()` is true once no result is left. A result that throws ends
+/// the iteration (State calls queue.end()). Destroying the range after begin() cancels the calls
+/// not yet started; a range never begun leaves them to run, as Python's unstarted generator does.
 template <class State>
 class MapRange {
 public:
@@ -152,7 +166,11 @@ public:
     };
 
     explicit MapRange(std::unique_ptr<State> state) : state_(std::move(state)) {}
-    iterator begin() { return iterator(state_.get()); }
+    /// Starts the iteration: from now on, destroying the range cancels the calls not started.
+    iterator begin() {
+        state_->queue.iterating = true;
+        return iterator(state_.get());
+    }
     std::default_sentinel_t end() const noexcept { return {}; }
 
 private:
