@@ -1,4 +1,4 @@
-// The behaviour Queue, LifoQueue and PriorityQueue share (detail/queue_base.hpp), run for each of
+// The behaviour Queue, LifoQueue and PriorityQueue share (queue/detail/base.hpp), run for each of
 // them, after CPython's Lib/test/test_queue.py (BaseQueueTestMixin and the 3.13 shutdown tests).
 #include <nogil/queue.hpp>
 

@@ -135,7 +135,7 @@ public:
     /// Stops run_forever() after the current iteration (or after the next one if not running).
     void stop() noexcept { core_->stop(); }
     /// Drops everything scheduled and destroys the frames of pending tasks (see the close
-    /// protocol in detail/asyncio_loop_core.hpp). Throws RuntimeError if running.
+    /// protocol in detail/loop_core.hpp). Throws RuntimeError if running.
     void close() { core_->close(); }
     bool is_running() const noexcept { return core_->is_running(); }
     bool is_closed() const noexcept { return core_->is_closed(); }

@@ -20,7 +20,7 @@
 // while waiting leaves the queue at once and its co_await throws CancelledError; a wake-up given
 // to a waiter that is cancelled before it runs is passed on to the next waiter (the lock, the
 // semaphore unit, the notification), so a cancellation never loses one. Machinery:
-// detail/asyncio_waitqueue.hpp.
+// detail/waitqueue.hpp.
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/detail/waitqueue.hpp>

@@ -11,7 +11,7 @@
 // waits until the server is closed and every client connection is gone.
 //
 // Each accepted connection runs client_connected_cb(reader, writer) as its own task. See
-// detail/asyncio_socket_server.hpp for the accept loop and error reporting.
+// detail/socket_server.hpp for the accept loop and error reporting.
 //
 // Resumption: wait_closed() and serve_forever() are resumed by the loop one turn after the
 // event. Cancelling serve_forever() closes the server and throws CancelledError (Python 3.12

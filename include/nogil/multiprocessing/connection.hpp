@@ -6,7 +6,7 @@
 //   a.send(std::vector<int>{1, 2, 3});
 //   auto reply = a.recv<std::string>();
 //
-// Values are framed (mp_frame.hpp) and serialized with cereal (API.md rule 5). A peer that writes
+// Values are framed (multiprocessing/detail/frame.hpp) and serialized with cereal (API.md rule 5). A peer that writes
 // garbage, a frame cut short, or an oversized length is reported as an exception, never misread.
 // Thread safety: send and recv each take an internal lock, so whole messages never interleave;
 // a Connection is a shared handle (copies use the same descriptor, as Python's references do).

@@ -6,11 +6,12 @@
 //   mp::shared_memory::SharedMemory other(shm.name());              // attach (any process)
 //   other.close(); shm.close(); shm.unlink();
 //
-// POSIX shared memory (/dev/shm). As in Python, the name outlives every handle until unlink().
-// With track (the default, Python 3.13's `track=True`), the name is registered with the program's
-// resource tracker (detail/mp_resource_tracker.hpp), which unlinks whatever is still registered
-// once the program and all its children are gone, killed or not: /dev/shm is left clean. A SharedMemory is a shared
-// handle; serializing it sends its name (the child attaches by name).
+// POSIX shared memory (/dev/shm). As in Python, the name outlives every handle until unlink(). With
+// track (the default, Python 3.13's `track=True`), the name is registered with the program's
+// resource tracker (src/multiprocessing/detail/resource_tracker.hpp), which unlinks whatever is
+// still registered once the program and all its children are gone, killed or not: /dev/shm is left
+// clean. A SharedMemory is a shared handle; serializing it sends its name (the child attaches by
+// name).
 
 #include <nogil/detail/serial.hpp>
 #include <nogil/errors.hpp>

@@ -122,6 +122,17 @@ struct alignas(64) Worker {
     std::atomic<std::size_t> local_size{0};  // hint for thieves and idle checks, written under lock
 };
 
+// The core's fields, grouped by what guards them (declared at the end of the class):
+//   no lock, fixed after construction: options_, max_workers_, workers_ (the slots; each
+//       Worker's `local` batch is guarded by that Worker's own `lock`).
+//   queue_'s consumer end: take_lock_ (a SpinLock) — every pop from the injection queue, by a
+//       worker taking a batch or by take_all_queued(). Pushes take no lock (one CAS).
+//   spawn_mutex_: threads_, no_more_threads_ (and the start of a thread: started_ is stored
+//       under it, read without it).
+//   broken_mutex_: the one transition to broken — broken_message_ is written once under it,
+//       before broken_ is set (release); readers load broken_ (acquire) without the lock.
+//   atomics, no lock (the idle protocol; see worker_main and wake_one_if_none_spinning):
+//       spinning_, sleepers_, wake_epoch_ (the futex word), started_, idle_tokens_.
 class ThreadPoolCore {
 public:
     ThreadPoolCore(ThreadPoolOptions options) : options_(std::move(options)) {

@@ -11,7 +11,7 @@
 // be serializable (API.md rule 5): checked at compile time, with messages in words. A task's
 // exception reaches result() with its type (multiprocessing/exceptions.hpp). A worker that dies
 // breaks the pool: what was pending or running fails with BrokenProcessPool, later submits throw
-// it. Every member is safe to call from any thread. Design: detail/mp_process_pool_core.hpp.
+// it. Every member is safe to call from any thread. Design: detail/process_pool_core.hpp.
 
 #include <nogil/concurrent/futures/executor.hpp>
 #include <nogil/concurrent/futures/future.hpp>

@@ -10,12 +10,12 @@
 // each worker holds (in order: a worker answers in the order it was asked), so a response that
 // is not the one expected is garbage and is not trusted.
 //
-// Transport: each worker has a shared-memory channel (two rings, mp_process_pool_channel.hpp)
-// next to its socket. Batches travel through the rings; the socket carries what the rings cannot
+// Transport: each worker has a shared-memory channel (two rings, process_pool_channel.hpp) next to
+// its socket. Batches travel through the rings; the socket carries what the rings cannot
 // (descriptors, messages above a quarter of a ring) and tells of the worker's end. A worker spins
-// briefly for its next request before sleeping on a futex (adaptively: Spinner); the manager
-// sleeps in poll() and is woken through its eventfd. Wake-ups are paid only when the other side
-// announced that it sleeps.
+// briefly for its next request before sleeping on a futex (adaptively: Spinner); the manager sleeps
+// in poll() and is woken through its wake-up pipe (a pipe, not an eventfd: see Impl::wake).
+// Wake-ups are paid only when the other side announced that it sleeps.
 //
 // Who does what:
 //   - submit() (any thread) queues the task and, when a worker has room in its pipeline, writes
