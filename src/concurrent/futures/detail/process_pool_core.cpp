@@ -128,6 +128,12 @@ void fail(Task& task, const std::exception_ptr& error) {
 
 }  // namespace
 
+// Impl's fields by what guards them (lock order: `reading` before `mutex`, never the reverse):
+//   fixed after construction: settings, wake, wake_write; manager (joined under join_mutex).
+//   `mutex`: pending, next_id, shutdown, broken, started, launched (+ launched_cv), handed_over,
+//       each Worker's requests ring, garbage flag and pipeline; `workers` (changed under both).
+//   `reading`: manager_asleep, helper_spinner, the response rings; `workers` (under both).
+//   manager thread only: worker_counter.
 struct ProcessPoolCore::Impl {
     ProcessPoolSettings settings;
 

@@ -40,6 +40,9 @@
 // callback may shut the pool down. A done callback runs on the manager thread and must not wait
 // for another future of the pool without a timeout: nobody reads answers while it runs (help()
 // does nothing there), as in Python, where such a wait deadlocks the management thread.
+// Pinned by tests/concurrent_futures_process_pool_test.cpp: ProcessPoolHelpingWaiter.
+// DoneCallbacksRunOnTheManagerNotOnTheWaiter, CallbackWaitingForAnotherFutureTimesOut,
+// CallbackMayShutDownAndDestroyThePool.
 //
 // Breakage (Python's terminate_broken): a worker that exits when not asked to (killed, _exit,
 // crash, a failing initializer) or speaks garbage breaks the pool: every worker is killed and
@@ -49,12 +52,18 @@
 // Shutdown protocol (shutdown(wait, cancel_futures)):
 //   1. Under the lock: from here on submit() throws "cannot schedule new futures after shutdown";
 //      with cancel_futures, every task not yet sent to a worker is cancelled.
+//      (tests: ProcessPoolExecutor.SubmitAfterShutdownThrows, CancelFuturesCancelsWhatWasNotSent)
 //   2. The manager keeps dispatching and reading until nothing is pending or in flight, then
 //      sends each worker the stop request, closes its connection and reaps it, and returns.
 //      A death during this phase breaks the pool as above, so shutdown never hangs on it.
+//      (tests: ProcessPoolExecutor.ShutdownWithoutWaitStillRunsTheTasks,
+//      ProcessPoolDeadlock.PendingFuturesFailTooAndShutdownReturns)
 //   3. With wait: join the manager thread (unless called on it, from a done callback).
+//      (tests: ProcessPoolExecutor.ShutdownWaitFinishesEverything,
+//      ProcessPoolHelpingWaiter.CallbackMayShutDownAndDestroyThePool)
 //   terminate_workers()/kill_workers() are shutdown(false, true) plus SIGTERM/SIGKILL to every
 //   worker: the manager then sees the deaths and fails what was in flight (Python 3.14).
+//   (tests: ProcessPoolDeadlock.KillWorkersFailsTheRunningTask, TerminateWorkersFailsTheRunningTask)
 
 #include <nogil/concurrent/futures/detail/future_state.hpp>
 #include <nogil/multiprocessing/detail/call.hpp>
