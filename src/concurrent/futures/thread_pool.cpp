@@ -19,6 +19,11 @@
 //      Later and concurrent calls find the work done; the destructor is shutdown(wait = true).
 // A failing initializer breaks the pool the same way (steps 1, 2 failing the futures with
 // BrokenThreadPool, 4); submit() then throws BrokenThreadPool.
+// Each step is pinned by a test in tests/concurrent_futures_thread_pool_test.cpp that names it:
+// step 1 ThreadPoolExecutor.SubmitAfterShutdownThrows; 2 ShutdownCancelFutures; 3
+// ShutdownWithoutAnyThreadRunsQueuedWork; 4 QueuedWorkStillRunsAfterShutdownWithoutWait; 5
+// DestructorWaitsForAll and ACallMayShutItsOwnPoolDown; the broken pool
+// FailingInitializerBreaksThePool; all of them at once StressSubmitCancelResultShutdown.
 //
 // Scheduling: submit() pushes onto the injection queue (detail/injection_queue.hpp: one
 // compare-and-swap, no lock) and wakes a sleeping worker only when no worker is awake and looking
