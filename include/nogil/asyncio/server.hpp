@@ -27,6 +27,7 @@
 
 namespace nogil::asyncio {
 
+/// Thread safety: loop thread only; client callbacks run as tasks on the loop's thread.
 class Server {
 public:
     /// Stops listening and closes the listening sockets; clients keep running. Idempotent.

@@ -27,6 +27,8 @@
 
 namespace nogil::multiprocessing::shared_memory {
 
+/// Thread safety: every member may be called from any thread at once (the handle's state is under a
+/// lock). The bytes of buf() are shared memory: concurrent writers need a Lock.
 class SharedMemory {
 public:
     /// create: a new block of `size` bytes (> 0), named `name` or a random "psm_..." name; throws
@@ -79,6 +81,9 @@ using Bytes = std::vector<std::byte>;
 /// slot, or a reader racing a writer, must hold a multiprocessing Lock. The layout is nogil's own
 /// (Python processes cannot attach to it). The list is a handle: copies share the mapping; it is
 /// serialized as its name (a child attaches).
+///
+/// Thread safety: see above: readers and writers of one slot racing each other must hold a
+/// multiprocessing Lock.
 class ShareableList {
 public:
     /// One item: None, int, float, bool, str, bytes.
