@@ -7,6 +7,11 @@
 //     thread's local<T> values, leaves the registry, and sets `finished` as its last act.
 //  4. join() waits for `finished`. At normal program exit an atexit hook joins every non-daemon
 //     thread still registered (repeatedly, since they may start more), like threading._shutdown.
+// Tests (tests/threading_thread_test.cpp): step 1 Thread.JoinBeforeStartThrows; 2
+// Thread.StartTwiceThrows, Thread.ActiveCountAndEnumerateSeeRunningThreads; 3
+// Thread.CurrentThreadIsTheSameHandle, Thread.UncaughtExceptionIsPrintedWithTheThreadName,
+// Thread.HandleMayBeDroppedWhileTheThreadRuns; 4 Thread.TimedJoinOfABlockedThread,
+// ThreadExitDeathTest.NonDaemonThreadsAreJoinedAtExit, ThreadExitDeathTest.DaemonThreadsAreNotWaitedFor.
 
 #include <nogil/threading/event.hpp>
 #include <nogil/threading/local.hpp>
