@@ -66,7 +66,10 @@ class ProcessMapResults;
 /// Thread safety: every member may be called from any thread at once. Done callbacks of its futures
 /// run on the pool's manager thread (or in the thread that cancels the future) and must not wait on
 /// the same pool without a timeout: nobody reads the workers' answers while a callback runs. A
-/// callback may submit, shut the pool down and destroy it.
+/// callback may submit, shut the pool down and destroy it. Two exceptions, as for every Future: a
+/// callback added to a done future runs at once in the adding thread, and one added while a thread
+/// waiting in result() is completing the future (it read the answer and saw no callback) runs in
+/// that thread.
 class ProcessPoolExecutor final : public Executor {
 public:
     /// cpu_count() workers, the default start method.
