@@ -260,8 +260,7 @@ TYPED_TEST(QueueBase, ImmediateShutdownDiscardsItemsAndReleasesJoin) {
 
 // An item that calls back into its queue when destroyed.
 struct CallsBackWhenDestroyed {
-    CallsBackWhenDestroyed(std::function<void()> on_destroy, int order)
-        : on_destroy(std::move(on_destroy)), order(order) {}
+    CallsBackWhenDestroyed(std::function<void()> fn, int rank) : on_destroy(std::move(fn)), order(rank) {}
     CallsBackWhenDestroyed(CallsBackWhenDestroyed&& other) noexcept
         : on_destroy(std::exchange(other.on_destroy, nullptr)), order(other.order) {}
     CallsBackWhenDestroyed& operator=(CallsBackWhenDestroyed&& other) noexcept {
