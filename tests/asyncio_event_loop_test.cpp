@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <latch>
+#include <memory>
 
 #include <atomic>
 #include <csignal>
@@ -33,6 +34,7 @@ TEST(AsyncioEventLoop, CallSoonRunsInOrderWithArguments) {
     EXPECT_FALSE(loop.is_running());
 }
 
+// Pins run_once step 3 (include/nogil/asyncio/detail/loop_core.hpp).
 TEST(AsyncioEventLoop, ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon) {
     asyncio::EventLoop loop;
     std::vector<std::string> log;
@@ -43,6 +45,44 @@ TEST(AsyncioEventLoop, ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon) {
     loop.call_later(5ms, [&] { loop.stop(); });
     loop.run_forever();
     EXPECT_EQ(log, (std::vector<std::string>{"soon", "timer"}));
+}
+
+// Pins run_once step 4 (include/nogil/asyncio/detail/loop_core.hpp): one turn runs exactly the
+// callbacks that were ready when it began; stop() ends the loop after that turn.
+TEST(AsyncioEventLoop, CallbacksScheduledByCallbacksWaitForTheNextTurn) {
+    asyncio::EventLoop loop;
+    std::vector<int> log;
+    loop.call_soon([&] {
+        log.push_back(1);
+        loop.call_soon([&] { log.push_back(3); });
+    });
+    loop.call_soon([&] {
+        log.push_back(2);
+        loop.stop();
+    });
+    loop.run_forever();
+    EXPECT_EQ(log, (std::vector<int>{1, 2}));
+    loop.call_soon([&] { loop.stop(); });
+    loop.run_forever();
+    EXPECT_EQ(log, (std::vector<int>{1, 2, 3}));
+    loop.close();
+}
+
+// Pins close protocol step 2 (include/nogil/asyncio/detail/loop_core.hpp): what is scheduled is
+// dropped (its callable destroyed) without being run.
+TEST(AsyncioEventLoop, CloseDropsWhatIsScheduledWithoutRunningIt) {
+    auto token = std::make_shared<int>(0);
+    bool ran = false;
+    asyncio::EventLoop loop;
+    loop.call_soon([&ran, token] { ran = true; });
+    loop.call_later(0s, [&ran, token] { ran = true; });
+    loop.call_soon_threadsafe([&ran, token] { ran = true; });
+    EXPECT_EQ(token.use_count(), 4);
+    loop.close();
+    EXPECT_EQ(token.use_count(), 1);
+    EXPECT_FALSE(ran);
+    EXPECT_THROW(loop.call_soon([] {}), std::runtime_error);
+    EXPECT_THROW(loop.call_soon_threadsafe([] {}), std::runtime_error);
 }
 
 TEST(AsyncioEventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
@@ -64,6 +104,7 @@ TEST(AsyncioEventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
     EXPECT_GE(loop.time() - start, 0.004);
 }
 
+// Pins run_once step 2 (include/nogil/asyncio/detail/loop_core.hpp).
 TEST(AsyncioEventLoop, CallSoonThreadsafeWakesASleepingLoop) {
     asyncio::EventLoop loop;
     std::atomic<bool> ran{false};
@@ -97,6 +138,7 @@ TEST(AsyncioEventLoop, ManyThreadsCallSoonThreadsafe) {
     EXPECT_EQ(count, threads * each);
 }
 
+// Pins close protocol steps 1 and 4 (include/nogil/asyncio/detail/loop_core.hpp).
 TEST(AsyncioEventLoop, StateErrors) {
     asyncio::EventLoop loop;
     EXPECT_FALSE(loop.is_running());
@@ -116,6 +158,7 @@ TEST(AsyncioEventLoop, StateErrors) {
     loop.close();  // idempotent
 }
 
+// Pins run_once step 1 (include/nogil/asyncio/detail/loop_core.hpp).
 TEST(AsyncioEventLoop, StopBeforeRunForeverRunsOneIteration) {
     asyncio::EventLoop loop;
     int n = 0;

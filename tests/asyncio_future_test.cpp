@@ -179,6 +179,8 @@ TEST(AsyncioFuture, MoveOnlyValueIsMovedOutByAwaitingAnRvalue) {
 // A future stores its first internal callback (an awaiting task's) in one word and moves it
 // into a list when a second one or an exception arrives. Frames destroyed at close must leave
 // no registration behind in either form (ASan sees a dangling one when the future completes).
+// Pins the close protocol step 3 (include/nogil/asyncio/detail/loop_core.hpp) and the waiter
+// protocol step 4 (include/nogil/asyncio/detail/task_base.hpp).
 TEST(AsyncioFuture, FramesDestroyedAtCloseDetachFromTheFutureTheyAwait) {
     asyncio::EventLoop loop;
     asyncio::Future<int> one(loop);

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace asyncio = nogil::asyncio;
 using namespace std::chrono_literals;
@@ -70,10 +71,36 @@ asyncio::Coroutine<> leaves_a_task(bool* cancelled) {
     co_await asyncio::sleep(0);
 }
 
+// Pins run()'s shutdown protocol step 1 (include/nogil/asyncio/runners.hpp).
 TEST(AsyncioRun, CancelsAndAwaitsLeftoverTasks) {
     bool cancelled = false;
     asyncio::run(leaves_a_task(&cancelled));
     EXPECT_TRUE(cancelled);
+}
+
+asyncio::Coroutine<> fails_when_cancelled() {
+    bool cancelled = false;
+    try {
+        co_await asyncio::sleep(3600s);
+    } catch (const asyncio::CancelledError&) {
+        cancelled = true;
+    }
+    if (cancelled) throw MyError("cleanup failed");
+}
+
+asyncio::Coroutine<> leaves_a_failing_task(std::vector<std::string>* messages) {
+    asyncio::get_running_loop().set_exception_handler(
+        [messages](asyncio::EventLoop&, const asyncio::ExceptionContext& context) { messages->push_back(context.message); });
+    asyncio::create_task(fails_when_cancelled());
+    co_await asyncio::sleep(0);
+}
+
+// Pins run()'s shutdown protocol step 2 (include/nogil/asyncio/runners.hpp): a leftover task that
+// fails with something other than CancelledError is reported once, through the exception handler.
+TEST(AsyncioRun, ReportsALeftoverTaskThatFailsWhileCancelled) {
+    std::vector<std::string> messages;
+    asyncio::run(leaves_a_failing_task(&messages));
+    EXPECT_EQ(messages, std::vector<std::string>{"unhandled exception during asyncio.run() shutdown"});
 }
 
 }  // namespace

@@ -29,6 +29,7 @@ asyncio::Coroutine<> echo_until_eof(asyncio::StreamReader reader, asyncio::Strea
     }
 }
 
+// Pins the connection-lost protocol step 5 (src/asyncio/detail/transport.cpp).
 TEST(AsyncioServer, WaitClosedWaitsForTheClients) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(echo_until_eof, "127.0.0.1", 0);

@@ -32,6 +32,7 @@ bool disposition_is_default(int sig) {
     return sa.sa_handler == SIG_DFL;
 }
 
+// Pins when MainTaskInterrupt is installed (include/nogil/asyncio/signals.hpp).
 TEST(AsyncioSignals, GuardLeavesSigintAloneOffTheMainThreadAndRestoresIt) {
     // On the main thread with SIGINT at its default, the guard takes SIGINT while run() runs...
     asyncio::run([]() -> asyncio::Coroutine<> {
@@ -123,12 +124,14 @@ std::pair<std::string, int> run_child(const std::string& mode) {
     }(mode));
 }
 
+// Pins MainTaskInterrupt steps 1-3 (include/nogil/asyncio/signals.hpp).
 TEST(AsyncioSignals, CtrlCCancelsTheMainTaskThenKeyboardInterrupt) {
     auto [out, rc] = run_child("cancel");
     EXPECT_NE(out.find("KeyboardInterrupt cleanup=1 sigint_default=1"), std::string::npos) << out;
     EXPECT_EQ(rc, 0) << out;
 }
 
+// Pins MainTaskInterrupt step 1 (SIGINT gets its default action back) (include/nogil/asyncio/signals.hpp).
 TEST(AsyncioSignals, SecondCtrlCEndsTheProgram) {
     auto [out, rc] = run_child("twice");
     EXPECT_NE(out.find("first interrupt taken"), std::string::npos) << out;
@@ -136,6 +139,7 @@ TEST(AsyncioSignals, SecondCtrlCEndsTheProgram) {
     EXPECT_EQ(rc, -SIGINT) << out;
 }
 
+// Pins when MainTaskInterrupt is installed (include/nogil/asyncio/signals.hpp).
 TEST(AsyncioSignals, ProgramHandlingSigintItselfKeepsIt) {
     auto [out, rc] = run_child("handled");
     EXPECT_NE(out.find("handled 7"), std::string::npos) << out;

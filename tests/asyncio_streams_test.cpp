@@ -131,6 +131,7 @@ asyncio::Coroutine<> reset_at_once(asyncio::StreamReader, asyncio::StreamWriter 
     co_return;
 }
 
+// Pins the connection-lost protocol step 4 (src/asyncio/detail/transport.cpp).
 TEST(AsyncioStreams, PeerResetIsConnectionResetError) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::start_server(reset_at_once, "127.0.0.1", 0);

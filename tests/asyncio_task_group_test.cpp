@@ -30,6 +30,7 @@ TEST(AsyncioTaskGroup, WaitsForAllChildren) {
     }());
 }
 
+// Pins TaskGroup::exit() step 2 (include/nogil/asyncio/task_group.hpp).
 TEST(AsyncioTaskGroup, FirstFailureCancelsTheOthersAndRaisesAnExceptionGroup) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Task<int> slow;
@@ -62,6 +63,7 @@ TEST(AsyncioTaskGroup, FirstFailureCancelsTheOthersAndRaisesAnExceptionGroup) {
     }());
 }
 
+// Pins TaskGroup::exit() step 6 (include/nogil/asyncio/task_group.hpp).
 TEST(AsyncioTaskGroup, SeveralFailuresAreAllCollected) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto body = [](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
@@ -78,6 +80,7 @@ TEST(AsyncioTaskGroup, SeveralFailuresAreAllCollected) {
     }());
 }
 
+// Pins TaskGroup::exit() step 3 and 6 (include/nogil/asyncio/task_group.hpp).
 TEST(AsyncioTaskGroup, BodyErrorCancelsChildrenAndIsInTheGroup) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Task<int> child;
@@ -97,6 +100,7 @@ TEST(AsyncioTaskGroup, BodyErrorCancelsChildrenAndIsInTheGroup) {
     }());
 }
 
+// Pins TaskGroup::exit() step 4 (include/nogil/asyncio/task_group.hpp).
 TEST(AsyncioTaskGroup, CancellingTheParentCancelsTheChildrenAndPropagates) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         asyncio::Task<int> c1, c2;
@@ -162,6 +166,7 @@ TEST(AsyncioTaskGroup, EagerChildThatFinishesAtOnce) {
     }());
 }
 
+// Pins TaskGroup::exit() step 5 (include/nogil/asyncio/task_group.hpp).
 TEST(AsyncioTaskGroup, ChildErrorWhileTheParentIsCancelledHasPriority) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         // The child turns its cancellation into an error: Python raises the errors, not the

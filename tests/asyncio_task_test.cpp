@@ -62,6 +62,7 @@ asyncio::Coroutine<> sleeper(bool* reached_end) {
     *reached_end = true;
 }
 
+// Pins cancellation protocol step 1 and 2 (src/asyncio/detail/task_base.cpp).
 TEST(AsyncioTask, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool end = false;
@@ -85,6 +86,7 @@ TEST(AsyncioTask, CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage) {
     }());
 }
 
+// Pins cancellation protocol step 3 (src/asyncio/detail/task_base.cpp).
 TEST(AsyncioTask, CancelBeforeItStartsRunsNoneOfItsCode) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool ran = false;
@@ -112,6 +114,7 @@ asyncio::Coroutine<int> swallows_once() {
     co_return 7;
 }
 
+// Pins cancellation protocol step 4 (src/asyncio/detail/task_base.cpp).
 TEST(AsyncioTask, ATaskMayCatchCancellationAndGoOn) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task(swallows_once());
@@ -123,6 +126,7 @@ TEST(AsyncioTask, ATaskMayCatchCancellationAndGoOn) {
     }());
 }
 
+// Pins cancellation protocol step 5 (src/asyncio/detail/task_base.cpp).
 TEST(AsyncioTask, UncancelAtZeroDropsAPendingCancel) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto self = *asyncio::current_task();
@@ -134,6 +138,7 @@ TEST(AsyncioTask, UncancelAtZeroDropsAPendingCancel) {
     }());
 }
 
+// Pins cancellation protocol step 3 (src/asyncio/detail/task_base.cpp).
 TEST(AsyncioTask, PendingCancelIsThrownAtTheNextSuspension) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto self = *asyncio::current_task();
@@ -150,6 +155,7 @@ TEST(AsyncioTask, PendingCancelIsThrownAtTheNextSuspension) {
     }());
 }
 
+// Pins cancellation protocol step 2 (src/asyncio/detail/task_base.cpp).
 TEST(AsyncioTask, CancellingATaskCancelsTheTaskItAwaits) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         bool end = false;
@@ -180,6 +186,7 @@ TEST(AsyncioTask, AwaitedTaskThatSwallowsTheCancelGivesItsValue) {
     }());
 }
 
+// Pins cancellation protocol step 4 (src/asyncio/detail/task_base.cpp).
 TEST(AsyncioTask, CancelRequestedAfterTheLastSuspensionCancelsTheTask) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto t = asyncio::create_task([]() -> asyncio::Coroutine<int> {

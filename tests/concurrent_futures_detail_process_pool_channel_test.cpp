@@ -1,4 +1,4 @@
-// The shared rings of ProcessPoolExecutor (concurrent/futures/detail/process_pool_channel.hpp): records survive
+// The shared rings of ProcessPoolExecutor (detail/process_pool_channel.hpp): records survive
 // wrap-around, what does not fit is refused, the sleep handshake, and impossible indices or
 // lengths (a worker scribbling on the block) throw instead of being trusted.
 #include <nogil/concurrent/futures/detail/process_pool_channel.hpp>

@@ -62,6 +62,7 @@ TEST(Future, ExceptionKeepsItsType) {
     EXPECT_THROW(std::rethrow_exception(f.exception()), CustomError);
 }
 
+// Pins the state word map in concurrent/futures/detail/future_state.hpp: FINISHED is final.
 TEST(Future, SetTwiceIsInvalidState) {
     cf::Future<int> f;
     f.set_result(1);
@@ -71,6 +72,7 @@ TEST(Future, SetTwiceIsInvalidState) {
     EXPECT_THROW(f.set_exception(nullptr), std::invalid_argument);
 }
 
+// Pins the state word map in concurrent/futures/detail/future_state.hpp: PENDING → CANCELLED, and CANCELLED is final.
 TEST(Future, CancelWhilePending) {
     cf::Future<int> f;
     EXPECT_TRUE(f.cancel());
@@ -83,6 +85,7 @@ TEST(Future, CancelWhilePending) {
     EXPECT_FALSE(f.set_running_or_notify_cancel());
 }
 
+// Pins the state word map in concurrent/futures/detail/future_state.hpp: PENDING → RUNNING → FINISHED; no RUNNING → CANCELLED.
 TEST(Future, CannotCancelRunningOrFinished) {
     cf::Future<int> running;
     EXPECT_TRUE(running.set_running_or_notify_cancel());
@@ -119,6 +122,7 @@ TEST(Future, ResultWaitsForAnotherThread) {
     setter.join();
 }
 
+// Pins the state word map in concurrent/futures/detail/future_state.hpp: completion clears `sleepers` and wakes them all.
 TEST(Future, CancelWakesWaiters) {
     cf::Future<int> f;
     std::vector<std::thread> waiters;
@@ -209,6 +213,7 @@ TEST(Future, UseOfMovedFromHandleThrows) {
     EXPECT_FALSE(g.done());
 }
 
+// Pins the state word map in concurrent/futures/detail/future_state.hpp: one final status under races.
 // Many threads race to complete, cancel and wait: exactly one outcome wins.
 TEST(Future, StressOneFinalState) {
     for (int round = 0; round < 300; ++round) {

@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <vector>
 
+// A test marked "Pins ... (process_pool_core.hpp)" pins that step of the protocols written in
+// include/nogil/concurrent/futures/detail/process_pool_core.hpp.
 namespace {
 
 namespace cf = nogil::concurrent::futures;
@@ -276,6 +278,7 @@ TEST(ProcessPoolExecutor, DefaultMaxWorkersIsCpuCount) {
     EXPECT_EQ(pool.max_workers(), mp::cpu_count());
 }
 
+// Pins shutdown protocol step 1 (process_pool_core.hpp).
 TEST(ProcessPoolExecutor, SubmitAfterShutdownThrows) {
     cf::ProcessPoolExecutor pool(1);
     EXPECT_EQ(pool.submit(square, 3).result(kBound), 9);
@@ -289,6 +292,7 @@ TEST(ProcessPoolExecutor, SubmitAfterShutdownThrows) {
     pool.shutdown();  // twice is fine
 }
 
+// Pins shutdown protocol step 2 (process_pool_core.hpp).
 TEST(ProcessPoolExecutor, ShutdownWithoutWaitStillRunsTheTasks) {
     std::vector<cf::Future<int>> fs;
     {
@@ -299,6 +303,7 @@ TEST(ProcessPoolExecutor, ShutdownWithoutWaitStillRunsTheTasks) {
     }
 }
 
+// Pins shutdown protocol step 3 (process_pool_core.hpp).
 TEST(ProcessPoolExecutor, ShutdownWaitFinishesEverything) {
     std::vector<cf::Future<int>> fs;
     cf::ProcessPoolExecutor pool(2);
@@ -308,6 +313,7 @@ TEST(ProcessPoolExecutor, ShutdownWaitFinishesEverything) {
     EXPECT_TRUE(pool.worker_pids().empty());
 }
 
+// Pins shutdown protocol step 1 (cancel_futures) (process_pool_core.hpp).
 TEST(ProcessPoolExecutor, CancelFuturesCancelsWhatWasNotSent) {
     auto [ours, theirs] = mp::Pipe();
     cf::ProcessPoolExecutor pool(1);
@@ -503,6 +509,7 @@ TEST(ProcessPoolExecutor, CoAwaitFromAsyncio) {
 // (ProcessPoolCore::help). Futures with done callbacks are still completed by the manager thread,
 // so callbacks run there.
 
+// Pins "Who does what" and "Reading the rings": callbacks on the manager thread (process_pool_core.hpp).
 TEST(ProcessPoolHelpingWaiter, DoneCallbacksRunOnTheManagerNotOnTheWaiter) {
     cf::ProcessPoolExecutor pool(1);
     for (int i = 0; i < 10; ++i) {
@@ -522,6 +529,7 @@ TEST(ProcessPoolHelpingWaiter, DoneCallbacksRunOnTheManagerNotOnTheWaiter) {
 
 // A done callback runs on the manager thread: while it runs, nobody reads answers, so a wait
 // there for another future of the pool times out (Python's would deadlock) and the pool goes on.
+// Pins "Reading the rings": a callback must not wait on the pool (process_pool_core.hpp).
 TEST(ProcessPoolHelpingWaiter, CallbackWaitingForAnotherFutureTimesOut) {
     cf::ProcessPoolExecutor pool(1);
     auto [ours, theirs] = mp::Pipe();
@@ -547,6 +555,7 @@ TEST(ProcessPoolHelpingWaiter, CallbackWaitingForAnotherFutureTimesOut) {
     EXPECT_EQ(pool.submit(square, 7).result(kBound), 49);  // the pool goes on
 }
 
+// Pins shutdown protocol step 3 from a done callback, and "Reading the rings" (process_pool_core.hpp).
 TEST(ProcessPoolHelpingWaiter, CallbackMayShutDownAndDestroyThePool) {
     for (int trial = 0; trial < 20; ++trial) {
         auto pool = std::make_unique<cf::ProcessPoolExecutor>(2);
@@ -641,6 +650,7 @@ TEST(ProcessPoolDeadlock, SegfaultInATask) {
     EXPECT_TRUE(fails_with<cf::BrokenProcessPool>(f));
 }
 
+// Pins shutdown protocol step 2: a death while shutting down (process_pool_core.hpp).
 TEST(ProcessPoolDeadlock, PendingFuturesFailTooAndShutdownReturns) {
     cf::ProcessPoolExecutor pool(1);
     std::vector<cf::Future<int>> fs;
@@ -709,6 +719,7 @@ TEST(ProcessPoolDeadlock, WorkerKilledWhileThePoolSpins) {
     }
 }
 
+// Pins terminate_workers()/kill_workers() in the shutdown protocol (process_pool_core.hpp).
 TEST(ProcessPoolDeadlock, KillWorkersFailsTheRunningTask) {
     auto [ours, theirs] = mp::Pipe();
     cf::ProcessPoolExecutor pool(2);
@@ -721,6 +732,7 @@ TEST(ProcessPoolDeadlock, KillWorkersFailsTheRunningTask) {
     for (int pid : pids) EXPECT_TRUE(process_gone(pid)) << pid;
 }
 
+// Pins terminate_workers()/kill_workers() in the shutdown protocol (process_pool_core.hpp).
 TEST(ProcessPoolDeadlock, TerminateWorkersFailsTheRunningTask) {
     auto [ours, theirs] = mp::Pipe();
     cf::ProcessPoolExecutor pool(1);

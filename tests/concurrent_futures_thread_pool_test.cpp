@@ -207,6 +207,7 @@ TEST(ThreadPoolExecutor, InitializerRunsOncePerThread) {
     EXPECT_EQ(inits.load(), 1);
 }
 
+// Pins the broken pool of the shutdown protocol (src/concurrent/futures/thread_pool.cpp).
 TEST(ThreadPoolExecutor, FailingInitializerBreaksThePool) {
     cf::ThreadPoolExecutor pool({.max_workers = 2, .initializer = [] { throw std::runtime_error("init failed"); }});
     auto f = pool.submit(square, 2);
@@ -219,6 +220,7 @@ TEST(ThreadPoolExecutor, FailingInitializerBreaksThePool) {
     EXPECT_THROW(pool.submit(square, 3), cf::BrokenThreadPool);
 }
 
+// Pins shutdown protocol step 1 (src/concurrent/futures/thread_pool.cpp).
 TEST(ThreadPoolExecutor, SubmitAfterShutdownThrows) {
     cf::ThreadPoolExecutor pool(2);
     pool.submit(square, 1).result();
@@ -233,6 +235,7 @@ TEST(ThreadPoolExecutor, SubmitAfterShutdownThrows) {
     pool.shutdown(false, true);
 }
 
+// Pins shutdown protocol step 4 (src/concurrent/futures/thread_pool.cpp).
 TEST(ThreadPoolExecutor, QueuedWorkStillRunsAfterShutdownWithoutWait) {
     std::atomic<int> ran{0};
     std::vector<cf::Future<void>> fs;
@@ -251,6 +254,7 @@ TEST(ThreadPoolExecutor, QueuedWorkStillRunsAfterShutdownWithoutWait) {
     for (auto& f : fs) EXPECT_FALSE(f.cancelled());
 }
 
+// Pins shutdown protocol step 2 (src/concurrent/futures/thread_pool.cpp).
 TEST(ThreadPoolExecutor, ShutdownCancelFutures) {
     cf::ThreadPoolExecutor pool(1);
     BusyWorker blocker(pool);
@@ -263,6 +267,7 @@ TEST(ThreadPoolExecutor, ShutdownCancelFutures) {
     for (auto& f : queued) EXPECT_TRUE(f.cancelled());
 }
 
+// Pins shutdown protocol step 3 (src/concurrent/futures/thread_pool.cpp).
 TEST(ThreadPoolExecutor, ShutdownWithoutAnyThreadRunsQueuedWork) {
     // A fresh pool: no thread yet; shutdown(wait) must still run what was accepted.
     cf::ThreadPoolExecutor pool(2);
@@ -271,6 +276,7 @@ TEST(ThreadPoolExecutor, ShutdownWithoutAnyThreadRunsQueuedWork) {
     EXPECT_EQ(f.result(), 81);
 }
 
+// Pins shutdown protocol step 5 (src/concurrent/futures/thread_pool.cpp).
 TEST(ThreadPoolExecutor, DestructorWaitsForAll) {
     std::atomic<int> done{0};
     {
@@ -278,6 +284,18 @@ TEST(ThreadPoolExecutor, DestructorWaitsForAll) {
         for (int i = 0; i < 100; ++i) pool.submit([&] { done.fetch_add(1); });
     }
     EXPECT_EQ(done.load(), 100);
+}
+
+// Pins shutdown protocol step 5 (src/concurrent/futures/thread_pool.cpp): shutdown(wait) joins
+// every worker but the calling one, so a call may shut its own pool down without joining itself.
+TEST(ThreadPoolExecutor, ACallMayShutItsOwnPoolDown) {
+    cf::ThreadPoolExecutor pool(2);
+    auto f = pool.submit([&] {
+        pool.shutdown(true);
+        return 1;
+    });
+    EXPECT_EQ(f.result(), 1);
+    EXPECT_THROW(pool.submit(square, 2), std::runtime_error);
 }
 
 TEST(ThreadPoolExecutor, CancelPendingCallDoesNotRunIt) {

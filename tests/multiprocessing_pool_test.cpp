@@ -259,6 +259,7 @@ TEST_F(PoolBasics, MapAndStarmapAsyncCallbacks) {
     EXPECT_TRUE(empty_called);
 }
 
+// Pins the shutdown protocol's worker death rule (include/nogil/multiprocessing/detail/pool_core.hpp).
 TEST_F(PoolBasics, WorkerKilledMidTaskFailsThatTaskOnly) {
     mp::Pool pool(1);
     auto doomed = pool.apply_async(die_hard);
@@ -288,12 +289,14 @@ TEST_F(PoolBasics, InitializerRunsInEachWorker) {
     EXPECT_EQ(initialized_value, 0);  // not in the parent
 }
 
+// Pins the shutdown protocol's broken pool rule (include/nogil/multiprocessing/detail/pool_core.hpp).
 TEST_F(PoolBasics, FailingInitializerBreaksThePoolInsteadOfHanging) {
     mp::Pool pool(mp::PoolOptions{.processes = 1, .initializer = mp::Initializer(exit_abruptly, 1)});
     auto r = pool.apply_async(sqr, 2L);
     EXPECT_THROW(r.get(kBound), nogil::ProcessError);
 }
 
+// Pins shutdown protocol step 2 (include/nogil/multiprocessing/detail/pool_core.hpp).
 TEST_F(PoolBasics, TerminateFailsPendingTasksAndRejectsNewOnes) {
     mp::Pool pool(1);
     mp::Event never;
@@ -306,6 +309,7 @@ TEST_F(PoolBasics, TerminateFailsPendingTasksAndRejectsNewOnes) {
     EXPECT_THROW(pool.apply_async(sqr, 1L), std::invalid_argument);
 }
 
+// Pins shutdown protocol step 1 (include/nogil/multiprocessing/detail/pool_core.hpp).
 TEST_F(PoolBasics, CloseLetsSubmittedTasksFinish) {
     mp::Pool pool(2);
     std::vector<mp::AsyncResult<long>> results;
@@ -317,6 +321,7 @@ TEST_F(PoolBasics, CloseLetsSubmittedTasksFinish) {
     EXPECT_TRUE(mp::active_children().empty());
 }
 
+// Pins shutdown protocol step 3 (include/nogil/multiprocessing/detail/pool_core.hpp).
 TEST_F(PoolBasics, JoinBeforeCloseAndBadArguments) {
     EXPECT_THROW(mp::Pool(0), std::invalid_argument);
     EXPECT_THROW(mp::Pool(mp::PoolOptions{.processes = 1, .maxtasksperchild = 0}), std::invalid_argument);

@@ -8,12 +8,14 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <future>
 #include <latch>
 #include <memory>
 #include <numeric>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -206,6 +208,7 @@ TYPED_TEST(QueueBase, JoinBlocksUntilTheLastTaskDone) {
     joiner.get();
 }
 
+// Pins shutdown protocol step 1 and 3 (getters drain, then throw) (include/nogil/queue/detail/base.hpp).
 TYPED_TEST(QueueBase, ShutdownLetsConsumersDrainThenThrows) {
     typename TestFixture::template Q<> queue;
     queue.put(1);
@@ -228,6 +231,7 @@ TYPED_TEST(QueueBase, ShutdownLetsConsumersDrainThenThrows) {
     queue.join();
 }
 
+// Pins shutdown protocol step 2 (only an immediate shutdown changes the count) (include/nogil/queue/detail/base.hpp).
 TYPED_TEST(QueueBase, ShutdownDoesNotReleaseJoin) {
     typename TestFixture::template Q<> queue;
     queue.put(1);
@@ -239,6 +243,7 @@ TYPED_TEST(QueueBase, ShutdownDoesNotReleaseJoin) {
     joiner.get();
 }
 
+// Pins shutdown protocol step 2 (include/nogil/queue/detail/base.hpp).
 TYPED_TEST(QueueBase, ImmediateShutdownDiscardsItemsAndReleasesJoin) {
     typename TestFixture::template Q<> queue;
     for (int i = 0; i < 3; ++i) queue.put(i);
@@ -253,6 +258,47 @@ TYPED_TEST(QueueBase, ImmediateShutdownDiscardsItemsAndReleasesJoin) {
     EXPECT_THROW(queue.task_done(), std::invalid_argument);
 }
 
+// An item that calls back into its queue when destroyed.
+struct CallsBackWhenDestroyed {
+    CallsBackWhenDestroyed(std::function<void()> fn, int rank) : on_destroy(std::move(fn)), order(rank) {}
+    CallsBackWhenDestroyed(CallsBackWhenDestroyed&& other) noexcept
+        : on_destroy(std::exchange(other.on_destroy, nullptr)), order(other.order) {}
+    CallsBackWhenDestroyed& operator=(CallsBackWhenDestroyed&& other) noexcept {
+        if (this != &other) {
+            if (on_destroy) on_destroy();
+            on_destroy = std::exchange(other.on_destroy, nullptr);
+            order = other.order;
+        }
+        return *this;
+    }
+    ~CallsBackWhenDestroyed() {
+        if (on_destroy) on_destroy();
+    }
+    friend bool operator<(const CallsBackWhenDestroyed& a, const CallsBackWhenDestroyed& b) { return a.order < b.order; }
+
+    std::function<void()> on_destroy;
+    int order;
+};
+
+// Pins shutdown protocol step 4 (include/nogil/queue/detail/base.hpp): the items an immediate
+// shutdown removes are destroyed after the mutex is released, so their destructors may use the
+// queue (under the mutex, qsize() would deadlock here).
+TYPED_TEST(QueueBase, ItemsDiscardedByImmediateShutdownAreDestroyedOutsideTheMutex) {
+    typename TestFixture::template Q<CallsBackWhenDestroyed> queue;
+    int destroyed = 0;
+    std::size_t size_seen = 99;
+    queue.put(CallsBackWhenDestroyed(
+        [&] {
+            ++destroyed;
+            size_seen = queue.qsize();
+        },
+        1));
+    queue.shutdown(true);
+    EXPECT_EQ(destroyed, 1);
+    EXPECT_EQ(size_seen, 0u);
+}
+
+// Pins shutdown protocol step 2 (include/nogil/queue/detail/base.hpp).
 TYPED_TEST(QueueBase, ImmediateShutdownKeepsTasksAlreadyTaken) {
     typename TestFixture::template Q<> queue;
     for (int i = 0; i < 3; ++i) queue.put(i);
@@ -278,6 +324,7 @@ TYPED_TEST(QueueBase, ImmediateShutdownAfterShutdownDrains) {
     EXPECT_THROW(queue.get_nowait(), q::ShutDown);
 }
 
+// Pins shutdown protocol step 3 (include/nogil/queue/detail/base.hpp).
 TYPED_TEST(QueueBase, ShutdownWakesBlockedGetters) {
     for (bool immediate : {false, true}) {
         typename TestFixture::template Q<> queue;
@@ -300,6 +347,7 @@ TYPED_TEST(QueueBase, ShutdownWakesBlockedGetters) {
     }
 }
 
+// Pins shutdown protocol step 3 (include/nogil/queue/detail/base.hpp).
 TYPED_TEST(QueueBase, ShutdownWakesBlockedPutters) {
     for (bool immediate : {false, true}) {
         typename TestFixture::template Q<> queue(1);

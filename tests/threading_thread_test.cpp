@@ -68,6 +68,7 @@ TEST(Thread, RunsTargetWithCopiedAndMovedArguments) {
     EXPECT_FALSE(t.is_alive());
 }
 
+// Pins thread lifetime step 2 (src/threading/thread.cpp).
 TEST(Thread, StartTwiceThrows) {
     Thread t([] {});
     t.start();
@@ -76,6 +77,7 @@ TEST(Thread, StartTwiceThrows) {
     EXPECT_EQ(runtime_error_of([&] { t.start(); }), "threads can only be started once");
 }
 
+// Pins thread lifetime step 1 (src/threading/thread.cpp).
 TEST(Thread, JoinBeforeStartThrows) {
     Thread t([] {});
     EXPECT_EQ(runtime_error_of([&] { t.join(); }), "cannot join thread before it is started");
@@ -124,6 +126,7 @@ TEST(Thread, DaemonIsInheritedAndFrozenAtStart) {
     plain.join();
 }
 
+// Pins thread lifetime step 3 (src/threading/thread.cpp).
 TEST(Thread, CurrentThreadIsTheSameHandle) {
     Event go;
     std::optional<Thread> inside;
@@ -161,6 +164,7 @@ TEST(Thread, MainThread) {
     EXPECT_TRUE(main_from_thread);
 }
 
+// Pins thread lifetime step 4 (src/threading/thread.cpp).
 TEST(Thread, TimedJoinOfABlockedThread) {
     Event release;
     Thread t([&] { release.wait(); });
@@ -175,6 +179,7 @@ TEST(Thread, TimedJoinOfABlockedThread) {
     EXPECT_TRUE(t.join(0s));
 }
 
+// Pins thread lifetime step 2 (src/threading/thread.cpp).
 TEST(Thread, ActiveCountAndEnumerateSeeRunningThreads) {
     Event release;
     const auto before = threading::active_count();
@@ -220,6 +225,7 @@ TEST(Thread, ForeignThreadsAreDummies) {
     holder.join();
 }
 
+// Pins thread lifetime step 3 (src/threading/thread.cpp).
 TEST(Thread, UncaughtExceptionIsPrintedWithTheThreadName) {
     Thread t({.name = "failing"}, [] { throw std::runtime_error("boom"); });
     testing::internal::CaptureStderr();
@@ -284,6 +290,7 @@ TEST(Thread, ExceptHookCanBeReadAndRestored) {
     EXPECT_EQ(calls, 1);
 }
 
+// Pins thread lifetime step 3 (src/threading/thread.cpp).
 TEST(Thread, HandleMayBeDroppedWhileTheThreadRuns) {
     Event release, done;
     {
@@ -331,6 +338,7 @@ TEST(Thread, ForkedChildForgetsTheOtherThreads) {
 
 using ThreadExitDeathTest = testing::Test;
 
+// Pins thread lifetime step 4 (src/threading/thread.cpp).
 TEST(ThreadExitDeathTest, NonDaemonThreadsAreJoinedAtExit) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     // atexit handlers run in reverse order of registration: release_worker, then nogil's join
@@ -352,6 +360,7 @@ TEST(ThreadExitDeathTest, NonDaemonThreadsAreJoinedAtExit) {
         testing::ExitedWithCode(0), "worker finished\nworker alive after join hook: 0");
 }
 
+// Pins thread lifetime step 4 (src/threading/thread.cpp).
 TEST(ThreadExitDeathTest, DaemonThreadsAreNotWaitedFor) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(

@@ -4,6 +4,10 @@
 //
 // Python's ValueError is std::invalid_argument and Python's RuntimeError is std::runtime_error;
 // nogil throws those directly, with a message that names the argument.
+//
+// Thread safety (every class here): an exception object is immutable once built; copies may be
+// read on any threads at once, and an exception_ptr to one may be rethrown on another thread
+// (concurrent.futures does so). Nothing here runs callbacks.
 
 #include <cerrno>
 #include <cstddef>

@@ -73,6 +73,7 @@ void TaskGroup::on_task_done(detail::FutureBase& fut) {
     }
 }
 
+// The numbered steps of exit() are written down, with their tests, in task_group.hpp.
 Coroutine<> TaskGroup::exit(std::exception_ptr error) {
     exiting_ = true;
     const bool error_is_cancel = is_cancelled_error(error);

@@ -9,6 +9,11 @@
 //     other modules registered with detail::register_atexit (executors waiting for their work),
 //     then joins every non-daemon thread still registered (repeatedly, since they may start
 //     more), like threading._shutdown.
+// Tests (tests/threading_thread_test.cpp): step 1 Thread.JoinBeforeStartThrows; 2
+// Thread.StartTwiceThrows, Thread.ActiveCountAndEnumerateSeeRunningThreads; 3
+// Thread.CurrentThreadIsTheSameHandle, Thread.UncaughtExceptionIsPrintedWithTheThreadName,
+// Thread.HandleMayBeDroppedWhileTheThreadRuns; 4 Thread.TimedJoinOfABlockedThread,
+// ThreadExitDeathTest.NonDaemonThreadsAreJoinedAtExit, ThreadExitDeathTest.DaemonThreadsAreNotWaitedFor.
 
 #include "threading/detail/atexit.hpp"
 #include <nogil/threading/event.hpp>

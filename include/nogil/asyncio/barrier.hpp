@@ -28,6 +28,7 @@
 
 namespace nogil::asyncio {
 
+/// Thread safety: loop thread only, like every asyncio object; waiters resume on the loop's thread.
 class Barrier {
 public:
     /// Throws std::invalid_argument("parties must be >= 1") if parties < 1.

@@ -9,7 +9,7 @@
 // step loop (a trampoline) instead of resuming frames from each other, so a chain of a million
 // nested awaits runs in constant stack. A Coroutine can also become a task (create_task).
 //
-// Frames come from the recycling allocator (asyncio/detail/frame_allocator.hpp), each with room
+// Frames come from the recycling allocator (detail/frame_allocator.hpp), each with room
 // in front of it for the state of a Task (detail::TaskState<T>, about 100 bytes): a coroutine
 // that becomes a task needs no second allocation, at the price of that room in frames that are
 // only awaited (they are short-lived: an awaited frame dies when it returns). Each frame

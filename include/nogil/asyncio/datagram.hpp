@@ -79,6 +79,8 @@ struct UnixDatagramOptions {
 };
 
 /// One datagram socket (UDP or unix). Move-only; the destructor closes it.
+///
+/// Thread safety: loop thread only (the loop it was opened on).
 class DatagramEndpoint {
 public:
     DatagramEndpoint(DatagramEndpoint&&) noexcept = default;

@@ -48,6 +48,10 @@ struct ExceptionContext {
 };
 
 /// A callback scheduled with call_soon / call_soon_threadsafe (Python's asyncio.Handle).
+///
+/// Thread safety: cancel() and cancelled() of a call_soon / call_soon_threadsafe handle may be
+/// called from any thread (an atomic flag); a timer's cancel() is for the loop's thread (it takes
+/// the timer out of the heap).
 class Handle {
 public:
     Handle() = default;
@@ -64,6 +68,8 @@ protected:
 };
 
 /// A callback scheduled with call_later / call_at (Python's asyncio.TimerHandle).
+///
+/// Thread safety: loop thread only (see Handle).
 class TimerHandle : public Handle {
 public:
     using Handle::Handle;
@@ -74,6 +80,11 @@ public:
 };
 
 /// Python's asyncio event loop.
+///
+/// Thread safety: for the thread that runs it, except call_soon_threadsafe() (any thread: it queues
+/// under a lock and wakes the loop) and the bridges of <nogil/asyncio/threads.hpp>. Every callback
+/// runs on the loop's thread. In debug mode the other scheduling calls throw std::runtime_error
+/// from another thread.
 class EventLoop {
 public:
     using clock = std::chrono::steady_clock;
@@ -135,7 +146,7 @@ public:
     /// Stops run_forever() after the current iteration (or after the next one if not running).
     void stop() noexcept { core_->stop(); }
     /// Drops everything scheduled and destroys the frames of pending tasks (see the close
-    /// protocol in asyncio/detail/loop_core.hpp). Throws RuntimeError if running.
+    /// protocol in detail/loop_core.hpp). Throws RuntimeError if running.
     void close() { core_->close(); }
     bool is_running() const noexcept { return core_->is_running(); }
     bool is_closed() const noexcept { return core_->is_closed(); }

@@ -60,6 +60,9 @@ public:
 
 namespace nogil::asyncio {
 
+/// Thread safety: loop thread only; complete or cancel one from another thread through
+/// loop.call_soon_threadsafe(). Done callbacks never run inline: they are queued on the loop
+/// (call_soon), in registration order, and run on its thread.
 template <class T = void>
 class Future {
 public:

@@ -20,7 +20,7 @@
 // while waiting leaves the queue at once and its co_await throws CancelledError; a wake-up given
 // to a waiter that is cancelled before it runs is passed on to the next waiter (the lock, the
 // semaphore unit, the notification), so a cancellation never loses one. Machinery:
-// asyncio/detail/waitqueue.hpp.
+// detail/waitqueue.hpp.
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/detail/waitqueue.hpp>
@@ -95,6 +95,9 @@ private:
 /// Like Python's, it has no owner: any task may release it. Between release() and the moment
 /// the next waiter runs, locked() is false but a newcomer cannot take the lock (it queues
 /// behind): the waiter woken first gets it.
+///
+/// Thread safety: loop thread only, like every asyncio object (Python's rule); from another thread
+/// go through loop.call_soon_threadsafe(). Waiters resume on the loop's thread.
 class Lock {
 public:
     Lock() noexcept = default;
@@ -159,6 +162,8 @@ private:
 };
 
 /// Python's asyncio.Event: a flag that tasks can wait for.
+///
+/// Thread safety: loop thread only; set() from another thread through loop.call_soon_threadsafe().
 class Event {
 public:
     Event() noexcept = default;
@@ -212,6 +217,8 @@ private:
 ///
 /// release() gives the unit straight to the first waiter (Python's bookkeeping): while woken
 /// waiters have not run yet, locked() stays true and newcomers queue behind them.
+///
+/// Thread safety: loop thread only (see Lock).
 class Semaphore {
 public:
     /// Throws std::invalid_argument("Semaphore initial value must be >= 0") if value < 0.
@@ -267,6 +274,8 @@ inline bool SemaphoreAcquire::await_resume() {
 
 /// Python's asyncio.BoundedSemaphore: a Semaphore whose release() refuses to go above the
 /// initial value.
+///
+/// Thread safety: loop thread only (see Lock).
 class BoundedSemaphore : public Semaphore {
 public:
     /// Throws std::invalid_argument if value < 0.
@@ -294,6 +303,8 @@ private:
 /// it re-acquires it even when the task is cancelled (Python 3.12+): the CancelledError is
 /// thrown with the lock held. A notification given to a waiter that is cancelled before it
 /// runs is passed to another waiter.
+///
+/// Thread safety: loop thread only (see Lock).
 class Condition {
 public:
     /// A condition with its own Lock.

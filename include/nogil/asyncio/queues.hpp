@@ -240,6 +240,9 @@ namespace nogil::asyncio {
 
 /// Python's asyncio.Queue: first in, first out. See the header comment. The items live in one
 /// ring buffer (detail/ring_storage.hpp: why not a deque).
+///
+/// Thread safety: loop thread only; between threads use nogil::queue or
+/// loop.call_soon_threadsafe().
 template <class T>
 class Queue : public detail::BasicQueue<nogil::detail::ring_storage<T>> {
 public:
@@ -248,6 +251,8 @@ public:
 };
 
 /// Python's asyncio.LifoQueue: last in, first out.
+///
+/// Thread safety: loop thread only (see Queue).
 template <class T>
 class LifoQueue : public detail::BasicQueue<nogil::detail::lifo_storage<T>> {
 public:
@@ -257,6 +262,8 @@ public:
 
 /// Python's asyncio.PriorityQueue: the smallest item (by Compare, std::less by default) first,
 /// like heapq; use std::pair / std::tuple (priority, data) entries as in Python.
+///
+/// Thread safety: loop thread only (see Queue).
 template <class T, class Compare = std::less<T>>
 class PriorityQueue : public detail::BasicQueue<nogil::detail::heap_storage<T, Compare>> {
 public:

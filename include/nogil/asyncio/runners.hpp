@@ -10,6 +10,9 @@
 //   3. shuts the default executor down (waiting for it, while the loop runs), closes the loop;
 //   4. returns the coroutine's value, or re-throws its exception (same type) - so a program
 //      whose main coroutine throws leaves run() with that exception, never std::terminate.
+// Tests (tests/asyncio_runners_test.cpp, AsyncioRun.*): step 1 CancelsAndAwaitsLeftoverTasks;
+// 2 ReportsALeftoverTaskThatFailsWhileCancelled; 4 ReturnsTheCoroutinesValue,
+// RethrowsTheMainCoroutinesExceptionWithItsType. Step 3 has no test of its own yet.
 // Ctrl-C (SIGINT, main thread, default disposition) cancels the main task; run() then throws
 // nogil::KeyboardInterrupt (Python 3.11's Runner; <nogil/asyncio/signals.hpp>).
 

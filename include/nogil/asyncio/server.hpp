@@ -11,7 +11,7 @@
 // waits until the server is closed and every client connection is gone.
 //
 // Each accepted connection runs client_connected_cb(reader, writer) as its own task. See
-// asyncio/detail/socket_server.hpp for the accept loop and error reporting.
+// detail/socket_server.hpp for the accept loop and error reporting.
 //
 // Resumption: wait_closed() and serve_forever() are resumed by the loop one turn after the
 // event. Cancelling serve_forever() closes the server and throws CancelledError (Python 3.12
@@ -27,6 +27,7 @@
 
 namespace nogil::asyncio {
 
+/// Thread safety: loop thread only; client callbacks run as tasks on the loop's thread.
 class Server {
 public:
     /// Stops listening and closes the listening sockets; clients keep running. Idempotent.

@@ -13,6 +13,10 @@
 //   3. when it ends cancelled and uncancel() brings its cancel count to zero, run() throws
 //      nogil::KeyboardInterrupt instead of CancelledError (Python's rule: a task that swallowed
 //      the cancellation, or was also cancelled for another reason, keeps its own outcome).
+// Tests (tests/asyncio_signals_test.cpp, AsyncioSignals.*): steps 1-3
+// CtrlCCancelsTheMainTaskThenKeyboardInterrupt; step 1's default action back
+// SecondCtrlCEndsTheProgram; the conditions of installation ProgramHandlingSigintItselfKeepsIt,
+// GuardLeavesSigintAloneOffTheMainThreadAndRestoresIt.
 // Loop thread only.
 
 #include <nogil/asyncio/event_loop.hpp>

@@ -41,6 +41,7 @@ namespace nogil::asyncio {
 /// Python's asyncio.streams._DEFAULT_LIMIT (64 KiB).
 inline constexpr std::size_t default_stream_limit = 64 * 1024;
 
+/// Thread safety: loop thread only; a waiting read resumes on the loop's thread.
 class StreamReader {
 public:
     /// A reader fed by hand (feed_data/feed_eof), as Python's StreamReader(limit=...).

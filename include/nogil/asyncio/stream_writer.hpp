@@ -40,6 +40,7 @@ namespace nogil::asyncio {
 /// ("socket", "pipe": borrowed, do not close it).
 using ExtraInfo = std::variant<std::monostate, SocketAddress, int>;
 
+/// Thread safety: loop thread only; drain() and wait_closed() resume on the loop's thread.
 class StreamWriter {
 public:
     /// Sends or queues `data` (bytes). RuntimeError after write_eof().

@@ -94,6 +94,9 @@ struct Options {
 /// Python's asyncio.subprocess.Process. Movable (the streams are shared handles); copies are
 /// not allowed. Destroying it neither kills nor abandons the child: it is still reaped by the
 /// loop; its pipes close when their last stream handle is gone.
+///
+/// Thread safety: loop thread only (the loop it was created on); its awaitables resume on that
+/// loop's thread.
 class Process {
 public:
     Process(Process&&) noexcept = default;

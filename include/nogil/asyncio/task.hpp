@@ -59,6 +59,7 @@ template <class T = void>
 class Task;
 
 /// The untyped task handle: everything but the value.
+/// Thread safety: loop thread only, as Task<T> (below).
 template <>
 class Task<void> {
 public:
@@ -107,6 +108,9 @@ protected:
     detail::Ref<detail::TaskBase> state_;
 };
 
+/// Thread safety: asyncio::Task members are for the loop's thread; cancel() from another thread
+/// goes through loop.call_soon_threadsafe(). The coroutine and the done callbacks (queued, never
+/// inline) run on the loop's thread.
 template <class T>
 class Task : public Task<void> {
 public:

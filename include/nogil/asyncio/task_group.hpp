@@ -39,6 +39,9 @@
 
 namespace nogil::asyncio {
 
+/// Thread safety: loop thread only. A TaskGroup exists only inside run(), in the parent task;
+/// create_task() must be called on the loop's thread (from the body or from a child). Done
+/// callbacks and the children's completion are handled on the loop's thread.
 class TaskGroup {
 public:
     TaskGroup(const TaskGroup&) = delete;
@@ -98,6 +101,35 @@ private:
     void on_task_done(detail::FutureBase& task);
     static void task_done(void* self, detail::FutureBase& task) { static_cast<TaskGroup*>(self)->on_task_done(task); }
 
+    // The group's state, all on the loop's thread (no lock). Each flag, once set, is never unset:
+    //   entered_                 enter() (run() before the body): create_task is allowed from now.
+    //   aborting_                abort(): the first child failure, a body error, or the parent
+    //                            cancelled while exit() waits. Every pending child has been
+    //                            cancelled; create_task throws "TaskGroup is shutting down".
+    //   parent_cancel_requested_ on_task_done(): the group cancelled its parent to interrupt the
+    //                            body (at most once); exit() step 2 takes that cancel back.
+    //   exiting_                 exit() step 1. With tasks_ empty too, the group is finished:
+    //                            create_task throws "TaskGroup is finished".
+    // So: created → entered (body runs) → exiting (waits for tasks_) → finished, with aborting
+    // possible from entered on.
+    //
+    // exit(error), the body's outcome (Python's TaskGroup.__aexit__), step by step:
+    //   1. exiting_ = true; children may still be created while some are pending.
+    //   2. If the body ended with CancelledError, remember it to propagate; but if the group
+    //      itself cancelled the parent and uncancel() brings the count to 0, that cancel was
+    //      the group's own and is not propagated.
+    //      (test: FirstFailureCancelsTheOthersAndRaisesAnExceptionGroup)
+    //   3. A body error (a cancellation included) aborts the group: the children are cancelled.
+    //      (test: BodyErrorCancelsChildrenAndIsInTheGroup)
+    //   4. Wait until tasks_ is empty (on_completed_, set by the last child's callback). If the
+    //      parent is cancelled while waiting, abort (once) and remember that CancelledError.
+    //      (test: CancellingTheParentCancelsTheChildrenAndPropagates)
+    //   5. A CancelledError to propagate, and no child errors: rethrow it. Errors have priority
+    //      over the cancellation. (test: ChildErrorWhileTheParentIsCancelledHasPriority)
+    //   6. Add the body's own error (not a cancellation) to the children's errors; if any, throw
+    //      ExceptionGroup("unhandled errors in a TaskGroup", errors).
+    //      (tests: SeveralFailuresAreAllCollected, BodyErrorCancelsChildrenAndIsInTheGroup)
+    // The tests are in tests/asyncio_task_group_test.cpp.
     detail::LoopCore* loop_ = nullptr;
     detail::Ref<detail::TaskBase> parent_;
     std::unordered_set<detail::TaskBase*> tasks_;  // pending children, one reference each

@@ -39,6 +39,8 @@
 namespace nogil::asyncio {
 
 /// Python's asyncio.Timeout; see the header comment.
+///
+/// Thread safety: loop thread only; the deadline timer runs on the loop.
 class Timeout {
 public:
     using clock = std::chrono::steady_clock;

@@ -330,6 +330,8 @@ namespace nogil::asyncio {
 /// `F` is the Task or Future type: Tasks and Futures given are yielded as they are (compare
 /// them with ==); Coroutines given become Tasks (scheduled by as_completed()), yielded instead.
 /// Move-only; the coroutines it hands out stay valid after it is destroyed.
+///
+/// Thread safety: loop thread only.
 template <class F>
 class AsCompleted {
 public:

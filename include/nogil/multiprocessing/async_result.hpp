@@ -54,6 +54,8 @@ inline constexpr bool last_is_callbacks<T, Ts...> = is_callbacks<std::tuple_elem
 
 namespace nogil::multiprocessing {
 
+/// Thread safety: every member may be called from any thread at once; it is completed by the pool's
+/// manager thread, which runs the Callbacks first.
 template <class T>
 class AsyncResult {
     using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;

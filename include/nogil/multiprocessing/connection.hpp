@@ -29,6 +29,8 @@
 
 namespace nogil::multiprocessing {
 
+/// Thread safety: every member may be called from any thread at once: send and recv each take a
+/// lock of their own (one sender and one receiver at a time, whole messages never interleave).
 class Connection {
 public:
     /// Wraps a connected Unix stream socket (taken over). Pipe() is the usual way to get one.

@@ -38,6 +38,8 @@ std::string get_start_method();
 std::vector<std::string> get_all_start_methods();
 
 /// Python's context object: the same API, bound to one start method.
+///
+/// Thread safety: immutable after construction: every member from any thread at once.
 class Context {
 public:
     explicit Context(std::string method) : method_(std::move(method)) {}

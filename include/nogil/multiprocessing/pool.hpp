@@ -39,6 +39,8 @@
 namespace nogil::multiprocessing {
 
 /// A worker initializer: f(args...) runs once in each worker before its first task.
+///
+/// Thread safety: an immutable value; runs in each worker process.
 class Initializer {
 public:
     Initializer() = default;
@@ -61,6 +63,9 @@ struct PoolOptions {
 /// The lazy result sequence of imap / imap_unordered: next() waits for the next result; also a
 /// range (for (auto r : pool.imap(...))). Rethrows a task's exception when its chunk is reached
 /// (the rest of that chunk is skipped, as in Python). Safe to use from any thread.
+///
+/// Thread safety: safe to use from any thread; it is filled by the pool's feeder and manager
+/// threads.
 template <class R>
 class IMapIterator {
 public:
@@ -212,6 +217,9 @@ private:
     std::shared_ptr<void> feed_;  // keeps the input range alive while the iterator lives
 };
 
+/// Thread safety: every member may be called from any thread at once. The callbacks of *_async run
+/// on the pool's manager thread (Python's result-handler thread) and must be quick and must not
+/// wait on the same pool: no other result is delivered while one runs.
 class Pool {
 public:
     /// processes: nullopt = cpu_count(). Throws std::invalid_argument if processes < 1.

@@ -49,6 +49,8 @@ struct ProcessOptions {
     std::string start_method{};    ///< "" = get_start_method(); else "fork", "spawn" or "forkserver"
 };
 
+/// Thread safety: every member may be called from any thread of the parent at once. The target runs
+/// in the child process.
 class Process {
 public:
     /// A process that will run target(args...) once started. If the last argument is a

@@ -32,6 +32,8 @@ void check_item() {
 }
 }  // namespace detail
 
+/// Thread safety: every member may be called from any thread of any process holding the queue;
+/// put() hands the item to this process's feeder thread.
 template <class T>
 class Queue {
 public:
@@ -88,6 +90,8 @@ private:
 };
 
 /// Python's SimpleQueue: an unbounded Queue with only put, get, empty and close.
+///
+/// Thread safety: every member may be called from any thread of any process holding the queue.
 template <class T>
 class SimpleQueue {
 public:

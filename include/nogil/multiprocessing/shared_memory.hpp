@@ -6,11 +6,12 @@
 //   mp::shared_memory::SharedMemory other(shm.name());              // attach (any process)
 //   other.close(); shm.close(); shm.unlink();
 //
-// POSIX shared memory (/dev/shm). As in Python, the name outlives every handle until unlink().
-// With track (the default, Python 3.13's `track=True`), the name is registered with the program's
-// resource tracker (multiprocessing/detail/resource_tracker.hpp), which unlinks whatever is still registered
-// once the program and all its children are gone, killed or not: /dev/shm is left clean. A SharedMemory is a shared
-// handle; serializing it sends its name (the child attaches by name).
+// POSIX shared memory (/dev/shm). As in Python, the name outlives every handle until unlink(). With
+// track (the default, Python 3.13's `track=True`), the name is registered with the program's
+// resource tracker (src/multiprocessing/detail/resource_tracker.hpp), which unlinks whatever is
+// still registered once the program and all its children are gone, killed or not: /dev/shm is left
+// clean. A SharedMemory is a shared handle; serializing it sends its name (the child attaches by
+// name).
 
 #include <nogil/detail/serial.hpp>
 #include <nogil/errors.hpp>
@@ -26,6 +27,8 @@
 
 namespace nogil::multiprocessing::shared_memory {
 
+/// Thread safety: every member may be called from any thread at once (the handle's state is under a
+/// lock). The bytes of buf() are shared memory: concurrent writers need a Lock.
 class SharedMemory {
 public:
     /// create: a new block of `size` bytes (> 0), named `name` or a random "psm_..." name; throws
@@ -79,6 +82,9 @@ using Bytes = std::vector<std::byte>;
 /// slot, or a reader racing a writer, must hold a multiprocessing Lock. The layout is nogil's own
 /// (Python processes cannot attach to it). The list is a handle: copies share the mapping; it is
 /// serialized as its name (a child attaches).
+///
+/// Thread safety: see above: readers and writers of one slot racing each other must hold a
+/// multiprocessing Lock.
 class ShareableList {
 public:
     /// One item: None, int, float, bool, str, bytes.

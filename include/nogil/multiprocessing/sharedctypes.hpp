@@ -25,6 +25,8 @@
 
 namespace nogil::multiprocessing {
 
+/// Thread safety: value()/set_value() take the shared lock (any thread of any process); get_obj()
+/// is raw memory, for use under get_lock().
 template <class T>
 class Value {
     static_assert(std::is_trivially_copyable_v<T>,
@@ -67,6 +69,8 @@ private:
     std::shared_ptr<detail::SharedBlock> block_;
 };
 
+/// Thread safety: get/set/to_vector take the shared lock (any thread of any process); get_obj() is
+/// raw memory, for use under get_lock().
 template <class T>
 class Array {
     static_assert(std::is_trivially_copyable_v<T>,

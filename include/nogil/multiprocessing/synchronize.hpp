@@ -20,6 +20,9 @@
 namespace nogil::multiprocessing {
 
 /// A non-recursive lock. Satisfies Lockable (std::scoped_lock works). Any process may release it.
+///
+/// Thread safety: every member from any thread of any process holding it; any process may release
+/// it.
 class Lock : public detail::SharedHandle<Lock>, public detail::SemLock<Lock> {
 public:
     Lock();
@@ -38,6 +41,9 @@ private:
 };
 
 /// A recursive lock: the owning thread (of the owning process) may acquire it again.
+///
+/// Thread safety: every member from any thread of any process holding it; release() only by the
+/// owner.
 class RLock : public detail::SharedHandle<RLock>, public detail::SemLock<RLock> {
 public:
     RLock();
@@ -58,6 +64,8 @@ private:
 };
 
 /// A counter that acquire() decrements, blocking at zero, and release() increments.
+///
+/// Thread safety: every member from any thread of any process holding it.
 class Semaphore : public detail::SharedHandle<Semaphore>, public detail::SemLock<Semaphore> {
 public:
     /// Throws std::invalid_argument for a negative value.
@@ -80,6 +88,8 @@ private:
 };
 
 /// A Semaphore whose value may never exceed its initial value.
+///
+/// Thread safety: as Semaphore.
 class BoundedSemaphore : public Semaphore {
 public:
     explicit BoundedSemaphore(int value = 1) : Semaphore(value, value) {}
@@ -92,6 +102,8 @@ private:
 };
 
 /// A flag that processes wait for.
+///
+/// Thread safety: every member from any thread of any process holding it.
 class Event : public detail::SharedHandle<Event> {
 public:
     Event();
@@ -115,6 +127,9 @@ private:
 
 /// A condition variable over an RLock (Python's default lock for Condition). Waiters are never
 /// woken spuriously: notify(n) wakes at most n of those waiting when it is called.
+///
+/// Thread safety: any thread of any process holding it; wait*()/notify*() only with the lock held
+/// by the caller (std::runtime_error otherwise).
 class Condition {
 public:
     explicit Condition(RLock lock = RLock());
@@ -170,6 +185,8 @@ private:
 };
 
 /// A barrier for `parties` participants in any processes.
+///
+/// Thread safety: every member from any thread of any process holding it.
 class Barrier : public detail::SharedHandle<Barrier> {
 public:
     /// Throws std::invalid_argument unless parties >= 1. `timeout`: the default for wait().

@@ -12,6 +12,8 @@ namespace nogil::queue {
 /// A last-in, first-out queue (Python's queue.LifoQueue): get() returns the item put most
 /// recently. Otherwise exactly Queue<T>: same members, blocking, exceptions and thread-safety
 /// (documented on detail::basic_queue).
+///
+/// Thread safety: as Queue<T>: every member from any thread at once.
 template <class T>
 class LifoQueue : public detail::basic_queue<nogil::detail::lifo_storage<T>> {
 public:

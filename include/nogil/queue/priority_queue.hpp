@@ -18,6 +18,9 @@ namespace nogil::queue {
 /// Python; put (priority, sequence, data) tuples for a stable order. The comparator runs under
 /// the queue's mutex and must not use the queue. Otherwise exactly Queue<T> (members documented
 /// on detail::basic_queue).
+///
+/// Thread safety: as Queue<T>: every member from any thread at once. Compare runs under the queue's
+/// mutex.
 template <class T, class Compare = std::less<T>>
 class PriorityQueue : public detail::basic_queue<nogil::detail::heap_storage<T, Compare>> {
 public:

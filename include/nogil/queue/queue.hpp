@@ -15,6 +15,9 @@ namespace nogil::queue {
 /// detail::basic_queue, which LifoQueue and PriorityQueue share (they are not derived from Queue,
 /// so a function taking Queue<T>& does not accept them; write a template for that).
 /// get() returns T by value; move-only T (std::unique_ptr) works.
+///
+/// Thread safety: every member may be called from any thread at once (detail::basic_queue);
+/// destroying the queue while a thread is inside a member is undefined.
 template <class T>
 class Queue : public detail::basic_queue<nogil::detail::fifo_storage<T>> {
 public:

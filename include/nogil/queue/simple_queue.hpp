@@ -32,6 +32,9 @@ namespace nogil::queue {
 /// use from any number of threads at once. Waiting getters are not served in FIFO order.
 /// Destroying the queue while a thread is still inside one of its members is undefined behaviour;
 /// items still queued are destroyed with it.
+///
+/// Thread safety: every member may be called from any thread at once, and reentrantly: no code of T
+/// runs under the queue's mutex (see the header comment).
 template <class T>
 class SimpleQueue {
     static_assert(std::is_object_v<T> && !std::is_const_v<T> && std::is_move_constructible_v<T>,

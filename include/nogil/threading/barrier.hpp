@@ -17,6 +17,10 @@ namespace nogil::threading {
 /// resume inside their wait(). A barrier breaks when a waiter times out, the action throws,
 /// or abort() is called: every current and later wait() then throws BrokenBarrierError until
 /// reset().
+///
+/// Thread safety: every member may be called from any thread at once. The action runs in the last
+/// thread to arrive, before the others are released; if it throws, the barrier breaks and that
+/// thread gets the exception.
 class Barrier {
 public:
     /// A barrier for `parties` threads (>= 1, else std::invalid_argument), with an optional

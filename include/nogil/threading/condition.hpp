@@ -13,6 +13,10 @@ namespace nogil::threading {
 /// Python's threading.Condition. Built on a Lock or an RLock (by default its own RLock, as in
 /// Python); `with cond:` is `std::scoped_lock guard(cond);`. Waiters are woken in FIFO order:
 /// each waiter sleeps on its own word, which notify() sets in the order the waits began.
+///
+/// Thread safety: any number of threads may share a Condition. wait*() and notify*() must be called
+/// by a thread that holds the lock (std::runtime_error otherwise); acquire()/release() follow the
+/// rules of the underlying lock.
 class Condition : public detail::TimedAcquire<Condition> {
 public:
     using detail::TimedAcquire<Condition>::acquire;  // acquire(blocking, timeout), acquire(timeout)

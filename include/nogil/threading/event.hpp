@@ -14,6 +14,8 @@ class Thread;
 /// Python's threading.Event. One futex word holds the flag, a "someone sleeps" bit and a count
 /// of set() calls, so a waiter woken by set() returns true even if clear() ran before it woke
 /// (CPython's test_set_and_clear guarantee), and set() makes no system call when nobody waits.
+///
+/// Thread safety: every member may be called from any thread at once.
 class Event {
 public:
     /// A cleared event.

@@ -47,6 +47,9 @@ void release_thread_locals() noexcept;
 /// factory). A thread's T is destroyed on that thread when it exits (for threads started by
 /// nogil: right after the target returns), or, for threads still alive, by ~local() on the
 /// thread that destroys the local. No thread may use the local while it is being destroyed.
+///
+/// Thread safety: get() may be called from any thread at once; each thread sees only its own T.
+/// Destroying the local while another thread uses it is undefined.
 template <class T>
 class local : private detail::LocalBase {
 public:

@@ -20,6 +20,9 @@ class Condition;
 /// Python's `with lock:` is `std::scoped_lock guard(lock);` (Lock is TimedLockable, so
 /// std::unique_lock, std::scoped_lock and std::unique_lock::try_lock_for work too).
 /// Waiters are not served in any particular order, as in CPython.
+///
+/// Thread safety: every member may be called from any thread at once; release() need not come from
+/// the thread that acquired.
 class Lock : public detail::TimedAcquire<Lock> {
 public:
     using detail::TimedAcquire<Lock>::acquire;  // acquire(blocking, timeout), acquire(timeout)

@@ -16,6 +16,9 @@ class Condition;
 /// Python's threading.RLock. The owning thread may acquire it again; it is free once released as
 /// many times as acquired. Only the owner may release it. `with rlock:` is
 /// `std::scoped_lock guard(rlock);` (Lockable and TimedLockable).
+///
+/// Thread safety: every member may be called from any thread at once; release() only by the owning
+/// thread (std::runtime_error otherwise).
 class RLock : public detail::TimedAcquire<RLock> {
 public:
     using detail::TimedAcquire<RLock>::acquire;  // acquire(blocking, timeout), acquire(timeout)

@@ -13,6 +13,8 @@ namespace nogil::threading {
 
 /// Python's threading.Semaphore. The counter is a futex word; waiters are not served in any
 /// guaranteed order. `with sem:` is `std::scoped_lock guard(sem);` (Lockable).
+///
+/// Thread safety: every member may be called from any thread at once.
 class Semaphore : public detail::StdLockable<Semaphore> {
 public:
     /// A semaphore whose counter starts at `value`. Throws std::invalid_argument
@@ -70,6 +72,8 @@ private:
 /// Python's threading.BoundedSemaphore: a Semaphore whose release() throws
 /// std::invalid_argument("Semaphore released too many times") if the counter would exceed
 /// its initial value.
+///
+/// Thread safety: as Semaphore.
 class BoundedSemaphore : public Semaphore {
 public:
     /// A semaphore bounded by, and starting at, `value` (>= 0, else std::invalid_argument).

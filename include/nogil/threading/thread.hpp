@@ -78,6 +78,12 @@ concept ThreadTarget = !std::same_as<std::remove_cvref_t<F>, ThreadOptions> &&
 ///
 /// Python's subclassing with an overridden run() is not offered: a handle may be destroyed
 /// while its thread runs, so the thread could not call back into it. Pass a target instead.
+///
+/// Thread safety: every member may be called from any thread (the thread's state is under its own
+/// lock); join() from any thread but the thread itself. One handle object must not be assigned
+/// while another thread uses that same object (copies are independent, like shared_ptr's). The
+/// target runs on the new thread; an exception escaping it goes to threading::excepthook, called on
+/// that thread.
 class Thread {
 public:
     /// A not-yet-started thread that will call fn(args...) (copies of them, made now).
@@ -181,6 +187,9 @@ void default_excepthook(const ExceptHookArgs& args);
 
 /// The type of threading::excepthook: a thread-safe slot holding a function, so that Python's
 /// `threading.excepthook = hook` is `nogil::threading::excepthook = hook;` from any thread.
+///
+/// Thread safety: set and called from any thread (the slot is under a lock); the hook runs on the
+/// thread whose target threw.
 class ExceptHook {
 public:
     /// The hook's signature.

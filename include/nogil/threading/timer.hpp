@@ -14,6 +14,9 @@ namespace nogil::threading {
 /// Python's threading.Timer. A Thread (start, join, is_alive, name, daemon all apply) whose
 /// target waits `interval` and then calls fn(args...) on the timer's thread, unless cancel()
 /// was called first. Copies are handles onto the same timer.
+///
+/// Thread safety: as Thread; cancel() may come from any thread. The function runs on the timer's
+/// own thread, unless cancel() came first.
 class Timer : public Thread {
 public:
     /// A timer that, once started, calls fn(args...) after `interval` (copies made now).

@@ -1,5 +1,5 @@
 // Reaping asyncio subprocesses: a pidfd watched by the loop, or a polling timer as fallback.
-// See include/asyncio/detail/child.hpp for the guarantees.
+// See src/asyncio/detail/child.hpp for the guarantees.
 #include "asyncio/detail/child.hpp"
 
 #include <nogil/errors.hpp>

@@ -1,5 +1,5 @@
 // Spawning a child for asyncio subprocesses: posix_spawn with the redirections asked for.
-// See include/asyncio/detail/child.hpp for the guarantees.
+// See src/asyncio/detail/child.hpp for the guarantees.
 #include "asyncio/detail/child.hpp"
 
 #include <nogil/errors.hpp>

@@ -96,7 +96,7 @@ void LoopCore::close() {
         std::lock_guard lock(threadsafe_mutex_);
         closed_ = true;
     }
-    // Step 2: drop everything scheduled, without running it.
+    // Step 2: drop everything scheduled, without running it (test: CloseDropsWhatIsScheduledWithoutRunningIt).
     while (!ready_.empty()) {
         ReadyItem item = ready_.pop();
         if (item.kind() == ReadyItem::Kind::future_callback)

@@ -1,4 +1,4 @@
-// Socket plumbing for asyncio streams; see include/asyncio/detail/socket.hpp.
+// Socket plumbing for asyncio streams; see src/asyncio/detail/socket.hpp.
 #include "asyncio/detail/socket.hpp"
 
 #include <nogil/asyncio/threads.hpp>

@@ -12,6 +12,12 @@
 //   4. A coroutine that ends with CancelledError makes the task cancelled; one that returns
 //      while a request is pending is cancelled too (the value is dropped), as in Python.
 //   5. uncancel() takes one request back; at zero a pending request is dropped.
+// Each step is pinned by a test in tests/asyncio_task_test.cpp that names it: step 1
+// CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage; step 2 the same and
+// CancellingATaskCancelsTheTaskItAwaits; step 3 PendingCancelIsThrownAtTheNextSuspension and
+// CancelBeforeItStartsRunsNoneOfItsCode; step 4 ATaskMayCatchCancellationAndGoOn and
+// CancelRequestedAfterTheLastSuspensionCancelsTheTask; step 5 UncancelAtZeroDropsAPendingCancel.
+// The task's flag bits are mapped in one place: include/nogil/asyncio/detail/future_base.hpp.
 #include <nogil/asyncio/detail/task_base.hpp>
 
 #include <atomic>

@@ -7,6 +7,9 @@
 //   3. close the fd;
 //   4. the reader gets EOF (clean) or the error; drain()/wait_closed() waiters are queued;
 //   5. the observer (a Server counting its clients) is told.
+// Tests: step 4 AsyncioStreams.PeerResetIsConnectionResetError (tests/asyncio_streams_test.cpp);
+// step 5 AsyncioServer.WaitClosedWaitsForTheClients (tests/asyncio_server_test.cpp). Steps 1-3
+// (the order of dropping, unregistering and closing) have no test that could see them fail.
 // Entry points that may end in step 2 hold a reference to the transport first: the writable
 // callback owns one, and clearing it may drop the last.
 #include <nogil/asyncio/detail/transport.hpp>

@@ -26,6 +26,11 @@
 // submit that finds its queue closed by exit throws "... after interpreter shutdown".
 // A failing initializer breaks the pool the same way (steps 1, 2 failing the futures with
 // BrokenThreadPool, 4); submit() then throws BrokenThreadPool.
+// Each step is pinned by a test in tests/concurrent_futures_thread_pool_test.cpp that names it:
+// step 1 ThreadPoolExecutor.SubmitAfterShutdownThrows; 2 ShutdownCancelFutures; 3
+// ShutdownWithoutAnyThreadRunsQueuedWork; 4 QueuedWorkStillRunsAfterShutdownWithoutWait; 5
+// DestructorWaitsForAll and ACallMayShutItsOwnPoolDown; the broken pool
+// FailingInitializerBreaksThePool; all of them at once StressSubmitCancelResultShutdown.
 //
 // Scheduling: submit() pushes onto the injection queue (detail/injection_queue.hpp: one
 // compare-and-swap, no lock) and wakes a sleeping worker only when no worker is awake and looking
@@ -130,6 +135,17 @@ struct alignas(64) Worker {
     std::atomic<std::size_t> local_size{0};  // hint for thieves and idle checks, written under lock
 };
 
+// The core's fields, grouped by what guards them (declared at the end of the class):
+//   no lock, fixed after construction: options_, max_workers_, workers_ (the slots; each
+//       Worker's `local` batch is guarded by that Worker's own `lock`).
+//   queue_'s consumer end: take_lock_ (a SpinLock) — every pop from the injection queue, by a
+//       worker taking a batch or by take_all_queued(). Pushes take no lock (one CAS).
+//   spawn_mutex_: threads_, no_more_threads_ (and the start of a thread: started_ is stored
+//       under it, read without it).
+//   broken_mutex_: the one transition to broken — broken_message_ is written once under it,
+//       before broken_ is set (release); readers load broken_ (acquire) without the lock.
+//   atomics, no lock (the idle protocol; see worker_main and wake_one_if_none_spinning):
+//       spinning_, sleepers_, wake_epoch_ (the futex word), started_, idle_tokens_.
 class ThreadPoolCore final : public ExitParticipant, public std::enable_shared_from_this<ThreadPoolCore> {
 public:
     ThreadPoolCore(ThreadPoolOptions options) : options_(std::move(options)) {

@@ -324,7 +324,7 @@ Launched launch_child(StartMethod method) {
     } else {
         pid_t parent = ::getpid();
         pid = Launcher::run([&] {
-            snapshot_loaded_objects();  // the child must not need dl_iterate_phdr: see function_id.cpp
+            snapshot_loaded_objects();  // the child must not need dl_iterate_phdr: see function.cpp
             pid_t child = ::fork();
             if (child < 0) throw ProcessError(std::string("fork failed: ") + std::strerror(errno));
             if (child == 0) {

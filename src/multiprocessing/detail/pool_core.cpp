@@ -36,6 +36,12 @@ struct Worker {
 enum class PoolState { run, close, terminate };
 }  // namespace
 
+// Impl's fields by what guards them:
+//   `mutex`: state, broken, pending, next_id (callers and the manager).
+//   set by the constructor before the manager starts, then read-only: wake (the eventfd that
+//       notify() writes from any thread), processes, initializer, maxtasks, start_method.
+//   `join_mutex`: joining `manager` (started by the constructor).
+//   manager thread only: workers, running, deaths_without_progress, worker_counter.
 struct PoolCore::Impl {
     // Shared with callers (under mutex).
     std::mutex mutex;
@@ -43,11 +49,11 @@ struct PoolCore::Impl {
     bool broken = false;
     std::deque<Pending> pending;
     std::uint64_t next_id = 1;
-    UniqueFd wake;
+    UniqueFd wake;           // fixed after construction
     std::mutex join_mutex;
-    std::thread manager;
+    std::thread manager;     // joined under join_mutex
 
-    // Manager thread only.
+    // Manager thread only (the first four are set before it starts, read-only after).
     int processes;
     SharedCall initializer;
     std::uint64_t maxtasks;

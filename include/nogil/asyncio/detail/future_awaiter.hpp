@@ -1,6 +1,6 @@
 #pragma once
 // The awaiter for anything future-like (Future<T>, Task<T>, gather's result): a waiter in the
-// sense of asyncio/detail/task_base.hpp. Suspending registers a done callback on the future; the
+// sense of task_base.hpp. Suspending registers a done callback on the future; the
 // callback steps the task inline (Python's Task.__wakeup), one loop turn after completion.
 // Cancelling the awaiting task cancels the awaited future or task (Python's rule).
 

@@ -149,6 +149,31 @@ protected:
     }
     /// Spare bits for derived classes (TaskBase keeps its flags here, in FutureBase's padding);
     /// bit 7 is the scratch mark, bit 6 "finished with an exception nobody retrieved yet".
+    ///
+    /// The state of an asyncio future or task, every bit in one place. All of it is plain data
+    /// read and written on the loop's thread only (refs_ is the one atomic: add_ref/release may
+    /// come from any thread).
+    ///   state_            PENDING → FINISHED (finish(), set_exception()) or PENDING → CANCELLED
+    ///                     (cancel_future()). Both are final: once done, never pending again;
+    ///                     finish()/set_exception() then throw InvalidStateError, cancel() is false.
+    ///   derived_flags_
+    ///     bit 0 must_cancel  (TaskBase) a cancel() no waiter took (cancel protocol step 3 in
+    ///                        src/asyncio/detail/task_base.cpp). Set by cancel(); cleared by
+    ///                        throw_if_cancel_requested(), by uncancel() at count 0, and when the
+    ///                        task completes or is cancelled before its first step.
+    ///     bit 1 started      (TaskBase) the first step ran. Set once by step(); never unset.
+    ///     bit 2 frame_alive  (TaskBase) the root coroutine frame exists. Set by the constructor,
+    ///                        cleared once by destroy_frame() (completion, abandon() at loop
+    ///                        close, destruction); never set again.
+    ///     bits 3-5           free.
+    ///     bit 6 unretrieved  set by set_exception(); cleared by every reader of the exception
+    ///                        (stored_exception()); release() of the last reference reports the
+    ///                        exception if still set.
+    ///     bit 7 scratch_mark one synchronous pass only (gather's de-duplication); clear outside it.
+    ///   slot_             the callbacks/extras word (see below); callbacks are queued on the loop
+    ///                     (call_soon), never run inline, and the slot's list is emptied when done.
+    /// Pinned by tests/asyncio_future_test.cpp and tests/asyncio_task_test.cpp (the cancellation
+    /// tests name their protocol step).
     static constexpr std::uint8_t scratch_mark = 0x80;
     static constexpr std::uint8_t unretrieved_flag = 0x40;
 

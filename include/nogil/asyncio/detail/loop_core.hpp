@@ -14,6 +14,9 @@
 //   3. move callbacks for ready fds, the cross-thread queue and due timers to the ready queue
 //      (so a zero-delay timer runs after the call_soon callbacks queued before it);
 //   4. run exactly the callbacks that are ready now; those they schedule wait for the next turn.
+// Tests (tests/asyncio_event_loop_test.cpp, AsyncioEventLoop.*): step 1
+// StopBeforeRunForeverRunsOneIteration; 2 CallSoonThreadsafeWakesASleepingLoop; 3
+// ZeroDelayTimerRunsAfterAlreadyQueuedCallSoon; 4 CallbacksScheduledByCallbacksWaitForTheNextTurn.
 //
 // Close protocol (close()):
 //   1. refuse if running (RuntimeError);
@@ -30,6 +33,9 @@
 //      RuntimeError("Event loop is closed").
 // Destroying the EventLoop from one of its own callbacks (while run_forever is on the stack):
 // run_forever holds a reference to the core, and the close happens when it returns.
+// Tests: step 1 and 4 AsyncioEventLoop.StateErrors; 2 AsyncioEventLoop.
+// CloseDropsWhatIsScheduledWithoutRunningIt; 3 AsyncioFuture.
+// FramesDestroyedAtCloseDetachFromTheFutureTheyAwait (tests/asyncio_future_test.cpp).
 
 #include <nogil/asyncio/detail/frame_allocator.hpp>
 #include <nogil/asyncio/detail/ref.hpp>
@@ -281,6 +287,15 @@ private:
     void read_signals();
     void dispatch_fd(int fd, std::uint32_t events);
 
+    // The fields by what guards them:
+    //   loop thread only, no lock: owner_, backend_ (its wakeup() is any thread), ready_,
+    //       timers_, timer_seq_, fds_, events_, signal_handlers_, signal_pipe_ (the signal
+    //       handler writes to a copy of its write end), tasks_head_, task_count_, owner_thread_,
+    //       stopping_, exception_handler_ (and the public debug fields).
+    //   threadsafe_mutex_: threadsafe_ (the cross-thread queue), and every write of closed_
+    //       (the loop thread reads closed_ without it; call_soon_threadsafe reads it under it).
+    //   atomics, any thread: refs_, threadsafe_pending_ (set after a push, so the loop drains),
+    //       signal_pending_ (set by the signal handler), running_thread_.
     std::atomic<std::uint32_t> refs_{1};
     asyncio::EventLoop* owner_;
     std::unique_ptr<IoBackend> backend_;  // null once closed (step 5)

@@ -11,7 +11,7 @@
 // A callback that throws (anything but CancelledError) is reported to the loop's exception
 // handler ("Unhandled exception in client_connected_cb") and its connection is closed. When the
 // callback returns, its reader and writer handles go away; if it kept no copy, that closes the
-// connection gracefully (see asyncio/detail/transport.hpp).
+// connection gracefully (see detail/transport.hpp).
 //
 // Lifetimes: Server handles count as users; the last one gone closes the server (listening
 // sockets only; clients keep running). Client tasks hold a reference to the state, not a use.

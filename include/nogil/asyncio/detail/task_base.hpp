@@ -15,6 +15,9 @@
 //   4. Destructor: if still registered with the source, deregister (a frame destroyed at loop
 //      close must leave nothing dangling).
 // Everything runs on the loop's thread; a source on another thread uses call_soon_threadsafe.
+// Tests: step 2 AsyncioTask.CancelASleepingTaskRemovesTheTimerAndThrowsTheMessage; step 3
+// AsyncioTask.PendingCancelIsThrownAtTheNextSuspension (tests/asyncio_task_test.cpp); step 4
+// AsyncioFuture.FramesDestroyedAtCloseDetachFromTheFutureTheyAwait (tests/asyncio_future_test.cpp).
 
 #include <nogil/asyncio/detail/future_base.hpp>
 #include <nogil/asyncio/detail/promise.hpp>

@@ -1,7 +1,7 @@
 #pragma once
 // The FIFO waiter queue behind every asyncio synchronization primitive (Lock, Event, Condition,
 // Semaphore, Barrier, Queue): written once, following THE WAITER PROTOCOL of
-// asyncio/detail/task_base.hpp.
+// task_base.hpp.
 //
 // A WaitNode is embedded in an awaiter, so it lives in the suspended coroutine's frame; the
 // queue links nodes intrusively (no allocation). A node is in one of two lists:

@@ -40,6 +40,9 @@ class MapResults;
 ///
 /// submit() and map() are templates over the callable; a derived executor only provides enqueue()
 /// and shutdown(). The destructor of every executor is shutdown(wait = true), Python's `with`.
+///
+/// Thread safety: submit(), map() and shutdown() may be called from any thread at once; where calls
+/// and done callbacks run is each executor's (ThreadPoolExecutor, ProcessPoolExecutor).
 class Executor {
 public:
     Executor() = default;
@@ -156,6 +159,9 @@ private:
 /// The range returned by Executor::map: an input range of R (std::monostate for a void function),
 /// read once, in submission order. Reading a result waits for it and throws the call's exception,
 /// or TimeoutError; destroying the range cancels the calls not yet started.
+///
+/// Thread safety: an input range read by one thread at a time (its results are futures, themselves
+/// safe from any thread).
 template <class R>
 class MapResults : public nogil::concurrent::futures::detail::MapRange<detail::MapState<R>> {
 public:

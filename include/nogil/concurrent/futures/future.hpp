@@ -32,6 +32,12 @@ void report_callback_exception(std::exception_ptr exception) noexcept;
 /// Copies refer to one state, as Python references do. Every member is safe to call from any
 /// thread at once. States: pending → running → finished, or pending → cancelled.
 /// `Future<void>` holds no value; its result() returns nothing.
+///
+/// Thread safety: every member may be called from any thread at once. Done callbacks run in the
+/// thread that completes the future (the executor's worker or manager thread,
+/// set_result()/set_exception(), or the thread whose cancel() cancelled it), outside the future's
+/// lock, in the order they were added; one added to a done future runs at once in the adding
+/// thread.
 template <class T>
 class Future {
 public:

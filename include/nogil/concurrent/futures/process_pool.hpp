@@ -11,7 +11,7 @@
 // be serializable (docs/api.md, rule 5): checked at compile time, with messages in words. A task's
 // exception reaches result() with its type (multiprocessing/exceptions.hpp). A worker that dies
 // breaks the pool: what was pending or running fails with BrokenProcessPool, later submits throw
-// it. Every member is safe to call from any thread. Design: concurrent/futures/detail/process_pool_core.hpp.
+// it. Every member is safe to call from any thread. Design: detail/process_pool_core.hpp.
 
 #include <nogil/concurrent/futures/executor.hpp>
 #include <nogil/concurrent/futures/future.hpp>
@@ -62,6 +62,14 @@ class ProcessMapResults;
 ///
 /// submit() and map() hide Executor's: a call reached through `Executor&` carries a closure that
 /// cannot be sent to another process, so that path throws std::invalid_argument (see enqueue).
+///
+/// Thread safety: every member may be called from any thread at once. Done callbacks of its futures
+/// run on the pool's manager thread (or in the thread that cancels the future) and must not wait on
+/// the same pool without a timeout: nobody reads the workers' answers while a callback runs. A
+/// callback may submit, shut the pool down and destroy it. Two exceptions, as for every Future: a
+/// callback added to a done future runs at once in the adding thread, and one added while a thread
+/// waiting in result() is completing the future (it read the answer and saw no callback) runs in
+/// that thread.
 class ProcessPoolExecutor final : public Executor {
 public:
     /// cpu_count() workers, the default start method.
@@ -228,6 +236,8 @@ private:
 /// The range returned by ProcessPoolExecutor::map: an input range of R (std::monostate for a
 /// void function), read once, in order. Chunks arrive as Futures of vectors; reading the first
 /// result of a chunk waits for it and throws the chunk's exception, or TimeoutError.
+///
+/// Thread safety: an input range read by one thread at a time.
 template <class R>
 class ProcessMapResults : public nogil::concurrent::futures::detail::MapRange<detail::ProcessMapState<R>> {
 public:

@@ -42,6 +42,11 @@ struct ThreadPoolOptions {
 /// Calls run in submission order as workers free up; a worker takes a small batch of calls at
 /// once when many are queued, and an idle worker takes from a busy worker's batch (work stealing),
 /// so no call waits behind another while a worker is idle. See docs/executors.md.
+///
+/// Thread safety: every member may be called from any thread at once. Calls run on the pool's
+/// worker threads; a call may shut its own pool down (shutdown(wait) joins every worker but the
+/// calling one). Done callbacks run on the worker that ran the call, or in the thread that cancels
+/// the future (shutdown(cancel_futures = true): the thread calling shutdown).
 class ThreadPoolExecutor final : public Executor {
 public:
     ThreadPoolExecutor();

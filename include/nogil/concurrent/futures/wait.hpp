@@ -154,6 +154,8 @@ auto wait(R&& fs, std::chrono::duration<Rep, Period> timeout, ReturnWhen return_
 
 /// The range returned by as_completed(): futures in the order they finish (those already done
 /// first). Reading past the deadline throws TimeoutError("N (of M) futures unfinished").
+///
+/// Thread safety: read by one thread at a time; the futures it yields are safe from any thread.
 template <class T>
 class AsCompleted {
     struct State final : detail::MultiWaiter {

@@ -3,7 +3,7 @@
 //
 // encode_call(f, args...) checks at compile time that f is a plain function or a captureless
 // lambda and that every argument and the result are serializable, then records two function
-// names (multiprocessing/detail/function.hpp): the user's function, and `invoke_encoded<Fn, Args...>`, the
+// names (function.hpp): the user's function, and `invoke_encoded<Fn, Args...>`, the
 // instantiation that knows how to decode those arguments, call, and encode the result. The child
 // needs neither the types nor a registry: it resolves the invoker and hands it the bytes.
 

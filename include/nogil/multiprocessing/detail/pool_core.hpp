@@ -17,6 +17,9 @@
 //   A worker that dies while running a task fails that task with ProcessError (exit code in the
 //   message) and is replaced. If workers keep dying before finishing anything (a throwing
 //   initializer), the pool breaks: every unfinished and future task fails with ProcessError.
+// Tests (tests/multiprocessing_pool_test.cpp, PoolBasics.*): step 1 CloseLetsSubmittedTasksFinish;
+// 2 TerminateFailsPendingTasksAndRejectsNewOnes; 3 JoinBeforeCloseAndBadArguments; a death
+// WorkerKilledMidTaskFailsThatTaskOnly; the broken pool FailingInitializerBreaksThePoolInsteadOfHanging.
 
 #include <nogil/multiprocessing/detail/call.hpp>
 #include <nogil/multiprocessing/detail/worker.hpp>

@@ -13,6 +13,11 @@
 //  3. every blocked put() and get() is woken: putters throw ShutDown; getters take an item if one
 //     is left (non-immediate shutdown lets consumers drain the queue), else throw ShutDown.
 //  4. the removed items are destroyed after the mutex is released.
+// Tests (tests/queue_detail_base_test.cpp, QueueBase.*): step 1 ShutdownLetsConsumersDrainThenThrows;
+// 2 ImmediateShutdownDiscardsItemsAndReleasesJoin, ImmediateShutdownKeepsTasksAlreadyTaken,
+// ShutdownDoesNotReleaseJoin; 3 ShutdownWakesBlockedGetters, ShutdownWakesBlockedPutters; 4
+// ItemsDiscardedByImmediateShutdownAreDestroyedOutsideTheMutex; all at once
+// StressConcurrentShutdownLosesNothing.
 //
 // Wake-ups: a thread that changes the queue notifies the matching condition variable after it
 // released the mutex, and only when a thread is counted as waiting there, so an uncontended

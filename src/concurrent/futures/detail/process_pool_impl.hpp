@@ -41,6 +41,13 @@ using ::nogil::multiprocessing::detail::wait_any_readable;
 using ::nogil::detail::UniqueFd;
 namespace serial = ::nogil::detail::serial;
 
+// Impl's fields by what guards them (lock order: `reading` before `mutex`, never the reverse):
+//   fixed after construction: settings, wake, wake_write; manager (joined under join_mutex).
+//   `mutex`: pending, next_id, shutdown, broken, closed_at_exit, started, launched (+ launched_cv),
+//       handed_over, each Worker's requests ring, garbage flag and pipeline; `workers` (changed
+//       under both).
+//   `reading`: manager_asleep, helper_spinner, the response rings; `workers` (under both).
+//   manager thread only: worker_counter.
 struct ProcessPoolCore::Impl final : ExitParticipant {
     static constexpr const char* broken_pool_message =
         "A child process terminated abruptly, the process pool is not usable anymore";

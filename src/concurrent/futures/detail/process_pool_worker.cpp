@@ -4,7 +4,7 @@
 // accumulated since the last send, so a long task's result is not held back by the tasks queued
 // behind it, while a burst of tiny tasks costs one write per batch.
 //
-// Messages travel through the shared rings (concurrent/futures/detail/process_pool_channel.hpp). Waiting for the next
+// Messages travel through the shared rings (process_pool_channel.hpp). Waiting for the next
 // request, the worker spins up to spin_for (the pool's next request often follows within
 // microseconds, and a sleep plus a cross-process wake-up cost tens of them on an idle VM), then
 // sleeps on the ring's futex word. The spinning backs off while it does not pay (Spinner). It

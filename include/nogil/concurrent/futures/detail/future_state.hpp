@@ -145,6 +145,30 @@ protected:
     }
 
 private:
+    // The state word (word_), every bit in one place:
+    //
+    //   bits 0-1  status   PENDING(0) → RUNNING(1) → FINISHED(3), or PENDING → CANCELLED(2).
+    //                      PENDING → RUNNING: set_running_or_notify_cancel() (the executor's worker),
+    //                        one CAS that waits out `locked` and keeps `sleepers`.
+    //                      PENDING → CANCELLED: cancel() (any thread), under `locked`.
+    //                      PENDING/RUNNING → FINISHED: finish() (set_value/set_exception), under
+    //                        `locked`, after the value or exception is stored (release order).
+    //                      CANCELLED and FINISHED are final: once set, the status never changes again
+    //                      (finish() throws InvalidStateError, cancel() answers false/true unchanged).
+    //   bit 2     locked   the spin lock guarding callbacks_, waiters_ and exception_ (and value_
+    //                      while FINISHED is being published). Set by lock()/the CAS in lock(),
+    //                      cleared by unlock() or by complete_locked()'s exchange. Held for a few
+    //                      instructions only; nobody sleeps holding it.
+    //   bit 3     sleepers a thread is (about to be) asleep in futex_wait on this word. Set by
+    //                      wait_until() (CAS, only while not done); cleared only by completion
+    //                      (complete_locked() exchanges the whole word), which then futex-wakes all.
+    //                      Never set again once the status is final.
+    //
+    // Readers: status() / done() / check_result() load the word with acquire and look only at the
+    // status bits; a reader that sees FINISHED sees the value and exception_ (published by the
+    // release in complete_locked()). Pinned by tests/concurrent_futures_future_test.cpp: Future.
+    // CancelWhilePending, CannotCancelRunningOrFinished, SetTwiceIsInvalidState (final states),
+    // ResultWaitsForAnotherThread, CancelWakesWaiters (sleepers), StressOneFinalState (races).
     static constexpr std::uint32_t status_mask = 0x3;
     static constexpr std::uint32_t locked_bit = 0x4;
     static constexpr std::uint32_t sleepers_bit = 0x8;

@@ -10,12 +10,12 @@
 // each worker holds (in order: a worker answers in the order it was asked), so a response that
 // is not the one expected is garbage and is not trusted.
 //
-// Transport: each worker has a shared-memory channel (two rings, concurrent/futures/detail/process_pool_channel.hpp)
-// next to its socket. Batches travel through the rings; the socket carries what the rings cannot
+// Transport: each worker has a shared-memory channel (two rings, process_pool_channel.hpp) next to
+// its socket. Batches travel through the rings; the socket carries what the rings cannot
 // (descriptors, messages above a quarter of a ring) and tells of the worker's end. A worker spins
-// briefly for its next request before sleeping on a futex (adaptively: Spinner); the manager
-// sleeps in poll() and is woken through its eventfd. Wake-ups are paid only when the other side
-// announced that it sleeps.
+// briefly for its next request before sleeping on a futex (adaptively: Spinner); the manager sleeps
+// in poll() and is woken through its wake-up pipe (a pipe, not an eventfd: see Impl::wake).
+// Wake-ups are paid only when the other side announced that it sleeps.
 //
 // Who does what:
 //   - submit() (any thread) queues the task and, when a worker has room in its pipeline, writes
@@ -40,6 +40,9 @@
 // callback may shut the pool down. A done callback runs on the manager thread and must not wait
 // for another future of the pool without a timeout: nobody reads answers while it runs (help()
 // does nothing there), as in Python, where such a wait deadlocks the management thread.
+// Pinned by tests/concurrent_futures_process_pool_test.cpp: ProcessPoolHelpingWaiter.
+// DoneCallbacksRunOnTheManagerNotOnTheWaiter, CallbackWaitingForAnotherFutureTimesOut,
+// CallbackMayShutDownAndDestroyThePool.
 //
 // Breakage (Python's terminate_broken): a worker that exits when not asked to (killed, _exit,
 // crash, a failing initializer) or speaks garbage breaks the pool: every worker is killed and
@@ -49,12 +52,18 @@
 // Shutdown protocol (shutdown(wait, cancel_futures)):
 //   1. Under the lock: from here on submit() throws "cannot schedule new futures after shutdown";
 //      with cancel_futures, every task not yet sent to a worker is cancelled.
+//      (tests: ProcessPoolExecutor.SubmitAfterShutdownThrows, CancelFuturesCancelsWhatWasNotSent)
 //   2. The manager keeps dispatching and reading until nothing is pending or in flight, then
 //      sends each worker the stop request, closes its connection and reaps it, and returns.
 //      A death during this phase breaks the pool as above, so shutdown never hangs on it.
+//      (tests: ProcessPoolExecutor.ShutdownWithoutWaitStillRunsTheTasks,
+//      ProcessPoolDeadlock.PendingFuturesFailTooAndShutdownReturns)
 //   3. With wait: join the manager thread (unless called on it, from a done callback).
+//      (tests: ProcessPoolExecutor.ShutdownWaitFinishesEverything,
+//      ProcessPoolHelpingWaiter.CallbackMayShutDownAndDestroyThePool)
 //   terminate_workers()/kill_workers() are shutdown(false, true) plus SIGTERM/SIGKILL to every
 //   worker: the manager then sees the deaths and fails what was in flight (Python 3.14).
+//   (tests: ProcessPoolDeadlock.KillWorkersFailsTheRunningTask, TerminateWorkersFailsTheRunningTask)
 
 #include <nogil/concurrent/futures/detail/future_state.hpp>
 #include <nogil/multiprocessing/detail/call.hpp>
