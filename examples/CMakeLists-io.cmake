@@ -35,6 +35,8 @@ add_test(NAME example_crawler_against_http_server
 set_tests_properties(example_echo_server_clients example_http_server_clients example_http_server_limits
                      example_crawler_against_http_server
   PROPERTIES TIMEOUT 180)
+# The time limits and framing checks are attack regressions too (ctest -L abuse).
+set_tests_properties(example_http_server_limits PROPERTIES LABELS abuse)
 # A wrk load run measures nothing useful under a sanitizer and can trip wrk's 2 s timeout.
 if(NOT NOGIL_SANITIZE STREQUAL "")
   set_tests_properties(example_http_server_clients PROPERTIES ENVIRONMENT NOGIL_SKIP_WRK=1)
