@@ -42,7 +42,6 @@
 #include <vector>
 
 namespace asyncio = nogil::asyncio;
-using namespace std::chrono_literals;
 
 struct Request {
     std::string method, target, version;
