@@ -80,7 +80,7 @@ TEST(AsyncioStreamWriter, BuffersGiveMemoryBackAfterABigMessage) {
         const std::string big(10 << 20, 'm');
         for (int round = 0; round < 2; ++round) {  // a keep-alive connection: twice, then idle
             a.writer.write(big);
-            EXPECT_GT(a.writer.transport().write_buffer_capacity(), nogil::detail::aio::FdTransport::write_retain(
+            EXPECT_GT(a.writer.transport().write_buffer_capacity(), nogil::asyncio::detail::FdTransport::write_retain(
                                                                         a.writer.transport().write_high_water()));
             auto drained = asyncio::create_task([](asyncio::StreamWriter w) -> asyncio::Coroutine<> { co_await w.drain(); }(a.writer));
             std::string got = co_await b.reader.readexactly(static_cast<std::ptrdiff_t>(big.size()));
@@ -88,7 +88,7 @@ TEST(AsyncioStreamWriter, BuffersGiveMemoryBackAfterABigMessage) {
             co_await drained;
             EXPECT_EQ(a.writer.get_write_buffer_size(), 0u);
             EXPECT_LE(a.writer.transport().write_buffer_capacity(),
-                      nogil::detail::aio::FdTransport::write_retain(a.writer.transport().write_high_water()));
+                      nogil::asyncio::detail::FdTransport::write_retain(a.writer.transport().write_high_water()));
             EXPECT_LE(b.reader.state()->buffer().capacity(), 2 * b.reader.limit());
         }
     }());

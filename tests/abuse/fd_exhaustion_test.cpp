@@ -84,8 +84,8 @@ TEST(AbuseFdExhaustion, AcceptPausesOnEmfileAndServesOnceFdsReturn) {
         // UBSan checks an object's dynamic type the first time it meets it through a pipe of its
         // own; with no fd free that check fails and reports a false "invalid vptr". So the
         // objects the accept error path builds are met once before the fds run out.
-        (void)nogil::detail::aio::make_os_error(EMFILE, "warm-up");
-        asyncio::get_running_loop().call_exception_handler({"warm-up", nogil::detail::aio::make_os_error(EMFILE, "x"), ""});
+        (void)nogil::asyncio::detail::make_os_error(EMFILE, "warm-up");
+        asyncio::get_running_loop().call_exception_handler({"warm-up", nogil::asyncio::detail::make_os_error(EMFILE, "x"), ""});
         reports.count = 0;
         // The clients' sockets exist before the fds run out (connect() needs no new fd).
         std::vector<int> sockets;
