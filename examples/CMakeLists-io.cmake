@@ -27,11 +27,16 @@ add_test(NAME example_echo_server_clients
   COMMAND ${NOGIL_SH} ${nogil_io_dir}/echo_server_clients.sh $<TARGET_FILE:example_echo_server>)
 add_test(NAME example_http_server_clients
   COMMAND ${NOGIL_SH} ${nogil_io_dir}/http_server_clients.sh $<TARGET_FILE:example_http_server>)
+add_test(NAME example_http_server_limits
+  COMMAND ${NOGIL_SH} ${nogil_io_dir}/http_server_limits.sh $<TARGET_FILE:example_http_server>)
 add_test(NAME example_crawler_against_http_server
   COMMAND ${NOGIL_SH} ${nogil_io_dir}/crawler_clients.sh $<TARGET_FILE:example_http_server>
           $<TARGET_FILE:example_crawler>)
-set_tests_properties(example_echo_server_clients example_http_server_clients example_crawler_against_http_server
+set_tests_properties(example_echo_server_clients example_http_server_clients example_http_server_limits
+                     example_crawler_against_http_server
   PROPERTIES TIMEOUT 180)
+# The time limits and framing checks are attack regressions too (ctest -L abuse).
+set_tests_properties(example_http_server_limits PROPERTIES LABELS abuse)
 # A wrk load run measures nothing useful under a sanitizer and can trip wrk's 2 s timeout.
 if(NOT NOGIL_SANITIZE STREQUAL "")
   set_tests_properties(example_http_server_clients PROPERTIES ENVIRONMENT NOGIL_SKIP_WRK=1)

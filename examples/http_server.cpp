@@ -3,15 +3,29 @@
 //   http_server                                   self-check: serves on 127.0.0.1, sends
 //                                                 keep-alive and malformed requests, exits 0
 //   http_server --serve HOST PORT [--port-file F] serves until SIGINT/SIGTERM (PORT 0: free
-//                                                 port, written to F once listening)
+//               [--request-timeout S]             port, written to F once listening)
+//               [--response-timeout S] [--grace S]
 //
 // Routes: GET /            "Hello, nogil!\n"
 //         GET /bytes/N     N bytes of 'x' (N <= 10 MB)
 //         GET /delay/MS    "slept MS ms\n" after MS milliseconds (MS <= 10000)
 //         POST /echo       the request body
 // One task per connection; requests on a connection are answered in order. The header block
-// is read with readuntil("\r\n\r\n") under the stream limit (a longer one gets 431), an idle
-// connection is closed after 10 s, a malformed request gets 400 and the connection is closed.
+// is read with readuntil("\r\n\r\n") under the stream limit (a longer one gets 431); a
+// malformed request gets 400 and the connection is closed, as does a request with more than
+// one Content-Length (RFC 9112 section 6.3: the framing is invalid; differing or not).
+//
+// Time limits (docs/asyncio-io.md, "Example servers"), so that no client can hold a connection,
+// its fd and its buffers forever:
+//   - request:  a whole request (header block and body) must arrive within --request-timeout
+//               (10 s) of the server starting to wait for it - an idle keep-alive connection,
+//               a slowloris header trickle and a body that never comes alike; then the
+//               connection is aborted.
+//   - response: each response must be taken by the client within --response-timeout (30 s);
+//               a client that does not read is aborted (its queued bytes dropped).
+//   - shutdown: on SIGINT/SIGTERM the server stops accepting, closes its clients gracefully,
+//               waits at most --grace (5 s) for them, then aborts the rest: it exits within the
+//               grace period whatever the clients do.
 #include <nogil/asyncio.hpp>
 #include <nogil/asyncio/streams.hpp>
 
@@ -28,13 +42,20 @@
 #include <vector>
 
 namespace asyncio = nogil::asyncio;
-using namespace std::chrono_literals;
 
 struct Request {
     std::string method, target, version;
     std::size_t content_length = 0;
     bool keep_alive = true;
 };
+
+/// The server's time limits in seconds (see the top of the file); set once in main().
+struct Limits {
+    double request = 10;
+    double response = 30;
+    double grace = 5;
+};
+Limits limits;
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -70,6 +91,7 @@ std::optional<Request> parse(std::string_view head) {
     if (r.target.empty() || r.target[0] != '/') return std::nullopt;
     r.keep_alive = r.version == "HTTP/1.1";
     std::string_view rest = head.substr(line_end + 2);
+    bool seen_length = false;
     while (!rest.empty()) {
         const auto end = rest.find("\r\n");
         std::string_view h = rest.substr(0, end);
@@ -80,8 +102,11 @@ std::optional<Request> parse(std::string_view head) {
         const std::string name = lower(trim(h.substr(0, colon)));
         const std::string value = lower(trim(h.substr(colon + 1)));
         if (name == "content-length") {
+            // Digits only (so no "5, 5" list either) and only once: a second Content-Length,
+            // equal or not, makes the framing ambiguous (request smuggling), RFC 9112 6.3.
             auto n = to_size(value);
-            if (!n || *n > (10u << 20)) return std::nullopt;
+            if (!n || *n > (10u << 20) || seen_length) return std::nullopt;
+            seen_length = true;
             r.content_length = *n;
         } else if (name == "connection") {
             if (value == "close") r.keep_alive = false;
@@ -119,33 +144,57 @@ asyncio::Coroutine<std::string> route(Request req, std::string body) {
     co_return response(404, "Not Found", "not found\n", req.keep_alive);
 }
 
+/// One request read whole: its head and body, or the status of the error response to send
+/// before closing (400, 431), or neither when the client closed between requests.
+struct Incoming {
+    std::optional<Request> request;
+    std::string body;
+    int error = 0;
+};
+
+asyncio::Coroutine<Incoming> read_request(asyncio::StreamReader reader) {
+    Incoming in;
+    std::string head;
+    try {
+        head = co_await reader.readuntil("\r\n\r\n");
+    } catch (const asyncio::IncompleteReadError&) {
+        co_return in;  // the client closed the connection between requests
+    } catch (const asyncio::LimitOverrunError&) {
+        in.error = 431;
+        co_return in;
+    }
+    in.request = parse(head);
+    if (!in.request) {
+        in.error = 400;
+        co_return in;
+    }
+    // IncompleteReadError (the body was cut short) goes to the caller.
+    if (in.request->content_length)
+        in.body = co_await reader.readexactly(static_cast<std::ptrdiff_t>(in.request->content_length));
+    co_return in;
+}
+
+/// Sends `bytes`; the client must take them within the response limit.
+asyncio::Coroutine<> send(asyncio::StreamWriter writer, std::string bytes) {
+    writer.write(bytes);
+    co_await asyncio::wait_for(writer.drain(), limits.response);
+}
+
 asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
     try {
         for (;;) {
-            std::string head;
-            try {
-                head = co_await asyncio::wait_for(reader.readuntil("\r\n\r\n"), 10s);
-            } catch (const asyncio::IncompleteReadError&) {
-                break;  // the client closed the connection between requests
-            } catch (const asyncio::LimitOverrunError&) {
-                writer.write(response(431, "Request Header Fields Too Large", "headers too large\n", false));
-                break;
-            }
-            auto req = parse(head);
-            if (!req) {
-                writer.write(response(400, "Bad Request", "bad request\n", false));
-                break;
-            }
-            std::string body;
-            if (req->content_length) body = co_await reader.readexactly(static_cast<std::ptrdiff_t>(req->content_length));
-            writer.write(co_await route(*req, std::move(body)));
-            co_await writer.drain();
-            if (!req->keep_alive) break;
+            Incoming in = co_await asyncio::timeout(limits.request, read_request(reader));
+            if (in.error == 431) co_await send(writer, response(431, "Request Header Fields Too Large", "headers too large\n", false));
+            if (in.error == 400) co_await send(writer, response(400, "Bad Request", "bad request\n", false));
+            if (!in.request) break;
+            const bool keep_alive = in.request->keep_alive;
+            co_await send(writer, co_await route(*in.request, std::move(in.body)));
+            if (!keep_alive) break;
         }
         writer.close();
-        co_await writer.wait_closed();
+        co_await asyncio::wait_for(writer.wait_closed(), limits.response);
     } catch (const nogil::TimeoutError&) {
-        writer.abort();  // idle keep-alive connection
+        writer.abort();  // a request or response over its time limit
     } catch (const asyncio::IncompleteReadError&) {
         writer.abort();  // the body was cut short
     } catch (const nogil::ConnectionError&) {
@@ -194,6 +243,14 @@ asyncio::Coroutine<int> self_check() {
         expect(co_await read_response(reader), "400 bad request\n");
         expect(co_await reader.read(), "");
     }
+    for (const char* lengths : {"Content-Length: 4\r\nContent-Length: 5", "Content-Length: 4\r\nContent-Length: 4",
+                                "Content-Length: 4, 4"}) {
+        // Two Content-Length headers, differing or not: 400 and closed (RFC 9112 6.3).
+        auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", port);
+        writer.write(std::string("POST /echo HTTP/1.1\r\n") + lengths + "\r\n\r\n");
+        expect(co_await read_response(reader), "400 bad request\n");
+        expect(co_await reader.read(), "");
+    }
     server.close();
     co_await server.wait_closed();
     co_return failures;
@@ -202,9 +259,14 @@ asyncio::Coroutine<int> self_check() {
 int main(int argc, char** argv) {
     auto serve = [](std::vector<std::string> args, std::string port_file) -> asyncio::Coroutine<> {
         if (args[0] != "--serve" || args.size() < 3)
-            throw std::invalid_argument("usage: http_server [--serve HOST PORT [--port-file F]]");
+            throw std::invalid_argument(
+                "usage: http_server [--serve HOST PORT [--port-file F] [--request-timeout S] [--response-timeout S] "
+                "[--grace S]]");
+        limits.request = seconds_option(args, "--request-timeout", limits.request);
+        limits.response = seconds_option(args, "--response-timeout", limits.response);
+        limits.grace = seconds_option(args, "--grace", limits.grace);
         co_await serve_until_signal(co_await asyncio::start_server(handle, args[1], std::stoi(args[2]), {.backlog = 1024}),
-                                    port_file, "HTTP");
+                                    port_file, "HTTP", limits.grace);
     };
     return server_main(argc, argv, "http_server", self_check, serve);
 }

@@ -6,6 +6,7 @@
 #include <nogil/asyncio/streams.hpp>
 
 #include <csignal>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -13,11 +14,27 @@
 #include <string>
 #include <vector>
 
+/// The value of option `name` in `args` as a number of seconds (finite, >= 0), or `fallback`.
+/// std::invalid_argument for anything else.
+inline double seconds_option(const std::vector<std::string>& args, const std::string& name, double fallback) {
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+        if (args[i] != name) continue;
+        char* end = nullptr;
+        const double v = std::strtod(args[i + 1].c_str(), &end);
+        if (end == args[i + 1].c_str() || *end != '\0' || !std::isfinite(v) || v < 0 || v > 86400)
+            throw std::invalid_argument(name + " takes seconds from 0 to 86400, got '" + args[i + 1] + "'");
+        return v;
+    }
+    return fallback;
+}
+
 /// Prints where `server` listens, writes its first port to `port_file` (if given: written whole,
 /// then renamed, so a reader never sees half a number), serves until SIGINT or SIGTERM, then
-/// closes the server and its clients.
+/// shuts down: stops accepting, closes the clients gracefully (queued bytes still go out), and
+/// after `grace` seconds aborts those still open (a client that does not read its response
+/// cannot hold the shutdown). Returns within `grace` (plus a loop turn) of the signal.
 inline nogil::asyncio::Coroutine<> serve_until_signal(nogil::asyncio::Server server, std::string port_file,
-                                                      std::string what) {
+                                                      std::string what, double grace = 5) {
     namespace asyncio = nogil::asyncio;
     for (const auto& a : server.sockets()) std::printf("serving %s on %s port %d\n", what.c_str(), a.host.c_str(), a.port);
     std::fflush(stdout);
@@ -32,8 +49,19 @@ inline nogil::asyncio::Coroutine<> serve_until_signal(nogil::asyncio::Server ser
         co_await serving;
     } catch (const asyncio::CancelledError&) {
     }
+    server.close();
     server.close_clients();
-    co_await server.wait_closed();
+    bool graceful = true;
+    try {
+        co_await asyncio::timeout(grace, server.wait_closed());
+    } catch (const nogil::TimeoutError&) {
+        graceful = false;
+    }
+    if (!graceful) {
+        std::printf("grace period over: aborting the clients still open\n");
+        server.abort_clients();
+        co_await server.wait_closed();
+    }
     std::printf("closed\n");
 }
 

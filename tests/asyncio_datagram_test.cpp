@@ -79,6 +79,20 @@ TEST(AsyncioDatagram, DatagramsKeepTheirBoundariesAndOrder) {
     }());
 }
 
+// A small datagram comes back as a string of its size, not one holding the 64 KiB receive
+// buffer (a queue of small datagrams would keep 64 KiB each).
+TEST(AsyncioDatagram, ReceivedDataDoesNotKeepTheReceiveBuffer) {
+    run_bounded([]() -> asyncio::Coroutine<> {
+        auto server = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});
+        auto client = co_await asyncio::open_datagram_endpoint({.remote_addr = {{"127.0.0.1", server.sockname().port}}});
+        const std::string small(100, 's');
+        co_await client.sendto(small);
+        auto [data, from] = co_await server.recvfrom();
+        EXPECT_EQ(data, small);
+        EXPECT_LT(data.capacity(), 1024u);
+    }());
+}
+
 TEST(AsyncioDatagram, CancelledRecvfromLeavesTheEndpointUsable) {
     run_bounded([]() -> asyncio::Coroutine<> {
         auto server = co_await asyncio::open_datagram_endpoint({.local_addr = {{"127.0.0.1", 0}}});

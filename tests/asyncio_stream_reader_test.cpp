@@ -219,6 +219,37 @@ TEST(AsyncioStreamReader, WorksWithWaitFor) {
     }());
 }
 
+// Issue 14 (3): a keep-alive stream that once carried a 10 MB message kept its buffer's
+// high-water mark until it closed. Drained, it keeps at most 2 * max(limit, 64 KiB).
+TEST(AsyncioStreamReader, BufferGivesMemoryBackWhenDrained) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::StreamReader r;
+        const std::size_t retained = 2 * asyncio::default_stream_limit;
+        const std::string big(10 << 20, 'b');
+        r.feed_data(big);
+        EXPECT_GE(r.state()->buffer().capacity(), big.size());
+        EXPECT_EQ((co_await r.readexactly(static_cast<std::ptrdiff_t>(big.size()))).size(), big.size());
+        EXPECT_LE(r.state()->buffer().capacity(), retained) << "an empty reader keeps its big block";
+
+        // Drained but for a few pipelined bytes: they move into a small block and stay readable.
+        r.feed_data(big);
+        r.feed_data("next request\n");
+        EXPECT_EQ((co_await r.readexactly(static_cast<std::ptrdiff_t>(big.size()))).size(), big.size());
+        EXPECT_LE(r.state()->buffer().capacity(), retained) << "a nearly empty reader keeps its big block";
+        EXPECT_EQ(co_await r.readline(), "next request\n");
+
+        // Small steady traffic keeps its block (no allocation per read).
+        r.feed_data("a\n");
+        (void)co_await r.readline();
+        const std::size_t steady = r.state()->buffer().capacity();
+        for (int i = 0; i < 100; ++i) {
+            r.feed_data("line\n");
+            EXPECT_EQ(co_await r.readline(), "line\n");
+            EXPECT_EQ(r.state()->buffer().capacity(), steady);
+        }
+    }());
+}
+
 TEST(AsyncioStreamReader, ZeroLimitIsInvalid) { EXPECT_THROW(asyncio::StreamReader(0), std::invalid_argument); }
 
 }  // namespace

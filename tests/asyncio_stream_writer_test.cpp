@@ -72,6 +72,28 @@ TEST(AsyncioStreamWriter, DrainSuspendsForASlowReaderAndResumes) {
     }());
 }
 
+// Issue 14 (3): once a 10 MB message is through, neither the sender's write queue nor the
+// receiver's read buffer keeps the memory it needed (retained: 2 * high-water, 2 * limit).
+TEST(AsyncioStreamWriter, BuffersGiveMemoryBackAfterABigMessage) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto [a, b] = socket_pair();
+        const std::string big(10 << 20, 'm');
+        for (int round = 0; round < 2; ++round) {  // a keep-alive connection: twice, then idle
+            a.writer.write(big);
+            EXPECT_GT(a.writer.transport().write_buffer_capacity(), nogil::asyncio::detail::FdTransport::write_retain(
+                                                                        a.writer.transport().write_high_water()));
+            auto drained = asyncio::create_task([](asyncio::StreamWriter w) -> asyncio::Coroutine<> { co_await w.drain(); }(a.writer));
+            std::string got = co_await b.reader.readexactly(static_cast<std::ptrdiff_t>(big.size()));
+            EXPECT_EQ(got.size(), big.size());
+            co_await drained;
+            EXPECT_EQ(a.writer.get_write_buffer_size(), 0u);
+            EXPECT_LE(a.writer.transport().write_buffer_capacity(),
+                      nogil::asyncio::detail::FdTransport::write_retain(a.writer.transport().write_high_water()));
+            EXPECT_LE(b.reader.state()->buffer().capacity(), 2 * b.reader.limit());
+        }
+    }());
+}
+
 TEST(AsyncioStreamWriter, CancelledDrainKeepsQueuedBytes) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         auto [a, b] = socket_pair();

@@ -19,18 +19,8 @@ namespace asyncio = nogil::asyncio;
 
 namespace {
 
+using nogil_test::echo_lines;
 using nogil_test::open_fd_count;
-
-asyncio::Coroutine<> echo_lines(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
-    for (;;) {
-        std::string line = co_await reader.readline();
-        if (line.empty()) break;
-        writer.write(line);
-        co_await writer.drain();
-    }
-    writer.close();
-    co_await writer.wait_closed();
-}
 
 asyncio::Coroutine<std::string> ask(std::string host, int port, std::string line) {
     auto [reader, writer] = co_await asyncio::open_connection(host, port);

@@ -1,10 +1,26 @@
 #pragma once
 // Helpers shared by the asyncio streams tests.
 
+#include <nogil/asyncio.hpp>
+#include <nogil/asyncio/streams.hpp>
+
 #include <cstddef>
 #include <dirent.h>
+#include <string>
 
 namespace nogil_test {
+
+/// A server handler echoing each line until EOF, then closing.
+inline nogil::asyncio::Coroutine<> echo_lines(nogil::asyncio::StreamReader reader, nogil::asyncio::StreamWriter writer) {
+    for (;;) {
+        std::string line = co_await reader.readline();
+        if (line.empty()) break;
+        writer.write(line);
+        co_await writer.drain();
+    }
+    writer.close();
+    co_await writer.wait_closed();
+}
 
 /// Number of open fds of this process (entries of /proc/self/fd, counting the directory's own).
 inline std::size_t open_fd_count() {

@@ -143,9 +143,26 @@ TEST(AsyncioSubprocess, MissingProgramIsFileNotFoundError) {
         }
         // Not executable: an OSError (EACCES), still not a child exiting 126.
         EXPECT_THROW((void)co_await asyncio::create_subprocess_exec("/etc/hostname"), nogil::OSError);
-        // A missing cwd is reported the same way.
-        EXPECT_THROW((void)co_await asyncio::create_subprocess_exec("true", {}, {.cwd = "/nonexistent/dir"}),
-                     nogil::FileNotFoundError);
+        // A missing cwd is a FileNotFoundError that names the directory, not the program
+        // (issue 14; Python's child reports the failed chdir: "No such file or directory:
+        // '/nonexistent/dir'"), even when the program is missing too.
+        for (std::string program : {"true", "nogil-no-such-program-in-path"}) {
+            try {
+                (void)co_await asyncio::create_subprocess_exec(program, {}, {.cwd = "/nonexistent/dir"});
+                ADD_FAILURE() << "expected FileNotFoundError";
+            } catch (const nogil::FileNotFoundError& e) {
+                EXPECT_NE(std::string(e.what()).find("'/nonexistent/dir'"), std::string::npos) << e.what();
+                EXPECT_EQ(std::string(e.what()).find(program), std::string::npos) << e.what();
+            }
+        }
+        // A cwd that is a file: NotADirectoryError (an OSError with ENOTDIR), naming it.
+        try {
+            (void)co_await asyncio::create_subprocess_exec("true", {}, {.cwd = "/etc/hostname"});
+            ADD_FAILURE() << "expected an OSError";
+        } catch (const nogil::OSError& e) {
+            EXPECT_EQ(e.code().value(), ENOTDIR);
+            EXPECT_NE(std::string(e.what()).find("'/etc/hostname'"), std::string::npos) << e.what();
+        }
     }());
 }
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <memory>
 #include <vector>
 
 namespace nogil::asyncio::detail {
@@ -91,15 +92,18 @@ Coroutine<std::pair<std::string, SocketAddress>> recv_one(std::shared_ptr<Datagr
         DatagramState& s;
         ~Receiving() { s.receiving = false; }
     } receiving{*state};
-    std::string data(bufsize, '\0');
+    // Received into a scratch block, returned as a string of the datagram's size: a 5-byte
+    // datagram must not keep `bufsize` (64 KiB) of capacity alive in the caller's hands (a
+    // queue of small datagrams would hold 64 KiB each), and the block is not zero-filled.
+    auto buffer = std::make_unique_for_overwrite<char[]>(bufsize ? bufsize : 1);
     for (;;) {
         check_open(*state, "recvfrom");
         sockaddr_storage from{};
         socklen_t len = sizeof from;
-        ssize_t n = ::recvfrom(state->fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+        ssize_t n = ::recvfrom(state->fd.get(), buffer.get(), bufsize, 0, reinterpret_cast<sockaddr*>(&from), &len);
         if (n >= 0) {
-            data.resize(static_cast<std::size_t>(n));
-            co_return std::pair<std::string, SocketAddress>(std::move(data), to_address(from, len));
+            co_return std::pair<std::string, SocketAddress>(std::string(buffer.get(), static_cast<std::size_t>(n)),
+                                                            to_address(from, len));
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             co_await detail::wait_readable(state->fd.get());

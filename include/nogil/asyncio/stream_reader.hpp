@@ -23,6 +23,8 @@
 // Limit: readuntil()/readline() never buffer more than `limit` bytes looking for a separator
 // (LimitOverrunError / ValueError); the connection stops reading while more than 2 * limit
 // bytes wait in the buffer and no read asks for them (flow control, memory stays bounded).
+// Memory is given back as the buffer drains: however large one message was (readexactly of
+// 10 MB), a drained reader keeps at most 2 * max(limit, 64 KiB) of buffer allocated.
 // Loop thread only.
 
 #include <nogil/asyncio/detail/ref.hpp>

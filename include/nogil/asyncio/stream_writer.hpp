@@ -13,7 +13,9 @@
 // Flow control: write() never blocks; drain() suspends while more than the high-water mark
 // (64 KiB by default, set_write_buffer_limits) is queued, until the queue is back at the
 // low-water mark (high / 4). A peer that never reads therefore costs at most the high-water
-// mark plus one write() of memory per connection, as long as the writer drains.
+// mark plus one write() of memory per connection, as long as the writer drains. Once the
+// queue is flushed its memory is given back down to twice the high-water mark (at least
+// 64 KiB), however large one write() was.
 //
 // Errors: a connection reset or broken pipe closes the connection; write() then drops data
 // silently and drain() throws ConnectionResetError / BrokenPipeError (what Python does). SIGPIPE

@@ -81,7 +81,8 @@ struct Options {
     std::optional<int> stdout{};
     /// nullopt: inherit; PIPE, DEVNULL, STDOUT or an fd.
     std::optional<int> stderr{};
-    /// The child's working directory (empty: ours).
+    /// The child's working directory (empty: ours). A missing one throws FileNotFoundError
+    /// naming the directory (OSError ENOTDIR / EACCES for a file / an unsearchable one).
     std::string_view cwd{};
     /// The child's whole environment (null: ours).
     const std::map<std::string, std::string>* env{nullptr};

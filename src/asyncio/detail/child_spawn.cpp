@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -68,8 +69,20 @@ void make_pipe(UniqueFd& read_end, UniqueFd& write_end) {
     write_end.reset(fds[1]);
 }
 
-std::string describe_program(const ChildSpec& spec) {
-    return "[Errno " + std::to_string(ENOENT) + "] No such file or directory: '" + spec.program + "'";
+/// Python's str(OSError) with a filename: "[Errno 2] No such file or directory: 'path'".
+std::string describe(int err, const std::string& path) {
+    return "[Errno " + std::to_string(err) + "] " + std::strerror(err) + ": '" + path + "'";
+}
+
+/// posix_spawn reports one errno for every step in the child; Python's child names the step
+/// ("noexec:chdir") and raises for the cwd, not the program, when the chdir fails. So after a
+/// failure, look at the cwd from here: the error that names it, or 0 if it looks usable.
+int cwd_error(const std::string& cwd) {
+    struct stat st {};
+    if (::stat(cwd.c_str(), &st) != 0) return errno;
+    if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+    if (::access(cwd.c_str(), X_OK) != 0) return errno;
+    return 0;
 }
 
 }  // namespace
@@ -143,7 +156,13 @@ SpawnedChild spawn_child(const ChildSpec& spec) {
     char* const* env = spec.env ? envp.data() : environ;
     int err = search_path ? posix_spawnp(&child.pid, spec.program.c_str(), &sa.actions, &sa.attr, argv.data(), env)
                           : posix_spawn(&child.pid, spec.program.c_str(), &sa.actions, &sa.attr, argv.data(), env);
-    if (err == ENOENT) throw FileNotFoundError(describe_program(spec));
+    if (err && spec.cwd) {
+        if (const int cwd_err = cwd_error(*spec.cwd)) {
+            if (cwd_err == ENOENT) throw FileNotFoundError(describe(ENOENT, *spec.cwd));
+            throw OSError(cwd_err, describe(cwd_err, *spec.cwd));
+        }
+    }
+    if (err == ENOENT) throw FileNotFoundError(describe(ENOENT, spec.program));
     if (err) throw OSError(err, "cannot execute '" + spec.program + "'");
     return child;
 }

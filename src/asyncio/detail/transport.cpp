@@ -50,7 +50,7 @@ void throw_os_error(int err, const std::string& what) { std::rethrow_exception(m
 // ----------------------------------------------------------------------------- life cycle
 
 FdTransport::FdTransport(LoopCore& loop, int fd, Ref<StreamReaderState> reader, bool writable)
-    : loop_(&loop), fd_(fd), reader_(std::move(reader)), writable_(writable) {}
+    : loop_(&loop), fd_(fd), reader_(std::move(reader)), wbuf_(write_retain(default_high_water)), writable_(writable) {}
 
 Ref<FdTransport> FdTransport::open(LoopCore& loop, int fd, Ref<StreamReaderState> reader, bool writable) {
     FdGuard guard(fd);
@@ -281,6 +281,7 @@ void FdTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::
     if (h < l) throw std::invalid_argument("high (" + std::to_string(h) + ") must be >= low (" + std::to_string(l) + ")");
     high_ = h;
     low_ = l;
+    wbuf_.set_retain(write_retain(h));
     maybe_pause_writing();
     maybe_resume_writing();
 }

@@ -5,6 +5,8 @@
 
 #include <nogil/errors.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 namespace nogil::asyncio::detail {
@@ -13,7 +15,12 @@ void check_limit(std::size_t limit) {
     if (limit == 0) throw std::invalid_argument("limit must be a positive number of bytes, got 0");
 }
 
-StreamReaderState::StreamReaderState(std::size_t limit) : limit_(limit) { check_limit(limit); }
+// A drained reader keeps at most twice max(limit, one 64 KiB transport read) of buffer: what
+// steady reading under flow control uses, not what the largest message needed.
+StreamReaderState::StreamReaderState(std::size_t limit)
+    : buffer_(limit > SIZE_MAX / 2 ? SIZE_MAX : 2 * std::max<std::size_t>(limit, 64 * 1024)), limit_(limit) {
+    check_limit(limit);
+}
 
 void StreamReaderState::feed_data(std::string_view data, bool from_loop_callback) {
     if (eof_ || data.empty()) return;

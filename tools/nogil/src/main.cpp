@@ -6,6 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <vector>
@@ -32,27 +35,39 @@ int main(int argc, char** argv) {
     // Size flags: each overrides the --quick or full default only when given.
     auto* sizes = tour_cmd->add_option_group("sizes", "Workload sizes (defaults depend on --quick)");
     std::vector<std::function<void(nogil_tool::Sizes&)>> overrides;
-    auto size_flag = [&](const char* flag, auto nogil_tool::Sizes::*member, const char* help, const char* defaults) {
+    // Each size is bounded (a value past the bound would overflow a count or run for days) and
+    // finite (--io-delay-ms inf or nan would hang the asyncio model): CLI11 rejects anything else
+    // with a message naming the flag, before the tour starts.
+    const CLI::Validator finite(
+        [](std::string& input) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(input.c_str(), &end);
+            return std::isfinite(v) ? std::string() : "Value " + input + " is not a finite number";
+        },
+        "FINITE");
+    auto size_flag = [&](const char* flag, auto nogil_tool::Sizes::*member, const char* help, const char* defaults,
+                         auto max) {
         CLI::Option* option = sizes->add_option(flag, given.*member, help)->default_str(defaults);
+        option->check(finite)->check(CLI::Range(decltype(max){0}, max));
         overrides.push_back([=, &given](nogil_tool::Sizes& s) {
             if (option->count() > 0) s.*member = given.*member;
         });
         return option;
     };
     using S = nogil_tool::Sizes;
-    size_flag("--repeat", &S::repeat, "Measured runs per figure, after one warm-up", "5, quick 3");
-    size_flag("--workers", &S::workers, "CPU section: the n values (comma-separated)", "1..cores")->delimiter(',');
-    size_flag("--cpu-tasks", &S::cpu_tasks, "CPU section: kernel calls per run", "32, quick 16");
-    size_flag("--cpu-steps", &S::cpu_steps, "CPU section: xorshift steps per call (nogil)", "4000000, quick 1500000");
-    size_flag("--py-cpu-steps", &S::py_cpu_steps, "CPU section: xorshift steps per call (Python)", "30000, quick 15000");
-    size_flag("--io-ops", &S::io_ops, "I/O section: waits per concurrent run", "1000, quick 200");
-    size_flag("--io-serial-ops", &S::io_serial_ops, "I/O section: waits per serial run", "20, quick 10");
-    size_flag("--io-workers", &S::io_workers, "I/O section: threads of the pool", "100, quick 50");
-    size_flag("--io-delay-ms", &S::io_delay_ms, "I/O section: each wait, in milliseconds", "10, quick 5");
-    size_flag("--memory-threads", &S::memory_threads, "Memory section: threads blocked at once", "1000, quick 200");
-    size_flag("--memory-tasks", &S::memory_tasks, "Memory section: coroutine tasks blocked at once", "10000, quick 2000");
-    size_flag("--cost-units", &S::cost_units, "Cost section: units per figure", "2000, quick 500");
-    size_flag("--cost-process-units", &S::cost_process_units, "Cost section: processes per figure", "20, quick 5");
+    size_flag("--repeat", &S::repeat, "Measured runs per figure, after one warm-up", "5, quick 3", 1000);
+    size_flag("--workers", &S::workers, "CPU section: the n values (comma-separated)", "1..cores", 4096)->delimiter(',');
+    size_flag("--cpu-tasks", &S::cpu_tasks, "CPU section: kernel calls per run", "32, quick 16", 1'000'000);
+    size_flag("--cpu-steps", &S::cpu_steps, "CPU section: xorshift steps per call (nogil)", "4000000, quick 1500000", std::int64_t{1'000'000'000'000});
+    size_flag("--py-cpu-steps", &S::py_cpu_steps, "CPU section: xorshift steps per call (Python)", "30000, quick 15000", std::int64_t{10'000'000'000});
+    size_flag("--io-ops", &S::io_ops, "I/O section: waits per concurrent run", "1000, quick 200", 1'000'000);
+    size_flag("--io-serial-ops", &S::io_serial_ops, "I/O section: waits per serial run", "20, quick 10", 100'000);
+    size_flag("--io-workers", &S::io_workers, "I/O section: threads of the pool", "100, quick 50", 10000);
+    size_flag("--io-delay-ms", &S::io_delay_ms, "I/O section: each wait, in milliseconds", "10, quick 5", 60000.0);
+    size_flag("--memory-threads", &S::memory_threads, "Memory section: threads blocked at once", "1000, quick 200", 100'000);
+    size_flag("--memory-tasks", &S::memory_tasks, "Memory section: coroutine tasks blocked at once", "10000, quick 2000", 10'000'000);
+    size_flag("--cost-units", &S::cost_units, "Cost section: units per figure", "2000, quick 500", 10'000'000);
+    size_flag("--cost-process-units", &S::cost_process_units, "Cost section: processes per figure", "20, quick 5", 10000);
 
     // Runs one memory model in a fresh process for the tour; not for users.
     std::string probe_model;

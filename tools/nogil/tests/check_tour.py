@@ -53,6 +53,15 @@ def check_cli(nogil, version):
     check(r.returncode != 0, "an unknown flag should fail")
     r = run([nogil, "tour", "--no-python", "--repeat", "0"])
     check(r.returncode != 0 and "--repeat" in r.stderr, f"--repeat 0 should fail naming --repeat: {r.stderr!r}")
+    # Out of range, non-finite, unwritable: refused at once, naming the flag (issue 14).
+    for argv, flag in [(["--repeat", "2147483647"], "--repeat"), (["--io-delay-ms", "inf"], "--io-delay-ms"),
+                       (["--io-delay-ms", "nan"], "--io-delay-ms"), (["--io-delay-ms", "-1"], "--io-delay-ms"),
+                       (["--workers", "1,99999"], "--workers"), (["--cpu-steps", "1e300"], "--cpu-steps"),
+                       (["--json", "/proc/nogil-cannot-write.json"], "--json"),
+                       (["--chart", "/proc/nogil-cannot-write.svg"], "--chart"), (["--json", "/"], "--json")]:
+        r = subprocess.run([nogil, "tour", "--no-python"] + argv, capture_output=True, text=True, timeout=20)
+        check(r.returncode != 0 and flag in r.stderr and "Measured" not in r.stdout,
+              f"tour {' '.join(argv)} should fail at once naming {flag}: {r.returncode} {r.stderr!r}")
     r = run([nogil, "_probe-memory", "no such model", "10"])
     check(r.returncode != 0, "a memory probe of an unknown model should fail")
 

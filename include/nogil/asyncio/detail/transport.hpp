@@ -116,6 +116,12 @@ public:
     void write_eof();
     bool can_write_eof() const noexcept { return writable_; }
     std::size_t get_write_buffer_size() const noexcept { return wbuf_.size(); }
+    /// Bytes the write queue holds allocated (tests check it is given back once drained).
+    std::size_t write_buffer_capacity() const noexcept { return wbuf_.capacity(); }
+    /// What a drained write queue keeps allocated: twice the high-water mark, at least 64 KiB.
+    static constexpr std::size_t write_retain(std::size_t high) noexcept {
+        return high < 32 * 1024 ? 64 * 1024 : 2 * high;
+    }
     /// Python's set_write_buffer_limits: high defaults to 64 KiB, low to high / 4.
     /// std::invalid_argument unless high >= low.
     void set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low);

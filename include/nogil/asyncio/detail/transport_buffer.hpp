@@ -3,11 +3,22 @@
 // transport's write side (bytes written, not yet sent). A linear buffer with a consumed prefix:
 // the kernel writes straight into its tail (no zero-filling, unlike std::string::resize) and the
 // prefix is reclaimed by moving the live bytes to the front when room is needed.
+//
+// Memory given back (bounded retained capacity): a buffer keeps at most `retain` bytes of
+// capacity once it drains. One that grew beyond that for a large message (a 10 MB body read
+// with readexactly, a 10 MB write the kernel took slowly) frees its memory when it becomes
+// empty, and moves its few remaining live bytes into `retain` bytes when consuming leaves at
+// most retain / 4 of them (hysteresis: growing past `retain` again needs more than
+// retain - n live bytes for a prepare(n), so a buffer never flips between the two sizes on
+// every read). Each byte is copied O(1) times by this, amortised: a shrink copies at most
+// retain / 4 bytes after at least 3/4 of the capacity was consumed. Python's bytearray (under
+// its StreamReader) shrinks likewise when less than half of its allocation is used.
 // Not thread-safe: a stream belongs to its loop's thread.
 
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -15,7 +26,10 @@ namespace nogil::asyncio::detail {
 
 class ByteBuffer {
 public:
-    ByteBuffer() = default;
+    /// What a drained buffer keeps at most (see the top of the file).
+    static constexpr std::size_t default_retain = 128 * 1024;
+
+    explicit ByteBuffer(std::size_t retain = default_retain) noexcept : retain_(retain) {}
     ByteBuffer(const ByteBuffer&) = delete;
     ByteBuffer& operator=(const ByteBuffer&) = delete;
 
@@ -49,10 +63,11 @@ public:
         std::memcpy(prepare(s.size()), s.data(), s.size());
         commit(s.size());
     }
-    /// Drops the first `n` live bytes (n <= size()).
+    /// Drops the first `n` live bytes (n <= size()); gives memory back beyond `retain`.
     void consume(std::size_t n) noexcept {
         head_ += n;
         if (head_ == tail_) head_ = tail_ = 0;  // empty: next data starts at the front again
+        if (capacity_ > retain_) shrink();
     }
     /// Removes and returns the first `n` live bytes (n <= size()).
     std::string take(std::size_t n) {
@@ -60,8 +75,12 @@ public:
         consume(n);
         return out;
     }
-    /// Drops everything; keeps the memory unless it grew beyond `keep` bytes.
-    void clear(std::size_t keep = 1 << 16) noexcept {
+    /// Drops everything; frees the memory (clear(0)) or keeps at most `retain` bytes.
+    void clear() noexcept {
+        head_ = tail_ = 0;
+        shrink();
+    }
+    void clear(std::size_t keep) noexcept {
         head_ = tail_ = 0;
         if (capacity_ > keep) {
             data_.reset();
@@ -70,8 +89,32 @@ public:
     }
     /// Bytes allocated (memory bound checks in tests).
     std::size_t capacity() const noexcept { return capacity_; }
+    /// The capacity kept once drained; changing it applies at the next consume().
+    std::size_t retain() const noexcept { return retain_; }
+    void set_retain(std::size_t retain) noexcept { retain_ = retain; }
 
 private:
+    void shrink() noexcept {
+        const std::size_t live = size();
+        if (live == 0) {
+            if (capacity_ > retain_) {
+                data_.reset();
+                capacity_ = 0;
+            }
+            return;
+        }
+        if (capacity_ <= retain_ || live > retain_ / 4) return;
+        // Out of memory here only means keeping the larger block.
+        std::unique_ptr<char[]> smaller(new (std::nothrow) char[retain_]);
+        if (!smaller) return;
+        std::memcpy(smaller.get(), data(), live);
+        data_ = std::move(smaller);
+        capacity_ = retain_;
+        head_ = 0;
+        tail_ = live;
+    }
+
+    std::size_t retain_;
     std::unique_ptr<char[]> data_;
     std::size_t capacity_ = 0;
     std::size_t head_ = 0;

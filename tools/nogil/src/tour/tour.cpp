@@ -11,6 +11,8 @@
 #include <cereal/archives/json.hpp>
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -65,6 +67,25 @@ void write_text(const std::string& text, const std::string& path) {
     if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+// Fails now, not after minutes of measuring, if `path` cannot be written: creates its folder,
+// opens it for appending (an existing file is left as it is) and removes it again if it was
+// not there before.
+void check_writable(const std::string& path, const char* flag) {
+    if (path.empty()) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) throw std::invalid_argument(fmt::format("{} {}: is a folder", flag, path));
+    const bool existed = fs::exists(path, ec);
+    const fs::path parent = fs::path(path).parent_path();
+    if (!parent.empty() && (fs::create_directories(parent, ec), ec))
+        throw std::invalid_argument(fmt::format("{} {}: cannot create its folder: {}", flag, path, ec.message()));
+    errno = 0;
+    const bool ok = static_cast<bool>(std::ofstream(path, std::ios::app));
+    const int err = errno;
+    if (!ok) throw std::invalid_argument(fmt::format("{} {}: cannot write: {}", flag, path, std::strerror(err ? err : EACCES)));
+    if (!existed) fs::remove(path, ec);
+}
+
 void check_sizes(const Sizes& s) {
     auto positive = [](const char* flag, double v) {
         if (!(v > 0)) throw std::invalid_argument(fmt::format("{} must be > 0", flag));
@@ -89,6 +110,8 @@ void check_sizes(const Sizes& s) {
 
 int run_tour(const TourOptions& options) {
     check_sizes(options.sizes);
+    check_writable(options.json_path, "--json");
+    check_writable(options.chart_path, "--chart");
     Report report;
     report.version = NOGIL_VERSION;
     report.quick = options.quick;
