@@ -15,12 +15,15 @@
 
 #include <nogil/concurrent/futures/executor.hpp>
 #include <nogil/concurrent/futures/future.hpp>
+#include <nogil/concurrent/futures/wait.hpp>
 #include <nogil/concurrent/futures/detail/executor_map.hpp>
 #include <nogil/multiprocessing/detail/call.hpp>
 #include <nogil/concurrent/futures/detail/process_pool_core.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/pool.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -87,12 +90,12 @@ public:
     auto submit(F&& fn, const Args&... args) {
         static_assert(nogil::multiprocessing::detail::check_task<F, Args...>());
         using R = nogil::multiprocessing::detail::task_result_t<F, Args...>;
-        nogil::multiprocessing::detail::EncodedCall call = encode(fn, args...);
+        nogil::multiprocessing::detail::EncodedCall call = nogil::multiprocessing::detail::encode_call_cached(fn, args...);
         // Our reference, adopted by the Future; a thread waiting for it reads the workers' answers.
         auto* state = new nogil::concurrent::futures::detail::ProcessFutureState<R>(core_->link());
         Future<R> future(detail::StateRef<detail::FutureState<R>>{state});
         state->retain();  // the pool's reference, released once the task is completed or dropped
-        core_->submit(state, &deliver<R>, std::move(call));
+        core_->submit(state, &nogil::concurrent::futures::detail::deliver_response<R>, std::move(call));
         return future;
     }
 
@@ -140,44 +143,6 @@ protected:
     void enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) override;
 
 private:
-    // encode_call with the function names cached: naming a function walks the loaded objects
-    // (dl_iterate_phdr), which costs more than the rest of a small task's submit. A name never
-    // changes while the function's object stays loaded, which it does for the program's life.
-    template <class F, class... Args>
-    static nogil::multiprocessing::detail::EncodedCall encode(F& f, const Args&... args) {
-        namespace d = nogil::multiprocessing::detail;
-        namespace serial = nogil::detail::serial;
-        using Fn = d::function_pointer_t<F>;
-        static const d::FunctionId invoker = d::identify(&d::invoke_encoded<Fn, std::decay_t<Args>...>);
-        thread_local Fn last_target = nullptr;
-        thread_local d::FunctionId last_id;
-        Fn target = +f;
-        if (target != last_target) {
-            last_id = d::identify(target);
-            last_target = target;
-        }
-        serial::Payload payload = serial::dumps(args...);
-        return d::EncodedCall{invoker, last_id, std::move(payload.bytes), std::move(payload.fds)};
-    }
-
-    template <class R>
-    static void deliver(nogil::concurrent::futures::detail::FutureStateBase& s, nogil::multiprocessing::detail::TaskResponse& response,
-                        std::vector<nogil::detail::UniqueFd>& fds) {
-        auto& state = static_cast<nogil::concurrent::futures::detail::FutureState<R>&>(s);
-        if (!response.ok) return state.set_exception(nogil::multiprocessing::detail::rebuild_exception(response.error));
-        try {
-            if constexpr (std::is_void_v<R>) {
-                state.set_value();
-            } else {
-                state.set_value(nogil::detail::serial::load_one<R>(response.result, fds));
-            }
-        } catch (const InvalidStateError&) {
-            throw;
-        } catch (...) {
-            state.set_exception(std::current_exception());  // a result that does not decode
-        }
-    }
-
     template <class F, class... Rs>
     auto map_with(MapOptions options, F&& fn, Rs&&... ranges);
 
@@ -185,15 +150,16 @@ private:
 };
 
 namespace detail {
-/// The work behind ProcessMapResults (see nogil::concurrent::futures::detail::MapRange): the submitted chunks, and the
-/// chunk being read.
+/// The work behind ProcessMapResults (see MapRange): the submitted chunks, taken in order or
+/// (`unordered`, mpi4py's map option) as each completes, and the chunk being read.
 template <class R>
 struct ProcessMapState {
     using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
     using Wire = std::conditional_t<std::is_void_v<R>, std::uint8_t, R>;
 
-    nogil::concurrent::futures::detail::MapQueue<Future<std::vector<Wire>>> queue;  // of chunks
-    std::vector<Wire> current;                                 // the chunk being read
+    MapQueue<Future<std::vector<Wire>>> queue;  // of chunks
+    bool unordered = false;
+    std::vector<Wire> current;  // the chunk being read
     std::size_t index = 0;
 
     value_type take() {
@@ -214,21 +180,37 @@ private:
     bool fetch() {
         while (index >= current.size()) {
             if (queue.pending.empty()) return false;
-            auto f = std::move(queue.pending.front());
-            queue.pending.pop_front();
+            auto it = unordered ? first_done() : queue.pending.begin();
+            auto f = std::move(*it);
+            queue.pending.erase(it);
             queue.refill();
+            current.clear();
+            index = 0;
             try {
                 current = queue.result_of(f);
             } catch (...) {
                 f.cancel();
                 queue.end();  // the iteration ends, as Python's generator does
-                current.clear();
-                index = 0;
                 throw;
             }
-            index = 0;
         }
         return true;
+    }
+    // The first chunk done, waiting for one until the deadline (TimeoutError after it).
+    auto first_done() {
+        auto is_done = [](const auto& f) { return f.done(); };
+        auto it = std::find_if(queue.pending.begin(), queue.pending.end(), is_done);
+        if (it != queue.pending.end()) return it;
+        if (queue.deadline) {
+            auto left = std::max(*queue.deadline - std::chrono::steady_clock::now(),
+                                 std::chrono::steady_clock::duration::zero());
+            futures::wait(queue.pending, left, FIRST_COMPLETED);
+        } else {
+            futures::wait(queue.pending, FIRST_COMPLETED);
+        }
+        it = std::find_if(queue.pending.begin(), queue.pending.end(), is_done);
+        if (it == queue.pending.end()) throw TimeoutError();
+        return it;
     }
 };
 }  // namespace detail
@@ -246,43 +228,58 @@ public:
     using nogil::concurrent::futures::detail::MapRange<State>::MapRange;
 };
 
-template <class F, class... Rs>
-auto ProcessPoolExecutor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
-    static_assert(nogil::multiprocessing::detail::check_callable<F>());
-    nogil::concurrent::futures::detail::check_map_options(options.chunksize, options.buffersize);
-    using Fn = nogil::multiprocessing::detail::function_pointer_t<F>;
-    using Item = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>;
-    using R = std::invoke_result_t<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>&...>;
-    using Results = ProcessMapResults<R>;
-    using Wire = typename Results::Wire;
+namespace detail {
+/// The map task of a chunk of `Item`s (a std::tuple of the call's arguments).
+template <class Fn, class Item>
+struct ChunkTask;
+template <class Fn, class... Args>
+struct ChunkTask<Fn, std::tuple<Args...>> {
+    static constexpr auto fn = &process_chunk<Fn, Args...>;
+};
 
-    // One task per `chunksize` items.
+/// Starts a chunked map on a process-boundary executor E (anything with submit(fn, args...)
+/// returning a Future): one task per `chunksize` items, each item an `Item` tuple built from the
+/// items of the ranges taken in step (map: one value per range; starmap: one tuple-like value).
+/// Returns the State (whose `queue` holds the chunks' futures) for a MapRange.
+template <class State, class Item, class E, class Fn, class... Rs>
+std::unique_ptr<State> start_chunked_map(E& executor, const MapOptions& options, Fn target, Rs&&... ranges) {
+    check_map_options(options.chunksize, options.buffersize);
+    using ::nogil::multiprocessing::detail::FunctionId;
     struct Feed {
-        ProcessPoolExecutor& executor;
-        nogil::multiprocessing::detail::FunctionId fn;
+        E& executor;
+        FunctionId fn;
         std::size_t chunksize;
-        nogil::concurrent::futures::detail::ZipRanges<Rs...> items;
-        Feed(ProcessPoolExecutor& e, nogil::multiprocessing::detail::FunctionId f, std::size_t n, Rs&&... rs)
+        ZipRanges<Rs...> items;
+        Feed(E& e, FunctionId f, std::size_t n, Rs&&... rs)
             : executor(e), fn(std::move(f)), chunksize(n), items(std::forward<Rs>(rs)...) {}
         bool exhausted() { return items.exhausted(); }
-        Future<std::vector<Wire>> submit() {
+        auto submit() {
             std::vector<Item> chunk;
             chunk.reserve(chunksize);
             while (chunk.size() < chunksize && !items.exhausted()) {
                 items.take([&](auto&&... item) { chunk.emplace_back(std::forward<decltype(item)>(item)...); });
             }
-            return executor.submit(
-                &nogil::concurrent::futures::detail::process_chunk<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>...>, fn, chunk);
+            return executor.submit(ChunkTask<Fn, Item>::fn, fn, chunk);
         }
     };
+    auto state = std::make_unique<State>();
+    state->queue.start(options.timeout, options.buffersize,
+                       std::make_shared<Feed>(executor, ::nogil::multiprocessing::detail::identify(target),
+                                              static_cast<std::size_t>(options.chunksize), std::forward<Rs>(ranges)...));
+    return state;
+}
+}  // namespace detail
 
-    auto state = std::make_unique<typename Results::State>();
+template <class F, class... Rs>
+auto ProcessPoolExecutor::map_with(MapOptions options, F&& fn, Rs&&... ranges) {
+    static_assert(nogil::multiprocessing::detail::check_callable<F>());
+    using Fn = nogil::multiprocessing::detail::function_pointer_t<F>;
+    using Item = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>;
+    using R = std::invoke_result_t<Fn, std::decay_t<std::ranges::range_reference_t<Rs>>&...>;
+    using Results = ProcessMapResults<R>;
     Fn target = +fn;
-    state->queue.start(
-        options.timeout, options.buffersize,
-        std::make_shared<Feed>(*this, nogil::multiprocessing::detail::identify(target), static_cast<std::size_t>(options.chunksize),
-                               std::forward<Rs>(ranges)...));
-    return Results(std::move(state));
+    return Results(detail::start_chunked_map<typename Results::State, Item>(*this, options, target,
+                                                                           std::forward<Rs>(ranges)...));
 }
 
 }  // namespace nogil::concurrent::futures

@@ -66,8 +66,9 @@
 //   (tests: ProcessPoolDeadlock.KillWorkersFailsTheRunningTask, TerminateWorkersFailsTheRunningTask)
 
 #include <nogil/concurrent/futures/detail/future_state.hpp>
-#include <nogil/multiprocessing/detail/call.hpp>
 #include <nogil/concurrent/futures/detail/process_pool_channel.hpp>
+#include <nogil/errors.hpp>
+#include <nogil/multiprocessing/detail/call.hpp>
 #include <nogil/multiprocessing/detail/worker.hpp>
 #include <nogil/multiprocessing/connection.hpp>
 
@@ -95,6 +96,26 @@ using ::nogil::detail::UniqueFd;
 /// Turns a worker's answer into the future's value or exception (instantiated per result type).
 /// Runs on the manager thread; `fds` are the descriptors that rode on the response.
 using DeliverFn = void (*)(FutureStateBase& future, TaskResponse& response, std::vector<UniqueFd>& fds);
+
+/// The DeliverFn of a Future<R>: the answer's value (decoded) or exception (rebuilt by type).
+/// A result that does not decode becomes the future's exception; InvalidStateError (the future
+/// was completed meanwhile) goes to the caller.
+template <class R>
+void deliver_response(FutureStateBase& s, TaskResponse& response, std::vector<UniqueFd>& fds) {
+    auto& state = static_cast<FutureState<R>&>(s);
+    if (!response.ok) return state.set_exception(::nogil::multiprocessing::detail::rebuild_exception(response.error));
+    try {
+        if constexpr (std::is_void_v<R>) {
+            state.set_value();
+        } else {
+            state.set_value(::nogil::detail::serial::load_one<R>(response.result, fds));
+        }
+    } catch (const InvalidStateError&) {
+        throw;
+    } catch (...) {
+        state.set_exception(std::current_exception());  // a result that does not decode
+    }
+}
 
 /// What the executor sends: several requests in one frame.
 using RequestBatch = std::vector<TaskRequest>;

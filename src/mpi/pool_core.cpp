@@ -1,0 +1,508 @@
+// The master side of an MPI pool (include/nogil/mpi/detail/pool_core.hpp has the design).
+
+#include <nogil/errors.hpp>
+#include <nogil/mpi/detail/pool_core.hpp>
+
+#include "messages.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <list>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unistd.h>
+
+namespace nogil::mpi::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Task {
+    std::uint64_t id = 0;
+    FutureStateBase* future = nullptr;  // one reference, ours
+    DeliverFn deliver = nullptr;
+    EncodedCall call;                    // empty once sent
+};
+
+struct Worker {
+    int rank = 0;                 // in the pool's communicator (remote group for an intercommunicator)
+    std::deque<Task> in_flight;   // sent, in order: the worker answers in this order
+    std::size_t depth = 2;        // how many tasks it may hold
+    bool booted = false;
+};
+
+// A future to complete outside the lock: with an answer, or with an exception.
+struct Completion {
+    FutureStateBase* future = nullptr;
+    DeliverFn deliver = nullptr;
+    TaskResponse response;
+    std::exception_ptr error;
+};
+
+std::string this_executable() {
+    char path[4096];
+    ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0) throw std::runtime_error("nogil::mpi: cannot read /proc/self/exe to spawn workers");
+    return std::string(path, static_cast<std::size_t>(n));
+}
+
+constexpr auto help_budget = std::chrono::milliseconds(2);
+constexpr auto manager_spin = std::chrono::microseconds(20);
+constexpr std::uint64_t queued_work_ns = 200'000;  // per worker: what sizes its pipeline
+
+// In every program that uses an MPI pool (this file is linked in with MPIPoolExecutor), before
+// main(): a process spawned as a worker serves and exits here.
+struct Bootstrap {
+    Bootstrap() { run_spawned_worker_if_marked(); }
+} bootstrap;
+
+}  // namespace
+
+struct PoolCore::Impl {
+    enum class Phase { idle, starting, running, broken, closed };
+
+    explicit Impl(PoolSettings s) : settings(std::move(s)) {}
+
+    const PoolSettings settings;
+
+    // ---- guarded by `mutex` (and so is every MPI call on `comm`) ----
+    std::mutex mutex;
+    Phase phase = Phase::idle;
+    bool shutdown_requested = false;
+    bool manager_waiting = false;  // the manager sleeps on `wake`: submit() must notify it
+    std::string broken_reason;
+    MPI_Comm comm = MPI_COMM_NULL;
+    bool spawned = false;      // comm is the intercommunicator to spawned workers
+    bool comm_failed = false;  // an MPI call on comm failed: the workers cannot be told anything
+    std::deque<Worker> workers;  // a deque: a Worker never moves (its deque of tasks cannot be relocated noexcept)
+    std::size_t booted = 0;
+    std::deque<Task> pending;
+    Outbox outbox;
+    std::uint64_t next_id = 1;
+    std::thread manager;
+
+    std::condition_variable wake;        // the manager, while nothing is in flight
+    std::condition_variable boot_done;   // bootup(wait) and num_workers()
+    std::atomic<bool> running{false};    // phase == running, for help() without the lock
+    std::atomic<int> helpers{0};         // threads in help(): the manager then sleeps
+
+    // -------- called with `mutex` held --------
+
+    bool outstanding_locked() const {
+        if (!pending.empty() || !outbox.empty() || booted < workers.size()) return true;
+        return std::any_of(workers.begin(), workers.end(), [](const Worker& w) { return !w.in_flight.empty(); });
+    }
+
+    void break_locked(std::string reason, std::vector<Completion>& out) {
+        if (phase == Phase::broken) return;
+        phase = Phase::broken;
+        running.store(false, std::memory_order_relaxed);
+        broken_reason = std::move(reason);
+        auto error = std::make_exception_ptr(BrokenExecutor(broken_reason));
+        for (auto& w : workers) {
+            for (auto& t : w.in_flight) out.push_back({t.future, t.deliver, {}, error});
+            w.in_flight.clear();
+        }
+        for (auto& t : pending) out.push_back({t.future, t.deliver, {}, error});
+        pending.clear();
+        boot_done.notify_all();
+        wake.notify_all();
+    }
+
+    void on_booted(Worker& w, const std::string& bytes, std::vector<Completion>& out) {
+        auto report = decode<BootReport>(bytes);
+        if (w.booted) throw std::runtime_error("a second boot report");
+        w.booted = true;
+        ++booted;
+        if (!report.ok) {
+            break_locked("the initializer failed on worker rank " + std::to_string(w.rank) + " (" + report.host +
+                             "): " + nogil::multiprocessing::detail::demangle(report.error.type.c_str()) + ": " +
+                             report.error.message + "; the MPI pool is not usable anymore",
+                         out);
+            return;
+        }
+        if (booted == workers.size()) boot_done.notify_all();
+    }
+
+    void on_results(Worker& w, const std::string& bytes, std::vector<Completion>& out) {
+        auto batch = decode<ResponseBatch>(bytes);
+        if (batch.items.empty() || batch.items.size() > w.in_flight.size())
+            throw std::runtime_error("worker rank " + std::to_string(w.rank) + " answered tasks it does not hold");
+        for (auto& response : batch.items) {
+            Task& t = w.in_flight.front();
+            if (response.id != t.id)
+                throw std::runtime_error("worker rank " + std::to_string(w.rank) + " answered out of order");
+            out.push_back({t.future, t.deliver, std::move(response), nullptr});
+            w.in_flight.pop_front();
+        }
+        // About `queued_work_ns` of work per worker, between 2 and 64 tasks.
+        std::uint64_t per_task = std::max<std::uint64_t>(1, batch.busy_ns / batch.items.size());
+        w.depth = std::clamp<std::uint64_t>(queued_work_ns / per_task, 2, 64);
+    }
+
+    Worker* worker_at(int rank) {
+        for (auto& w : workers)
+            if (w.rank == rank) return &w;
+        return nullptr;
+    }
+
+    // Sends pending tasks to workers with room: the least loaded first (the lowest rank among
+    // equals, so that serial work keeps going to one worker whose spin is still warm).
+    bool dispatch_locked() {
+        if (booted < workers.size()) return false;  // the first tasks are spread over every worker
+        bool sent = false;
+        while (!pending.empty()) {
+            Worker* best = nullptr;
+            for (auto& w : workers) {
+                if (!w.booted || w.in_flight.size() >= w.depth) continue;
+                if (!best || w.in_flight.size() < best->in_flight.size()) best = &w;
+            }
+            if (!best) break;
+            // Half a pipeline per message, so the next batch is there when the worker ends this one.
+            std::size_t room = best->depth - best->in_flight.size();
+            std::size_t take = std::max<std::size_t>(1, std::min(room, best->depth / 2));
+            RequestBatch batch;
+            while (batch.size() < take && !pending.empty()) {
+                Task t = std::move(pending.front());
+                pending.pop_front();
+                if (!t.future->set_running_or_notify_cancel()) {
+                    t.future->release();  // cancelled while it waited
+                    continue;
+                }
+                batch.push_back(TaskRequest{t.id, std::move(t.call)});
+                t.call = {};
+                best->in_flight.push_back(std::move(t));
+            }
+            if (batch.empty()) continue;
+            outbox.send(encode(batch), best->rank, tag_tasks, comm);
+            sent = true;
+        }
+        return sent;
+    }
+
+    // Reads every answer that has arrived, completes finished sends, sends what fits. True if
+    // anything moved. Errors break the pool (never thrown).
+    bool poll_locked(std::vector<Completion>& out) {
+        if (phase != Phase::running) return false;
+        bool progress = false;
+        try {
+            progress |= outbox.test();
+            while (auto message = receive(comm, MPI_ANY_SOURCE)) {
+                progress = true;
+                Worker* w = worker_at(message->source);
+                if (!w) throw std::runtime_error("a message from rank " + std::to_string(message->source) +
+                                                 ", which is not a worker of this pool");
+                if (message->tag == tag_results) {
+                    on_results(*w, message->bytes, out);
+                } else if (message->tag == tag_booted) {
+                    on_booted(*w, message->bytes, out);
+                } else {
+                    throw std::runtime_error("a message with unknown tag " + std::to_string(message->tag));
+                }
+                if (phase != Phase::running) return true;
+            }
+            progress |= dispatch_locked();
+        } catch (const MpiError& e) {
+            comm_failed = true;
+            break_locked(std::string("the MPI pool is broken: ") + e.what(), out);
+            return true;
+        } catch (const std::exception& e) {
+            break_locked(std::string("the MPI pool is broken: ") + e.what(), out);
+            return true;
+        }
+        return progress;
+    }
+
+    // -------- the manager thread --------
+
+    void start_workers() {
+        MPI_Comm c = MPI_COMM_NULL;
+        std::vector<int> ranks;
+        bool inter = false;
+        std::string error;
+        switch (settings.mode) {
+            case StartMode::spawn: {
+                int n = settings.max_workers.value_or(default_max_workers());
+                if (auto parked = take_parked_workers(n)) {
+                    c = *parked;  // the workers of an earlier executor of this process, waiting
+                } else {
+                    std::string command = settings.command.empty() ? this_executable() : settings.command;
+                    char marker[] = "--nogil-mpi-worker";
+                    char* argv[] = {marker, nullptr};
+                    MPI_Info info = MPI_INFO_NULL;
+                    MPI_Info_create(&info);
+                    if (!settings.session.wdir.empty()) MPI_Info_set(info, "wdir", settings.session.wdir.c_str());
+                    std::vector<int> codes(static_cast<std::size_t>(n), MPI_SUCCESS);
+                    MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+                    int rc = MPI_Comm_spawn(command.c_str(), argv, n, info, 0, MPI_COMM_SELF, &c, codes.data());
+                    MPI_Info_free(&info);
+                    if (rc == MPI_SUCCESS)
+                        for (int code : codes)
+                            if (code != MPI_SUCCESS) rc = code;
+                    if (rc != MPI_SUCCESS) {
+                        error = spawn_refused_message(rc);
+                        c = MPI_COMM_NULL;
+                        break;
+                    }
+                }
+                inter = true;
+                for (int i = 0; i < n; ++i) ranks.push_back(i);
+                break;
+            }
+            case StartMode::world:
+            case StartMode::comm: {
+                c = settings.comm;
+                int size = 0;
+                MPI_Comm_size(c, &size);
+                int limit = settings.max_workers.value_or(size);
+                for (int r = 0; r < size && static_cast<int>(ranks.size()) < limit; ++r)
+                    if (r != settings.root) ranks.push_back(r);
+                if (ranks.empty()) error = "the MPI pool has no worker ranks: run the program with mpiexec -n N, N ≥ 2";
+                break;
+            }
+        }
+        if (c != MPI_COMM_NULL) MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
+
+        std::vector<Completion> failed;
+        {
+            std::lock_guard lock(mutex);
+            comm = c;
+            spawned = inter;
+            if (!error.empty()) {
+                phase = Phase::running;  // so that break_locked fails what is pending
+                break_locked(error, failed);
+            } else {
+                for (int r : ranks) workers.push_back(Worker{r, {}, 2, false});
+                std::string session = encode(settings.session);
+                try {
+                    for (auto& w : workers) outbox.send(session, w.rank, tag_boot, comm);
+                    phase = Phase::running;
+                    running.store(true, std::memory_order_relaxed);
+                } catch (const std::exception& e) {
+                    phase = Phase::running;
+                    break_locked(std::string("the MPI pool could not boot its workers: ") + e.what(), failed);
+                }
+            }
+        }
+        complete(failed);
+    }
+
+    // Step 2 of the shutdown protocol: stop every worker and wait for each one's `stopped`
+    // (answers still on their way, to a broken pool, are dropped); then let go of them. After an
+    // MPI error on the communicator nothing more can be said to the workers.
+    void stop_workers() {
+        std::unique_lock lock(mutex);
+        if (comm == MPI_COMM_NULL) return;
+        try {
+            if (!comm_failed) {
+                for (auto& w : workers) outbox.send(std::string(), w.rank, tag_stop, comm);
+                std::size_t stopped = 0;
+                Backoff backoff(manager_spin);
+                while (stopped < workers.size() || !outbox.empty()) {
+                    outbox.test();
+                    bool any = false;
+                    while (auto message = receive(comm, MPI_ANY_SOURCE)) {
+                        any = true;
+                        if (message->tag == tag_stopped) ++stopped;
+                    }
+                    if (any) {
+                        backoff.reset();
+                        continue;
+                    }
+                    lock.unlock();
+                    backoff.pause();
+                    lock.lock();
+                }
+            }
+        } catch (const std::exception&) {
+            comm_failed = true;
+        }
+        if (spawned) {
+            if (comm_failed) {
+                MPI_Comm_free(&comm);
+            } else {
+                park_workers(comm, static_cast<int>(workers.size()));  // for the next executor of this process (see pool_core.hpp)
+            }
+        }
+        comm = MPI_COMM_NULL;
+    }
+
+    void manager_main() {
+        start_workers();
+        std::vector<Completion> done;
+        Backoff backoff(manager_spin);
+        std::unique_lock lock(mutex);
+        for (;;) {
+            bool progress = poll_locked(done);
+            if (!done.empty()) {
+                lock.unlock();
+                complete(done);
+                lock.lock();
+                continue;
+            }
+            if (phase == Phase::broken) break;
+            bool busy = outstanding_locked();
+            if (shutdown_requested && !busy) break;
+            if (progress) {
+                backoff.reset();
+                continue;
+            }
+            if (!busy) {
+                manager_waiting = true;
+                wake.wait(lock);
+                manager_waiting = false;
+                backoff.reset();
+                continue;
+            }
+            lock.unlock();
+            if (helpers.load(std::memory_order_relaxed) > 0) {
+                backoff.sleep_now();
+            } else {
+                backoff.pause();
+            }
+            lock.lock();
+        }
+        if (phase == Phase::running) phase = Phase::closed;
+        running.store(false, std::memory_order_relaxed);
+        lock.unlock();
+        stop_workers();
+    }
+
+    static void complete(std::vector<Completion>& done) noexcept {
+        static std::vector<nogil::detail::UniqueFd> no_fds;  // MPI carries no descriptors
+        for (auto& c : done) {
+            try {
+                if (c.error) {
+                    c.future->set_exception(c.error);
+                } else {
+                    std::vector<nogil::detail::UniqueFd> fds;
+                    c.deliver(*c.future, c.response, fds);
+                }
+            } catch (...) {
+                // InvalidStateError: cancelled meanwhile (only pending futures can be); nothing to do.
+            }
+            c.future->release();
+        }
+        done.clear();
+    }
+
+    void ensure_started_locked() {
+        if (phase != Phase::idle) return;
+        phase = Phase::starting;
+        manager = std::thread([this] { manager_main(); });
+    }
+};
+
+PoolCore::PoolCore(PoolSettings settings) {
+    if (settings.max_workers && *settings.max_workers <= 0)
+        throw std::invalid_argument("max_workers must be greater than 0");
+    ensure_mpi_initialized();
+    if (settings.mode != StartMode::spawn && settings.comm == MPI_COMM_NULL)
+        throw std::logic_error("nogil::mpi: a static pool needs its communicator");
+    impl_ = std::make_shared<Impl>(std::move(settings));
+}
+
+PoolCore::~PoolCore() { shutdown(true, false); }
+
+void PoolCore::submit(FutureStateBase* future, DeliverFn deliver, EncodedCall call) {
+    Impl& s = *impl_;
+    std::vector<Completion> done;
+    {
+        std::lock_guard lock(s.mutex);
+        std::string refusal;
+        if (s.phase == Impl::Phase::broken) {
+            refusal = s.broken_reason;
+        } else if (s.shutdown_requested) {
+            future->release();
+            throw std::runtime_error("cannot schedule new futures after shutdown");
+        }
+        if (!refusal.empty()) {
+            future->release();
+            throw BrokenExecutor(refusal);
+        }
+        if (!call.fds.empty()) {
+            future->release();
+            throw std::invalid_argument(
+                "nogil::mpi: a task's arguments cannot carry file descriptors (Connection, Queue, Lock...) to "
+                "another rank; they may live on another machine");
+        }
+        s.pending.push_back(Task{s.next_id++, future, deliver, std::move(call)});
+        s.ensure_started_locked();
+        if (s.phase == Impl::Phase::running) s.dispatch_locked();
+        if (s.manager_waiting) s.wake.notify_one();
+        (void)done;
+    }
+}
+
+void PoolCore::bootup(bool wait) {
+    Impl& s = *impl_;
+    std::unique_lock lock(s.mutex);
+    if (s.shutdown_requested) throw std::runtime_error("cannot bootup after shutdown");
+    s.ensure_started_locked();
+    if (!wait) return;
+    s.boot_done.wait(lock, [&] {
+        return s.phase == Impl::Phase::broken || (s.phase == Impl::Phase::running && s.booted == s.workers.size()) ||
+               s.phase == Impl::Phase::closed;
+    });
+    if (s.phase == Impl::Phase::broken) throw BrokenExecutor(s.broken_reason);
+}
+
+int PoolCore::num_workers() const {
+    Impl& s = *impl_;
+    {
+        std::lock_guard lock(s.mutex);
+        if (s.shutdown_requested && s.phase == Impl::Phase::idle) return 0;
+    }
+    const_cast<PoolCore*>(this)->bootup(true);
+    std::lock_guard lock(s.mutex);
+    return static_cast<int>(s.workers.size());
+}
+
+void PoolCore::shutdown(bool wait, bool cancel_futures) {
+    Impl& s = *impl_;
+    std::vector<Task> cancelled;
+    {
+        std::lock_guard lock(s.mutex);
+        s.shutdown_requested = true;
+        if (cancel_futures) {
+            cancelled.assign(std::make_move_iterator(s.pending.begin()), std::make_move_iterator(s.pending.end()));
+            s.pending.clear();
+        }
+        s.wake.notify_all();
+    }
+    for (auto& t : cancelled) {
+        t.future->cancel();
+        t.future->release();
+    }
+    if (!wait) return;
+    if (s.manager.joinable() && s.manager.get_id() != std::this_thread::get_id()) s.manager.join();
+}
+
+bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& future,
+                    std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+    auto impl = pool.lock();
+    if (!impl || !impl->running.load(std::memory_order_relaxed)) return false;
+    Impl& s = *impl;
+    s.helpers.fetch_add(1, std::memory_order_relaxed);
+    auto end = Clock::now() + help_budget;
+    if (deadline && *deadline < end) end = *deadline;
+    std::vector<Completion> done;
+    unsigned polls = 0;
+    while (!future.done()) {
+        if (s.mutex.try_lock()) {
+            s.poll_locked(done);
+            s.mutex.unlock();
+            Impl::complete(done);
+        }
+        if ((++polls & 15) == 0 && Clock::now() >= end) break;
+        __builtin_ia32_pause();
+    }
+    s.helpers.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+}
+
+}  // namespace nogil::mpi::detail
