@@ -1,7 +1,7 @@
 """Python anchor for bench/mpi_bench.cpp: the same scenarios with mpi4py.futures'
 MPIPoolExecutor (Debian's python3-mpi4py; workers spawned, 2 unless said otherwise).
 
-    python3 bench/python/mpi_anchor.py           # prints the figures
+    /usr/bin/python3 bench/python/mpi_anchor.py  # prints the figures (Debian's python3-mpi4py)
     python3 bench/python/mpi_anchor.py --json    # one JSON object (what mpi_bench reads)
     python3 bench/python/mpi_anchor.py --quick   # fewer tasks
 

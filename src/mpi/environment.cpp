@@ -11,6 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <sched.h>
 #include <time.h>
 
 namespace nogil::mpi {
@@ -140,7 +141,9 @@ void Backoff::pause() {
     auto now = std::chrono::steady_clock::now();
     if (!idle_since_) idle_since_ = now;
     if (now - *idle_since_ < spin_) {
-        __builtin_ia32_pause();
+        // Yield rather than pause: on a machine with more runnable threads than cores, the
+        // thread we are waiting for may need this very CPU (a free CPU makes it a cheap syscall).
+        sched_yield();
         return;
     }
     sleep_now();

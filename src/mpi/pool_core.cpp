@@ -13,6 +13,9 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <cerrno>
+#include <csignal>
+#include <sched.h>
 #include <unistd.h>
 
 namespace nogil::mpi::detail {
@@ -33,6 +36,8 @@ struct Worker {
     std::deque<Task> in_flight;   // sent, in order: the worker answers in this order
     std::size_t depth = 2;        // how many tasks it may hold
     bool booted = false;
+    pid_t local_pid = 0;          // its pid when it runs on this host (watched), else 0
+    std::string host;
 };
 
 // A future to complete outside the lock: with an answer, or with an exception.
@@ -53,6 +58,14 @@ std::string this_executable() {
 constexpr auto help_budget = std::chrono::milliseconds(2);
 constexpr auto manager_spin = std::chrono::microseconds(20);
 constexpr std::uint64_t queued_work_ns = 200'000;  // per worker: what sizes its pipeline
+constexpr auto liveness_period = std::chrono::milliseconds(100);  // how often local workers are looked at
+
+std::string this_host() {
+    char host[MPI_MAX_PROCESSOR_NAME];
+    int length = 0;
+    MPI_Get_processor_name(host, &length);
+    return std::string(host, static_cast<std::size_t>(length));
+}
 
 // In every program that uses an MPI pool (this file is linked in with MPIPoolExecutor), before
 // main(): a process spawned as a worker serves and exits here.
@@ -117,6 +130,8 @@ struct PoolCore::Impl {
         auto report = decode<BootReport>(bytes);
         if (w.booted) throw std::runtime_error("a second boot report");
         w.booted = true;
+        w.host = report.host;
+        if (report.host == this_host()) w.local_pid = static_cast<pid_t>(report.pid);
         ++booted;
         if (!report.ok) {
             break_locked("the initializer failed on worker rank " + std::to_string(w.rank) + " (" + report.host +
@@ -215,6 +230,21 @@ struct PoolCore::Impl {
             return true;
         }
         return progress;
+    }
+
+    // A worker on this host that is gone (killed, crashed) breaks the pool. Open MPI 4.1 tears
+    // a job down when one of its processes dies, but a singleton's spawned workers die alone:
+    // nothing on the communicator says so, and the answers would never come.
+    void check_workers_alive_locked(std::vector<Completion>& out) {
+        for (auto& w : workers) {
+            if (w.local_pid <= 0 || ::kill(w.local_pid, 0) == 0 || errno != ESRCH) continue;
+            comm_failed = true;  // no stop protocol with a dead rank: it would wait for its answer
+            break_locked("worker rank " + std::to_string(w.rank) + " (pid " + std::to_string(w.local_pid) + " on " +
+                             w.host +
+                             ") died while the future was running or pending; the MPI pool is not usable anymore",
+                         out);
+            return;
+        }
     }
 
     // -------- the manager thread --------
@@ -335,9 +365,14 @@ struct PoolCore::Impl {
         start_workers();
         std::vector<Completion> done;
         Backoff backoff(manager_spin);
+        auto last_check = Clock::now();
         std::unique_lock lock(mutex);
         for (;;) {
             bool progress = poll_locked(done);
+            if (phase == Phase::running && Clock::now() - last_check > liveness_period) {
+                check_workers_alive_locked(done);
+                last_check = Clock::now();
+            }
             if (!done.empty()) {
                 lock.unlock();
                 complete(done);
@@ -356,6 +391,11 @@ struct PoolCore::Impl {
                 wake.wait(lock);
                 manager_waiting = false;
                 backoff.reset();
+                // Woken by a submit: the submitting thread is likely to wait for the answer and
+                // read it itself (help()); give it the CPU rather than poll beside it at once.
+                lock.unlock();
+                backoff.sleep_now();
+                lock.lock();
                 continue;
             }
             lock.unlock();
@@ -499,7 +539,7 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
             Impl::complete(done);
         }
         if ((++polls & 15) == 0 && Clock::now() >= end) break;
-        __builtin_ia32_pause();
+        sched_yield();  // the worker (or the thread holding the lock) may need this CPU
     }
     s.helpers.fetch_sub(1, std::memory_order_relaxed);
     return true;

@@ -93,6 +93,7 @@ private:
         int length = 0;
         MPI_Get_processor_name(host, &length);
         report.host.assign(host, static_cast<std::size_t>(length));
+        report.pid = ::getpid();
         try {
             session_ = decode<Session>(bytes);
             if (!session_.wdir.empty() && ::chdir(session_.wdir.c_str()) != 0)

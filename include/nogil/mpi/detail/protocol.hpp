@@ -26,6 +26,7 @@
 #include <nogil/concurrent/futures/detail/process_pool_core.hpp>
 #include <nogil/multiprocessing/detail/worker.hpp>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,11 +67,12 @@ struct Session {
 struct BootReport {
     bool ok = true;
     RemoteException error;  // when !ok: what the initializer (or wdir) threw
-    std::string host;       // where the rank runs (processor name), for messages
+    std::string host;       // where the rank runs (processor name)
+    std::int64_t pid = 0;   // its process id there: the master watches it when it runs on its host
 
     template <class Archive>
     void serialize(Archive& ar) {
-        ar(ok, error, host);
+        ar(ok, error, host, pid);
     }
 };
 
