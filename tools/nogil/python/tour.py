@@ -110,6 +110,26 @@ def cpu_process_pool(tasks, steps, n):
         return sum(f.result() for f in futures) & MASK
 
 
+def _mpi_executor():
+    """mpi4py.futures.MPIPoolExecutor when mpi4py is installed (the "many machines" rows), with
+    Open MPI pinned to loopback as the C++ side does (where the environment does not say)."""
+    for key, value in (("OMPI_MCA_btl_tcp_if_include", "lo"), ("OMPI_MCA_oob_tcp_if_include", "lo"),
+                       ("OMPI_ALLOW_RUN_AS_ROOT", "1"), ("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"),
+                       ("OMPI_MCA_rmaps_base_oversubscribe", "1")):
+        os.environ.setdefault(key, value)
+    try:
+        from mpi4py.futures import MPIPoolExecutor
+    except ImportError:
+        return None
+    return MPIPoolExecutor
+
+
+def cpu_mpi_pool(tasks, steps, n):
+    with _mpi_executor()(max_workers=n) as ex:
+        futures = [ex.submit(kernel, t, steps) for t in range(tasks)]
+        return sum(f.result() for f in futures) & MASK
+
+
 def cpu_processes(tasks, steps, n):
     queue = multiprocessing.SimpleQueue()
     procs = [multiprocessing.Process(target=_process_part, args=(queue, k, n, tasks, steps)) for k in range(n)]
@@ -149,6 +169,8 @@ CPU_MODELS = [
     ("ProcessPoolExecutor", "process", True, cpu_process_pool),
     ("asyncio tasks (1 thread)", "coroutine", False, cpu_asyncio),
 ]
+if _mpi_executor() is not None:
+    CPU_MODELS.insert(-1, ("MPIPoolExecutor (many machines: local ranks)", "process", True, cpu_mpi_pool))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,6 +332,12 @@ def cost_process_pool(units):
         return round_trips(lambda i: ex.submit(trivial, i).result(), units)
 
 
+def cost_mpi_pool(units):
+    with _mpi_executor()(max_workers=1) as ex:
+        ex.submit(trivial, 0).result()
+        return round_trips(lambda i: ex.submit(trivial, i).result(), units)
+
+
 def cost_mp_pool(units):
     with multiprocessing.Pool(1) as pool:
         return round_trips(lambda i: pool.apply(trivial, (i,)), units)
@@ -352,6 +380,8 @@ COST_MODELS = [
     ("multiprocessing.Pool round trip", "process", cost_mp_pool, False),
     ("ProcessPoolExecutor round trip", "process", cost_process_pool, False),
 ]
+if _mpi_executor() is not None:
+    COST_MODELS.append(("MPIPoolExecutor round trip (many machines: local ranks)", "process", cost_mpi_pool, False))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,10 +7,15 @@
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/multiprocessing.hpp>
 #include <nogil/threading.hpp>
+#ifdef NOGIL_TOUR_HAS_MPI
+#include <nogil/mpi.hpp>
+#endif
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <functional>
+#include <string>
 
 namespace nogil_tool {
 
@@ -112,7 +117,29 @@ asyncio::Coroutine<double> loop_turns(int units) {
 // asyncio.sleep(0): the task yields to the loop and is resumed on its next turn.
 double loop_turn(int units) { return asyncio::run(loop_turns(units)); }
 
+#ifdef NOGIL_TOUR_HAS_MPI
+// Python: with MPIPoolExecutor(1) as ex: ex.submit(trivial, i).result() ... (mpi4py.futures)
+double mpi_pool_executor_round_trip(int units) {
+    pin_open_mpi_to_loopback();
+    nogil::mpi::MPIPoolExecutor executor(1);
+    executor.bootup();
+    return round_trips("MPIPoolExecutor round trip", units, [&](int i) { return executor.submit(trivial, i).result(); });
+}
+#endif
+
 }  // namespace
+
+void pin_open_mpi_to_loopback() {
+    // Only where the user did not choose: loopback traffic only, as root in a container, more
+    // ranks than cores. A real cluster sets its own interfaces (docs/mpi.md).
+    for (const char* setting : {"OMPI_MCA_btl_tcp_if_include=lo", "OMPI_MCA_oob_tcp_if_include=lo",
+                                "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                                "OMPI_MCA_rmaps_base_oversubscribe=1"}) {
+        std::string s(setting);
+        auto eq = s.find('=');
+        ::setenv(s.substr(0, eq).c_str(), s.substr(eq + 1).c_str(), 0);
+    }
+}
 
 std::vector<CostModel> cost_models() {
     return {
@@ -123,6 +150,9 @@ std::vector<CostModel> cost_models() {
         {"ThreadPoolExecutor round trip", "thread", thread_pool_round_trip},
         {"multiprocessing.Pool round trip", "process", process_pool_round_trip},
         {"ProcessPoolExecutor round trip", "process", process_pool_executor_round_trip},
+#ifdef NOGIL_TOUR_HAS_MPI
+        {"MPIPoolExecutor round trip (many machines: local ranks)", "process", mpi_pool_executor_round_trip},
+#endif
     };
 }
 

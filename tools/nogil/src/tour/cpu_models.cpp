@@ -5,6 +5,9 @@
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/multiprocessing.hpp>
 #include <nogil/threading.hpp>
+#ifdef NOGIL_TOUR_HAS_MPI
+#include <nogil/mpi.hpp>
+#endif
 
 #include <tuple>
 
@@ -102,6 +105,16 @@ std::uint64_t on_process_pool_executor(const CpuWork& work, int workers) {
     return submit_each(executor, work);
 }
 
+#ifdef NOGIL_TOUR_HAS_MPI
+// Many machines, simulated on this one: Python's mpi4py.futures.MPIPoolExecutor(n), the workers
+// spawned ranks of an MPI job (Open MPI pinned to loopback: models.hpp, pin_open_mpi_to_loopback).
+std::uint64_t on_mpi_pool_executor(const CpuWork& work, int workers) {
+    pin_open_mpi_to_loopback();
+    nogil::mpi::MPIPoolExecutor executor(workers);
+    return submit_each(executor, work);
+}
+#endif
+
 asyncio::Coroutine<std::uint64_t> kernel_task(std::uint64_t task, std::int64_t steps) { co_return kernel(task, steps); }
 
 asyncio::Coroutine<std::uint64_t> gather_kernels(CpuWork work) {
@@ -128,6 +141,9 @@ std::vector<CpuModel> cpu_models() {
         {"multiprocessing.Process", "process", true, on_processes},
         {"multiprocessing.Pool", "process", true, on_process_pool},
         {"ProcessPoolExecutor", "process", true, on_process_pool_executor},
+#ifdef NOGIL_TOUR_HAS_MPI
+        {"MPIPoolExecutor (many machines: local ranks)", "process", true, on_mpi_pool_executor},
+#endif
         {"asyncio tasks (1 thread)", "coroutine", false, on_coroutines},
     };
 }

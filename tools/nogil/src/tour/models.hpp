@@ -83,4 +83,9 @@ struct CostModel {
 };
 std::vector<CostModel> cost_models();
 
+/// Before the first MPIPoolExecutor: Open MPI's settings for this machine where the environment
+/// does not give them (TCP and its out-of-band channel on loopback only, running as root allowed,
+/// oversubscription), so the "many machines" rows run on local ranks and talk over loopback.
+void pin_open_mpi_to_loopback();
+
 }  // namespace nogil_tool
