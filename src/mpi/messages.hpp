@@ -4,6 +4,7 @@
 // callers serialize their MPI calls (the master under its mutex, a worker on its one thread).
 
 #include <nogil/detail/serial.hpp>
+#include <nogil/mpi/detail/pool_core.hpp>
 #include <nogil/mpi/detail/protocol.hpp>
 
 #include <mpi.h>
@@ -100,3 +101,12 @@ namespace nogil::mpi::detail {
 std::optional<MPI_Comm> take_parked_workers(int workers);
 void park_workers(MPI_Comm intercomm, int workers);
 }  // namespace nogil::mpi::detail
+
+namespace nogil::mpi {
+struct MPIPoolOptions;
+namespace detail {
+/// MPIPoolExecutor's options as the core's settings: the static form's ranks when
+/// nogil::mpi::init made this rank 0 of a static job, else spawned workers. Checks max_workers.
+PoolSettings settings_from(MPIPoolOptions options);
+}  // namespace detail
+}  // namespace nogil::mpi

@@ -1,4 +1,3 @@
-#include <nogil/mpi/comm_executor.hpp>
 #include <nogil/mpi/pool_executor.hpp>
 
 #include "messages.hpp"
@@ -7,10 +6,10 @@
 
 namespace nogil::mpi {
 
-namespace {
+namespace detail {
 
-detail::PoolSettings settings_from(MPIPoolOptions options) {
-    detail::PoolSettings s;
+PoolSettings settings_from(MPIPoolOptions options) {
+    PoolSettings s;
     s.max_workers = options.max_workers;
     s.session.initializer = options.initializer.call();
     s.session.wdir = std::move(options.wdir);
@@ -27,14 +26,14 @@ detail::PoolSettings settings_from(MPIPoolOptions options) {
     return s;
 }
 
-}  // namespace
+}  // namespace detail
 
 MPIPoolExecutor::MPIPoolExecutor() : MPIPoolExecutor(MPIPoolOptions{}) {}
 
 MPIPoolExecutor::MPIPoolExecutor(int max_workers) : MPIPoolExecutor(MPIPoolOptions{.max_workers = max_workers}) {}
 
 MPIPoolExecutor::MPIPoolExecutor(MPIPoolOptions options)
-    : core_(std::make_unique<detail::PoolCore>(settings_from(std::move(options)))) {}
+    : core_(std::make_unique<detail::PoolCore>(detail::settings_from(std::move(options)))) {}
 
 MPIPoolExecutor::MPIPoolExecutor(detail::PoolSettings settings, std::nullptr_t)
     : core_(std::make_unique<detail::PoolCore>(std::move(settings))) {}
@@ -50,39 +49,12 @@ MPIPoolExecutor& MPIPoolExecutor::bootup(bool wait) {
 
 int MPIPoolExecutor::num_workers() const { return core_->num_workers(); }
 
-void MPIPoolExecutor::enqueue(nogil::concurrent::futures::detail::FutureStateBase* item) {
-    item->release();
+void MPIPoolExecutor::enqueue(nogil::concurrent::futures::detail::FutureStateBase*) {
+    // Executor::submit releases the item's reference when this throws.
     throw std::invalid_argument(
         "MPIPoolExecutor: this call went through Executor&, whose submit() wraps the callable in a closure that "
         "cannot be sent to another rank; call submit() on the MPIPoolExecutor itself, with a plain function or a "
         "captureless lambda");
-}
-
-MPICommExecutor::MPICommExecutor(MPI_Comm comm, int root, MPIPoolOptions options) {
-    detail::ensure_mpi_initialized();
-    int size = 0;
-    int rank = 0;
-    detail::check(MPI_Comm_size(comm, &size), "MPI_Comm_size");
-    detail::check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
-    if (root < 0 || root >= size)
-        throw std::invalid_argument("root must be a rank of the communicator (0.." + std::to_string(size - 1) + ")");
-    detail::check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
-    if (rank != root) {
-        detail::serve(comm_, root, false);
-        return;
-    }
-    detail::PoolSettings s = settings_from(std::move(options));
-    s.mode = detail::StartMode::comm;
-    s.comm = comm_;
-    s.root = root;
-    executor_.reset(new MPIPoolExecutor(std::move(s), nullptr));
-    // The other ranks wait in this constructor for a stop: the pool must start even if unused.
-    executor_->bootup(false);
-}
-
-MPICommExecutor::~MPICommExecutor() {
-    executor_.reset();
-    if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
 }
 
 }  // namespace nogil::mpi
