@@ -234,7 +234,9 @@ private:
         if (std::isnan(seconds)) throw std::invalid_argument(std::string(name) + " must not be NaN");
         // Clamp huge delays (inf, hours::max()) to a century instead of overflowing the clock.
         if (seconds > 3.2e9) return std::chrono::hours(24 * 365 * 100);
-        if (d <= d.zero()) return clock::duration::zero();
+        // A negative delay is a deadline in the past, as in Python (time() + delay): timers
+        // that are due run in deadline order, so call_later(-2) runs before call_later(-1).
+        if (seconds < -3.2e9) return -std::chrono::hours(24 * 365 * 100);
         return std::chrono::ceil<clock::duration>(d);
     }
 

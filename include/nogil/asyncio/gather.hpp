@@ -60,7 +60,7 @@ auto gather_element(F& child) {
     using T = future_value_t<F>;
     using E = gather_elem_t<T, Settled>;
     if constexpr (Settled) {
-        if (child.cancelled()) return E(std::make_exception_ptr(child.state()->make_cancelled_error()));
+        if (child.cancelled()) return E(child.state()->cancelled_error());
         if (auto e = child.state()->stored_exception()) return E(e);
     }
     if constexpr (std::is_void_v<T>) {
@@ -127,7 +127,7 @@ private:
         }
         if (!Settled) {
             if (child.cancelled()) {
-                this->set_exception(std::make_exception_ptr(child.make_cancelled_error()));
+                this->set_exception(child.cancelled_error());
                 return;
             }
             if (child.stored_exception()) {
@@ -138,7 +138,7 @@ private:
         if (nfinished_ < nfuts_) return;
         if (cancel_requested_) {
             // Cancelling gather wins over return_exceptions (Python issue 32684).
-            this->set_exception(std::make_exception_ptr(child.make_cancelled_error()));
+            this->set_exception(child.cancelled_error());
             return;
         }
         this->set_result(build());

@@ -69,7 +69,13 @@ asyncio::Coroutine<R> wait_for_impl(A aw, std::optional<Clock::duration> timeout
         auto fut = ensure_future(std::move(aw));
         if (!fut.done()) {
             co_await cancel_and_wait(Ref<FutureBase>(fut.state()));
-            if (fut.cancelled()) throw TimeoutError();
+            if (fut.cancelled()) {
+                try {  // Python: `raise TimeoutError from exc`; the cause is nested
+                    fut.result();
+                } catch (const CancelledError&) {
+                    std::throw_with_nested(TimeoutError());
+                }
+            }
         }
         if constexpr (std::is_void_v<R>)
             fut.result();
