@@ -28,6 +28,7 @@
 #include <exception>
 #include <iterator>
 #include <ranges>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <variant>
@@ -88,6 +89,12 @@ public:
 
     /// Registers on every distinct child; completes at once when there are none.
     void attach() {
+        // Python's ensure_future(fut, loop=loop): a child of another loop is refused, before
+        // anything is registered (its callbacks would run on the other loop's thread).
+        for_each_child([&](FutureBase& c) {
+            if (&c.loop() != &this->loop())
+                throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
+        });
         // Each distinct child once (Python's arg_to_fut): a scratch mark on the child, no set.
         nfuts_ = 0;
         for_each_child([&](FutureBase& c) {

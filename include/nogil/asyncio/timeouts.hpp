@@ -111,9 +111,10 @@ Timeout::clock::time_point deadline(std::chrono::duration<Rep, Period> delay) {
     const double seconds = std::chrono::duration<double>(delay).count();
     if (std::isnan(seconds)) throw std::invalid_argument("delay must not be NaN");
     if (seconds > 3.2e9) return Timeout::clock::time_point::max();
-    auto now = Timeout::clock::now();
-    if (delay <= delay.zero()) return now;
-    return now + std::chrono::ceil<Timeout::clock::duration>(delay);
+    if (seconds < -3.2e9) return Timeout::clock::time_point{};
+    // A negative delay is a deadline in the past (Python: loop.time() + delay); it expires at
+    // once all the same.
+    return Timeout::clock::now() + std::chrono::ceil<Timeout::clock::duration>(delay);
 }
 Timeout::clock::time_point from_loop_time(double when);
 
