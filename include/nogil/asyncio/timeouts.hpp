@@ -24,6 +24,9 @@
 // stays a CancelledError, and of nested timeouts with the same deadline only the outermost
 // raises TimeoutError. A block that swallows the cancellation and returns normally returns its
 // value. The deadline timer runs on the loop; expiry is seen by the task on its next loop turn.
+// The TimeoutError carries the CancelledError it replaced nested (Python's `raise TimeoutError
+// from exc`: std::rethrow_if_nested(e) throws it; docs/asyncio-cancellation.md, section 6). A
+// negative delay is a deadline in the past (it expires at once).
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
