@@ -156,15 +156,16 @@ TEST(BaseEventLoopTests, test_system_exit_in_callback_leaves_the_loop) {
 // run() bare (and the other tasks are cancelled on the way out).
 TEST(BaseEventLoopTests, test_keyboard_interrupt_in_task_leaves_run) {
     bool other_cancelled = false;
+    // Outside main's frame: the other task runs after main's frame is gone.
+    auto other = [&]() -> Coroutine<> {
+        try {
+            co_await asyncio::sleep(1h);
+        } catch (const asyncio::CancelledError&) {
+            other_cancelled = true;
+            throw;
+        }
+    };
     auto main = [&]() -> Coroutine<> {
-        auto other = [&]() -> Coroutine<> {
-            try {
-                co_await asyncio::sleep(1h);
-            } catch (const asyncio::CancelledError&) {
-                other_cancelled = true;
-                throw;
-            }
-        };
         auto t = asyncio::create_task(other());
         co_await asyncio::sleep(0);
         throw nogil::KeyboardInterrupt();
