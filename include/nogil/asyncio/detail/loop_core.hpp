@@ -311,6 +311,8 @@ private:
     std::vector<HandleState*> timers_;  // min-heap on (when, seq), each holds a reference
     std::uint64_t timer_seq_ = 0;
     std::mutex threadsafe_mutex_;
+    // Callbacks other threads queued, in order; they join ready_ before anything the loop's
+    // thread queues after them (take_threadsafe_first), and at every poll.
     std::vector<Ref<HandleState>> threadsafe_;
     std::atomic<bool> threadsafe_pending_{false};
     struct FdCallbacks {
