@@ -132,6 +132,32 @@ public:
     const char* what() const noexcept override { return "KeyboardInterrupt"; }
 };
 
+/// Python's SystemExit: like KeyboardInterrupt, an exception that is not an error (a
+/// BaseException). `code` is the exit status the program means to end with.
+class SystemExit : public std::exception {
+public:
+    explicit SystemExit(int code = 0) noexcept : code(code) {}
+    const char* what() const noexcept override { return "SystemExit"; }
+    int code;
+};
+
+/// True if `e` is a KeyboardInterrupt or a SystemExit (or derives from one): Python's
+/// `isinstance(exc, (SystemExit, KeyboardInterrupt))`, the exceptions asyncio never treats as a
+/// task's failure. Raised in a task, a TaskGroup body, a callback or while a cancellation is
+/// handled, they leave the event loop bare (run() throws them), never inside an ExceptionGroup.
+inline bool is_exit_exception(const std::exception_ptr& e) noexcept {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const KeyboardInterrupt&) {
+        return true;
+    } catch (const SystemExit&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
 // Python's ConnectionError family (what a peer that resets, refuses or hangs up raises) and
 // socket.gaierror. Only the errno-carrying OSError subclasses that asyncio streams raise.
 /// Base of the connection errors (Python's ConnectionError).

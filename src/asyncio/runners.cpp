@@ -35,9 +35,17 @@ void shutdown(EventLoop& loop) noexcept {
                 }
             } unlink{tasks, link};
             for (auto& t : tasks) t->add_callback(link);
-            while (remaining.count > 0 && !core.is_closed()) core.run_forever();
+            while (remaining.count > 0 && !core.is_closed()) {
+                try {
+                    core.run_forever();
+                } catch (...) {
+                    // A task that ends with KeyboardInterrupt/SystemExit while being cancelled
+                    // leaves the loop; run() is already ending: go on with the shutdown.
+                    if (!is_exit_exception(std::current_exception())) throw;
+                }
+            }
             for (auto& t : tasks) {
-                if (t->cancelled() || !t->stored_exception()) continue;
+                if (t->cancelled() || !t->stored_exception() || is_exit_exception(t->stored_exception())) continue;
                 core.call_exception_handler(
                     {"unhandled exception during asyncio.run() shutdown", t->stored_exception(), t->describe()});
             }

@@ -46,6 +46,9 @@ void TaskGroup::adopt(detail::TaskBase& task) {
     task.add_ref();
     tasks_.insert(&task);
     task.add_callback(done_link_);
+    // An eager child whose first steps made the group fail (it created a child that failed at
+    // once) was not in tasks_ when abort() ran: cancel it now (Python's gh-128550).
+    if (aborting_) task.cancel({});
 }
 
 void TaskGroup::abort() {
@@ -59,10 +62,11 @@ void TaskGroup::on_task_done(detail::FutureBase& fut) {
     if (tasks_.erase(&task)) task.release();  // the callback's own reference keeps it alive here
     if (on_completed_ && tasks_.empty() && !on_completed_->done()) on_completed_->set_result();
     if (task.cancelled() || !task.stored_exception()) return;
-    errors_.push_back(task.stored_exception());
+    const std::exception_ptr& error = task.stored_exception();
+    errors_.push_back(error);
+    if (!base_error_ && is_exit_exception(error)) base_error_ = error;
     if (parent_->done()) {
-        loop_->call_exception_handler(
-            {"Task error after the TaskGroup's parent finished", task.stored_exception(), task.describe()});
+        loop_->call_exception_handler({"Task error after the TaskGroup's parent finished", error, task.describe()});
         return;
     }
     if (!aborting_ && !parent_cancel_requested_) {
@@ -73,12 +77,23 @@ void TaskGroup::on_task_done(detail::FutureBase& fut) {
     }
 }
 
-// The numbered steps of exit() are written down, with their tests, in task_group.hpp.
+// Python 3.13's TaskGroup.__aexit__, step by step:
+//   1. a KeyboardInterrupt/SystemExit from the body is remembered (it wins over everything);
+//   2. a failing body cancels the children; all children are awaited (a cancel of the parent
+//      meanwhile cancels the children too, and is propagated unless errors win);
+//   3. a KeyboardInterrupt/SystemExit (body's or a child's) is re-thrown bare;
+//   4. only now, with every child done, is the group's own cancel of the parent taken back
+//      (uncancel): a child that failed while we waited cancelled the parent too;
+//   5. a CancelledError is propagated if the parent still has cancel requests (from outside)
+//      and nothing failed;
+//   6. the failures are thrown as one ExceptionGroup (with no cause or context: Python raises it
+//      `from None`); if a cancel from outside is still counted, it is re-armed first (uncancel
+//      + cancel), so the parent's next await throws CancelledError: it is never lost.
 Coroutine<> TaskGroup::exit(std::exception_ptr error) {
     exiting_ = true;
+    if (error && !base_error_ && is_exit_exception(error)) base_error_ = error;
     const bool error_is_cancel = is_cancelled_error(error);
     std::exception_ptr propagate_cancel = error_is_cancel ? error : nullptr;
-    if (parent_cancel_requested_ && parent_->uncancel() == 0) propagate_cancel = nullptr;
     if (error && !aborting_) abort();
     while (!tasks_.empty()) {
         if (!on_completed_) on_completed_.emplace(*loop_->owner());
@@ -95,9 +110,20 @@ Coroutine<> TaskGroup::exit(std::exception_ptr error) {
         }
         on_completed_.reset();
     }
+    if (base_error_) {
+        errors_.clear();
+        std::rethrow_exception(std::exchange(base_error_, nullptr));
+    }
+    if (parent_cancel_requested_ && parent_->uncancel() == 0) propagate_cancel = nullptr;
     if (propagate_cancel && errors_.empty()) std::rethrow_exception(propagate_cancel);
     if (error && !error_is_cancel) errors_.push_back(error);
-    if (!errors_.empty()) throw ExceptionGroup("unhandled errors in a TaskGroup", std::exchange(errors_, {}));
+    if (!errors_.empty()) {
+        if (parent_->cancelling() > 0) {
+            parent_->uncancel();
+            parent_->cancel({});
+        }
+        throw ExceptionGroup("unhandled errors in a TaskGroup", std::exchange(errors_, {}));
+    }
 }
 
 }  // namespace nogil::asyncio

@@ -47,17 +47,17 @@ void Timeout::exit(const std::exception_ptr& error) {
     if (handle_) std::exchange(handle_, nullptr)->cancel();
     if (state_ == State::expiring) {
         state_ = State::expired;
-        bool is_cancel = false;
-        if (error) {
+        // No other cancel request is pending: this cancellation was ours. Python raises
+        // `TimeoutError from exc`; here the TimeoutError carries the CancelledError nested
+        // (std::throw_with_nested: catch TimeoutError, std::rethrow_if_nested gives the cause).
+        if (task_->uncancel() <= cancelling_ && error) {
             try {
                 std::rethrow_exception(error);
             } catch (const CancelledError&) {
-                is_cancel = true;
+                std::throw_with_nested(TimeoutError());
             } catch (...) {
             }
         }
-        // No other cancel request is pending: this cancellation was ours.
-        if (task_->uncancel() <= cancelling_ && is_cancel) throw TimeoutError();
     } else if (state_ == State::entered) {
         state_ = State::exited;
     }

@@ -8,6 +8,12 @@
 // Threading: an EventLoop belongs to the thread that runs it. Only call_soon_threadsafe() (and
 // the bridges in <nogil/asyncio/threads.hpp>) may be called from other threads; in debug mode
 // the other scheduling calls check this and throw std::runtime_error.
+//
+// Order: callbacks run in the order they were queued, whichever thread queued them (a
+// call_soon_threadsafe() that happened before a call_soon() runs first); due timers run in
+// deadline order, equal deadlines in the order they were scheduled. A callback that throws is
+// reported to the exception handler, except KeyboardInterrupt/SystemExit, which leave
+// run_forever()/run_until_complete() (Python's Handle._run).
 
 #include <nogil/asyncio/detail/loop_core.hpp>
 #include <nogil/asyncio/detail/ref.hpp>
@@ -110,7 +116,8 @@ public:
         return call_at(clock::now() + to_clock_duration(delay, "delay"), std::forward<F>(fn),
                        std::forward<Args>(args)...);
     }
-    /// Runs fn(args...) after `delay` seconds. A NaN delay throws std::invalid_argument.
+    /// Runs fn(args...) after `delay` seconds. A NaN delay throws std::invalid_argument; a
+    /// negative one is a deadline in the past (due timers run in deadline order).
     template <class F, class... Args>
     TimerHandle call_later(double delay, F&& fn, Args&&... args) {
         return call_later(std::chrono::duration<double>(delay), std::forward<F>(fn), std::forward<Args>(args)...);
@@ -234,7 +241,9 @@ private:
         if (std::isnan(seconds)) throw std::invalid_argument(std::string(name) + " must not be NaN");
         // Clamp huge delays (inf, hours::max()) to a century instead of overflowing the clock.
         if (seconds > 3.2e9) return std::chrono::hours(24 * 365 * 100);
-        if (d <= d.zero()) return clock::duration::zero();
+        // A negative delay is a deadline in the past, as in Python (time() + delay): timers
+        // that are due run in deadline order, so call_later(-2) runs before call_later(-1).
+        if (seconds < -3.2e9) return -std::chrono::hours(24 * 365 * 100);
         return std::chrono::ceil<clock::duration>(d);
     }
 

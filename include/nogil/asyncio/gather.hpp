@@ -28,6 +28,7 @@
 #include <exception>
 #include <iterator>
 #include <ranges>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <variant>
@@ -60,7 +61,7 @@ auto gather_element(F& child) {
     using T = future_value_t<F>;
     using E = gather_elem_t<T, Settled>;
     if constexpr (Settled) {
-        if (child.cancelled()) return E(std::make_exception_ptr(child.state()->make_cancelled_error()));
+        if (child.cancelled()) return E(child.state()->cancelled_error());
         if (auto e = child.state()->stored_exception()) return E(e);
     }
     if constexpr (std::is_void_v<T>) {
@@ -88,6 +89,12 @@ public:
 
     /// Registers on every distinct child; completes at once when there are none.
     void attach() {
+        // Python's ensure_future(fut, loop=loop): a child of another loop is refused, before
+        // anything is registered (its callbacks would run on the other loop's thread).
+        for_each_child([&](FutureBase& c) {
+            if (&c.loop() != &this->loop())
+                throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
+        });
         // Each distinct child once (Python's arg_to_fut): a scratch mark on the child, no set.
         nfuts_ = 0;
         for_each_child([&](FutureBase& c) {
@@ -127,7 +134,7 @@ private:
         }
         if (!Settled) {
             if (child.cancelled()) {
-                this->set_exception(std::make_exception_ptr(child.make_cancelled_error()));
+                this->set_exception(child.cancelled_error());
                 return;
             }
             if (child.stored_exception()) {
@@ -138,7 +145,7 @@ private:
         if (nfinished_ < nfuts_) return;
         if (cancel_requested_) {
             // Cancelling gather wins over return_exceptions (Python issue 32684).
-            this->set_exception(std::make_exception_ptr(child.make_cancelled_error()));
+            this->set_exception(child.cancelled_error());
             return;
         }
         this->set_result(build());

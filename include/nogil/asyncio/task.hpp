@@ -182,7 +182,13 @@ Task<T> EventLoop::create_task(Coroutine<T> coro, std::string_view name) {
 }
 
 namespace detail {
-inline void stop_loop(void* core, nogil::asyncio::detail::FutureBase&) { static_cast<nogil::asyncio::detail::LoopCore*>(core)->stop(); }
+/// Python's _run_until_complete_cb. A future that ended with KeyboardInterrupt/SystemExit
+/// already left run_forever() by throwing it (issue #22429): stopping now would stop the
+/// loop's *next* run instead.
+inline void stop_loop(void* core, nogil::asyncio::detail::FutureBase& fut) {
+    if (!fut.cancelled() && is_exit_exception(fut.peek_exception())) return;
+    static_cast<nogil::asyncio::detail::LoopCore*>(core)->stop();
+}
 
 /// Runs the loop until `fut` is done (Python's run_until_complete without the result).
 inline void run_until_done(nogil::asyncio::detail::LoopCore& core, nogil::asyncio::detail::FutureBase& fut) {

@@ -19,8 +19,12 @@
 // code after run() goes on normally). On exit, if any child or the body failed, run() throws
 // ExceptionGroup("unhandled errors in a TaskGroup", [the failures]); a child's CancelledError
 // is not a failure. Cancelling the parent task cancels the children, waits for them, then
-// re-throws the CancelledError. The parent is resumed by the loop, one turn after the last
-// child completes.
+// re-throws the CancelledError - unless a child failed: errors win, and a cancel from outside
+// that is still counted is re-armed, so the parent's next await throws CancelledError (it is
+// never lost). A KeyboardInterrupt or SystemExit (nogil::is_exit_exception) from the body or a
+// child is re-thrown bare after the children are done, never inside an ExceptionGroup. The
+// protocol's steps are written at TaskGroup::exit (src/asyncio/task_group.cpp). The parent is
+// resumed by the loop, one turn after the last child completes.
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/future.hpp>
@@ -135,6 +139,7 @@ private:
     std::unordered_set<detail::TaskBase*> tasks_;  // pending children, one reference each
     detail::DoneLink done_link_{&task_done, this};  // registered on each pending child
     std::vector<std::exception_ptr> errors_;
+    std::exception_ptr base_error_;  // the first KeyboardInterrupt / SystemExit (body or child)
     std::optional<Future<>> on_completed_;
     bool entered_ = false;
     bool exiting_ = false;

@@ -24,6 +24,9 @@
 // stays a CancelledError, and of nested timeouts with the same deadline only the outermost
 // raises TimeoutError. A block that swallows the cancellation and returns normally returns its
 // value. The deadline timer runs on the loop; expiry is seen by the task on its next loop turn.
+// The TimeoutError carries the CancelledError it replaced nested (Python's `raise TimeoutError
+// from exc`: std::rethrow_if_nested(e) throws it; docs/asyncio-cancellation.md, section 6). A
+// negative delay is a deadline in the past (it expires at once).
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
@@ -111,9 +114,10 @@ Timeout::clock::time_point deadline(std::chrono::duration<Rep, Period> delay) {
     const double seconds = std::chrono::duration<double>(delay).count();
     if (std::isnan(seconds)) throw std::invalid_argument("delay must not be NaN");
     if (seconds > 3.2e9) return Timeout::clock::time_point::max();
-    auto now = Timeout::clock::now();
-    if (delay <= delay.zero()) return now;
-    return now + std::chrono::ceil<Timeout::clock::duration>(delay);
+    if (seconds < -3.2e9) return Timeout::clock::time_point{};
+    // A negative delay is a deadline in the past (Python: loop.time() + delay); it expires at
+    // once all the same.
+    return Timeout::clock::now() + std::chrono::ceil<Timeout::clock::duration>(delay);
 }
 Timeout::clock::time_point from_loop_time(double when);
 

@@ -9,7 +9,10 @@
 //   - timeout <= 0: a done awaitable gives its result; otherwise it is cancelled, waited for,
 //     and TimeoutError is thrown (its value if it swallowed the cancellation);
 //   - cancelling the waiting task cancels the inner one and raises CancelledError, never
-//     TimeoutError.
+//     TimeoutError;
+//   - the TimeoutError holds the inner CancelledError nested (Python's `from exc`);
+//   - a Task or Future handle given to it is awaited as a copy: other handles to it keep the
+//     value (Python: a task awaited twice gives its result twice).
 //
 // wait(fs, timeout, return_when) waits for tasks/futures (not coroutines: a compile error, as
 // Python's TypeError) and returns {done, pending}; it never cancels them. Cancelling the waiting
@@ -69,7 +72,13 @@ asyncio::Coroutine<R> wait_for_impl(A aw, std::optional<Clock::duration> timeout
         auto fut = ensure_future(std::move(aw));
         if (!fut.done()) {
             co_await cancel_and_wait(Ref<FutureBase>(fut.state()));
-            if (fut.cancelled()) throw TimeoutError();
+            if (fut.cancelled()) {
+                try {  // Python: `raise TimeoutError from exc`; the cause is nested
+                    fut.result();
+                } catch (const CancelledError&) {
+                    std::throw_with_nested(TimeoutError());
+                }
+            }
         }
         if constexpr (std::is_void_v<R>)
             fut.result();

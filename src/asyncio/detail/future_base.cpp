@@ -67,6 +67,18 @@ bool FutureBase::cancel_future(std::string msg) {
     return true;
 }
 
+bool FutureBase::cancel_future(std::string msg, std::exception_ptr raised) {
+    if (done()) return false;
+    if (raised) extras().cancelled_exception = std::move(raised);
+    return cancel_future(std::move(msg));
+}
+
+std::exception_ptr FutureBase::cancelled_error() const {
+    const Extras* x = extras_if_any();
+    if (x && x->cancelled_exception) return x->cancelled_exception;
+    return std::make_exception_ptr(make_cancelled_error());
+}
+
 void FutureBase::set_exception(std::exception_ptr e) {
     if (!e) throw std::invalid_argument("set_exception: exception must not be null");
     throw_if_done("invalid state");
@@ -83,13 +95,13 @@ void FutureBase::finish() {
 }
 
 std::exception_ptr FutureBase::exception() const {
-    if (state_ == State::cancelled) throw make_cancelled_error();
+    if (state_ == State::cancelled) std::rethrow_exception(cancelled_error());
     if (state_ == State::pending) throw InvalidStateError("Exception is not set.");
     return stored_exception();  // retrieved
 }
 
 void FutureBase::check_result() const {
-    if (state_ == State::cancelled) throw make_cancelled_error();
+    if (state_ == State::cancelled) std::rethrow_exception(cancelled_error());
     if (state_ == State::pending) throw InvalidStateError("Result is not set.");
     if (peek_exception()) std::rethrow_exception(stored_exception());  // retrieved
 }

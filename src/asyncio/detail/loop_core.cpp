@@ -133,6 +133,7 @@ void LoopCore::close() {
 
 void LoopCore::schedule_future_callback(void (*fn)(void*, FutureBase&), void* ctx, FutureBase& fut) {
     if (closed_) return;
+    take_threadsafe_first();
     fut.add_ref();
     ready_.push(ReadyItem::make(ReadyItem::Kind::future_callback, ctx, &fut, fn));
 }
@@ -141,12 +142,14 @@ void LoopCore::throw_closed() { throw std::runtime_error("Event loop is closed")
 
 void LoopCore::schedule_handle(HandleState* handle) {
     if (closed_) return;
+    take_threadsafe_first();
     handle->add_ref();
     ready_.push(ReadyItem::make(ReadyItem::Kind::handle, handle));
 }
 
 Ref<HandleState> LoopCore::call_soon(std::function<void()> fn) {
     check_open();
+    take_threadsafe_first();
     auto* h = new CallbackHandle(std::move(fn));
     ready_.push(ReadyItem::make(ReadyItem::Kind::handle, h));  // the queue owns the first reference
     return Ref<HandleState>(h);
@@ -229,6 +232,14 @@ Ref<HandleState> LoopCore::call_at(Clock::time_point when, void (*fn)(void*), vo
 
 Ref<HandleState> LoopCore::call_soon_threadsafe(std::function<void()> fn) {
     Ref<HandleState> h = Ref<HandleState>::adopt(new CallbackHandle(std::move(fn)));
+    if (running_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+        // From the loop's own thread: straight into the ready queue, behind what call_soon
+        // queued before it (no wakeup needed: the loop is running this very callback).
+        check_open();
+        take_threadsafe_first();
+        ready_.push(ReadyItem::make(ReadyItem::Kind::handle, Ref<HandleState>(h).detach()));
+        return h;
+    }
     {
         std::lock_guard lock(threadsafe_mutex_);
         check_open();
@@ -403,6 +414,8 @@ void LoopCore::run_ready(std::size_t count) {
                 try {
                     item.fn(item.ptr(), *fut);
                 } catch (...) {
+                    // KeyboardInterrupt / SystemExit leave the loop (Python's Handle._run).
+                    if (is_exit_exception(std::current_exception())) throw;
                     call_exception_handler({"Exception in callback", std::current_exception(), fut->describe()});
                 }
                 break;
@@ -413,6 +426,7 @@ void LoopCore::run_ready(std::size_t count) {
                 try {
                     h->run();
                 } catch (...) {
+                    if (is_exit_exception(std::current_exception())) throw;
                     call_exception_handler({"Exception in callback", std::current_exception(), "<Handle>"});
                 }
                 break;

@@ -138,7 +138,18 @@ void TaskBase::step() {
     // runs its own loop to the end, leaving next_ empty again, before this loop continues.
     while (next_) std::exchange(next_, nullptr).resume();
     current_ = previous;
-    if (frame_alive() && root().done()) complete();
+    if (!frame_alive()) return;
+    if (root().done()) {
+        complete();
+        return;
+    }
+    // Step 2 for a task that cancelled itself (or was cancelled while it ran): the request goes
+    // to the awaitable it has just suspended on, so that very await throws CancelledError
+    // (Python's __step: `if self._must_cancel: self._fut_waiter.cancel(...)`).
+    if (must_cancel() && waiter_) {
+        Waiter* waiter = waiter_;
+        if (waiter->cancel(cancel_message())) set_must_cancel(false);
+    }
 }
 
 void TaskBase::complete() {
@@ -164,7 +175,7 @@ void TaskBase::complete() {
     destroy_frame();
     Ref<TaskBase> keep(this);
     if (cancelled_by_coro) {
-        cancel_future(std::move(msg));
+        cancel_future(std::move(msg), e);  // awaiters see the very CancelledError it raised
     } else if (e) {
         set_exception(e);
     } else if (must_cancel()) {  // a cancel arrived after the last suspension: the value is dropped
@@ -174,6 +185,13 @@ void TaskBase::complete() {
         finish();
     }
     loop().unregister_task(*this);
+    // KeyboardInterrupt and SystemExit are not a task's failure: stored as its outcome, they
+    // also leave the event loop from here (Python's __step re-raises them), so run() and
+    // run_until_complete() throw them bare.
+    if (e && is_exit_exception(e)) {
+        (void)stored_exception();  // re-thrown here: not "never retrieved"
+        std::rethrow_exception(e);
+    }
 }
 
 void TaskBase::abandon() noexcept {

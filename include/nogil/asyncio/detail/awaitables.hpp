@@ -46,6 +46,8 @@ template <class A, class R = await_result_t<A>>
 asyncio::Coroutine<R> await_in_coroutine(A aw) {
     if constexpr (std::is_void_v<R>)
         co_await std::move(aw);
+    else if constexpr ((is_task<A>::value || is_future<A>::value) && std::is_copy_constructible_v<R>)
+        co_return co_await aw;  // a shared handle: its other holders keep the value (wait_for(task))
     else
         co_return co_await std::move(aw);
 }

@@ -94,6 +94,10 @@ public:
     const std::string& cancel_message() const noexcept;
     void set_cancel_message(std::string msg);
     CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
+    /// What a reader of this cancelled future sees: the CancelledError its task's coroutine
+    /// raised (the same object, type and message: Python's _cancelled_exc), else a new
+    /// CancelledError(cancel message).
+    std::exception_ptr cancelled_error() const;
 
     /// A scratch mark for one synchronous pass over a set of futures (gather's de-duplication);
     /// always clear outside such a pass. Loop thread only.
@@ -123,6 +127,8 @@ protected:
     void finish();
     /// Marks cancelled with `msg` and queues callbacks; false if already done.
     bool cancel_future(std::string msg);
+    /// Same, keeping `raised` (the CancelledError the coroutine ended with) for readers.
+    bool cancel_future(std::string msg, std::exception_ptr raised);
     void throw_if_done(const char* what) const;
 
     /// What only some futures need, allocated on first use (keeps a pending task small).
@@ -133,6 +139,7 @@ protected:
     };
     struct Extras {
         std::exception_ptr exception;
+        std::exception_ptr cancelled_exception;  // the CancelledError a task's coroutine raised
         std::string cancel_message;
         std::string task_name;
         std::vector<Entry> callbacks;

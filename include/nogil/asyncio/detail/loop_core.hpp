@@ -202,7 +202,9 @@ public:
     // --- scheduling (loop thread) ---------------------------------------------------------
     /// Queues one step of `task` (no reference taken: a pending task is held by the registry).
     void schedule_step(TaskBase* task) {
-        if (!closed_) ready_.push(ReadyItem::make(ReadyItem::Kind::step, task));
+        if (closed_) return;
+        take_threadsafe_first();
+        ready_.push(ReadyItem::make(ReadyItem::Kind::step, task));
     }
     /// Queues fn(ctx, fut); holds a reference to `fut` until it ran or was dropped.
     void schedule_future_callback(void (*fn)(void*, FutureBase&), void* ctx, FutureBase& fut);
@@ -283,6 +285,12 @@ private:
     void heap_down(std::size_t i) noexcept;
     void heap_push(HandleState* h);
     void drain_threadsafe();
+    /// Loop thread, before anything joins the ready queue: callbacks other threads queued
+    /// earlier (call_soon_threadsafe) join it first, so the ready queue keeps the order in which
+    /// callbacks were queued, whichever thread queued them (Python appends both to one deque).
+    void take_threadsafe_first() {
+        if (threadsafe_pending_.load(std::memory_order_relaxed)) drain_threadsafe();
+    }
     void close_signals() noexcept;
     void read_signals();
     void dispatch_fd(int fd, std::uint32_t events);
@@ -303,6 +311,8 @@ private:
     std::vector<HandleState*> timers_;  // min-heap on (when, seq), each holds a reference
     std::uint64_t timer_seq_ = 0;
     std::mutex threadsafe_mutex_;
+    // Callbacks other threads queued, in order; they join ready_ before anything the loop's
+    // thread queues after them (take_threadsafe_first), and at every poll.
     std::vector<Ref<HandleState>> threadsafe_;
     std::atomic<bool> threadsafe_pending_{false};
     struct FdCallbacks {
