@@ -111,29 +111,34 @@ private:
     //                            cancelled while exit() waits. Every pending child has been
     //                            cancelled; create_task throws "TaskGroup is shutting down".
     //   parent_cancel_requested_ on_task_done(): the group cancelled its parent to interrupt the
-    //                            body (at most once); exit() step 2 takes that cancel back.
+    //                            body (at most once); exit() step 4 takes that cancel back.
     //   exiting_                 exit() step 1. With tasks_ empty too, the group is finished:
     //                            create_task throws "TaskGroup is finished".
     // So: created → entered (body runs) → exiting (waits for tasks_) → finished, with aborting
     // possible from entered on.
     //
-    // exit(error), the body's outcome (Python's TaskGroup.__aexit__), step by step:
-    //   1. exiting_ = true; children may still be created while some are pending.
-    //   2. If the body ended with CancelledError, remember it to propagate; but if the group
-    //      itself cancelled the parent and uncancel() brings the count to 0, that cancel was
-    //      the group's own and is not propagated.
-    //      (test: FirstFailureCancelsTheOthersAndRaisesAnExceptionGroup)
-    //   3. A body error (a cancellation included) aborts the group: the children are cancelled.
-    //      (test: BodyErrorCancelsChildrenAndIsInTheGroup)
-    //   4. Wait until tasks_ is empty (on_completed_, set by the last child's callback). If the
-    //      parent is cancelled while waiting, abort (once) and remember that CancelledError.
-    //      (test: CancellingTheParentCancelsTheChildrenAndPropagates)
-    //   5. A CancelledError to propagate, and no child errors: rethrow it. Errors have priority
-    //      over the cancellation. (test: ChildErrorWhileTheParentIsCancelledHasPriority)
-    //   6. Add the body's own error (not a cancellation) to the children's errors; if any, throw
-    //      ExceptionGroup("unhandled errors in a TaskGroup", errors).
-    //      (tests: SeveralFailuresAreAllCollected, BodyErrorCancelsChildrenAndIsInTheGroup)
-    // The tests are in tests/asyncio_task_group_test.cpp.
+    // exit(error), the body's outcome (Python 3.13's TaskGroup.__aexit__), step by step:
+    //   1. exiting_ = true; a KeyboardInterrupt/SystemExit from the body is remembered (it wins
+    //      over everything). (test: TestTaskGroup.test_taskgroup_20, _20_system_exit)
+    //   2. A failing body (a cancellation included) aborts the group: the children are cancelled.
+    //      Every child is awaited; a cancel of the parent meanwhile cancels them too (once).
+    //      (tests: BodyErrorCancelsChildrenAndIsInTheGroup,
+    //      CancellingTheParentCancelsTheChildrenAndPropagates, TestTaskGroup.test_cancellation_in_body)
+    //   3. A KeyboardInterrupt/SystemExit (the body's or a child's) is re-thrown bare, never in
+    //      an ExceptionGroup. (test: TestTaskGroup.test_taskgroup_21, _21a)
+    //   4. Only now, with every child done, is the group's own cancel of the parent taken back
+    //      (uncancel): a child that failed while we waited cancelled the parent too.
+    //      (tests: TestTaskGroup.test_cancelling_level_preserved, test_nested_groups_both_cancelled)
+    //   5. A CancelledError is propagated if the parent still has cancel requests (from
+    //      outside) and nothing failed. Errors have priority over the cancellation.
+    //      (tests: ChildErrorWhileTheParentIsCancelledHasPriority, TestTaskGroup.test_taskgroup_09)
+    //   6. The failures (the body's own error, not a cancellation, included) are thrown as
+    //      ExceptionGroup("unhandled errors in a TaskGroup", errors), with no cause (Python
+    //      raises it `from None`); a cancel from outside still counted is re-armed first, so
+    //      the parent's next await throws CancelledError: it is never lost.
+    //      (tests: SeveralFailuresAreAllCollected, TestTaskGroup.test_error_and_cancel)
+    // The tests are in tests/asyncio_task_group_test.cpp and tests/cpython/test_taskgroups.cpp;
+    // the code follows these steps at TaskGroup::exit (src/asyncio/task_group.cpp).
     detail::LoopCore* loop_ = nullptr;
     detail::Ref<detail::TaskBase> parent_;
     std::unordered_set<detail::TaskBase*> tasks_;  // pending children, one reference each
