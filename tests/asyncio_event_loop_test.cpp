@@ -85,6 +85,21 @@ TEST(AsyncioEventLoop, CloseDropsWhatIsScheduledWithoutRunningIt) {
     EXPECT_THROW(loop.call_soon_threadsafe([] {}), std::runtime_error);
 }
 
+// Issue 14 (buffers that only grow): a burst of timers leaves the heap's memory behind only
+// until the heap drains.
+TEST(AsyncioEventLoop, TimerHeapGivesMemoryBackWhenItDrains) {
+    asyncio::EventLoop loop;
+    constexpr int n = 50000;
+    int fired = 0;
+    for (int i = 0; i < n; ++i) loop.call_later(std::chrono::microseconds(i % 100), [&] { ++fired; });
+    EXPECT_GE(loop.core().timer_capacity(), std::size_t(n));
+    loop.call_later(1ms, [&] { loop.stop(); });
+    loop.run_forever();
+    EXPECT_EQ(fired, n);
+    EXPECT_LE(loop.core().timer_capacity(), nogil::asyncio::detail::LoopCore::retained_timer_slots);
+    loop.close();
+}
+
 TEST(AsyncioEventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
     asyncio::EventLoop loop;
     std::vector<int> order;

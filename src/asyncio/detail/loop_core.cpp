@@ -392,6 +392,7 @@ void LoopCore::run_once() {
             schedule_handle(t);
             t->release();
         }
+        if (timers_.empty() && timers_.capacity() > retained_timer_slots) std::vector<HandleState*>().swap(timers_);
     }
     run_ready(ready_.size());
 }

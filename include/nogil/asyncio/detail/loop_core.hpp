@@ -249,6 +249,11 @@ public:
     }
     bool is_running() const noexcept { return running_thread_.load(std::memory_order_acquire) != std::thread::id(); }
     bool is_closed() const noexcept { return closed_; }
+    /// How many timers the heap has room for (tests: a drained burst gives its memory back).
+    std::size_t timer_capacity() const noexcept { return timers_.capacity(); }
+    /// A timer heap that drained keeps at most this many slots (a burst of a million timers
+    /// would otherwise keep 8 MB for the loop's life).
+    static constexpr std::size_t retained_timer_slots = 4096;
     /// Python's BaseEventLoop._check_closed(): the one home of "Event loop is closed"
     /// (RuntimeError), thrown by everything that would schedule work on a closed loop.
     void check_open() const {
