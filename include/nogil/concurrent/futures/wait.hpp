@@ -119,15 +119,18 @@ DoneAndNotDoneFutures<T> wait_impl(std::vector<Future<T>> fs, std::optional<std:
     waiter.install(fs);
     // Futures that completed between the count above and install() count as done at once.
     for (;;) {
+        // `seen` is read BEFORE the futures are counted: a completion after this read changes the
+        // counter, so the futex wait below returns at once; one before it is visible in the
+        // count (a future's status is published before its waiters are told). Reading it after
+        // the count lost the wake-up of a future completing in between (CPython's
+        // test_pending_calls_race hung under TSan).
+        std::uint32_t seen = waiter.completions();
         std::size_t done = 0, failed = 0;
         for (auto& f : fs) {
             done += f.done();
             failed += f.state().failed();
         }
-        std::uint32_t seen = waiter.completions();
         if (satisfied(done, failed)) break;
-        // Re-check after reading `seen`: a completion in between changes the counter, so the
-        // futex wait returns at once.
         if (!waiter.wait(seen, deadline)) break;
     }
     waiter.uninstall(fs);
