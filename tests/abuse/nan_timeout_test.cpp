@@ -83,7 +83,6 @@ TEST(NanTimeout, TimerWithNanIntervalFiresAtOnce) {  // Timer.run: finished.wait
 
 TEST(NanTimeout, AsyncResultAndImapDoNotWait) {
     mp::Pool pool(1);
-    threading::Event gate;
     auto r = pool.apply_async(twice, 21);
     EXPECT_EQ(r.get(kBound), 42);
     EXPECT_EQ(r.get(kNaN), 42);  // ready: no wait needed
