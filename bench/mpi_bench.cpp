@@ -163,6 +163,8 @@ void BM_MPI_CpuBound16(benchmark::State& state) {
         t2 += std::chrono::duration<double>(end - mid).count();
     }
     state.counters["speedup"] = t1 / t2;
+    state.counters["one_worker_ms"] = 1e3 * t1 / static_cast<double>(state.iterations());
+    state.counters["two_workers_ms"] = 1e3 * t2 / static_cast<double>(state.iterations());
     auto it = anchor().find("kernel16_speedup");
     if (it != anchor().end()) state.counters["mpi4py_speedup"] = it->second;
 }

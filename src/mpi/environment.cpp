@@ -137,13 +137,21 @@ void park_workers(MPI_Comm intercomm, int workers) {
 
 MPI_Comm static_world() noexcept { return static_mode().world; }
 
-void Backoff::pause() {
+bool Backoff::spinning() {
     auto now = std::chrono::steady_clock::now();
     if (!idle_since_) idle_since_ = now;
-    if (now - *idle_since_ < spin_) {
-        // Yield rather than pause: on a machine with more runnable threads than cores, the
-        // thread we are waiting for may need this very CPU (a free CPU makes it a cheap syscall).
-        sched_yield();
+    return now - *idle_since_ < spin_;
+}
+
+void Backoff::yield() noexcept {
+    // Yield rather than pause: on a machine with more runnable threads than cores, the thread we
+    // are waiting for may need this very CPU (a free CPU makes it a cheap syscall).
+    sched_yield();
+}
+
+void Backoff::pause() {
+    if (spinning()) {
+        yield();
         return;
     }
     sleep_now();

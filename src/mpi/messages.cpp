@@ -30,6 +30,12 @@ std::optional<Message> receive(MPI_Comm comm, int source) {
     return m;
 }
 
+bool message_waiting(MPI_Comm comm, int source) {
+    int flag = 0;
+    check(MPI_Iprobe(source, MPI_ANY_TAG, comm, &flag, MPI_STATUS_IGNORE), "MPI_Iprobe");
+    return flag != 0;
+}
+
 Outbox::~Outbox() {
     for (auto& s : sending_)
         if (s.request != MPI_REQUEST_NULL) MPI_Request_free(&s.request);

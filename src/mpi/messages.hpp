@@ -48,6 +48,10 @@ struct Message {
 /// (MPI_Improbe + MPI_Mrecv), else nothing. Throws on an MPI error.
 std::optional<Message> receive(MPI_Comm comm, int source);
 
+/// True if a message from `source` (or MPI_ANY_SOURCE) has arrived on `comm` (MPI_Iprobe: it
+/// stays there for receive()). Throws on an MPI error.
+bool message_waiting(MPI_Comm comm, int source);
+
 /// Messages being sent (MPI_Isend keeps the buffer until the send completes).
 class Outbox {
 public:

@@ -3,6 +3,7 @@
 #include <nogil/errors.hpp>
 #include <nogil/mpi/detail/pool_core.hpp>
 
+#include "doorbell.hpp"
 #include "messages.hpp"
 
 #include <algorithm>
@@ -15,7 +16,6 @@
 #include <thread>
 #include <cerrno>
 #include <csignal>
-#include <sched.h>
 #include <unistd.h>
 
 namespace nogil::mpi::detail {
@@ -102,6 +102,10 @@ struct PoolCore::Impl {
     std::condition_variable boot_done;   // bootup(wait) and num_workers()
     std::atomic<bool> running{false};    // phase == running, for help() without the lock
     std::atomic<int> helpers{0};         // threads in help(): the manager then sleeps
+    std::unique_ptr<Doorbells> bells;    // set before the workers boot; slot 0 ours, 1 + rank theirs
+    std::size_t bells_attached = 0;      // workers that opened it (guarded by mutex)
+    std::atomic<bool> all_bells{false};  // every worker opened it: the manager sleeps on slot 0
+    std::atomic<int> busy_here{0};       // workers on this host holding tasks (guarded writes: mutex)
 
     // -------- called with `mutex` held --------
 
@@ -132,7 +136,12 @@ struct PoolCore::Impl {
         w.booted = true;
         w.host = report.host;
         if (report.host == this_host()) w.local_pid = static_cast<pid_t>(report.pid);
+        if (report.doorbell) ++bells_attached;
         ++booted;
+        if (booted == workers.size() && bells) {
+            bells->unlink();  // every worker has opened it (or will poll): nothing left in /dev/shm
+            all_bells.store(bells_attached == workers.size(), std::memory_order_release);
+        }
         if (!report.ok) {
             break_locked("the initializer failed on worker rank " + std::to_string(w.rank) + " (" + report.host +
                              "): " + nogil::multiprocessing::detail::demangle(report.error.type.c_str()) + ": " +
@@ -157,6 +166,24 @@ struct PoolCore::Impl {
         // About `queued_work_ns` of work per worker, between 2 and 64 tasks.
         std::uint64_t per_task = std::max<std::uint64_t>(1, batch.busy_ns / batch.items.size());
         w.depth = std::clamp<std::uint64_t>(queued_work_ns / per_task, 2, 64);
+        if (w.in_flight.empty()) count_busy_locked();
+    }
+
+    // A message to a worker, and a ring of its bell in case it sleeps on one.
+    void send_locked(std::string bytes, int rank, int tag) {
+        outbox.send(std::move(bytes), rank, tag, comm);
+        if (bells) bells->ring(rank + 1);
+    }
+
+    // Nothing to read and nothing of ours still being sent: the manager or a waiting thread may
+    // sleep on the master's bell (a send in progress needs our polls to finish).
+    bool may_sleep_on_bell_locked() noexcept {
+        if (!all_bells.load(std::memory_order_relaxed) || !outbox.empty() || phase != Phase::running) return false;
+        try {
+            return !message_waiting(comm, MPI_ANY_SOURCE);
+        } catch (const std::exception&) {
+            return false;  // the next poll breaks the pool
+        }
     }
 
     Worker* worker_at(int rank) {
@@ -193,9 +220,10 @@ struct PoolCore::Impl {
                 best->in_flight.push_back(std::move(t));
             }
             if (batch.empty()) continue;
-            outbox.send(encode(batch), best->rank, tag_tasks, comm);
+            send_locked(encode(batch), best->rank, tag_tasks);
             sent = true;
         }
+        if (sent) count_busy_locked();
         return sent;
     }
 
@@ -307,7 +335,21 @@ struct PoolCore::Impl {
                 break_locked(error, failed);
             } else {
                 for (int r : ranks) workers.push_back(Worker{r, {}, 2, false});
-                std::string session = encode(settings.session);
+                Session boot = settings.session;
+                if (const char* env = std::getenv("NOGIL_MPI_DOORBELL"); !(env && std::string(env) == "0")) {
+                    int size = 0;
+                    if (inter) {
+                        MPI_Comm_remote_size(c, &size);
+                    } else {
+                        MPI_Comm_size(c, &size);
+                    }
+                    bells = Doorbells::create(size + 1);
+                    if (bells) {
+                        boot.doorbell = bells->name();
+                        boot.master_host = this_host();
+                    }
+                }
+                std::string session = encode(boot);
                 try {
                     for (auto& w : workers) outbox.send(session, w.rank, tag_boot, comm);
                     phase = Phase::running;
@@ -329,7 +371,7 @@ struct PoolCore::Impl {
         if (comm == MPI_COMM_NULL) return;
         try {
             if (!comm_failed) {
-                for (auto& w : workers) outbox.send(std::string(), w.rank, tag_stop, comm);
+                for (auto& w : workers) send_locked(std::string(), w.rank, tag_stop);
                 std::size_t stopped = 0;
                 Backoff backoff(manager_spin);
                 while (stopped < workers.size() || !outbox.empty()) {
@@ -398,6 +440,15 @@ struct PoolCore::Impl {
                 lock.lock();
                 continue;
             }
+            if (helpers.load(std::memory_order_relaxed) == 0 && !backoff.spinning() && may_sleep_on_bell_locked()) {
+                // Every worker runs on this host: sleep until one rings (after it sent an answer).
+                // Not while a thread polls in help(): woken by every answer, the manager would take
+                // the lock from it at each one (and, preempted on a busy machine, hold it).
+                lock.unlock();
+                if (bells->sleep(0, [&] { return nothing_arrived(); })) backoff.reset();
+                lock.lock();
+                continue;
+            }
             lock.unlock();
             if (helpers.load(std::memory_order_relaxed) > 0) {
                 backoff.sleep_now();
@@ -410,6 +461,38 @@ struct PoolCore::Impl {
         running.store(false, std::memory_order_relaxed);
         lock.unlock();
         stop_workers();
+    }
+
+    // How long a thread waiting for an answer polls for it itself: 2 ms, unless every core of this
+    // host already has a worker of ours running a task and the manager can be rung awake (every
+    // worker has a bell): then spinning would only take a core from a worker (CPU-bound tasks on
+    // both cores of this machine lost a third of a core to it), so the thread sleeps at once and the
+    // manager, rung by the answer, completes its future.
+    std::chrono::nanoseconds help_budget() const noexcept {
+        static const int cores = std::max(1u, std::thread::hardware_concurrency());
+        if (all_bells.load(std::memory_order_acquire) && busy_here.load(std::memory_order_relaxed) >= cores)
+            return std::chrono::nanoseconds(0);
+        return ::nogil::mpi::detail::help_budget;
+    }
+
+    // Recounts busy_here after a worker's in-flight tasks changed (with the lock held).
+    void count_busy_locked() noexcept {
+        int n = 0;
+        for (const auto& w : workers)
+            if (w.local_pid > 0 && !w.in_flight.empty()) ++n;
+        busy_here.store(n, std::memory_order_relaxed);
+    }
+
+    // The probe of a sleep on the master's bell, made after the sleep was announced: false when an
+    // answer is already there (or another thread holds the lock: it may be reading one).
+    bool nothing_arrived() {
+        std::unique_lock lock(mutex, std::try_to_lock);
+        if (!lock.owns_lock()) return false;
+        try {
+            return !message_waiting(comm, MPI_ANY_SOURCE);
+        } catch (const std::exception&) {
+            return false;  // the next poll breaks the pool
+        }
     }
 
     static void complete(std::vector<Completion>& done) noexcept {
@@ -528,18 +611,17 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     if (!impl || !impl->running.load(std::memory_order_relaxed)) return false;
     Impl& s = *impl;
     s.helpers.fetch_add(1, std::memory_order_relaxed);
-    auto end = Clock::now() + help_budget;
+    auto end = Clock::now() + s.help_budget();
     if (deadline && *deadline < end) end = *deadline;
     std::vector<Completion> done;
-    unsigned polls = 0;
     while (!future.done()) {
         if (s.mutex.try_lock()) {
             s.poll_locked(done);
             s.mutex.unlock();
             Impl::complete(done);
         }
-        if ((++polls & 15) == 0 && Clock::now() >= end) break;
-        sched_yield();  // the worker (or the thread holding the lock) may need this CPU
+        if (Clock::now() >= end) break;
+        Backoff::yield();  // the worker (or the thread holding the lock) may need this CPU
     }
     s.helpers.fetch_sub(1, std::memory_order_relaxed);
     return true;

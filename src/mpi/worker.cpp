@@ -3,12 +3,16 @@
 // Idle workers must not burn the machine, and MPI gives nothing to sleep on (Open MPI's
 // shared-memory transport is polled). So a worker polls (MPI_Improbe) continuously for a short
 // window after its last message — long enough that a caller submitting task after task finds it
-// still spinning — and then sleeps between polls, 50 µs doubling up to 1 ms. Measured costs are in
-// docs/mpi.md ("Idle workers"); NOGIL_MPI_SPIN_US overrides the window (0: never spin).
+// still spinning — and then sleeps: on its doorbell when it runs on the master's host
+// (doorbell.hpp: the master rings it after each message), else between polls, 50 µs doubling up
+// to 1 ms. It never sleeps on the doorbell while a send of its own is unfinished (a large result
+// needs its progress). Measured costs are in docs/mpi.md ("Idle workers"); NOGIL_MPI_SPIN_US
+// overrides the window (0: never spin).
 
 #include <nogil/multiprocessing/detail/call.hpp>
 #include <nogil/mpi/detail/pool_core.hpp>
 
+#include "doorbell.hpp"
 #include "messages.hpp"
 
 #include <chrono>
@@ -67,7 +71,11 @@ public:
             outbox_.test();
             auto message = receive(comm_, master_);
             if (!message) {
-                backoff.pause();
+                if (bells_ && outbox_.empty()) {
+                    backoff.pause([&] { return bells_->sleep(slot_, [&] { return !message_waiting(comm_, master_); }); });
+                } else {
+                    backoff.pause();
+                }
                 continue;
             }
             backoff.reset();
@@ -75,9 +83,10 @@ public:
                 case tag_boot: boot(message->bytes); break;
                 case tag_tasks: run_tasks(message->bytes); break;
                 case tag_stop:
-                    outbox_.send(std::string(), master_, tag_stopped, comm_);
+                    send(std::string(), tag_stopped);
                     outbox_.flush();
                     session_ = {};
+                    bells_.reset();
                     if (!until_exit) return;
                     break;
                 case tag_exit: outbox_.flush(); return;
@@ -96,6 +105,13 @@ private:
         report.pid = ::getpid();
         try {
             session_ = decode<Session>(bytes);
+            if (!session_.doorbell.empty() && session_.master_host == report.host) {
+                int rank = 0;
+                MPI_Comm_rank(comm_, &rank);
+                slot_ = rank + 1;
+                bells_ = Doorbells::open(session_.doorbell, slot_);
+                report.doorbell = bells_ != nullptr;
+            }
             if (!session_.wdir.empty() && ::chdir(session_.wdir.c_str()) != 0)
                 throw std::runtime_error("cannot change to wdir '" + session_.wdir + "': " + std::strerror(errno));
             for (const auto& [name, value] : session_.env) ::setenv(name.c_str(), value.c_str(), 1);
@@ -110,7 +126,13 @@ private:
             report.ok = false;
             report.error = capture(comm_);
         }
-        outbox_.send(encode(report), master_, tag_booted, comm_);
+        send(encode(report), tag_booted);
+    }
+
+    // A message to the master, and a ring of its bell when it sleeps on one.
+    void send(std::string bytes, int tag) {
+        outbox_.send(std::move(bytes), master_, tag, comm_);
+        if (bells_) bells_->ring(0);
     }
 
     void run_tasks(const std::string& bytes) {
@@ -137,13 +159,15 @@ private:
         }
         answers.busy_ns = static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
-        outbox_.send(encode(answers), master_, tag_results, comm_);
+        send(encode(answers), tag_results);
     }
 
     MPI_Comm comm_;
     int master_;
     Session session_;
     Outbox outbox_;
+    std::unique_ptr<Doorbells> bells_;  // this session's, when the master runs on this host
+    int slot_ = 0;                      // this rank's bell in it
 };
 
 }  // namespace

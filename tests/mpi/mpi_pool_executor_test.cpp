@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <numeric>
 #include <ranges>
@@ -308,4 +309,35 @@ TEST(MPIPoolExecutor, SubmitFromManyThreads) {
     }
     for (auto& th : threads) th.join();
     EXPECT_EQ(sum.load(), 4 * (199 * 200 / 2) + 200 * (0 + 1 + 2 + 3));
+}
+
+// The same-host wake-up segment (src/mpi/doorbell.hpp) is unlinked once every worker has booted:
+// nothing of the pool stays in /dev/shm, even if the program is killed afterwards.
+TEST(MPIPoolExecutor, WakeUpSegmentLeavesNothingInDevShm) {
+    auto ours = [] {
+        std::string prefix = "nogil-mpi-" + std::to_string(::getpid()) + "-";
+        int n = 0;
+        for (const auto& entry : std::filesystem::directory_iterator("/dev/shm"))
+            if (entry.path().filename().string().starts_with(prefix)) ++n;
+        return n;
+    };
+    mpi::MPIPoolExecutor executor;
+    executor.bootup();
+    EXPECT_EQ(ours(), 0);
+    EXPECT_EQ(executor.submit(square, 7).result(), 49);
+    executor.shutdown();
+    EXPECT_EQ(ours(), 0);
+}
+
+// Workers and the master's manager that went to sleep (on their bells, or between polls) wake for
+// the next task: rounds separated by pauses longer than every spin window and than a nap.
+TEST(MPIPoolExecutor, SleepingWorkersWakeForTheNextTask) {
+    mpi::MPIPoolExecutor executor;
+    executor.bootup();
+    for (int round = 0; round < 4; ++round) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));  // idle: everyone sleeps (not ordering)
+        std::vector<cf::Future<int>> fs;
+        for (int i = 0; i < 2 * expected_workers(); ++i) fs.push_back(executor.submit(square, round + i));
+        for (int i = 0; i < 2 * expected_workers(); ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(), (round + i) * (round + i));
+    }
 }

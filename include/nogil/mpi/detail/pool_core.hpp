@@ -12,10 +12,14 @@
 //   - A thread waiting in a future's result() polls for answers itself (help(), reached through
 //     FutureStateBase::help_wait) for up to 2 ms while no other thread holds the lock: it
 //     completes whatever futures the answers are for. That is the serial round trip's fast path.
+//     (Not when every core of the host runs a busy worker of ours and the manager can be rung:
+//     then it sleeps at once.)
 //   - The manager thread starts the workers (MPI_Comm_spawn, or the ranks of the world), then
-//     polls while anything is in flight: a short spin, then sleeps that grow from 50 µs to 1 ms
-//     (MPI offers nothing to block on; a waiting helper makes it sleep at once). It sleeps on a
-//     condition variable, without polling, while nothing is in flight.
+//     polls while anything is in flight: a short spin, then it sleeps on the master's doorbell
+//     (src/mpi/doorbell.hpp) when every worker runs on this host and rings it after each answer,
+//     else sleeps that grow from 50 µs to 1 ms (MPI offers nothing to block on; a waiting helper
+//     makes it sleep at once). It sleeps on a condition variable, without polling, while nothing
+//     is in flight.
 //   Futures are completed outside the lock, by whichever thread read the answer: done callbacks
 //   run there (the manager, or a thread waiting in result()).
 //
@@ -141,8 +145,22 @@ public:
     void reset() noexcept { idle_since_.reset(); sleep_ = std::chrono::microseconds(50); }
     /// Called after a poll that found nothing: pauses a little, or sleeps.
     void pause();
+    /// As pause(), but once the spin is over `sleep()` does the sleeping (on a doorbell: woken when
+    /// a message is sent); true from it (rung) starts the spin again.
+    template <class Sleep>
+    void pause(Sleep&& sleep) {
+        if (spinning()) {
+            yield();
+            return;
+        }
+        if (sleep()) reset();
+    }
     /// Sleeps at once (another thread is polling).
     void sleep_now();
+    /// True (and the idle period started) while the spin window lasts.
+    bool spinning();
+    /// Gives the CPU to another runnable thread (the one we wait for may need this very CPU).
+    static void yield() noexcept;
 
 private:
     std::chrono::nanoseconds spin_;

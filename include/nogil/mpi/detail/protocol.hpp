@@ -18,6 +18,9 @@
 // overtake each other: once the master has a worker's `stopped`, nothing of that executor is left
 // in flight from it, so the next executor on the same ranks (static form) starts clean.
 //
+// On one host, a bell in shared memory (src/mpi/doorbell.hpp) wakes a rank that sleeps waiting for a
+// message: every message above is followed by a ring of its receiver's bell.
+//
 // Every message is one MPI message of bytes (MPI_BYTE), received with MPI_Improbe + MPI_Mrecv so
 // its size need not be known in advance; a 100 MiB argument is one message like any other.
 
@@ -57,10 +60,12 @@ struct Session {
     std::string wdir;                                       // "" = stay where the rank started
     std::vector<std::pair<std::string, std::string>> env;   // set before the initializer runs
     std::vector<std::string> path;                          // where to look for a task's shared library
+    std::string doorbell;     // the master's wake-up segment (src/mpi/doorbell.hpp), "" = none
+    std::string master_host;  // where the master runs: only a worker on that host opens `doorbell`
 
     template <class Archive>
     void serialize(Archive& ar) {
-        ar(initializer, wdir, env, path);
+        ar(initializer, wdir, env, path, doorbell, master_host);
     }
 };
 
@@ -69,10 +74,11 @@ struct BootReport {
     RemoteException error;  // when !ok: what the initializer (or wdir) threw
     std::string host;       // where the rank runs (processor name)
     std::int64_t pid = 0;   // its process id there: the master watches it when it runs on its host
+    bool doorbell = false;  // it opened the master's wake-up segment: it sleeps on its bell, rings the master's
 
     template <class Archive>
     void serialize(Archive& ar) {
-        ar(ok, error, host, pid);
+        ar(ok, error, host, pid, doorbell);
     }
 };
 

@@ -1,0 +1,84 @@
+#pragma once
+// The same-host wake-up side channel of an MPI pool. MPI offers nothing to sleep on (Open MPI's
+// shared-memory transport is polled), so without help a rank waiting for a message must poll:
+// spin and burn a core, or sleep between polls and answer late. When the master and a worker run
+// on one host they share a small segment of POSIX shared memory, one bell per rank (slot 0 the
+// master, slot 1 + r the worker of rank r in the pool's communicator): a rank with nothing to do
+// announces that it sleeps and sleeps on its bell (a process-shared futex); whoever sends it a
+// message rings the bell after MPI_Isend returns, which costs a fence and a load when nobody sleeps.
+//
+// Wake-up protocol (a Dekker pair: neither side can miss the other):
+//   sleeper: sleepers += 1 (seq_cst); seen = rung; if a probe finds no message: futex_wait(rung == seen)
+//   ringer:  the message is sent (MPI_Isend returned); fence (seq_cst); if sleepers > 0: rung += 1; wake
+// Either the ringer sees the sleeper announced (and wakes it, or changes `rung` before it waits),
+// or the sleeper's probe runs after the send and finds the message. A message that MPI has not made
+// visible yet when the bell rings (TCP, a large message's rendezvous) is caught by the woken rank
+// spinning again, and by the sleep's deadline (`nap`): a ring is a hint, never the only path.
+//
+// Lifetime: the master creates the segment when its workers start, names it in the boot Session,
+// and unlinks the name once every worker has answered its boot (mapped it or not): nothing is
+// left in /dev/shm after that, even if the program is killed later. A worker unmaps it at stop.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace nogil::mpi::detail {
+
+class Doorbells {
+public:
+    /// How long a sleeping rank waits for a ring before it polls once more anyway.
+    static constexpr auto nap = std::chrono::milliseconds(20);
+
+    /// The master: a new segment of `slots` bells; nullptr if shared memory is unavailable (the pool
+    /// then polls with back-off, as between hosts).
+    static std::unique_ptr<Doorbells> create(int slots);
+    /// A worker: the master's segment, if it can be opened from here and has `slot`; else nullptr.
+    static std::unique_ptr<Doorbells> open(const std::string& name, int slot);
+
+    ~Doorbells();
+    Doorbells(const Doorbells&) = delete;
+    Doorbells& operator=(const Doorbells&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+    /// Removes the name from /dev/shm (the master, once every worker has booted). Idempotent.
+    void unlink() noexcept;
+
+    /// Wakes the rank sleeping on `slot`, if one is. Call after the message is sent.
+    void ring(int slot) noexcept;
+
+    /// Sleeps on `slot` until it is rung or `nap` passes; `nothing_yet()` is called after the sleep
+    /// is announced and before it starts (a probe: false if a message is already there). True if
+    /// the bell rang (or the probe found a message): the caller should spin again.
+    template <class Probe>
+    bool sleep(int slot, Probe&& nothing_yet) {
+        Bell& b = bell(slot);
+        b.sleepers.fetch_add(1, std::memory_order_seq_cst);
+        std::uint32_t seen = b.rung.load(std::memory_order_seq_cst);
+        bool woken = true;
+        if (nothing_yet()) woken = wait(b, seen);
+        b.sleepers.fetch_sub(1, std::memory_order_relaxed);
+        return woken;
+    }
+
+private:
+    struct alignas(64) Bell {
+        std::atomic<std::uint32_t> rung;      // changed by every ring that found a sleeper
+        std::atomic<std::uint32_t> sleepers;  // ranks (threads) announced asleep on this bell
+    };
+
+    Doorbells(std::string name, Bell* bells, int count, bool owner) noexcept
+        : name_(std::move(name)), bells_(bells), count_(count), owner_(owner) {}
+    Bell& bell(int slot) noexcept { return bells_[slot]; }
+    static bool wait(Bell& b, std::uint32_t seen) noexcept;  // false: the nap passed
+
+    std::string name_;
+    Bell* bells_;
+    int count_;
+    bool owner_;     // the master's: unlinks the name
+    bool linked_ = true;
+};
+
+}  // namespace nogil::mpi::detail
