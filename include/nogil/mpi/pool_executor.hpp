@@ -112,14 +112,7 @@ public:
     /// Throws BrokenExecutor once the pool is broken, std::runtime_error after shutdown().
     template <class F, class... Args>
     auto submit(F&& fn, const Args&... args) {
-        static_assert(nogil::multiprocessing::detail::check_task<F, Args...>());
-        using R = nogil::multiprocessing::detail::task_result_t<F, Args...>;
-        nogil::multiprocessing::detail::EncodedCall call = nogil::multiprocessing::detail::encode_call_cached(fn, args...);
-        auto* state = new detail::PoolFutureState<R>(core_->link());
-        cf::Future<R> future(nogil::concurrent::futures::detail::StateRef<nogil::concurrent::futures::detail::FutureState<R>>{state});
-        state->retain();  // the pool's reference, released once the task is completed or dropped
-        core_->submit(state, &nogil::concurrent::futures::detail::deliver_response<R>, std::move(call));
-        return future;
+        return nogil::concurrent::futures::detail::submit_call<detail::PoolFutureState, F>(*core_, std::forward<F>(fn), args...);
     }
 
     /// mpi4py's map: fn over the items of the ranges taken in step, in order (or as completed

@@ -88,15 +88,7 @@ public:
     /// Throws BrokenProcessPool once the pool is broken, std::runtime_error after shutdown().
     template <class F, class... Args>
     auto submit(F&& fn, const Args&... args) {
-        static_assert(nogil::multiprocessing::detail::check_task<F, Args...>());
-        using R = nogil::multiprocessing::detail::task_result_t<F, Args...>;
-        nogil::multiprocessing::detail::EncodedCall call = nogil::multiprocessing::detail::encode_call_cached(fn, args...);
-        // Our reference, adopted by the Future; a thread waiting for it reads the workers' answers.
-        auto* state = new nogil::concurrent::futures::detail::ProcessFutureState<R>(core_->link());
-        Future<R> future(detail::StateRef<detail::FutureState<R>>{state});
-        state->retain();  // the pool's reference, released once the task is completed or dropped
-        core_->submit(state, &nogil::concurrent::futures::detail::deliver_response<R>, std::move(call));
-        return future;
+        return detail::submit_call<detail::ProcessFutureState, F>(*core_, std::forward<F>(fn), args...);
     }
 
     /// Python's map: fn over the items of the ranges taken in step (zip), results in order.

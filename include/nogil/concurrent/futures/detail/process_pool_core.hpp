@@ -81,6 +81,11 @@
 #include <type_traits>
 #include <vector>
 
+namespace nogil::concurrent::futures {
+template <class T>
+class Future;  // future.hpp; submit_call() is instantiated where it is complete
+}  // namespace nogil::concurrent::futures
+
 namespace nogil::concurrent::futures::detail {
 // multiprocessing's machinery: frames, calls, function ids, shared blocks.
 using ::nogil::multiprocessing::detail::EncodedCall;
@@ -182,6 +187,23 @@ public:
 private:
     std::weak_ptr<ProcessPoolCore::Impl> pool_;
 };
+
+/// The submit() of the executors that send calls to other processes (ProcessPoolExecutor,
+/// mpi::MPIPoolExecutor): encodes fn(args...) now, makes the Future<R> whose state is
+/// `State<R>(core.link())` (a waiting thread helps read answers through it), and hands the call
+/// to `core` with one reference to the state (released once the task is completed or dropped).
+/// F is the submit()'s own template argument (a forwarding reference's), passed explicitly.
+template <template <class> class State, class F, class Core, class... Args>
+auto submit_call(Core& core, F&& fn, const Args&... args) {
+    static_assert(::nogil::multiprocessing::detail::check_task<F, Args...>());
+    using R = ::nogil::multiprocessing::detail::task_result_t<F, Args...>;
+    ::nogil::multiprocessing::detail::EncodedCall call = ::nogil::multiprocessing::detail::encode_call_cached(fn, args...);
+    auto* state = new State<R>(core.link());  // our reference, adopted by the Future
+    Future<R> future(StateRef<FutureState<R>>{state});
+    state->retain();  // the pool's reference
+    core.submit(state, &deliver_response<R>, std::move(call));
+    return future;
+}
 
 /// A process pool worker's body: runs the initializer, then request batches (from `channel`'s
 /// ring, or from `conn` where the ring says so) until the stop request, end of file, or
