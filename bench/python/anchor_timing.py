@@ -29,6 +29,22 @@ def round_trip_seconds(ex, n):
     return (time.perf_counter() - t0) / n
 
 
+def map_chunked_seconds(ex, n):
+    """Seconds per item of map(trivial, range(n), chunksize=1000), read to the end."""
+    t0 = time.perf_counter()
+    s = sum(ex.map(trivial, range(n), chunksize=1000))
+    dt = time.perf_counter() - t0
+    assert s == n * (n + 1) // 2
+    return dt / n
+
+
+def map_seconds(ex, fn, n):
+    """Seconds for list(ex.map(fn, range(n))): CPU-bound tasks, one item per task."""
+    t0 = time.perf_counter()
+    list(ex.map(fn, range(n)))
+    return time.perf_counter() - t0
+
+
 def median(f, *args, reps=3):
     """The median of `reps` calls of f(*args)."""
     return statistics.median(f(*args) for _ in range(reps))

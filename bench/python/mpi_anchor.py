@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from anchor_timing import burst_seconds, median, round_trip_seconds, trivial
+from anchor_timing import burst_seconds, map_chunked_seconds, map_seconds, median, round_trip_seconds, trivial
 from process_pool_anchor import kernel  # the same CPU-bound task
 
 from mpi4py.futures import MPIPoolExecutor
@@ -37,18 +37,12 @@ def burst(n):
 
 def map_chunked(n):
     with pool() as ex:
-        t0 = time.perf_counter()
-        s = sum(ex.map(trivial, range(n), chunksize=1000))
-        dt = time.perf_counter() - t0
-    assert s == n * (n + 1) // 2
-    return dt / n
+        return map_chunked_seconds(ex, n)
 
 
 def kernel16(workers):
     with pool(workers) as ex:
-        t0 = time.perf_counter()
-        list(ex.map(kernel, range(16)))
-        return time.perf_counter() - t0
+        return map_seconds(ex, kernel, 16)
 
 
 def startup():
