@@ -5,13 +5,15 @@
 // on one host they share a small segment of POSIX shared memory, one bell per rank (slot 0 the
 // master, slot 1 + r the worker of rank r in the pool's communicator): a rank with nothing to do
 // announces that it sleeps and sleeps on its bell (a process-shared futex); whoever sends it a
-// message rings the bell after MPI_Isend returns, which costs a fence and a load when nobody sleeps.
+// message rings the bell after MPI_Isend returns, which costs one atomic read-modify-write when nobody sleeps.
 //
 // Wake-up protocol (a Dekker pair: neither side can miss the other):
 //   sleeper: sleepers += 1 (seq_cst); seen = rung; if a probe finds no message: futex_wait(rung == seen)
-//   ringer:  the message is sent (MPI_Isend returned); fence (seq_cst); if sleepers > 0: rung += 1; wake
-// Either the ringer sees the sleeper announced (and wakes it, or changes `rung` before it waits),
-// or the sleeper's probe runs after the send and finds the message. A message that MPI has not made
+//   ringer:  the message is sent (MPI_Isend returned); if sleepers (read by a seq_cst RMW) > 0:
+//            rung += 1; wake
+// The two RMWs on `sleepers` are totally ordered: either the ringer sees the sleeper announced (and
+// wakes it, or changes `rung` before it waits), or the sleeper's probe runs after the send and
+// finds the message. A message that MPI has not made
 // visible yet when the bell rings (TCP, a large message's rendezvous) is caught by the woken rank
 // spinning again, and by the sleep's deadline (`nap`): a ring is a hint, never the only path.
 //
