@@ -1,20 +1,19 @@
 // ssl::SSLContext and create_default_context (include/nogil/ssl/ssl_context.hpp).
 #include <nogil/ssl.hpp>
 
+#include <unistd.h>
+
 #include "ssl/detail/context_state.hpp"
 #include "ssl/detail/errors.hpp"
 #include "ssl/detail/ssl_protocol.hpp"
-
+#include <cerrno>
+#include <climits>
+#include <cstring>
 #include <openssl/err.h>
 #include <openssl/opensslv.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
-
-#include <cerrno>
-#include <climits>
-#include <cstring>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace nogil::ssl {
 
@@ -29,19 +28,25 @@ void check_readable(const std::string& path) {
 
 int to_openssl(TLSVersion v) {
     switch (v) {
-        case TLSVersion::TLSv1_2: return TLS1_2_VERSION;
-        case TLSVersion::TLSv1_3: return TLS1_3_VERSION;
+        case TLSVersion::TLSv1_2:
+            return TLS1_2_VERSION;
+        case TLSVersion::TLSv1_3:
+            return TLS1_3_VERSION;
         case TLSVersion::MINIMUM_SUPPORTED:
-        case TLSVersion::MAXIMUM_SUPPORTED: return 0;  // OpenSSL's "the lowest / highest it has"
+        case TLSVersion::MAXIMUM_SUPPORTED:
+            return 0;  // OpenSSL's "the lowest / highest it has"
     }
     return 0;
 }
 
 TLSVersion from_openssl(long v, TLSVersion unset) {
     switch (v) {
-        case TLS1_2_VERSION: return TLSVersion::TLSv1_2;
-        case TLS1_3_VERSION: return TLSVersion::TLSv1_3;
-        default: return unset;
+        case TLS1_2_VERSION:
+            return TLSVersion::TLSv1_2;
+        case TLS1_3_VERSION:
+            return TLSVersion::TLSv1_3;
+        default:
+            return unset;
     }
 }
 
@@ -123,9 +128,8 @@ void SSLContext::load_verify_locations(std::optional<std::string> cafile, std::o
     if (!cafile && !capath && !cadata) throw std::invalid_argument("cafile, capath and cadata cannot be all omitted");
     ERR_clear_error();
     if (cafile) check_readable(*cafile);
-    if ((cafile || capath) &&
-        SSL_CTX_load_verify_locations(state_->ctx, cafile ? cafile->c_str() : nullptr,
-                                      capath ? capath->c_str() : nullptr) != 1)
+    if ((cafile || capath) && SSL_CTX_load_verify_locations(state_->ctx, cafile ? cafile->c_str() : nullptr,
+                                                            capath ? capath->c_str() : nullptr) != 1)
         detail::raise_last_error("load_verify_locations failed");
     if (cadata) {
         BIO* bio = BIO_new_mem_buf(cadata->data(), static_cast<int>(cadata->size()));
@@ -138,7 +142,8 @@ void SSLContext::load_verify_locations(std::optional<std::string> cafile, std::o
         }
         BIO_free(bio);
         ERR_clear_error();  // the end of the PEM text reads as an error
-        if (loaded == 0) throw SSLError(SSL_ERROR_SSL, "no certificate found in cadata", "X509", "NO_CERTIFICATE_OR_CRL_FOUND");
+        if (loaded == 0)
+            throw SSLError(SSL_ERROR_SSL, "no certificate found in cadata", "X509", "NO_CERTIFICATE_OR_CRL_FOUND");
     }
 }
 

@@ -1,12 +1,12 @@
 // ssl::SSLObject (include/nogil/ssl/ssl_object.hpp).
 #include <nogil/ssl/ssl_object.hpp>
 
+#include <arpa/inet.h>
+
+#include <any>
 #include <openssl/bn.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-
-#include <arpa/inet.h>
-#include <any>
 
 namespace nogil::ssl {
 
@@ -55,7 +55,8 @@ std::vector<std::pair<std::string, std::string>> alt_names(X509* cert) {
             const ASN1_OCTET_STRING* s = g->d.iPAddress;
             char text[INET6_ADDRSTRLEN] = "";
             const int len = ASN1_STRING_length(s);
-            if (len == 4 || len == 16) ::inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), text, sizeof text);
+            if (len == 4 || len == 16)
+                ::inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), text, sizeof text);
             out.emplace_back("IP Address", text);
         }
     }

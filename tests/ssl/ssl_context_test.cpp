@@ -1,9 +1,9 @@
 // ssl::SSLContext and the ssl exceptions: Python's defaults and checks (no connections here).
 #include <nogil/ssl.hpp>
 
-#include "ssl_testing.hpp"
-
 #include <gtest/gtest.h>
+
+#include "ssl_testing.hpp"
 
 namespace ssl = nogil::ssl;
 using nogil_test::cert;
@@ -70,7 +70,8 @@ TEST(SslContext, LoadVerifyLocations) {
     EXPECT_THROW(ctx.load_verify_locations(), std::invalid_argument);
     EXPECT_THROW(ctx.load_verify_locations("/nonexistent/ca.pem"), nogil::FileNotFoundError);
     EXPECT_NO_THROW(ctx.load_verify_locations(cert("ca.pem")));
-    EXPECT_THROW(ctx.load_verify_locations(std::nullopt, std::nullopt, std::string("not a certificate")), ssl::SSLError);
+    EXPECT_THROW(ctx.load_verify_locations(std::nullopt, std::nullopt, std::string("not a certificate")),
+                 ssl::SSLError);
 }
 
 // test_ssl.py: ContextTests.test_set_alpn_protocols (names must be 1-255 bytes)

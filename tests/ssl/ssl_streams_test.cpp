@@ -5,19 +5,18 @@
 #include <nogil/asyncio.hpp>
 #include <nogil/ssl.hpp>
 
-#include "asyncio_streams_testing.hpp"
-#include "asyncio_testing.hpp"
-#include "ssl_testing.hpp"
-
-#include <gtest/gtest.h>
-#include <openssl/ssl.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include "asyncio_streams_testing.hpp"
+#include "asyncio_testing.hpp"
+#include "ssl_testing.hpp"
 #include <any>
 #include <latch>
+#include <openssl/ssl.h>
 #include <string>
 #include <thread>
 
@@ -26,13 +25,14 @@ namespace ssl = nogil::ssl;
 using namespace std::chrono_literals;
 using nogil_test::cert;
 using nogil_test::client_context;
-using nogil_test::server_context;
 using nogil_test::echo_lines;
+using nogil_test::server_context;
 
 namespace {
 
 /// nogil_test::ask with the line first.
-asyncio::Coroutine<std::string> tls_ask(std::string host, int port, asyncio::ConnectionOptions options, std::string line) {
+asyncio::Coroutine<std::string> tls_ask(std::string host, int port, asyncio::ConnectionOptions options,
+                                        std::string line) {
     return nogil_test::ask(std::move(host), port, std::move(line), options);
 }
 
@@ -69,7 +69,8 @@ asyncio::Coroutine<> big_echo(asyncio::StreamReader reader, asyncio::StreamWrite
 }
 asyncio::Coroutine<> megabyte() {
     auto server = co_await asyncio::start_server(big_echo, "127.0.0.1", 0, {.ssl = server_context()});
-    auto [reader, writer] = co_await asyncio::open_connection("localhost", server.sockets().at(0).port, {.ssl = client_context()});
+    auto [reader, writer] =
+        co_await asyncio::open_connection("localhost", server.sockets().at(0).port, {.ssl = client_context()});
     std::string data(1 << 20, '\0');
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
     writer.write(data);
@@ -218,11 +219,14 @@ asyncio::Coroutine<> argument_checks() {
     auto server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0);
     const int port = server.sockets().at(0).port;
     EXPECT_THROW(co_await asyncio::open_connection("127.0.0.1", port, {.server_hostname = "x"}), std::invalid_argument);
-    EXPECT_THROW(co_await asyncio::open_connection("127.0.0.1", port, {.ssl_handshake_timeout = 1s}), std::invalid_argument);
-    EXPECT_THROW(co_await asyncio::open_connection("127.0.0.1", port, {.ssl = client_context(), .ssl_handshake_timeout = -1s}),
+    EXPECT_THROW(co_await asyncio::open_connection("127.0.0.1", port, {.ssl_handshake_timeout = 1s}),
                  std::invalid_argument);
+    EXPECT_THROW(
+        co_await asyncio::open_connection("127.0.0.1", port, {.ssl = client_context(), .ssl_handshake_timeout = -1s}),
+        std::invalid_argument);
     EXPECT_THROW(co_await asyncio::start_server(echo_lines, "127.0.0.1", 0, {.ssl = true}), std::invalid_argument);
-    EXPECT_THROW(co_await asyncio::open_unix_connection("/nonexistent", {.ssl = client_context()}), std::invalid_argument);
+    EXPECT_THROW(co_await asyncio::open_unix_connection("/nonexistent", {.ssl = client_context()}),
+                 std::invalid_argument);
     // check_hostname without a name to check
     EXPECT_THROW(co_await asyncio::open_connection("127.0.0.1", port, {.ssl = client_context(), .server_hostname = ""}),
                  std::invalid_argument);
@@ -277,7 +281,8 @@ TEST(SslStreams, ServerHandshakeTimeoutClosesASilentClient) { run_bounded(silent
 
 /// A plain server that never answers; each connection, once its client is gone, is closed and
 /// counted in `gone` (so that fd counts are taken after the server side closed too).
-asyncio::Coroutine<> silent(asyncio::StreamReader reader, asyncio::StreamWriter writer, std::shared_ptr<asyncio::Queue<int>> gone) {
+asyncio::Coroutine<> silent(asyncio::StreamReader reader, asyncio::StreamWriter writer,
+                            std::shared_ptr<asyncio::Queue<int>> gone) {
     co_await reader.read();
     writer.close();
     co_await writer.wait_closed();
@@ -293,12 +298,14 @@ asyncio::Coroutine<> client_handshake_timeout() {
     auto server = co_await start_silent(gone);  // plain TCP: never answers
     const std::size_t fds = nogil_test::open_fd_count();
     try {
-        co_await asyncio::open_connection("127.0.0.1", server.sockets().at(0).port,
-                                          {.ssl = client_context(), .server_hostname = "localhost", .ssl_handshake_timeout = 200ms});
+        co_await asyncio::open_connection(
+            "127.0.0.1", server.sockets().at(0).port,
+            {.ssl = client_context(), .server_hostname = "localhost", .ssl_handshake_timeout = 200ms});
         ADD_FAILURE() << "the handshake with a silent server succeeded";
     } catch (const nogil::ConnectionAbortedError& e) {
-        EXPECT_NE(std::string(e.what()).find("SSL handshake is taking longer than 0.2 seconds: aborting the connection"),
-                  std::string::npos)
+        EXPECT_NE(
+            std::string(e.what()).find("SSL handshake is taking longer than 0.2 seconds: aborting the connection"),
+            std::string::npos)
             << e.what();
     }
     co_await gone->get();
@@ -324,7 +331,8 @@ TEST(SslStreams, CancelledHandshakeLeavesNothingBehind) { run_bounded(cancel_mid
 
 asyncio::Coroutine<> cancel_mid_read() {
     auto server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0, {.ssl = server_context()});
-    auto [reader, writer] = co_await asyncio::open_connection("localhost", server.sockets().at(0).port, {.ssl = client_context()});
+    auto [reader, writer] =
+        co_await asyncio::open_connection("localhost", server.sockets().at(0).port, {.ssl = client_context()});
     EXPECT_THROW(co_await asyncio::wait_for(reader.readline(), 50ms), nogil::TimeoutError);
     writer.write("after\n");  // the stream stays usable
     co_await writer.drain();
@@ -346,9 +354,10 @@ asyncio::Coroutine<> server_reports_eof(asyncio::StreamReader reader, asyncio::S
 asyncio::Coroutine<> close_notify_both_ways() {
     asyncio::Future<std::string> seen;
     auto server = co_await asyncio::start_server(
-        [seen](asyncio::StreamReader r, asyncio::StreamWriter w) { return server_reports_eof(r, w, seen); }, "127.0.0.1",
-        0, {.ssl = server_context()});
-    auto [reader, writer] = co_await asyncio::open_connection("localhost", server.sockets().at(0).port, {.ssl = client_context()});
+        [seen](asyncio::StreamReader r, asyncio::StreamWriter w) { return server_reports_eof(r, w, seen); },
+        "127.0.0.1", 0, {.ssl = server_context()});
+    auto [reader, writer] =
+        co_await asyncio::open_connection("localhost", server.sockets().at(0).port, {.ssl = client_context()});
     writer.write("bye");
     writer.close();  // close_notify after the queued bytes
     co_await writer.wait_closed();
@@ -393,8 +402,8 @@ struct DeafPeer {
 };
 
 asyncio::Coroutine<> shutdown_timeout(int port) {
-    auto [reader, writer] = co_await asyncio::open_connection("localhost", port,
-                                                              {.ssl = client_context(), .ssl_shutdown_timeout = 200ms});
+    auto [reader, writer] =
+        co_await asyncio::open_connection("localhost", port, {.ssl = client_context(), .ssl_shutdown_timeout = 200ms});
     writer.close();
     co_await writer.wait_closed();  // returns once the timeout aborted the connection
     EXPECT_TRUE(std::holds_alternative<std::monostate>(writer.get_extra_info("socket"))) << "the fd is closed";
@@ -435,7 +444,8 @@ TEST(SslStreams, StartTlsUpgradesAPlainConnection) { run_bounded(starttls()); }
 asyncio::Coroutine<> unix_tls() {
     const std::string path = nogil_test::certs_dir() + "/tls.sock";
     auto server = co_await asyncio::start_unix_server(echo_lines, path, {.ssl = server_context()});
-    auto [reader, writer] = co_await asyncio::open_unix_connection(path, {.ssl = client_context(), .server_hostname = "localhost"});
+    auto [reader, writer] =
+        co_await asyncio::open_unix_connection(path, {.ssl = client_context(), .server_hostname = "localhost"});
     writer.write("unix\n");
     EXPECT_EQ(co_await reader.readline(), "unix\n");
     writer.close();

@@ -4,12 +4,13 @@
 #include <nogil/asyncio.hpp>
 #include <nogil/ssl.hpp>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 
 namespace nogil_test {
 
@@ -43,6 +44,8 @@ inline ssl::SSLContext server_context(const std::string& name = "server") {
 }
 
 /// A client context trusting the test CA (hostname checking on).
-inline ssl::SSLContext client_context() { return ssl::create_default_context(ssl::Purpose::SERVER_AUTH, cert("ca.pem")); }
+inline ssl::SSLContext client_context() {
+    return ssl::create_default_context(ssl::Purpose::SERVER_AUTH, cert("ca.pem"));
+}
 
 }  // namespace nogil_test

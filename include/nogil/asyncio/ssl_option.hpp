@@ -35,9 +35,9 @@ public:
     SSLOption(bool use_default) noexcept : default_(use_default) {}  // implicit: `.ssl = true`
     /// TLS with `context` (an ssl::SSLContext).
     template <class Context>
-        requires requires(const Context& c) {
-            { c.tls_factory() } -> std::convertible_to<const detail::TlsFactory*>;
-        }
+    requires requires(const Context& c) {
+        { c.tls_factory() } -> std::convertible_to<const detail::TlsFactory*>;
+    }
     SSLOption(const Context& context) : factory_(context.tls_factory()) {}  // implicit: `.ssl = ctx`
 
     /// True if TLS was asked for.

@@ -3,10 +3,10 @@
 // does, and running a layer's handshake for open_connection, a Server's connections and
 // start_tls. OpenSSL-free.
 #include <nogil/asyncio/coroutine.hpp>
-#include <nogil/asyncio/future.hpp>
-#include <nogil/asyncio/ssl_option.hpp>
 #include <nogil/asyncio/detail/transport.hpp>
 #include <nogil/asyncio/detail/transport_layer.hpp>
+#include <nogil/asyncio/future.hpp>
+#include <nogil/asyncio/ssl_option.hpp>
 
 #include <chrono>
 #include <memory>

@@ -1,12 +1,11 @@
 // The core's TLS hook: the default factory's registration, the handshake wait, start_tls.
 // See include/nogil/asyncio/detail/transport_layer.hpp for the transport/layer protocol.
 #include <nogil/asyncio/detail/transport_layer.hpp>
-
-#include "asyncio/detail/tls_start.hpp"
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/stream_writer.hpp>
 #include <nogil/errors.hpp>
 
+#include "asyncio/detail/tls_start.hpp"
 #include <atomic>
 #include <stdexcept>
 

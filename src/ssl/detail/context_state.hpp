@@ -3,9 +3,8 @@
 // asyncio's `.ssl = ctx` uses to make each connection's SSLProtocol.
 #include <nogil/ssl/ssl_context.hpp>
 
-#include <openssl/ssl.h>
-
 #include <memory>
+#include <openssl/ssl.h>
 #include <string>
 
 namespace nogil::ssl {

@@ -1,12 +1,11 @@
 // Python's ssl exceptions from OpenSSL's error queue (see errors.hpp).
 #include "ssl/detail/errors.hpp"
 
+#include <cctype>
+#include <cstdio>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
-
-#include <cctype>
-#include <cstdio>
 
 namespace nogil::ssl::detail {
 
@@ -15,14 +14,22 @@ namespace {
 /// Python's short library names ("SSL", "X509", "PEM").
 std::string library_name(unsigned long e) {
     switch (ERR_GET_LIB(e)) {
-        case ERR_LIB_SSL: return "SSL";
-        case ERR_LIB_X509: return "X509";
-        case ERR_LIB_X509V3: return "X509V3";
-        case ERR_LIB_PEM: return "PEM";
-        case ERR_LIB_SYS: return "SYS";
-        case ERR_LIB_EVP: return "EVP";
-        case ERR_LIB_ASN1: return "ASN1";
-        case ERR_LIB_BIO: return "BIO";
+        case ERR_LIB_SSL:
+            return "SSL";
+        case ERR_LIB_X509:
+            return "X509";
+        case ERR_LIB_X509V3:
+            return "X509V3";
+        case ERR_LIB_PEM:
+            return "PEM";
+        case ERR_LIB_SYS:
+            return "SYS";
+        case ERR_LIB_EVP:
+            return "EVP";
+        case ERR_LIB_ASN1:
+            return "ASN1";
+        case ERR_LIB_BIO:
+            return "BIO";
         default: {
             const char* lib = ERR_lib_error_string(e);
             return lib ? lib : "UNKNOWN";

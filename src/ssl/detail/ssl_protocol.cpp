@@ -1,16 +1,16 @@
 // SSLProtocol: the state machine is described in ssl_protocol.hpp.
 #include "ssl/detail/ssl_protocol.hpp"
 
-#include "ssl/detail/context_state.hpp"
-#include "ssl/detail/errors.hpp"
 #include <nogil/ssl/ssl_object.hpp>
 
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
-
 #include <arpa/inet.h>
+
+#include "ssl/detail/context_state.hpp"
+#include "ssl/detail/errors.hpp"
 #include <algorithm>
 #include <climits>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdexcept>
 
 namespace nogil::ssl::detail {
@@ -110,10 +110,17 @@ void SSLProtocol::data_received(std::string_view raw) {
         return;
     }
     switch (state_) {
-        case State::handshake: do_handshake(); break;
-        case State::wrapped: do_read(); break;
-        case State::shutdown: do_shutdown(); break;
-        case State::unwrapped: break;
+        case State::handshake:
+            do_handshake();
+            break;
+        case State::wrapped:
+            do_read();
+            break;
+        case State::shutdown:
+            do_shutdown();
+            break;
+        case State::unwrapped:
+            break;
     }
 }
 
@@ -153,7 +160,9 @@ void SSLProtocol::do_read() {
 
 void SSLProtocol::eof_received() {
     switch (state_) {
-        case State::handshake: fail(make_handshake_eof_error()); break;
+        case State::handshake:
+            fail(make_handshake_eof_error());
+            break;
         case State::wrapped: {
             // EOF without close_notify: the reader sees EOF (Python's streams do not call it
             // truncation); TLS cannot half-close, so the connection closes.
@@ -164,8 +173,11 @@ void SSLProtocol::eof_received() {
             transport_->close_raw();
             break;
         }
-        case State::shutdown: finish_shutdown(); break;
-        case State::unwrapped: break;
+        case State::shutdown:
+            finish_shutdown();
+            break;
+        case State::unwrapped:
+            break;
     }
 }
 
@@ -206,10 +218,15 @@ void SSLProtocol::flush() {
 
 bool SSLProtocol::shutdown() {
     switch (state_) {
-        case State::handshake: return false;  // Python aborts a handshake that is closed
-        case State::wrapped: begin_shutdown(); return true;
-        case State::shutdown: return true;
-        case State::unwrapped: return false;
+        case State::handshake:
+            return false;  // Python aborts a handshake that is closed
+        case State::wrapped:
+            begin_shutdown();
+            return true;
+        case State::shutdown:
+            return true;
+        case State::unwrapped:
+            return false;
     }
     return false;
 }
@@ -279,7 +296,8 @@ void SSLProtocol::start_timer(std::chrono::duration<double> after, bool handshak
     cancel_timer();
     // A timeout beyond a century is "never" (and stays clear of the clock's range).
     const auto capped = std::min(after, std::chrono::duration<double>(100.0 * 365 * 24 * 3600));
-    const auto when = asyncio::detail::Clock::now() + std::chrono::duration_cast<asyncio::detail::Clock::duration>(capped);
+    const auto when =
+        asyncio::detail::Clock::now() + std::chrono::duration_cast<asyncio::detail::Clock::duration>(capped);
     const double seconds = after.count();
     timer_ = transport_->loop().call_at(when, [this, handshake, seconds] {
         timer_ = nullptr;

@@ -26,9 +26,8 @@
 #include <nogil/asyncio/detail/transport_layer.hpp>
 #include <nogil/ssl/ssl_context.hpp>
 
-#include <openssl/ssl.h>
-
 #include <memory>
+#include <openssl/ssl.h>
 #include <string>
 
 namespace nogil::ssl::detail {
@@ -67,9 +66,9 @@ private:
     void cancel_timer() noexcept;
 
     std::shared_ptr<SSLContext::State> context_;
-    std::shared_ptr<SSL> ssl_;  // shared with SSLObjects handed out
-    BIO* in_ = nullptr;         // owned by ssl_
-    BIO* out_ = nullptr;        // owned by ssl_
+    std::shared_ptr<SSL> ssl_;                           // shared with SSLObjects handed out
+    BIO* in_ = nullptr;                                  // owned by ssl_
+    BIO* out_ = nullptr;                                 // owned by ssl_
     asyncio::detail::FdTransport* transport_ = nullptr;  // the transport owns this layer
     asyncio::detail::HandshakeCallback done_;
     asyncio::detail::Ref<asyncio::detail::HandleState> timer_;
