@@ -282,19 +282,20 @@ TEST(SslStreams, ServerHandshakeTimeoutClosesASilentClient) { run_bounded(silent
 /// A plain server that never answers; each connection, once its client is gone, is closed and
 /// counted in `gone` (so that fd counts are taken after the server side closed too).
 asyncio::Coroutine<> silent(asyncio::StreamReader reader, asyncio::StreamWriter writer,
-                            std::shared_ptr<asyncio::Queue<int>> gone) {
+                            asyncio::Queue<int>* gone) {
     co_await reader.read();
     writer.close();
     co_await writer.wait_closed();
     gone->put_nowait(1);
 }
-asyncio::Coroutine<asyncio::Server> start_silent(std::shared_ptr<asyncio::Queue<int>> gone) {
-    co_return co_await asyncio::start_server(
-        [gone](asyncio::StreamReader r, asyncio::StreamWriter w) { return silent(r, w, gone); }, "127.0.0.1", 0);
+asyncio::Coroutine<asyncio::Server> start_silent(asyncio::Queue<int>* gone) {
+    auto handler = [gone](asyncio::StreamReader r, asyncio::StreamWriter w) { return silent(r, w, gone); };
+    co_return co_await asyncio::start_server(handler, "127.0.0.1", 0);
 }
 
 asyncio::Coroutine<> client_handshake_timeout() {
-    auto gone = std::make_shared<asyncio::Queue<int>>();
+    asyncio::Queue<int> gone_queue;  // outlives the handlers: the test waits for each
+    asyncio::Queue<int>* gone = &gone_queue;
     auto server = co_await start_silent(gone);  // plain TCP: never answers
     const std::size_t fds = nogil_test::open_fd_count();
     try {
@@ -314,7 +315,8 @@ asyncio::Coroutine<> client_handshake_timeout() {
 TEST(SslStreams, ClientHandshakeTimeoutIsConnectionAbortedError) { run_bounded(client_handshake_timeout()); }
 
 asyncio::Coroutine<> cancel_mid_handshake() {
-    auto gone = std::make_shared<asyncio::Queue<int>>();
+    asyncio::Queue<int> gone_queue;  // outlives the handlers: the test waits for each
+    asyncio::Queue<int>* gone = &gone_queue;
     auto server = co_await start_silent(gone);
     auto ctx = client_context();
     const std::size_t fds = nogil_test::open_fd_count();
@@ -353,9 +355,8 @@ asyncio::Coroutine<> server_reports_eof(asyncio::StreamReader reader, asyncio::S
 }
 asyncio::Coroutine<> close_notify_both_ways() {
     asyncio::Future<std::string> seen;
-    auto server = co_await asyncio::start_server(
-        [seen](asyncio::StreamReader r, asyncio::StreamWriter w) { return server_reports_eof(r, w, seen); },
-        "127.0.0.1", 0, {.ssl = server_context()});
+    auto handler = [seen](asyncio::StreamReader r, asyncio::StreamWriter w) { return server_reports_eof(r, w, seen); };
+    auto server = co_await asyncio::start_server(handler, "127.0.0.1", 0, {.ssl = server_context()});
     auto [reader, writer] =
         co_await asyncio::open_connection("localhost", server.sockets().at(0).port, {.ssl = client_context()});
     writer.write("bye");
