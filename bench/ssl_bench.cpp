@@ -16,6 +16,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "anchor_json.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -47,24 +49,9 @@ const std::string& cert_dir() {
 /// The anchor's figures (seconds), read once from its JSON line: {"key": number, ...}.
 std::map<std::string, double>& anchor() {
     static std::map<std::string, double> figures = [] {
-        std::map<std::string, double> out;
-        if (std::getenv("NOGIL_SSL_BENCH_NO_ANCHOR")) return out;  // profiling nogil alone
-        const std::string command =
-            "/usr/bin/python3 " NOGIL_SOURCE_DIR "/bench/python/ssl_anchor.py " + cert_dir() + " 2>/dev/null";
-        FILE* pipe = ::popen(command.c_str(), "r");
-        if (!pipe) return out;
-        std::string text;
-        char buf[4096];
-        while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
-        ::pclose(pipe);
-        for (std::size_t pos = 0; (pos = text.find('"', pos)) != std::string::npos;) {
-            const auto end = text.find('"', pos + 1);
-            const auto colon = text.find(':', end);
-            if (end == std::string::npos || colon == std::string::npos) break;
-            out[text.substr(pos + 1, end - pos - 1)] = std::strtod(text.c_str() + colon + 1, nullptr);
-            pos = colon + 1;
-        }
-        return out;
+        if (std::getenv("NOGIL_SSL_BENCH_NO_ANCHOR")) return std::map<std::string, double>{};  // profiling nogil alone
+        return nogil_bench::run_anchor("/usr/bin/python3 " NOGIL_SOURCE_DIR "/bench/python/ssl_anchor.py " + cert_dir() +
+                                       " 2>/dev/null");
     }();
     return figures;
 }
