@@ -281,8 +281,7 @@ TEST(SslStreams, ServerHandshakeTimeoutClosesASilentClient) { run_bounded(silent
 
 /// A plain server that never answers; each connection, once its client is gone, is closed and
 /// counted in `gone` (so that fd counts are taken after the server side closed too).
-asyncio::Coroutine<> silent(asyncio::StreamReader reader, asyncio::StreamWriter writer,
-                            asyncio::Queue<int>* gone) {
+asyncio::Coroutine<> silent(asyncio::StreamReader reader, asyncio::StreamWriter writer, asyncio::Queue<int>* gone) {
     co_await reader.read();
     writer.close();
     co_await writer.wait_closed();
@@ -368,13 +367,15 @@ asyncio::Coroutine<> close_notify_both_ways() {
 TEST(SslStreams, CloseSendsCloseNotifyAndThePeerSeesEof) { run_bounded(close_notify_both_ways()); }
 
 /// A TLS peer on a thread that completes the handshake with blocking OpenSSL calls, then
-/// never reads again (so never answers close_notify) until released.
+/// never reads again (so never answers close_notify) until released - or, `hang_up`, closes
+/// its socket at once without close_notify.
 struct DeafPeer {
+    bool hang_up = false;
     int listener = -1;
     int port = 0;
     std::latch release{1};
     std::thread thread;
-    DeafPeer() {
+    explicit DeafPeer(bool hang_up_at_once = false) : hang_up(hang_up_at_once) {
         listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
@@ -389,7 +390,7 @@ struct DeafPeer {
             SSL* s = SSL_new(ctx.native_handle());
             SSL_set_fd(s, fd);
             const bool ok = SSL_accept(s) == 1;
-            release.wait();
+            if (!hang_up) release.wait();
             SSL_free(s);
             ::close(fd);
             EXPECT_TRUE(ok);
@@ -412,6 +413,17 @@ asyncio::Coroutine<> shutdown_timeout(int port) {
 TEST(SslStreams, ShutdownTimeoutEndsAWaitForAPeerThatNeverAnswers) {
     DeafPeer peer;
     run_bounded(shutdown_timeout(peer.port));
+}
+
+asyncio::Coroutine<> eof_without_close_notify(int port) {
+    auto [reader, writer] = co_await asyncio::open_connection("localhost", port, {.ssl = client_context()});
+    EXPECT_EQ(co_await reader.read(), "") << "a TCP close without close_notify is EOF, as in Python's streams";
+    writer.close();
+    co_await writer.wait_closed();
+}
+TEST(SslStreams, PeerClosingWithoutCloseNotifyIsEof) {
+    DeafPeer peer(true);
+    run_bounded(eof_without_close_notify(peer.port));
 }
 
 // --- start_tls (STARTTLS) ---------------------------------------------------------------------
