@@ -4,10 +4,12 @@
 //   1. mark lost and closing; drop queued bytes;
 //   2. unregister the fd from the loop (both directions) - before closing it, so that the loop
 //      never holds a stale registration for a number the kernel may hand out again;
-//   3. close the fd;
+//   3. close the fd; a TransportLayer (TLS) is told (transport_layer.hpp step 5), so that it
+//      cancels its timers and fails a handshake still under way;
 //   4. the reader gets EOF (clean) or the error; drain()/wait_closed() waiters are queued;
 //   5. the observer (a Server counting its clients) is told.
-// Tests: step 4 AsyncioStreams.PeerResetIsConnectionResetError (tests/asyncio_streams_test.cpp);
+// Tests: step 3's layer SslStreams.CancelledHandshakeLeavesNothingBehind (tests/ssl/);
+// step 4 AsyncioStreams.PeerResetIsConnectionResetError (tests/asyncio_streams_test.cpp);
 // step 5 AsyncioServer.WaitClosedWaitsForTheClients (tests/asyncio_server_test.cpp). Steps 1-3
 // (the order of dropping, unregistering and closing) have no test that could see them fail.
 // Entry points that may end in step 2 hold a reference to the transport first: the writable

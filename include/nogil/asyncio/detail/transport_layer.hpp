@@ -21,7 +21,12 @@
 //   5. connection_lost() is called once, from the transport's connection-lost step; the layer
 //      cancels its timers there and reports a handshake still under way as failed. The layer
 //      object lives until the transport is destroyed (get_extra_info keeps working).
-// Tests: tests/ssl/ssl_streams_test.cpp (steps 1-5 over real TLS connections).
+// Tests: step 1 SslStreams.EchoByName, GarbageInsteadOfClientHelloClosesThatConnectionOnly;
+// step 2 SslStreams.MegabyteEachWay, PeerClosingWithoutCloseNotifyIsEof; step 3
+// SslStreams.MegabyteEachWay; step 4 SslStreams.CloseSendsCloseNotifyAndThePeerSeesEof,
+// ShutdownTimeoutEndsAWaitForAPeerThatNeverAnswers; step 5
+// SslStreams.CancelledHandshakeLeavesNothingBehind, ClientHandshakeTimeoutIsConnectionAbortedError
+// (tests/ssl/ssl_streams_test.cpp).
 
 #include <any>
 #include <chrono>
