@@ -44,6 +44,7 @@ asyncio::Coroutine<> echo_over(std::string bind_host, std::string connect_host) 
     co_await server.wait_closed();
 }
 
+// Pins the transport/layer protocol step 1 (nogil/asyncio/detail/transport_layer.hpp).
 TEST(SslStreams, EchoByName) { run_bounded(echo_over("127.0.0.1", "localhost")); }
 TEST(SslStreams, EchoByIPv4AddressChecksTheIPSubjectAltName) { run_bounded(echo_over("127.0.0.1", "127.0.0.1")); }
 TEST(SslStreams, EchoOverIPv6) { run_bounded(echo_over("::1", "::1")); }
@@ -80,6 +81,7 @@ asyncio::Coroutine<> megabyte() {
     writer.close();
     co_await writer.wait_closed();
 }
+// Pins the transport/layer protocol steps 2 and 3 (nogil/asyncio/detail/transport_layer.hpp).
 TEST(SslStreams, MegabyteEachWay) { run_bounded(megabyte()); }
 
 // --- get_extra_info -------------------------------------------------------------------------
@@ -268,6 +270,7 @@ asyncio::Coroutine<> garbage_client_hello() {
     }
     EXPECT_EQ(co_await tls_ask("localhost", port, {.ssl = client_context()}, "next\n"), "next\n");
 }
+// Pins the transport/layer protocol step 1 (nogil/asyncio/detail/transport_layer.hpp).
 TEST(SslStreams, GarbageInsteadOfClientHelloClosesThatConnectionOnly) { run_bounded(garbage_client_hello()); }
 
 asyncio::Coroutine<> silent_client_times_out() {
@@ -311,6 +314,7 @@ asyncio::Coroutine<> client_handshake_timeout() {
     co_await gone->get();
     EXPECT_EQ(nogil_test::open_fd_count(), fds);
 }
+// Pins the transport/layer protocol step 5 (nogil/asyncio/detail/transport_layer.hpp).
 TEST(SslStreams, ClientHandshakeTimeoutIsConnectionAbortedError) { run_bounded(client_handshake_timeout()); }
 
 asyncio::Coroutine<> cancel_mid_handshake() {
@@ -328,6 +332,8 @@ asyncio::Coroutine<> cancel_mid_handshake() {
     for (int i = 0; i < 5; ++i) co_await gone->get();
     EXPECT_EQ(nogil_test::open_fd_count(), fds) << "a cancelled handshake closes its socket";
 }
+// Pins the transport/layer protocol step 5 (nogil/asyncio/detail/transport_layer.hpp) and the
+// connection-lost step 3 (src/asyncio/detail/transport.cpp).
 TEST(SslStreams, CancelledHandshakeLeavesNothingBehind) { run_bounded(cancel_mid_handshake()); }
 
 asyncio::Coroutine<> cancel_mid_read() {
@@ -364,6 +370,7 @@ asyncio::Coroutine<> close_notify_both_ways() {
     EXPECT_EQ(co_await seen, "bye") << "the server read everything, then EOF";
     EXPECT_EQ(co_await reader.read(), "");
 }
+// Pins the transport/layer protocol step 4 (nogil/asyncio/detail/transport_layer.hpp).
 TEST(SslStreams, CloseSendsCloseNotifyAndThePeerSeesEof) { run_bounded(close_notify_both_ways()); }
 
 /// A TLS peer on a thread that completes the handshake with blocking OpenSSL calls, then
@@ -410,6 +417,7 @@ asyncio::Coroutine<> shutdown_timeout(int port) {
     co_await writer.wait_closed();  // returns once the timeout aborted the connection
     EXPECT_TRUE(std::holds_alternative<std::monostate>(writer.get_extra_info("socket"))) << "the fd is closed";
 }
+// Pins the transport/layer protocol step 4 (nogil/asyncio/detail/transport_layer.hpp).
 TEST(SslStreams, ShutdownTimeoutEndsAWaitForAPeerThatNeverAnswers) {
     DeafPeer peer;
     run_bounded(shutdown_timeout(peer.port));
@@ -421,6 +429,7 @@ asyncio::Coroutine<> eof_without_close_notify(int port) {
     writer.close();
     co_await writer.wait_closed();
 }
+// Pins the transport/layer protocol step 2 (nogil/asyncio/detail/transport_layer.hpp).
 TEST(SslStreams, PeerClosingWithoutCloseNotifyIsEof) {
     DeafPeer peer(true);
     run_bounded(eof_without_close_notify(peer.port));
