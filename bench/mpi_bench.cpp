@@ -7,6 +7,7 @@
 // NOGIL_MPI_BENCH_NO_ANCHOR=1 skips the Python run.
 #include <nogil/mpi.hpp>
 
+#include "anchor_json.hpp"
 #include "kernels.hpp"
 
 #include <benchmark/benchmark.h>
@@ -37,27 +38,8 @@ int worker_pid() { return static_cast<int>(::getpid()); }
 // The anchor's figures (seconds), read once from the script's JSON line.
 std::map<std::string, double>& anchor() {
     static std::map<std::string, double> figures = [] {
-        std::map<std::string, double> out;
-        if (std::getenv("NOGIL_MPI_BENCH_NO_ANCHOR")) return out;
-        std::string command = "cd " NOGIL_SOURCE_DIR "/bench/python && /usr/bin/python3 mpi_anchor.py --json 2>/dev/null";
-        FILE* pipe = ::popen(command.c_str(), "r");
-        if (!pipe) return out;
-        std::string text;
-        char buf[4096];
-        while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
-        ::pclose(pipe);
-        // {"key": value, ...}: flat, numbers only.
-        std::size_t pos = 0;
-        while ((pos = text.find('"', pos)) != std::string::npos) {
-            auto end = text.find('"', pos + 1);
-            if (end == std::string::npos) break;
-            std::string key = text.substr(pos + 1, end - pos - 1);
-            auto colon = text.find(':', end);
-            if (colon == std::string::npos) break;
-            out[key] = std::strtod(text.c_str() + colon + 1, nullptr);
-            pos = colon + 1;
-        }
-        return out;
+        if (std::getenv("NOGIL_MPI_BENCH_NO_ANCHOR")) return std::map<std::string, double>{};
+        return nogil_bench::run_anchor("cd " NOGIL_SOURCE_DIR "/bench/python && /usr/bin/python3 mpi_anchor.py --json 2>/dev/null");
     }();
     return figures;
 }

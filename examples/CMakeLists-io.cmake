@@ -35,6 +35,14 @@ add_test(NAME example_crawler_against_http_server
 set_tests_properties(example_echo_server_clients example_http_server_clients example_http_server_limits
                      example_crawler_against_http_server
   PROPERTIES TIMEOUT 180)
+# HTTPS: curl (ALPN http/1.1, TLS 1.3) and the crawler against http_server --tls-cert/--tls-key,
+# with certificates made by tests/ssl/make_certs.sh (the openssl command).
+if(NOGIL_HAS_SSL)
+  add_test(NAME example_https_server_clients
+    COMMAND ${NOGIL_SH} ${nogil_io_dir}/https_clients.sh $<TARGET_FILE:example_http_server>
+            $<TARGET_FILE:example_crawler> ${PROJECT_SOURCE_DIR}/tests/ssl/make_certs.sh)
+  set_tests_properties(example_https_server_clients PROPERTIES TIMEOUT 180 LABELS ssl)
+endif()
 # The time limits and framing checks are attack regressions too (ctest -L abuse).
 set_tests_properties(example_http_server_limits PROPERTIES LABELS abuse)
 # A wrk load run measures nothing useful under a sanitizer and can trip wrk's 2 s timeout.

@@ -3,14 +3,19 @@
 //
 //   crawler                                        self-check: crawls 100 pages of an in-process
 //                                                  HTTP server (one of them too slow), exits 0
-//   crawler [--concurrency N] [--timeout S] URL... fetches http://host:port/path URLs and
-//                                                  prints a summary
+//   crawler [--concurrency N] [--timeout S]        fetches http:// and https://host:port/path
+//           [--cafile F] URL...                    URLs and prints a summary; https is verified
+//                                                  against the system CAs, or the CAs in F
 #include <nogil/asyncio.hpp>
 #include <nogil/asyncio/streams.hpp>
+#if NOGIL_EXAMPLES_TLS
+#include <nogil/ssl.hpp>
+#endif
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,12 +27,15 @@ struct Url {
     std::string host;
     int port = 80;
     std::string path = "/";
+    bool https = false;
 };
 
 Url parse_url(const std::string& url) {
-    if (url.rfind("http://", 0) != 0) throw std::invalid_argument("only http:// URLs: " + url);
-    std::string rest = url.substr(7);
     Url u;
+    u.https = url.rfind("https://", 0) == 0;
+    if (!u.https && url.rfind("http://", 0) != 0) throw std::invalid_argument("only http:// and https:// URLs: " + url);
+    if (u.https) u.port = 443;
+    std::string rest = url.substr(u.https ? 8 : 7);
     const auto slash = rest.find('/');
     if (slash != std::string::npos) {
         u.path = rest.substr(slash);
@@ -44,9 +52,11 @@ Url parse_url(const std::string& url) {
 }
 
 /// GET with HTTP/1.0 (the server closes after the response); returns the body's size.
-asyncio::Coroutine<std::size_t> fetch(std::string url) {
+/// `tls`: what https URLs use (a context, or `true` for the default one).
+asyncio::Coroutine<std::size_t> fetch(std::string url, asyncio::SSLOption tls) {
     const Url u = parse_url(url);
-    auto [reader, writer] = co_await asyncio::open_connection(u.host, u.port);
+    const asyncio::ConnectionOptions options{.ssl = u.https ? tls : asyncio::SSLOption()};
+    auto [reader, writer] = co_await asyncio::open_connection(u.host, u.port, options);
     writer.write("GET " + u.path + " HTTP/1.0\r\nHost: " + u.host + "\r\n\r\n");
     co_await writer.drain();
     std::string response = co_await reader.read();
@@ -64,13 +74,14 @@ struct Crawl {
     std::size_t next = 0;  // the next URL a worker takes (one loop thread: no lock needed)
     std::size_t fetched = 0, timed_out = 0, failed = 0, bytes = 0;
     double timeout = 5.0;
+    asyncio::SSLOption tls = true;  // https: the system's CAs unless --cafile
 };
 
 asyncio::Coroutine<> worker(Crawl* crawl) {
     while (crawl->next < crawl->urls.size()) {
         const std::string url = crawl->urls[crawl->next++];
         try {
-            crawl->bytes += co_await asyncio::wait_for(fetch(url), crawl->timeout);
+            crawl->bytes += co_await asyncio::wait_for(fetch(url, crawl->tls), crawl->timeout);
             ++crawl->fetched;
         } catch (const asyncio::TimeoutError&) {
             ++crawl->timed_out;
@@ -129,8 +140,19 @@ int main(int argc, char** argv) {
     if (args.empty()) return asyncio::run(self_check()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
     Crawl crawl;
     int concurrency = 10;
+#if NOGIL_EXAMPLES_TLS
+    std::optional<nogil::ssl::SSLContext> tls;  // lives as long as the crawl
+#endif
     for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--concurrency" && i + 1 < args.size())
+        if (args[i] == "--cafile" && i + 1 < args.size()) {
+#if NOGIL_EXAMPLES_TLS
+            tls = nogil::ssl::create_default_context(nogil::ssl::Purpose::SERVER_AUTH, args[++i]);
+            crawl.tls = *tls;
+#else
+            std::fprintf(stderr, "crawler: built without nogil::ssl (OpenSSL 3)\n");
+            return EXIT_FAILURE;
+#endif
+        } else if (args[i] == "--concurrency" && i + 1 < args.size())
             concurrency = std::stoi(args[++i]);
         else if (args[i] == "--timeout" && i + 1 < args.size())
             crawl.timeout = std::stod(args[++i]);

@@ -5,6 +5,8 @@
 //   http_server --serve HOST PORT [--port-file F] serves until SIGINT/SIGTERM (PORT 0: free
 //               [--request-timeout S]             port, written to F once listening)
 //               [--response-timeout S] [--grace S]
+//               [--tls-cert FILE --tls-key FILE]  HTTPS (TLS 1.3 unless the client cannot;
+//                                                 ALPN http/1.1), the same routes
 //
 // Routes: GET /            "Hello, nogil!\n"
 //         GET /bytes/N     N bytes of 'x' (N <= 10 MB)
@@ -28,9 +30,11 @@
 //               grace period whatever the clients do.
 #include <nogil/asyncio.hpp>
 #include <nogil/asyncio/streams.hpp>
+#if NOGIL_EXAMPLES_TLS
+#include <nogil/ssl.hpp>
+#endif
 
 #include "serving.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -197,7 +201,8 @@ asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter 
         writer.abort();  // a request or response over its time limit
     } catch (const asyncio::IncompleteReadError&) {
         writer.abort();  // the body was cut short
-    } catch (const nogil::ConnectionError&) {
+    } catch (const nogil::OSError&) {
+        // the client reset or broke the connection (ConnectionError), or its TLS (ssl::SSLError)
     }
 }
 
@@ -265,8 +270,24 @@ int main(int argc, char** argv) {
         limits.request = seconds_option(args, "--request-timeout", limits.request);
         limits.response = seconds_option(args, "--response-timeout", limits.response);
         limits.grace = seconds_option(args, "--grace", limits.grace);
-        co_await serve_until_signal(co_await asyncio::start_server(handle, args[1], std::stoi(args[2]), {.backlog = 1024}),
-                                    port_file, "HTTP", limits.grace);
+        const auto cert = string_option(args, "--tls-cert");
+        const auto key = string_option(args, "--tls-key");
+        if (cert.has_value() != key.has_value()) throw std::invalid_argument("--tls-cert and --tls-key go together");
+        asyncio::SSLOption tls;
+#if NOGIL_EXAMPLES_TLS
+        std::optional<nogil::ssl::SSLContext> context;  // lives while serving
+        if (cert) {
+            context.emplace(nogil::ssl::PROTOCOL_TLS_SERVER);
+            context->load_cert_chain(*cert, *key);
+            context->set_alpn_protocols({"http/1.1"});
+            tls = *context;
+        }
+#else
+        if (cert) throw std::invalid_argument("--tls-cert: built without nogil::ssl (OpenSSL 3)");
+#endif
+        const asyncio::ServerOptions options{.backlog = 1024, .ssl = tls};
+        co_await serve_until_signal(co_await asyncio::start_server(handle, args[1], std::stoi(args[2]), options),
+                                    port_file, tls ? "HTTPS" : "HTTP", limits.grace);
     };
     return server_main(argc, argv, "http_server", self_check, serve);
 }

@@ -5,12 +5,13 @@
 #include <nogil/asyncio.hpp>
 #include <nogil/asyncio/streams.hpp>
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,13 @@ inline double seconds_option(const std::vector<std::string>& args, const std::st
     return fallback;
 }
 
+/// The value of option `name` in `args`, if given.
+inline std::optional<std::string> string_option(const std::vector<std::string>& args, const std::string& name) {
+    for (std::size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == name) return args[i + 1];
+    return std::nullopt;
+}
+
 /// Prints where `server` listens, writes its first port to `port_file` (if given: written whole,
 /// then renamed, so a reader never sees half a number), serves until SIGINT or SIGTERM, then
 /// shuts down: stops accepting, closes the clients gracefully (queued bytes still go out), and
@@ -36,7 +44,8 @@ inline double seconds_option(const std::vector<std::string>& args, const std::st
 inline nogil::asyncio::Coroutine<> serve_until_signal(nogil::asyncio::Server server, std::string port_file,
                                                       std::string what, double grace = 5) {
     namespace asyncio = nogil::asyncio;
-    for (const auto& a : server.sockets()) std::printf("serving %s on %s port %d\n", what.c_str(), a.host.c_str(), a.port);
+    for (const auto& a : server.sockets())
+        std::printf("serving %s on %s port %d\n", what.c_str(), a.host.c_str(), a.port);
     std::fflush(stdout);
     if (!port_file.empty()) {
         std::ofstream(port_file + ".tmp") << server.sockets().at(0).port << "\n";
@@ -44,7 +53,8 @@ inline nogil::asyncio::Coroutine<> serve_until_signal(nogil::asyncio::Server ser
     }
     auto forever = [](asyncio::Server s) -> asyncio::Coroutine<> { co_await s.serve_forever(); };
     auto serving = asyncio::create_task(forever(server));
-    for (int sig : {SIGINT, SIGTERM}) asyncio::get_running_loop().add_signal_handler(sig, [serving] { serving.cancel(); });
+    for (int sig : {SIGINT, SIGTERM})
+        asyncio::get_running_loop().add_signal_handler(sig, [serving] { serving.cancel(); });
     try {
         co_await serving;
     } catch (const asyncio::CancelledError&) {

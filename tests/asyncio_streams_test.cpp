@@ -19,18 +19,10 @@ namespace asyncio = nogil::asyncio;
 
 namespace {
 
+using nogil_test::ask;
 using nogil_test::echo_lines;
 using nogil_test::open_fd_count;
 
-asyncio::Coroutine<std::string> ask(std::string host, int port, std::string line) {
-    auto [reader, writer] = co_await asyncio::open_connection(host, port);
-    writer.write(line);
-    co_await writer.drain();
-    std::string answer = co_await reader.readline();
-    writer.close();
-    co_await writer.wait_closed();
-    co_return answer;
-}
 
 asyncio::Coroutine<> echo_round_trip(std::string bind_host, std::string connect_host) {
     auto server = co_await asyncio::start_server(echo_lines, bind_host, 0);

@@ -22,6 +22,18 @@ inline nogil::asyncio::Coroutine<> echo_lines(nogil::asyncio::StreamReader reade
     co_await writer.wait_closed();
 }
 
+/// Connects, sends `line`, returns the answer's first line, closes (TLS too, with `options.ssl`).
+inline nogil::asyncio::Coroutine<std::string> ask(std::string host, int port, std::string line,
+                                                  nogil::asyncio::ConnectionOptions options = {}) {
+    auto [reader, writer] = co_await nogil::asyncio::open_connection(host, port, options);
+    writer.write(line);
+    co_await writer.drain();
+    std::string answer = co_await reader.readline();
+    writer.close();
+    co_await writer.wait_closed();
+    co_return answer;
+}
+
 /// Number of open fds of this process (entries of /proc/self/fd, counting the directory's own).
 inline std::size_t open_fd_count() {
     std::size_t n = 0;

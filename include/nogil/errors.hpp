@@ -197,6 +197,43 @@ private:
     std::string message_;
 };
 
+// Python's ssl exceptions (re-exported in nogil::ssl). Declared here, OpenSSL-free: only the
+// nogil::ssl target raises them, with OpenSSL's reason (docs/ssl.md).
+/// ssl.SSLError: an OpenSSL failure. `library` ("SSL", "X509", "PEM"...) and `reason`
+/// ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER"...) as in Python; what() is Python's
+/// "[SSL: REASON] text" without the "(_ssl.c:NNN)" tail. errno is the SSL_ERROR_* code.
+class SSLError : public OSError {
+public:
+    SSLError(int ssl_error, std::string message, std::string library = {}, std::string reason = {})
+        : OSError(ssl_error), library(std::move(library)), reason(std::move(reason)), message_(std::move(message)) {}
+    const char* what() const noexcept override { return message_.c_str(); }
+    std::string library;
+    std::string reason;
+
+private:
+    std::string message_;
+};
+/// ssl.SSLCertVerificationError (alias CertificateError): the peer's certificate did not
+/// verify. `verify_code` is OpenSSL's X509_V_ERR_* value, `verify_message` its text
+/// ("certificate has expired", "Hostname mismatch, certificate is not valid for 'x'.").
+class SSLCertVerificationError : public SSLError {
+public:
+    SSLCertVerificationError(int ssl_error, std::string message, long verify_code, std::string verify_message)
+        : SSLError(ssl_error, std::move(message), "SSL", "CERTIFICATE_VERIFY_FAILED"),
+          verify_code(verify_code), verify_message(std::move(verify_message)) {}
+    long verify_code;
+    std::string verify_message;
+};
+/// ssl.CertificateError: Python's alias of SSLCertVerificationError.
+using CertificateError = SSLCertVerificationError;
+/// ssl.SSLZeroReturnError: the peer closed the TLS session (close_notify). Streams turn it into
+/// EOF, as Python's do; it is raised by operations on a closed session.
+class SSLZeroReturnError : public SSLError {
+public:
+    explicit SSLZeroReturnError(std::string message = "TLS/SSL connection has been closed (EOF)")
+        : SSLError(6, std::move(message)) {}  // 6: SSL_ERROR_ZERO_RETURN
+};
+
 /// Python's EOFError: a Connection's other end closed with nothing left to receive.
 class EOFError : public std::runtime_error {
 public:

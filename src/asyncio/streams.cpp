@@ -2,6 +2,7 @@
 #include <nogil/asyncio/streams.hpp>
 
 #include "asyncio/detail/socket.hpp"
+#include "asyncio/detail/tls_start.hpp"
 #include <nogil/errors.hpp>
 
 #include <cerrno>
@@ -46,6 +47,28 @@ using detail::check_limit;
     throw OSError(ECONNREFUSED, "Multiple exceptions: " + all);
 }
 
+/// open_connection's TLS step: the handshake, once connected (the pair is returned after it).
+Coroutine<> wrap_client(const StreamPair& pair, std::shared_ptr<const detail::TlsFactory> factory,
+                        const ConnectionOptions& options, std::string server_hostname) {
+    detail::TlsParams params = detail::make_tls_params(false, std::move(server_hostname), options.ssl_handshake_timeout,
+                                                       options.ssl_shutdown_timeout);
+    return detail::start_layer(detail::Ref<detail::FdTransport>(&pair.writer.transport()), std::move(factory),
+                               std::move(params));
+}
+
+void check_client_ssl(const ConnectionOptions& options) {
+    detail::check_ssl_arguments(options.ssl, options.server_hostname.has_value(), options.ssl_handshake_timeout,
+                                options.ssl_shutdown_timeout);
+}
+
+void setup_server_ssl(detail::ServerState& state, const ServerOptions& options) {
+    detail::check_ssl_arguments(options.ssl, false, options.ssl_handshake_timeout, options.ssl_shutdown_timeout);
+    if (!options.ssl) return;
+    if (options.ssl.is_default()) throw std::invalid_argument("ssl argument must be an SSLContext or None");
+    state.set_tls(options.ssl.factory(), detail::make_tls_params(true, "", options.ssl_handshake_timeout,
+                                                                 options.ssl_shutdown_timeout));
+}
+
 }  // namespace
 
 StreamReader connect_read_fd(int fd, std::size_t limit) {
@@ -72,6 +95,10 @@ Coroutine<StreamPair> open_connection(std::string host, int port, ConnectionOpti
     const std::uint16_t p = detail::check_port(port);
     check_limit(options.limit);
     if (host.empty()) throw std::invalid_argument("host must not be empty");
+    check_client_ssl(options);
+    // Owned copies before the first suspension: the options are views (streams.hpp).
+    const std::shared_ptr<const detail::TlsFactory> tls = options.ssl ? options.ssl.factory() : nullptr;
+    const std::string server_hostname(options.server_hostname.value_or(host));
     auto addresses = co_await detail::resolve_stream(host, p, options.family, false);
     if (addresses.empty()) throw gaierror(EAI_NONAME, "getaddrinfo('" + host + "') returned an empty list");
     std::vector<std::exception_ptr> errors;
@@ -83,15 +110,24 @@ Coroutine<StreamPair> open_connection(std::string host, int port, ConnectionOpti
             errors.push_back(std::current_exception());
             continue;
         }
-        co_return make_pair(fd, options.limit);
+        StreamPair pair = make_pair(fd, options.limit);
+        if (tls) co_await wrap_client(pair, tls, options, server_hostname);
+        co_return pair;
     }
     throw_connect_errors(errors);
 }
 
 Coroutine<StreamPair> open_unix_connection(std::string path, ConnectionOptions options) {
     check_limit(options.limit);
+    check_client_ssl(options);
+    if (options.ssl && !options.server_hostname)
+        throw std::invalid_argument("you have to pass server_hostname when using ssl");
+    const std::shared_ptr<const detail::TlsFactory> tls = options.ssl ? options.ssl.factory() : nullptr;
+    const std::string server_hostname(options.server_hostname.value_or(""));
     const int fd = co_await detail::connect_stream(detail::unix_address(path));
-    co_return make_pair(fd, options.limit);
+    StreamPair pair = make_pair(fd, options.limit);
+    if (tls) co_await wrap_client(pair, tls, options, server_hostname);
+    co_return pair;
 }
 
 Coroutine<Server> start_server(ClientConnectedCallback client_connected_cb, std::string host, int port,
@@ -101,6 +137,7 @@ Coroutine<Server> start_server(ClientConnectedCallback client_connected_cb, std:
     auto state = detail::Ref<detail::ServerState>::adopt(
         new detail::ServerState(loop, std::move(client_connected_cb), options.limit, options.backlog));
     Server server{detail::UseRef<detail::ServerState>(state)};
+    setup_server_ssl(*state, options);
     auto addresses = co_await detail::resolve_stream(host, p, options.family, true);
     for (const auto& address : addresses)
         state->add_listener(detail::bind_stream(address, options.reuse_address, options.reuse_port));
@@ -116,6 +153,7 @@ Coroutine<Server> start_unix_server(ClientConnectedCallback client_connected_cb,
     auto state = detail::Ref<detail::ServerState>::adopt(
         new detail::ServerState(loop, std::move(client_connected_cb), options.limit, options.backlog));
     Server server{detail::UseRef<detail::ServerState>(state)};
+    setup_server_ssl(*state, options);
     // A socket file left by a previous run is replaced (Python does the same); anything else
     // at that path makes bind() fail with EADDRINUSE.
     struct stat st {};

@@ -28,3 +28,10 @@ execute_process(COMMAND ${WORK_DIR}/stream_reader_fuzz -max_total_time=${SECONDS
 if(rc)
   message(FATAL_ERROR "stream_reader_fuzz found a problem (exit ${rc}); the crashing input is in ${WORK_DIR}")
 endif()
+file(MAKE_DIRECTORY ${WORK_DIR}/tls_corpus)
+execute_process(COMMAND ${WORK_DIR}/tls_server_fuzz -max_total_time=${SECONDS} -rss_limit_mb=2048
+                        -max_len=4096 -print_final_stats=1 ${WORK_DIR}/tls_corpus
+                WORKING_DIRECTORY ${WORK_DIR} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "tls_server_fuzz found a problem (exit ${rc}); the crashing input is in ${WORK_DIR}")
+endif()

@@ -26,9 +26,12 @@
 // the queued bytes stay queued and are still sent.
 // Loop thread only.
 
+#include <nogil/asyncio/coroutine.hpp>
+#include <nogil/asyncio/ssl_option.hpp>
 #include <nogil/asyncio/detail/socket_address.hpp>
 #include <nogil/asyncio/detail/transport.hpp>
 
+#include <any>
 #include <cstddef>
 #include <optional>
 #include <ranges>
@@ -38,9 +41,15 @@
 
 namespace nogil::asyncio {
 
-/// What get_extra_info() returns: nothing, an address ("peername", "sockname"), or an fd
-/// ("socket", "pipe": borrowed, do not close it).
-using ExtraInfo = std::variant<std::monostate, SocketAddress, int>;
+/// What get_extra_info() returns: nothing, an address ("peername", "sockname"), an fd
+/// ("socket", "pipe": borrowed, do not close it), or what a TLS connection adds ("peercert",
+/// "cipher", "ssl_object", "sslcontext": a std::any holding nogil::ssl's types, docs/ssl.md).
+using ExtraInfo = std::variant<std::monostate, SocketAddress, int, std::any>;
+
+namespace detail {
+/// StreamWriter::start_tls's body (a free coroutine: everything by value).
+Coroutine<> start_tls(Ref<FdTransport> transport, SSLOption sslcontext, StartTlsOptions options);
+}  // namespace detail
 
 /// Thread safety: loop thread only; drain() and wait_closed() resume on the loop's thread.
 class StreamWriter {
@@ -73,11 +82,24 @@ public:
     /// fd); anything else, or an address the connection does not have, gives std::monostate.
     ExtraInfo get_extra_info(std::string_view name) const {
         const detail::FdTransport& tr = *t().get();
+        if (tr.layer()) {
+            std::any info = tr.layer()->extra_info(name);
+            if (info.has_value()) return info;
+        }
         if (name == "peername" && tr.peername()) return *tr.peername();
         if (name == "sockname" && tr.sockname()) return *tr.sockname();
         if (name == "socket" && tr.is_socket() && tr.fd() >= 0) return tr.fd();
         if (name == "pipe" && !tr.is_socket() && tr.fd() >= 0) return tr.fd();
         return std::monostate{};
+    }
+    /// Python 3.11's writer.start_tls(): drains, then upgrades this connection to TLS (STARTTLS)
+    /// and returns once the handshake is done; reader and writer carry TLS from then on. The
+    /// side (client or server) is this connection's: a Server's connections are server side.
+    /// `sslcontext` must be an ssl::SSLContext (std::invalid_argument otherwise, Python's
+    /// TypeError). Throws what a failed handshake throws (ssl::SSLError...); the connection is
+    /// then lost. Cancelling it aborts the connection.
+    Coroutine<> start_tls(SSLOption sslcontext, StartTlsOptions options = {}) const {
+        return detail::start_tls(t().ref(), std::move(sslcontext), std::move(options));
     }
     /// Bytes queued, not yet taken by the kernel (Python's transport.get_write_buffer_size()).
     std::size_t get_write_buffer_size() const noexcept { return t()->get_write_buffer_size(); }

@@ -20,12 +20,16 @@
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/server.hpp>
+#include <nogil/asyncio/ssl_option.hpp>
 #include <nogil/asyncio/stream_reader.hpp>
 #include <nogil/asyncio/stream_writer.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <sys/socket.h>
 
 namespace nogil::asyncio {
@@ -42,6 +46,16 @@ struct ConnectionOptions {
     std::size_t limit = default_stream_limit;
     /// AF_UNSPEC (0: any), AF_INET or AF_INET6.
     int family = AF_UNSPEC;
+    /// TLS: `true` (the default context) or an ssl::SSLContext (docs/ssl.md). The call returns
+    /// once the handshake is done.
+    SSLOption ssl;
+    /// SNI and the name checked against the certificate; default: the host. "" sends no SNI
+    /// (the context must then not check_hostname). Only with ssl. A view (see SSLOption).
+    std::optional<std::string_view> server_hostname;
+    /// Default 60 s; the connection is aborted with ConnectionAbortedError after it. Only with ssl.
+    std::optional<std::chrono::duration<double>> ssl_handshake_timeout;
+    /// How long close() waits for the peer's close_notify; default 30 s. Only with ssl.
+    std::optional<std::chrono::duration<double>> ssl_shutdown_timeout;
 };
 
 /// Options of start_server / start_unix_server.
@@ -58,6 +72,14 @@ struct ServerOptions {
     bool reuse_port = false;
     /// Start accepting at once (else call start_serving() or serve_forever()).
     bool start_serving = true;
+    /// TLS: an ssl::SSLContext (server side; `true` is std::invalid_argument, as Python's
+    /// TypeError). The callback runs once a connection's handshake is done; a failed handshake
+    /// (garbage instead of a ClientHello, a bad client certificate) closes that connection only.
+    SSLOption ssl;
+    /// Default 60 s. Only with ssl.
+    std::optional<std::chrono::duration<double>> ssl_handshake_timeout;
+    /// Default 30 s. Only with ssl.
+    std::optional<std::chrono::duration<double>> ssl_shutdown_timeout;
 };
 
 /// The client_connected_cb: runs as its own task for each connection.

@@ -6,6 +6,7 @@
 #include <nogil/asyncio/event_loop.hpp>
 #include <nogil/asyncio/task.hpp>
 #include "asyncio/detail/socket.hpp"
+#include "asyncio/detail/tls_start.hpp"
 #include <nogil/errors.hpp>
 
 #include <cerrno>
@@ -196,17 +197,34 @@ void ServerState::accept_connection(int fd) {
         auto reader = Ref<StreamReaderState>::adopt(new StreamReaderState(limit_));
         Ref<FdTransport> t = FdTransport::open(*loop_, guard.release(), reader, true);
         t->set_observer(this);
+        t->set_server_side(true);
         clients_.insert(t.get());
         asyncio::StreamReader r(std::move(reader), TransportUse(t));
         asyncio::StreamWriter w{TransportUse(t)};
-        asyncio::create_task(run_client(Ref<ServerState>(this), std::move(r), std::move(w)));
+        std::optional<asyncio::Future<>> handshake;
+        if (tls_) handshake = attach_layer(*t, *tls_, tls_params_);  // before the loop reads again
+        asyncio::create_task(run_client(Ref<ServerState>(this), std::move(r), std::move(w), std::move(handshake)));
     } catch (...) {
         loop_->call_exception_handler({"Error setting up a client connection", std::current_exception(), "<Server>"});
     }
 }
 
 asyncio::Coroutine<> ServerState::run_client(Ref<ServerState> self, asyncio::StreamReader reader,
-                                             asyncio::StreamWriter writer) {
+                                             asyncio::StreamWriter writer,
+                                             std::optional<asyncio::Future<>> handshake) {
+    if (handshake) {
+        // A failed handshake (garbage instead of a ClientHello, a timeout, a bad certificate)
+        // has already lost its connection; Python reports it only in debug mode, so do we not.
+        bool handshake_done = false;
+        try {
+            co_await wait_handshake(Ref<FdTransport>(&writer.transport()), std::move(*handshake));
+            handshake_done = true;
+        } catch (const CancelledError&) {
+            throw;
+        } catch (const std::exception&) {
+        }
+        if (!handshake_done) co_return;
+    }
     std::exception_ptr error;
     try {
         co_await self->callback_(reader, writer);

@@ -27,10 +27,12 @@
 #include <nogil/asyncio/detail/ref.hpp>
 #include <nogil/asyncio/detail/socket_address.hpp>
 #include <nogil/asyncio/detail/transport.hpp>
+#include <nogil/asyncio/detail/transport_layer.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -58,6 +60,12 @@ public:
     /// Takes ownership of a bound socket. `unix_path`: the file to remove on close (if it is
     /// still this socket's).
     void add_listener(int fd, std::string unix_path = {});
+    /// Serve TLS: every accepted connection does its handshake (with `params`) before the
+    /// callback runs; one that fails is closed and the callback never sees it.
+    void set_tls(std::shared_ptr<const TlsFactory> factory, TlsParams params) {
+        tls_ = std::move(factory);
+        tls_params_ = std::move(params);
+    }
     /// listen() and register the listening sockets (idempotent). RuntimeError if closed.
     void start_serving();
     /// Stops listening and closes the listening sockets; clients keep running. Idempotent.
@@ -88,7 +96,7 @@ private:
         ino_t ino = 0;
     };
     static asyncio::Coroutine<> run_client(Ref<ServerState> self, asyncio::StreamReader reader,
-                                           asyncio::StreamWriter writer);
+                                           asyncio::StreamWriter writer, std::optional<asyncio::Future<>> handshake);
     void on_acceptable(int fd);
     void accept_connection(int fd);
     void register_listeners();
@@ -106,6 +114,8 @@ private:
     std::vector<asyncio::Future<>> closed_waiters_;
     std::optional<asyncio::Future<>> serving_forever_;
     Ref<HandleState> retry_accept_;
+    std::shared_ptr<const TlsFactory> tls_;
+    TlsParams tls_params_;
     bool serving_ = false;
     bool closed_ = false;
     bool woken_ = false;  // closed with no clients left: wait_closed() returns at once

@@ -21,6 +21,8 @@
 //     ECONNRESET/EPIPE): the fd is unregistered and closed, the reader gets EOF (or the error),
 //     waiting drain()s and wait_closed()s are woken (queued, one loop turn later).
 //   - a peer's EOF only ends reading: the write side stays open (half-close), as in Python.
+//   - a TransportLayer (TLS, detail/transport_layer.hpp) may sit between the fd and the
+//     handles: raw bytes then go through it both ways, and close() lets it shut down first.
 //   - SIGPIPE never fires: sockets are written with send(MSG_NOSIGNAL); pipes with write() while
 //     SIGPIPE is blocked on the calling thread (a pending SIGPIPE is consumed).
 // Loop thread only.
@@ -30,6 +32,7 @@
 #include <nogil/asyncio/detail/socket_address.hpp>
 #include <nogil/asyncio/detail/task_base.hpp>
 #include <nogil/asyncio/detail/transport_buffer.hpp>
+#include <nogil/asyncio/detail/transport_layer.hpp>
 #include <nogil/asyncio/detail/transport_reader.hpp>
 
 #include <atomic>
@@ -37,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,9 +117,12 @@ public:
     /// silently dropped once the connection is lost (drain() reports it), as in Python.
     void write(std::string_view data);
     /// Shuts the write side (shutdown(SHUT_WR) for sockets, closing for pipes) once flushed.
+    /// RuntimeError with a layer (TLS has no half-close: Python's NotImplementedError).
     void write_eof();
-    bool can_write_eof() const noexcept { return writable_; }
-    std::size_t get_write_buffer_size() const noexcept { return wbuf_.size(); }
+    bool can_write_eof() const noexcept { return writable_ && !layer_; }
+    std::size_t get_write_buffer_size() const noexcept {
+        return wbuf_.size() + (layer_ ? layer_->pending_write_size() : 0);
+    }
     /// Bytes the write queue holds allocated (tests check it is given back once drained).
     std::size_t write_buffer_capacity() const noexcept { return wbuf_.capacity(); }
     /// What a drained write queue keeps allocated: twice the high-water mark, at least 64 KiB.
@@ -144,6 +151,23 @@ public:
     void pause_reading() override;
     void resume_reading() override;
     bool is_reading() const noexcept { return reading_; }
+
+    // --- the layer (detail/transport_layer.hpp) -------------------------------------------------
+    /// Puts `layer` between the fd and the handles and attaches it (step 1). RuntimeError if
+    /// the transport is closing or already has one.
+    void set_layer(std::unique_ptr<TransportLayer> layer);
+    TransportLayer* layer() const noexcept { return layer_.get(); }
+    /// Bytes for the wire, past the layer (step 3): sent or queued as write() does without one.
+    void write_raw(std::string_view data);
+    /// Closes without asking the layer (step 4's end): stop reading, flush, close the fd.
+    void close_raw();
+    /// Reads the fd again even while closing (a layer waiting for the peer's close_notify).
+    void read_raw();
+    /// Loses the connection at once with `error` (the layer's fatal errors).
+    void abort_with_error(std::exception_ptr error);
+    /// True for a connection accepted by a Server (start_tls's server_side).
+    bool server_side() const noexcept { return server_side_; }
+    void set_server_side(bool s) noexcept { server_side_ = s; }
 
     // --- information --------------------------------------------------------------------------
     /// The fd (-1 once closed). Borrowed: do not close it.
@@ -187,7 +211,9 @@ private:
     std::exception_ptr lost_error_;
     TransportObserver* observer_ = nullptr;
     TransportAwaiter* waiters_ = nullptr;  // drain() and wait_closed() waiters
+    std::unique_ptr<TransportLayer> layer_;
     bool is_socket_ = false;
+    bool server_side_ = false;
     bool writable_;
     bool reading_ = false;
     bool writer_armed_ = false;
