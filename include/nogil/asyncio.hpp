@@ -8,6 +8,7 @@
 #include <nogil/asyncio/event_loop.hpp>
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/gather.hpp>
+#include <nogil/asyncio/graph.hpp>
 #include <nogil/asyncio/locks.hpp>
 #include <nogil/asyncio/queues.hpp>
 #include <nogil/asyncio/runners.hpp>

@@ -85,8 +85,16 @@ public:
     /// "Task-N" unless set.
     std::string get_name() const { return state_->get_name(); }
     void set_name(std::string name) const { state_->set_name(std::move(name)); }
-    /// Prints the await chain (coroutine function names, file, line), outermost first.
-    void print_stack(std::ostream& out = std::cerr) const { state_->print_stack(out); }
+    /// The await chain: each Coroutine frame's function, file and the line of the co_await it
+    /// is suspended at, outermost first; `limit` keeps the innermost ones (Python's get_stack;
+    /// Python shows one frame per coroutine, the whole chain is what C++ can offer instead).
+    std::vector<FrameCallGraphEntry> get_stack(std::optional<int> limit = std::nullopt) const {
+        return state_->get_stack(limit);
+    }
+    /// Prints get_stack() in Python's traceback layout (Python's print_stack; stderr by default).
+    void print_stack(std::ostream& out = std::cerr, std::optional<int> limit = std::nullopt) const {
+        state_->print_stack(out, limit);
+    }
     /// fn(task) is scheduled with call_soon once the task is done (at once if it is).
     std::uint64_t add_done_callback(std::function<void(Task<>)> fn) const {
         return state_->add_done_callback([fn = std::move(fn)](detail::FutureBase& f) {
@@ -174,6 +182,13 @@ inline std::vector<Task<>> all_tasks() {
     for (auto& t : detail::running_loop_or_throw().tasks()) out.emplace_back(std::move(t));
     return out;
 }
+
+/// `loop`'s pending tasks, in creation order, from any thread (Python's all_tasks(loop)). From
+/// another thread while the loop runs, the list is taken on the loop's thread (a callback
+/// queued with call_soon_threadsafe): the call waits for the loop's next turn, so a loop that
+/// is blocked blocks it too (`nogil ps PID` reads such a loop from outside). A loop closed
+/// meanwhile gives an empty list.
+std::vector<Task<>> all_tasks(EventLoop& loop);
 
 template <class T>
 Task<T> EventLoop::create_task(Coroutine<T> coro, std::string_view name) {

@@ -96,6 +96,7 @@ public:
     }
 
 private:
+    friend struct detail::DebugLayout;  // task_done's context is the group (introspection.hpp rule 2)
     TaskGroup() = default;
     void enter();
     Coroutine<> exit(std::exception_ptr error);

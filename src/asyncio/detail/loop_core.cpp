@@ -5,6 +5,7 @@
 #include <nogil/asyncio/event_loop.hpp>
 #include <nogil/concurrent/futures/executor.hpp>
 #include <nogil/asyncio/detail/future_base.hpp>
+#include <nogil/asyncio/detail/introspection.hpp>
 #include <nogil/asyncio/detail/task_base.hpp>
 
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include <iostream>
 #include <sstream>
 #include <utility>
+
+#include <unistd.h>
 
 namespace nogil::asyncio::detail {
 
@@ -71,9 +74,9 @@ void ReadyQueue::grow() {
 
 // ----------------------------------------------------------------------------- life cycle
 
-LoopCore::LoopCore(asyncio::EventLoop& owner) : owner_(&owner), backend_(make_io_backend()) {}
+LoopCore::LoopCore(asyncio::EventLoop& owner) : owner_(&owner), backend_(make_io_backend()) { register_loop(*this); }
 
-LoopCore::~LoopCore() = default;
+LoopCore::~LoopCore() { unregister_loop(*this); }
 
 LoopCore& running_loop_or_throw() {
     if (!running_loop) throw std::runtime_error("no running event loop");
@@ -340,6 +343,7 @@ void LoopCore::run_forever() {
     if (running_loop) throw std::runtime_error("Cannot run the event loop while another loop is running");
     running_thread_.store(std::this_thread::get_id(), std::memory_order_release);
     owner_thread_ = std::this_thread::get_id();
+    running_tid_ = static_cast<int>(::gettid());
     running_loop = this;
     // A callback may destroy the EventLoop (see close_when_stopped): the core stays until here.
     Ref<LoopCore> keep(this);
@@ -347,6 +351,7 @@ void LoopCore::run_forever() {
         LoopCore* self;
         ~Reset() {
             self->stopping_ = false;
+            self->running_tid_ = 0;
             running_loop = nullptr;
             self->running_thread_.store(std::thread::id(), std::memory_order_release);
             if (self->close_when_stopped_) {

@@ -79,16 +79,27 @@ std::string TaskBase::describe() const {
     return s + ">";
 }
 
-void TaskBase::print_stack(std::ostream& out) const {
+std::vector<FrameCallGraphEntry> TaskBase::get_stack(std::optional<int> limit) const {
+    std::vector<FrameCallGraphEntry> stack;
+    if (!frame_alive()) return stack;
+    for (const PromiseBase* p = &root_promise(); p; p = p->child)
+        stack.push_back({frame_qualname(p->where.function_name()), p->where.file_name(), p->where.line(), true});
+    if (limit && *limit >= 0 && static_cast<std::size_t>(*limit) < stack.size())
+        stack.erase(stack.begin(), stack.end() - *limit);  // the newest frames stay
+    return stack;
+}
+
+// Python's base_tasks._task_print_stack: a header, then traceback.print_list's lines.
+void TaskBase::print_stack(std::ostream& out, std::optional<int> limit) const {
     std::ostringstream s;
-    s << "Stack for " << describe() << " (most recent call last):\n";
-    if (!frame_alive()) {
+    const auto stack = get_stack(limit);
+    if (stack.empty())
         s << "No stack for " << describe() << "\n";
-    } else {
-        for (const PromiseBase* p = &root_promise(); p; p = p->child)
-            s << "  File \"" << p->where.file_name() << "\", line " << p->where.line() << ", in "
-              << p->where.function_name() << "\n";
-    }
+    else if (done() && !cancelled() && peek_exception())
+        s << "Traceback for " << describe() << " (most recent call last):\n";
+    else
+        s << "Stack for " << describe() << " (most recent call last):\n";
+    for (const auto& f : stack) s << "  File \"" << f.file << "\", line " << f.line << ", in " << f.function << "\n";
     out << s.str();
 }
 

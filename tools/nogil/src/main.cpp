@@ -1,6 +1,7 @@
 // nogil: the project's command-line program. `nogil tour` measures, on this machine, the claims
 // Python programmers learn about concurrency (the GIL, threads, processes, coroutines), with
 // nogil's models and, when python3 is here, with CPython's beside them.
+#include "inspect/ps.hpp"
 #include "tour/tour.hpp"
 
 #include <CLI/CLI.hpp>
@@ -77,10 +78,32 @@ int main(int argc, char** argv) {
     probe->add_option("model", probe_model)->required();
     probe->add_option("n", probe_n)->required();
 
+    // `nogil ps PID` / `nogil pstree PID`: Python 3.14's `python -m asyncio ps|pstree PID`.
+    const CLI::Validator pid_check(
+        [](std::string& input) -> std::string {
+            char* end = nullptr;
+            const long v = std::strtol(input.c_str(), &end, 10);
+            return !input.empty() && *end == '\0' && v > 0 && v <= 0x3fffffff ? std::string()
+                                                                             : "PID must be a positive integer, not '" + input + "'";
+        },
+        "PID");
+    int ps_pid = 0;
+    std::string ps_format = "table";
+    auto* ps = app.add_subcommand("ps", "Show the pending asyncio tasks of a running nogil program, as a table "
+                                        "(read from outside: works on a blocked or deadlocked loop)");
+    ps->add_option("pid", ps_pid, "The process to inspect")->required()->check(pid_check);
+    ps->add_option("--format", ps_format, "table (Python's layout) or csv")->check(CLI::IsMember({"table", "csv"}))->capture_default_str();
+    int pstree_pid = 0;
+    auto* pstree = app.add_subcommand("pstree", "Show the await tree of a running nogil program's asyncio tasks "
+                                                "(an await cycle is reported, with its tasks)");
+    pstree->add_option("pid", pstree_pid, "The process to inspect")->required()->check(pid_check);
+
     CLI11_PARSE(app, argc, argv);
 
     try {
         if (*probe) return nogil_tool::probe_memory(probe_model, probe_n);
+        if (*ps) return nogil_tool::inspect::ps_command(ps_pid, ps_format);
+        if (*pstree) return nogil_tool::inspect::pstree_command(pstree_pid);
 
         tour.quick = quick;
         tour.sizes = nogil_tool::default_sizes(quick, cores);

@@ -11,6 +11,7 @@
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/task.hpp>
 #include <nogil/asyncio/detail/future_base.hpp>
+#include <nogil/asyncio/detail/introspection.hpp>
 #include <nogil/asyncio/detail/ref.hpp>
 
 #include <type_traits>
@@ -106,10 +107,18 @@ using future_value_t = typename future_value<F>::type;
 /// An internal done callback that calls (owner.*Method)(fut) and holds a reference to the owner
 /// from add() until it has run or was removed. The owner provides the DoneLink the futures
 /// point to, as a member `DoneLink done_link` (one per owner, shared by all its futures; an
-/// owner uses one Method).
+/// owner uses one Method). A composite future's link is registered as such on first use, so the
+/// call graph and `nogil ps` see through it (detail/introspection.hpp, rule 3).
 template <class Owner, void (Owner::*Method)(FutureBase&)>
 struct Link {
     static void add(FutureBase& fut, Owner& owner) {
+        if constexpr (std::is_base_of_v<FutureBase, Owner>) {
+            static LinkKind kind{&call, LinkKind::composite,
+                                 static_cast<std::int32_t>(reinterpret_cast<char*>(static_cast<FutureBase*>(&owner)) -
+                                                           reinterpret_cast<char*>(&owner)),
+                                 nullptr};
+            [[maybe_unused]] static const bool registered = register_link_kind(kind);
+        }
         owner.done_link = DoneLink{&call, &owner};
         owner.add_ref();
         fut.add_callback(owner.done_link);

@@ -58,6 +58,7 @@ protected:
     }
 
 private:
+    friend struct DebugLayout;  // on_done's context is the awaiting task (introspection.hpp rule 1)
     static void on_done(void* task, FutureBase&) { static_cast<TaskBase*>(task)->wake_now(); }
 
     FutureBase* fut_;

@@ -32,6 +32,7 @@
 namespace nogil::asyncio::detail {
 
 class FutureBase;
+struct DebugLayout;
 
 /// An internal done callback: fn(ctx, fut). Registered by address (FutureBase::add_callback):
 /// the registrant owns it and keeps it alive and unchanged until it has been queued (the
@@ -185,6 +186,7 @@ protected:
     static constexpr std::uint8_t unretrieved_flag = 0x40;
 
 private:
+    friend struct DebugLayout;  // the call graph and `nogil ps` read the callbacks (introspection.hpp)
     void schedule_callbacks();
     void report_unretrieved() noexcept;
 

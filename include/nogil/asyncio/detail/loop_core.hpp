@@ -67,6 +67,7 @@ namespace nogil::asyncio::detail {
 class LoopCore;
 class FutureBase;
 class TaskBase;
+struct DebugLayout;
 
 using Clock = std::chrono::steady_clock;
 
@@ -284,6 +285,7 @@ public:
     bool executor_shutdown_called = false;
 
 private:
+    friend struct DebugLayout;  // the registry of loops `nogil ps` walks (introspection.hpp)
     void run_ready(std::size_t count);
     void report_slow(const std::string& what, double seconds) const;
     void heap_up(std::size_t i) noexcept;
@@ -336,6 +338,13 @@ private:
     bool closed_ = false;
     bool close_when_stopped_ = false;
     std::function<void(asyncio::EventLoop&, const asyncio::ExceptionContext&)> exception_handler_;
+    // The process's registry of loops (src/asyncio/detail/introspection.cpp), read by `nogil
+    // ps` from another process: linked under that file's mutex by the constructor, unlinked by
+    // the destructor. running_tid_ is the OS thread id while run_forever runs (else 0), written
+    // by the loop's thread and read only from outside the process.
+    LoopCore* debug_prev_ = nullptr;
+    LoopCore* debug_next_ = nullptr;
+    int running_tid_ = 0;
 };
 
 /// The loop running on this thread, or null.

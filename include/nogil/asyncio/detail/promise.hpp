@@ -13,7 +13,9 @@ struct PromiseBase {
     std::coroutine_handle<> continuation;
     /// The Coroutine frame this one is awaiting inline (null if none): the await chain.
     PromiseBase* child = nullptr;
-    /// Where the coroutine function is: its name for print_stack and debug reports.
+    /// Where the frame is: the coroutine function's location until its first co_await, then the
+    /// location of the co_await it last reached (the one it is suspended at). Its name, file
+    /// and line for print_stack, capture_call_graph, debug reports and `nogil ps`.
     std::source_location where;
     std::exception_ptr exception;
 };

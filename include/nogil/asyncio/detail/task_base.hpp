@@ -20,15 +20,18 @@
 // AsyncioFuture.FramesDestroyedAtCloseDetachFromTheFutureTheyAwait (tests/asyncio_future_test.cpp).
 
 #include <nogil/asyncio/detail/future_base.hpp>
+#include <nogil/asyncio/detail/introspection.hpp>
 #include <nogil/asyncio/detail/promise.hpp>
 
 #include <coroutine>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <cstddef>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nogil::asyncio::detail {
 
@@ -66,10 +69,12 @@ public:
     std::uint32_t uncancel() noexcept;
     std::string get_name() const;
     void set_name(std::string name) { extras().task_name = std::move(name); }
-    void print_stack(std::ostream& out) const;
+    /// The await chain, outermost first; `limit` keeps the innermost ones (Python's get_stack).
+    std::vector<FrameCallGraphEntry> get_stack(std::optional<int> limit = std::nullopt) const;
+    void print_stack(std::ostream& out, std::optional<int> limit = std::nullopt) const;
     std::string describe() const override;
-    /// The coroutine function's name (source_location::function_name()); "" once finished.
-    const char* coro_name() const noexcept { return frame_alive() ? root_promise().where.function_name() : ""; }
+    /// The coroutine function's qualified name ("ns::f"); "" once finished.
+    std::string coro_name() const { return frame_alive() ? frame_qualname(root_promise().where.function_name()) : ""; }
 
     // --- the waiter protocol ----------------------------------------------------------------
     /// The task running on this thread, or null.
@@ -137,6 +142,7 @@ protected:
     std::size_t frame_size() const noexcept { return frame_size_; }
 
 private:
+    friend struct DebugLayout;  // the call graph and `nogil ps` read the frame chain (introspection.hpp)
     void complete();
     static constexpr std::size_t promise_offset = 2 * sizeof(void*);
     PromiseBase& root_promise() const noexcept {

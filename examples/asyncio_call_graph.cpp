@@ -1,0 +1,132 @@
+// Seeing inside a running program: the call graph in-process, and states for `nogil ps` /
+// `nogil pstree` to read from outside (docs/debugging.md).
+//
+//   asyncio_call_graph              prints the call graph of a task waiting in a TaskGroup, exits 0
+//   asyncio_call_graph --deadlock   two tasks await each other forever (pstree reports the cycle)
+//   asyncio_call_graph --blocked    the loop's thread blocks in a synchronous read of stdin, with
+//                                   tasks pending (the loop cannot run a thing: ps still reads it)
+//   asyncio_call_graph --busy       two loops on two threads create and finish tasks without end
+//                                   (a reader inspecting a process that keeps changing)
+// The three states print "ready" once set up, then run until killed (or, --blocked, until stdin
+// closes).
+#include <nogil/asyncio.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <unistd.h>
+
+namespace asyncio = nogil::asyncio;
+using asyncio::Coroutine;
+using asyncio::Task;
+
+namespace {
+
+void ready() {
+    std::printf("ready\n");
+    std::fflush(stdout);
+}
+
+// -------------------------------------------------------------- the in-process call graph
+
+Coroutine<> fetch(asyncio::Event& go) {
+    co_await go.wait();  // the line print_call_graph shows for this task
+}
+
+Coroutine<> report(asyncio::Event& go) {
+    asyncio::print_call_graph();  // this task's graph, from inside it
+    go.set();
+    co_return;
+}
+
+Coroutine<> crawl() {
+    asyncio::Event go;
+    auto body = [&go](asyncio::TaskGroup& tg) -> Coroutine<> {
+        tg.create_task(fetch(go), "fetch");
+        tg.create_task(report(go), "report");
+        co_return;
+    };
+    co_await asyncio::TaskGroup::run(body);
+}
+
+// -------------------------------------------------------------- states to inspect from outside
+
+struct Pair {
+    Task<> a, b;
+    asyncio::Event both_created;
+};
+
+Coroutine<> wait_for_other(Pair& p, bool first) {
+    co_await p.both_created.wait();
+    if (first)
+        co_await p.b;  // a awaits b ...
+    else
+        co_await p.a;  // ... and b awaits a: neither ever finishes
+}
+
+Coroutine<> deadlock() {
+    Pair p;
+    p.a = asyncio::create_task(wait_for_other(p, true), "philosopher A");
+    p.b = asyncio::create_task(wait_for_other(p, false), "philosopher B");
+    p.both_created.set();
+    co_await asyncio::sleep(0);
+    co_await asyncio::sleep(0);
+    ready();
+    co_await p.a;
+}
+
+Coroutine<> idle_worker(asyncio::Event& never) { co_await never.wait(); }
+
+Coroutine<> blocked() {
+    asyncio::Event never;
+    auto w1 = asyncio::create_task(idle_worker(never), "worker 1");
+    auto w2 = asyncio::create_task(idle_worker(never), "worker 2");
+    co_await asyncio::sleep(0);  // both workers reach their wait
+    ready();
+    char buf[64];
+    while (::read(0, buf, sizeof buf) > 0) {  // a synchronous call on the loop's thread
+    }
+    w1.cancel();
+    w2.cancel();
+}
+
+Coroutine<> short_lived(int i) {
+    if (i % 2) co_await asyncio::sleep(0);
+}
+
+Coroutine<> churn(int n) {
+    for (int round = 0; n < 0 || round < n; ++round) {
+        std::vector<Coroutine<>> batch;
+        for (int i = 0; i < 64; ++i) batch.push_back(short_lived(i));
+        co_await asyncio::gather(std::move(batch));
+    }
+}
+
+void busy() {
+    std::thread other([] { asyncio::run(churn(-1)); });
+    asyncio::run([]() -> Coroutine<> {
+        co_await churn(10);
+        ready();
+        co_await churn(-1);
+    }());
+    other.join();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string mode = argc > 1 ? argv[1] : "";
+    if (mode == "--deadlock") {
+        asyncio::run(deadlock());
+    } else if (mode == "--blocked") {
+        asyncio::run(blocked());
+    } else if (mode == "--busy") {
+        busy();
+    } else {
+        asyncio::run(crawl());
+    }
+    return 0;
+}

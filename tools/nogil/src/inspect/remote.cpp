@@ -1,0 +1,409 @@
+// See remote.hpp. The record's fields and the walk are described in
+// include/nogil/asyncio/detail/debug_offsets.hpp; the awaiter rules in
+// include/nogil/asyncio/detail/introspection.hpp.
+#include "inspect/remote.hpp"
+
+#include <nogil/asyncio/detail/debug_offsets.hpp>
+#include <nogil/asyncio/detail/introspection.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace nogil_tool::inspect {
+
+namespace {
+
+using nogil::asyncio::detail::DebugOffsets;
+using nogil::asyncio::detail::LinkKind;
+
+// Bounds on what one snapshot reads: a torn pointer can make any list look endless.
+constexpr std::size_t max_loops = 4096;
+constexpr std::size_t max_frames = 1024;
+constexpr std::size_t max_string = 4096;
+constexpr std::size_t max_callbacks = 4096;
+constexpr std::size_t max_kinds = 65536;
+constexpr int max_composite_depth = 32;
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+[[noreturn]] void throw_read_error(pid_t pid, int e) {
+    if (e == ESRCH) throw RemoteError(RemoteError::exited, "process " + std::to_string(pid) + " exited while being read");
+    if (e == EPERM || e == EACCES)
+        throw RemoteError(RemoteError::permission,
+                          "cannot read the memory of process " + std::to_string(pid) + ": permission denied");
+    throw RemoteError(RemoteError::unreadable,
+                      "cannot read the memory of process " + std::to_string(pid) + ": " + errno_text(e));
+}
+
+bool process_exists(pid_t pid) {
+    struct stat st {};
+    return ::stat(("/proc/" + std::to_string(pid)).c_str(), &st) == 0;
+}
+
+/// process_vm_readv of one range: true if all of it was read; false for an address that is not
+/// mapped (EFAULT, or a short read); throws for the process's own failures (gone, permission).
+class Memory {
+public:
+    explicit Memory(pid_t pid) : pid_(pid) {}
+    bool read(std::uint64_t address, void* out, std::size_t size) const {
+        if (address == 0) return false;
+        iovec local{out, size};
+        iovec remote{reinterpret_cast<void*>(address), size};
+        const ssize_t n = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+        if (n == static_cast<ssize_t>(size)) return true;
+        if (n >= 0 || errno == EFAULT) return false;
+        throw_read_error(pid_, errno);
+    }
+    template <class T>
+    bool get(std::uint64_t address, T& out) const {
+        return read(address, &out, sizeof(T));
+    }
+    std::uint64_t word(std::uint64_t address, bool& ok) const {
+        std::uint64_t w = 0;
+        if (!get(address, w)) ok = false;
+        return w;
+    }
+    /// A NUL-terminated string (static data: cached by address).
+    std::string c_string(std::uint64_t address) {
+        auto it = strings_.find(address);
+        if (it != strings_.end()) return it->second;
+        std::string s;
+        char chunk[64];
+        while (s.size() < max_string) {
+            // A read that crosses into an unmapped page fails: fall back to smaller reads.
+            std::size_t n = sizeof chunk;
+            while (n > 0 && !read(address + s.size(), chunk, n)) n /= 2;
+            if (n == 0) break;
+            const void* nul = std::memchr(chunk, 0, n);
+            if (nul) {
+                s.append(chunk, static_cast<const char*>(nul) - chunk);
+                break;
+            }
+            s.append(chunk, n);
+        }
+        return strings_[address] = s;
+    }
+    pid_t pid() const noexcept { return pid_; }
+
+private:
+    pid_t pid_;
+    std::unordered_map<std::uint64_t, std::string> strings_;
+};
+
+// --------------------------------------------------------------------------- ELF symbols
+
+struct Mapping {
+    std::uint64_t start = 0;
+    std::uint64_t offset = 0;
+    std::string path;
+};
+
+std::vector<Mapping> read_maps(pid_t pid) {
+    const std::string maps = "/proc/" + std::to_string(pid) + "/maps";
+    std::ifstream in(maps);
+    if (!in) {
+        const int e = errno;
+        if (!process_exists(pid)) throw RemoteError(RemoteError::no_process, "no process with PID " + std::to_string(pid));
+        if (e == EACCES || e == EPERM)
+            throw RemoteError(RemoteError::permission, "cannot read " + maps + ": permission denied");
+        throw RemoteError(RemoteError::unreadable, "cannot read " + maps + ": " + errno_text(e));
+    }
+    std::vector<Mapping> out;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string range, perms, offset, dev, inode, path;
+        fields >> range >> perms >> offset >> dev >> inode;
+        std::getline(fields >> std::ws, path);
+        if (path.empty() || path[0] != '/') continue;
+        Mapping m;
+        m.start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
+        m.offset = std::stoull(offset, nullptr, 16);
+        m.path = path;
+        out.push_back(std::move(m));
+    }
+    if (out.empty() && !process_exists(pid))
+        throw RemoteError(RemoteError::no_process, "no process with PID " + std::to_string(pid));
+    return out;
+}
+
+class MappedFile {
+public:
+    explicit MappedFile(const std::string& path) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+            void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p != MAP_FAILED) {
+                data_ = static_cast<const unsigned char*>(p);
+                size_ = static_cast<std::size_t>(st.st_size);
+            }
+        }
+        ::close(fd);
+    }
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    ~MappedFile() {
+        if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+    }
+    template <class T>
+    const T* at(std::uint64_t offset, std::size_t count = 1) const {
+        if (!data_ || offset > size_ || count > (size_ - offset) / sizeof(T)) return nullptr;
+        return reinterpret_cast<const T*>(data_ + offset);
+    }
+
+private:
+    const unsigned char* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+// The symbol's value and the lowest PT_LOAD address of the file, or false.
+bool elf_symbol(const std::string& path, const std::string& symbol, std::uint64_t& value, std::uint64_t& first_load) {
+    MappedFile f(path);
+    const auto* eh = f.at<Elf64_Ehdr>(0);
+    if (!eh || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64) return false;
+    const auto* ph = f.at<Elf64_Phdr>(eh->e_phoff, eh->e_phnum);
+    const auto* sh = f.at<Elf64_Shdr>(eh->e_shoff, eh->e_shnum);
+    if (!ph || !sh) return false;
+    first_load = UINT64_MAX;
+    for (int i = 0; i < eh->e_phnum; ++i)
+        if (ph[i].p_type == PT_LOAD) first_load = std::min<std::uint64_t>(first_load, ph[i].p_vaddr & ~std::uint64_t(0xfff));
+    if (first_load == UINT64_MAX) return false;
+    for (int i = 0; i < eh->e_shnum; ++i) {
+        if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM) continue;
+        if (sh[i].sh_link >= eh->e_shnum || sh[i].sh_entsize != sizeof(Elf64_Sym)) continue;
+        const Elf64_Shdr& strtab = sh[sh[i].sh_link];
+        const std::size_t n = sh[i].sh_size / sizeof(Elf64_Sym);
+        const auto* syms = f.at<Elf64_Sym>(sh[i].sh_offset, n);
+        const auto* names = f.at<char>(strtab.sh_offset, strtab.sh_size);
+        if (!syms || !names) continue;
+        for (std::size_t k = 0; k < n; ++k) {
+            if (syms[k].st_name >= strtab.sh_size || syms[k].st_shndx == SHN_UNDEF) continue;
+            const char* name = names + syms[k].st_name;
+            if (std::strncmp(name, symbol.c_str(), strtab.sh_size - syms[k].st_name) == 0) {
+                value = syms[k].st_value;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+// --------------------------------------------------------------------------- the walk
+
+class Walker {
+public:
+    Walker(Memory& mem, const DebugOffsets& r) : mem_(mem), r_(r) { read_kinds(); }
+
+    /// One try at the whole process; false if something did not hold together.
+    bool snapshot(ProcessSnapshot& out) {
+        bool ok = true;
+        out.loops.clear();
+        std::uint64_t loop = mem_.word(r_.loops_head, ok);
+        std::unordered_set<std::uint64_t> seen_loops;
+        while (ok && loop && out.loops.size() < max_loops) {
+            if (!seen_loops.insert(loop).second) return false;
+            LoopSnapshot ls;
+            ls.address = loop;
+            std::int32_t tid = 0;
+            if (!mem_.get(loop + r_.loop_running_tid, tid)) return false;
+            ls.tid = tid;
+            const std::uint64_t count = mem_.word(loop + r_.loop_task_count, ok);
+            std::uint64_t task = mem_.word(loop + r_.loop_tasks_head, ok);
+            std::unordered_set<std::uint64_t> seen;
+            while (ok && task) {
+                if (seen.size() > count + 1024 || !seen.insert(task).second) return false;
+                TaskSnapshot ts;
+                if (!read_task(task, ts)) return false;
+                ls.tasks.push_back(std::move(ts));
+                task = mem_.word(task + r_.task_reg_next, ok);
+            }
+            std::reverse(ls.tasks.begin(), ls.tasks.end());  // creation order, as all_tasks()
+            out.loops.push_back(std::move(ls));
+            loop = mem_.word(loop + r_.loop_next, ok);
+        }
+        return ok;
+    }
+
+private:
+    void read_kinds() {
+        bool ok = true;
+        std::uint64_t k = mem_.word(r_.link_kinds_head, ok);
+        for (std::size_t i = 0; ok && k && i < max_kinds; ++i) {
+            const std::uint64_t fn = mem_.word(k + r_.kind_fn, ok);
+            std::uint32_t kind = 0;
+            std::int32_t offset = 0;
+            if (!mem_.get(k + r_.kind_kind, kind) || !mem_.get(k + r_.kind_offset, offset)) break;
+            kinds_[fn] = {kind, offset};
+            k = mem_.word(k + r_.kind_next, ok);
+        }
+    }
+
+    bool read_task(std::uint64_t task, TaskSnapshot& ts) {
+        ts.address = task;
+        std::uint8_t state = 0, flags = 0;
+        std::uint16_t frame_offset = 0;
+        std::uint32_t id = 0;
+        if (!mem_.get(task + r_.future_state, state) || !mem_.get(task + r_.task_flags, flags) ||
+            !mem_.get(task + r_.task_frame_offset, frame_offset) || !mem_.get(task + r_.task_id, id))
+            return false;
+        if (state != 0) return false;  // a registered task is pending: this one was torn
+        bool ok = true;
+        const std::uint64_t slot = mem_.word(task + r_.future_slot, ok);
+        if (!ok) return false;
+        ts.name = task_name(slot, id);
+        if (flags & r_.task_frame_alive_bit) read_frames(task + frame_offset + r_.promise_in_frame, ts.frames);
+        std::vector<std::uint64_t> awaiters;
+        add_awaiters(slot, ts.awaited_by, 0);
+        return true;
+    }
+
+    std::string task_name(std::uint64_t slot, std::uint32_t id) {
+        if ((slot & 1) && r_.string_size != r_.string_data) {
+            bool ok = true;
+            const std::uint64_t s = (slot & ~std::uint64_t(1)) + r_.extras_task_name;
+            const std::uint64_t data = mem_.word(s + r_.string_data, ok);
+            const std::uint64_t size = mem_.word(s + r_.string_size, ok);
+            if (ok && size > 0 && size <= max_string) {
+                std::string name(size, '\0');
+                if (mem_.read(data, name.data(), size)) return name;
+            }
+        }
+        return "Task-" + std::to_string(id);
+    }
+
+    void read_frames(std::uint64_t promise, std::vector<Frame>& frames) {
+        while (promise && frames.size() < max_frames) {
+            bool ok = true;
+            const std::uint64_t where = mem_.word(promise + r_.promise_where, ok);
+            const std::uint64_t child = mem_.word(promise + r_.promise_child, ok);
+            if (!ok || !where) break;
+            const std::uint64_t file = mem_.word(where + r_.location_file, ok);
+            const std::uint64_t function = mem_.word(where + r_.location_function, ok);
+            std::uint32_t line = 0;
+            if (!ok || !mem_.get(where + r_.location_line, line)) break;
+            frames.push_back({nogil::asyncio::detail::frame_qualname(mem_.c_string(function)), mem_.c_string(file), line});
+            promise = child;
+        }
+        std::reverse(frames.begin(), frames.end());  // innermost first
+    }
+
+    void add_awaiters(std::uint64_t slot, std::vector<std::uint64_t>& out, int depth) {
+        std::vector<std::uint64_t> links;
+        bool ok = true;
+        if (slot & 1) {
+            const std::uint64_t v = (slot & ~std::uint64_t(1)) + r_.extras_callbacks;
+            const std::uint64_t begin = mem_.word(v + r_.vector_begin, ok);
+            const std::uint64_t end = mem_.word(v + r_.vector_end, ok);
+            if (!ok || end < begin || r_.entry_size == 0) return;
+            const std::uint64_t n = std::min<std::uint64_t>((end - begin) / r_.entry_size, max_callbacks);
+            for (std::uint64_t i = 0; i < n && ok; ++i) links.push_back(mem_.word(begin + i * r_.entry_size + r_.entry_link, ok));
+        } else if (slot) {
+            links.push_back(slot);
+        }
+        for (std::uint64_t link : links) {
+            if (!link) continue;  // a user's callback
+            bool lok = true;
+            const std::uint64_t fn = mem_.word(link + r_.link_fn, lok);
+            const std::uint64_t ctx = mem_.word(link + r_.link_ctx, lok);
+            auto it = kinds_.find(fn);
+            if (!lok || it == kinds_.end() || !ctx) continue;
+            const auto [kind, offset] = it->second;
+            std::uint64_t awaiter = 0;
+            if (kind == LinkKind::awaiting_task) {
+                awaiter = ctx;
+            } else if (kind == LinkKind::task_group) {
+                awaiter = mem_.word(ctx + static_cast<std::uint64_t>(static_cast<std::int64_t>(offset)), lok);
+            } else if (kind == LinkKind::composite && depth < max_composite_depth) {
+                const std::uint64_t fut = ctx + static_cast<std::uint64_t>(static_cast<std::int64_t>(offset));
+                const std::uint64_t fslot = mem_.word(fut + r_.future_slot, lok);
+                if (lok) add_awaiters(fslot, out, depth + 1);
+            }
+            if (lok && awaiter && std::find(out.begin(), out.end(), awaiter) == out.end()) out.push_back(awaiter);
+        }
+    }
+
+    Memory& mem_;
+    const DebugOffsets& r_;
+    std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::int32_t>> kinds_;
+};
+
+}  // namespace
+
+std::string permission_help() {
+    std::string scope;
+    std::ifstream in("/proc/sys/kernel/yama/ptrace_scope");
+    if (in) std::getline(in, scope);
+    const std::string yama = scope.empty()
+        ? std::string("This kernel has no Yama ptrace_scope: only the process's own user (or root) may read it.\n")
+        : "This kernel's Yama ptrace_scope is " + scope +
+              " (/proc/sys/kernel/yama/ptrace_scope; 1 = only a process's ancestors may read it).\n";
+    return "Reading another process's memory needs ptrace permission (what a debugger needs).\n" + yama +
+           "Either:\n"
+           "  - run nogil as root, or give it CAP_SYS_PTRACE once:\n"
+           "      sudo setcap cap_sys_ptrace+ep \"$(command -v nogil)\"\n"
+           "  - or allow any process of the same user (until reboot):\n"
+           "      echo 0 | sudo tee /proc/sys/kernel/yama/ptrace_scope\n"
+           "In a container, start it with --cap-add=SYS_PTRACE.";
+}
+
+std::uint64_t find_symbol(pid_t pid, const std::string& symbol) {
+    std::map<std::string, std::uint64_t> base;  // each file's lowest start of a mapping at offset 0
+    for (const Mapping& m : read_maps(pid)) {
+        if (m.offset != 0) continue;
+        auto it = base.find(m.path);
+        if (it == base.end() || m.start < it->second) base[m.path] = m.start;
+    }
+    for (const auto& [path, start] : base) {
+        std::uint64_t value = 0, first_load = 0;
+        // The file as the target sees it (its mount namespace), else by name.
+        if (!elf_symbol("/proc/" + std::to_string(pid) + "/root" + path, symbol, value, first_load) &&
+            !elf_symbol(path, symbol, value, first_load))
+            continue;
+        return start - first_load + value;
+    }
+    return 0;
+}
+
+ProcessSnapshot read_process(pid_t pid) {
+    if (pid <= 0) throw RemoteError(RemoteError::no_process, "invalid PID " + std::to_string(pid));
+    const std::uint64_t address = find_symbol(pid, "nogil_debug_offsets");
+    if (!address)
+        throw RemoteError(RemoteError::not_nogil,
+                          "process " + std::to_string(pid) +
+                              " does not use nogil's asyncio: none of its mapped files defines the symbol "
+                              "nogil_debug_offsets (a stripped binary keeps none either)");
+    Memory mem(pid);
+    DebugOffsets r{};
+    if (!mem.read(address, &r, offsetof(DebugOffsets, loops_head)))
+        throw RemoteError(RemoteError::bad_record, "cannot read nogil_debug_offsets in process " + std::to_string(pid));
+    if (std::strncmp(r.cookie, "nogil-debug-v1", sizeof r.cookie) != 0 || r.version != 1)
+        throw RemoteError(RemoteError::bad_record, "process " + std::to_string(pid) +
+                                                       " has a nogil debug record of another version (this nogil reads version 1)");
+    if (r.size < sizeof(DebugOffsets) || !mem.read(address, &r, sizeof r))
+        throw RemoteError(RemoteError::bad_record, "process " + std::to_string(pid) + " has a truncated nogil debug record");
+    Walker walker(mem, r);
+    ProcessSnapshot snap;
+    snap.pid = pid;
+    for (int attempt = 0; attempt < 3; ++attempt)
+        if (walker.snapshot(snap)) return snap;
+    snap.complete = false;
+    return snap;
+}
+
+}  // namespace nogil_tool::inspect

@@ -1,0 +1,63 @@
+#pragma once
+// Reading a running nogil program from outside (`nogil ps`, `nogil pstree`), as Python 3.14's
+// _remote_debugging module reads an interpreter: find the exported record `nogil_debug_offsets`
+// (include/nogil/asyncio/detail/debug_offsets.hpp) in the ELF symbol tables of the objects the
+// target maps (/proc/PID/maps), then walk its loops and tasks with process_vm_readv. No code
+// runs in the target (no signal, no injected thread, no ptrace stop): a loop that is blocked or
+// deadlocked reads the same as any other. The target keeps running meanwhile, so every list is
+// bounded and checked, and a snapshot that does not hold together is taken again (3 tries).
+//
+// Needs the right to read the target's memory (ptrace access mode "attach", as a debugger):
+// RemoteError::kind says which failure it was, and permission_help() how to grant it.
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace nogil_tool::inspect {
+
+struct RemoteError : std::runtime_error {
+    enum Kind { no_process, exited, permission, not_nogil, bad_record, unreadable };
+    RemoteError(Kind k, const std::string& what) : std::runtime_error(what), kind(k) {}
+    Kind kind;
+};
+
+/// The text that says how to get ptrace permission (printed after a permission error).
+std::string permission_help();
+
+struct Frame {
+    std::string function;  // qualified name, as frame_qualname() gives in-process
+    std::string file;
+    std::uint32_t line = 0;
+};
+
+struct TaskSnapshot {
+    std::uint64_t address = 0;  // the task's id (Python's id(); capture_call_graph shows the same)
+    std::string name;
+    std::vector<Frame> frames;             // innermost first
+    std::vector<std::uint64_t> awaited_by;  // addresses of the tasks awaiting this one
+};
+
+struct LoopSnapshot {
+    std::uint64_t address = 0;
+    int tid = 0;  // the OS thread running it, 0 when it does not run
+    std::vector<TaskSnapshot> tasks;
+};
+
+struct ProcessSnapshot {
+    pid_t pid = 0;
+    std::vector<LoopSnapshot> loops;
+    bool complete = true;  // false: the target changed under every try; what could be read
+};
+
+/// Reads every loop of process `pid`. Throws RemoteError.
+ProcessSnapshot read_process(pid_t pid);
+
+/// The address of `symbol` in process `pid` (from /proc/PID/maps and the mapped ELF files), or
+/// 0 if no mapped object defines it. Throws RemoteError for a missing process or permission.
+std::uint64_t find_symbol(pid_t pid, const std::string& symbol);
+
+}  // namespace nogil_tool::inspect

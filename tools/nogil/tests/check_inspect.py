@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Checks for `nogil ps` and `nogil pstree` against real processes (run by CTest).
+
+    check_inspect.py NOGIL ECHO_SERVER CALL_GRAPH_EXAMPLE ECHO_SOURCE
+
+Each case starts the processes it reads and ends them, by PID. Nothing waits on time: a
+target says "ready" (or writes its port file) once it is in the state to inspect, and the
+echo clients are inspected once the server has their connection tasks.
+  echo        examples/echo_server with two clients stuck mid-line: each handler task is shown
+              suspended in echo() at the line of its `co_await reader.read(...)` (read from the
+              example's source), under the server's run_client frame; ps has a row per task,
+              and --format csv the same rows.
+  deadlock    two tasks awaiting each other: pstree exits 1 with the cycle and both names.
+  blocked     the loop's thread blocked in a synchronous read(): ps and pstree still show its
+              pending tasks.
+  busy        two loops on two threads churning tasks: every read gives a coherent snapshot
+              (each row's tid is one of the two loops' threads), several times in a row.
+  errors      PID 0, a non-number, a PID that is not running (a child started and reaped), a
+              process without nogil (sleep), and, when run as root, a process read without
+              permission (setpriv to nobody): each a clear message and status 1 (CLI misuse: 106).
+"""
+import csv
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL:", message)
+
+
+def run(*args, **kw):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=60, **kw)
+
+
+def start_ready(argv, stdin=None):
+    """Starts argv and returns it once it printed 'ready'."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=stdin, text=True)
+    line = p.stdout.readline()
+    if line.strip() != "ready":
+        p.kill()
+        p.wait()
+        raise SystemExit(f"{argv} did not get ready: {line!r}")
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+
+
+def echo_case(nogil, server, source):
+    lines = open(source).read().splitlines()
+    read_line = next(i + 1 for i, l in enumerate(lines) if "co_await reader.read(" in l)
+    work = f"/tmp/nogil_check_inspect_{os.getpid()}"
+    os.makedirs(work, exist_ok=True)
+    port_file = os.path.join(work, "port")
+    p = subprocess.Popen([server, "--serve", "127.0.0.1", "0", "--port-file", port_file],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    clients = []
+    try:
+        # The port file appears once the server listens; poll the file, not the clock.
+        for _ in range(100000):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            if p.poll() is not None:
+                raise SystemExit("echo server exited")
+            os.sched_yield()
+        port = int(open(port_file).read())
+        for text in (b"half a li", b"another unfinished lin"):
+            c = socket.create_connection(("127.0.0.1", port))
+            c.sendall(text)  # no newline, and the socket stays open: a client stuck mid-line
+            clients.append(c)
+        # Wait until both handler tasks exist (the server accepts asynchronously).
+        for _ in range(1000):
+            tree = run(nogil, "pstree", str(p.pid))
+            if tree.stdout.count(f"echo_server.cpp:{read_line}") >= 2:
+                break
+        check(tree.returncode == 0, f"pstree exit {tree.returncode}: {tree.stderr}")
+        handler = re.findall(r"(\S*run_client) \S+:\d+\n\s*\S+\s+echo (\S+):(\d+)", tree.stdout)
+        check(len(handler) == 2, f"two handler tasks suspended in echo():\n{tree.stdout}")
+        for _, file, line in handler:
+            check(file.endswith("examples/echo_server.cpp") and int(line) == read_line,
+                  f"echo() suspended at echo_server.cpp:{read_line}, got {file}:{line}")
+        check("(T) Task-" in tree.stdout, "tasks are labelled (T) name")
+        table = run(nogil, "ps", str(p.pid))
+        rows = [l for l in table.stdout.splitlines()[2:] if l.strip()]
+        check(table.stdout.startswith("tid        task id              task name"), "ps header is Python's")
+        check(sum("echo -> nogil::asyncio::detail::ServerState::run_client" in r for r in rows) == 2,
+              f"ps shows both handlers' stacks:\n{table.stdout}")
+        data = run(nogil, "ps", str(p.pid), "--format", "csv")
+        parsed = list(csv.reader(io.StringIO(data.stdout)))
+        check(parsed[0] == ["tid", "task id", "task name", "coroutine stack", "awaiter chain", "awaiter name",
+                            "awaiter id"], f"csv header: {parsed[0]}")
+        check(len(parsed) - 1 == len(rows), f"csv has the table's rows ({len(parsed) - 1} vs {len(rows)})")
+        check(all(r[0] == str(p.pid) for r in parsed[1:]), "the loop runs on the main thread: tid == pid")
+    finally:
+        for c in clients:
+            c.close()
+        stop(p)
+        if os.path.exists(port_file):
+            os.remove(port_file)
+        os.rmdir(work)
+
+
+def deadlock_case(nogil, example):
+    p = start_ready([example, "--deadlock"])
+    try:
+        tree = run(nogil, "pstree", str(p.pid))
+        check(tree.returncode == 1, f"pstree of a cycle exits 1, got {tree.returncode}")
+        check(tree.stderr.startswith("ERROR: await-graph contains cycles"), f"cycle error: {tree.stderr!r}")
+        cycle = [l for l in tree.stderr.splitlines() if l.startswith("cycle: ")]
+        check(len(cycle) == 1 and "philosopher A" in cycle[0] and "philosopher B" in cycle[0],
+              f"the cycle names both tasks: {cycle}")
+        parts = cycle[0][len("cycle: "):].split(" \u2192 ") if cycle else []
+        check(len(parts) == 3 and parts[0] == parts[2], f"a cycle closes on its first task: {parts}")
+        table = run(nogil, "ps", str(p.pid))
+        check(table.returncode == 0 and "philosopher A" in table.stdout, "ps still lists a deadlocked program")
+    finally:
+        stop(p)
+
+
+def blocked_case(nogil, example):
+    p = start_ready([example, "--blocked"], stdin=subprocess.PIPE)
+    try:
+        tree = run(nogil, "pstree", str(p.pid))
+        check(tree.returncode == 0, f"pstree of a blocked loop: {tree.returncode} {tree.stderr}")
+        check("(T) worker 1" in tree.stdout and "(T) worker 2" in tree.stdout and "idle_worker" in tree.stdout,
+              f"the blocked loop's tasks:\n{tree.stdout}")
+    finally:
+        p.stdin.close()  # ends the synchronous read: the program finishes by itself
+        check(p.wait(timeout=60) == 0, "the blocked example exits 0 once stdin closes")
+
+
+def busy_case(nogil, example):
+    p = start_ready([example, "--busy"])
+    try:
+        tids = set(os.listdir(f"/proc/{p.pid}/task"))
+        for _ in range(20):
+            data = run(nogil, "ps", str(p.pid), "--format", "csv")
+            check(data.returncode == 0, f"ps of a busy process: {data.returncode} {data.stderr}")
+            for row in list(csv.reader(io.StringIO(data.stdout)))[1:]:
+                check(row[0] in tids or row[0] == "0", f"row of an unknown thread: {row}")
+    finally:
+        stop(p)
+
+
+def errors_case(nogil):
+    for pid in ("0", "-3", "abc"):
+        r = run(nogil, "ps", pid)
+        check(r.returncode != 0 and "pid" in (r.stderr + r.stdout).lower(), f"ps {pid}: {r.returncode} {r.stderr}")
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its PID names no process now
+    r = run(nogil, "pstree", str(gone.pid))
+    check(r.returncode == 1 and f"no process with PID {gone.pid}" in r.stderr, f"dead PID: {r.stderr!r}")
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        r = run(nogil, "ps", str(other.pid))
+        check(r.returncode == 1 and "does not use nogil" in r.stderr, f"not a nogil program: {r.stderr!r}")
+        if os.geteuid() == 0:
+            r = run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", nogil, "ps", str(os.getpid()))
+            check(r.returncode == 1 and "permission denied" in r.stderr and "CAP_SYS_PTRACE".lower() in
+                  r.stderr.lower().replace("cap_sys_ptrace+ep", "cap_sys_ptrace"),
+                  f"no permission: {r.stderr!r}")
+        else:
+            print("note: not root, the permission case needs a user to drop to: not run")
+    finally:
+        stop(other)
+
+
+def main():
+    nogil, server, example, source = sys.argv[1:5]
+    echo_case(nogil, server, source)
+    deadlock_case(nogil, example)
+    blocked_case(nogil, example)
+    busy_case(nogil, example)
+    errors_case(nogil)
+    if failures:
+        print(f"{len(failures)} failure(s)")
+        return 1
+    print("all inspect checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
