@@ -24,6 +24,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <optional>
@@ -146,11 +147,14 @@ public:
         // Every co_await in a Coroutine passes here: the defaulted argument is evaluated at the
         // co_await (g++ 12 and clang-19 both), so the frame always knows the line it is
         // suspended at (detail/introspection.hpp). One store per co_await; the awaiting itself
-        // is unchanged (detail::AwaitIn).
+        // is unchanged (detail::AwaitIn). The location comes as the pointer std::source_location
+        // holds (what current() is made of): a std::source_location argument would be a
+        // temporary of the co_await's full-expression, which g++ keeps in the frame (8 bytes).
         template <class A>
-        auto await_transform(A&& awaitable, std::source_location at = std::source_location::current()) noexcept(
+        auto await_transform(A&& awaitable, const void* at = __builtin_source_location()) noexcept(
             noexcept(detail::await_in(static_cast<A&&>(awaitable)))) {
-            this->where = at;
+            static_assert(sizeof(std::source_location) == sizeof at && std::is_trivially_copyable_v<std::source_location>);
+            std::memcpy(static_cast<void*>(&this->where), &at, sizeof at);
             return detail::await_in(static_cast<A&&>(awaitable));
         }
         Coroutine get_return_object() noexcept { return Coroutine(handle_type::from_promise(*this)); }

@@ -154,6 +154,11 @@ def busy_case(nogil, example):
 
 
 def errors_case(nogil):
+    r = run(nogil, "--help")
+    check(r.returncode == 0 and "pstree" in r.stdout and re.search(r"^\s+ps\s", r.stdout, re.M),
+          f"--help lists ps and pstree:\n{r.stdout}")
+    r = run(nogil, "ps", "--help")
+    check(r.returncode == 0 and "--format" in r.stdout, "ps --help mentions --format")
     for pid in ("0", "-3", "abc"):
         r = run(nogil, "ps", pid)
         check(r.returncode != 0 and "pid" in (r.stderr + r.stdout).lower(), f"ps {pid}: {r.returncode} {r.stderr}")
