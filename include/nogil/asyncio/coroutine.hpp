@@ -197,21 +197,13 @@ private:
 
     struct Awaiter {
         handle_type handle;
-        detail::PromiseBase* parent = nullptr;
         bool await_ready() const noexcept { return false; }
-        template <class P>
-        void await_suspend(std::coroutine_handle<P> caller) {
-            detail::TaskBase& task = detail::TaskBase::current_or_throw("a Coroutine");
+        void await_suspend(std::coroutine_handle<> caller) {
+            (void)detail::TaskBase::current_or_throw("a Coroutine");
             handle.promise().continuation = caller;
-            if constexpr (std::is_base_of_v<detail::PromiseBase, P>) {
-                parent = &caller.promise();
-                parent->child = &handle.promise();
-            }
-            (void)task;
             detail::TaskBase::set_next(handle);
         }
         T await_resume() {
-            if (parent) parent->child = nullptr;
             if (handle.promise().exception) std::rethrow_exception(handle.promise().exception);
             return handle.promise().take();
         }

@@ -183,6 +183,8 @@ DebugOffsets DebugLayout::record() noexcept {
     r.loop_running_tid = offsetof(LoopCore, running_tid_);
     r.loop_tasks_head = offsetof(LoopCore, tasks_head_);
     r.loop_task_count = offsetof(LoopCore, task_count_);
+    r.loop_running_task = offsetof(LoopCore, running_task);
+    r.loop_running_frame = offsetof(LoopCore, running_frame);
     r.future_state = offsetof(FutureBase, state_);
     r.future_slot = offsetof(FutureBase, slot_);
     r.task_flags = offsetof(FutureBase, derived_flags_);
@@ -191,7 +193,7 @@ DebugOffsets DebugLayout::record() noexcept {
     r.task_id = offsetof(TaskBase, id_);
     r.task_reg_next = offsetof(TaskBase, reg_next);
     r.promise_in_frame = TaskBase::promise_offset;
-    r.promise_child = offsetof(PromiseBase, child);
+    r.promise_continuation = offsetof(PromiseBase, continuation);
     r.promise_where = offsetof(PromiseBase, where);
     r.extras_task_name = offsetof(FutureBase::Extras, task_name);
     r.extras_callbacks = offsetof(FutureBase::Extras, callbacks);

@@ -20,6 +20,7 @@
 // The task's flag bits are mapped in one place: include/nogil/asyncio/detail/future_base.hpp.
 #include <nogil/asyncio/detail/task_base.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <ostream>
 #include <sstream>
@@ -82,8 +83,18 @@ std::string TaskBase::describe() const {
 std::vector<FrameCallGraphEntry> TaskBase::get_stack(std::optional<int> limit) const {
     std::vector<FrameCallGraphEntry> stack;
     if (!frame_alive()) return stack;
-    for (const PromiseBase* p = &root_promise(); p; p = p->child)
+    // From the innermost frame (the running one, or the resume point) out to the root.
+    const LoopCore& core = loop();
+    void* root_frame = root().address();
+    void* frame = core.running_task == this ? core.running_frame : root_promise().continuation.address();
+    if (!frame) frame = root_frame;  // not started yet
+    for (;;) {
+        const auto* p = std::launder(reinterpret_cast<const PromiseBase*>(static_cast<char*>(frame) + promise_offset));
         stack.push_back({frame_qualname(p->where.function_name()), p->where.file_name(), p->where.line(), true});
+        if (frame == root_frame || !p->continuation) break;
+        frame = p->continuation.address();
+    }
+    std::reverse(stack.begin(), stack.end());  // outermost first
     if (limit && *limit >= 0 && static_cast<std::size_t>(*limit) < stack.size())
         stack.erase(stack.begin(), stack.end() - *limit);  // the newest frames stay
     return stack;
@@ -144,10 +155,20 @@ void TaskBase::step() {
         next_ = std::exchange(root_promise().continuation, nullptr);
     }
     TaskBase* previous = std::exchange(current_, this);
+    LoopCore& core = loop();
+    TaskBase* previous_task = std::exchange(core.running_task, this);
+    void* previous_frame = core.running_frame;
     // The trampoline: Coroutine awaits and returns set next_ instead of resuming each other,
     // so a chain of any depth runs in constant stack. An eager task started inside resume()
     // runs its own loop to the end, leaving next_ empty again, before this loop continues.
-    while (next_) std::exchange(next_, nullptr).resume();
+    // The loop notes which frame runs: the innermost one, where get_stack() starts.
+    while (next_) {
+        std::coroutine_handle<> h = std::exchange(next_, nullptr);
+        core.running_frame = h.address();
+        h.resume();
+    }
+    core.running_frame = previous_frame;
+    core.running_task = previous_task;
     current_ = previous;
     if (!frame_alive()) return;
     if (root().done()) {

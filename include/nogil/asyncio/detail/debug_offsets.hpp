@@ -9,10 +9,12 @@
 // The walk (tools/nogil/src/inspect/remote.cpp):
 //   loops_head (LoopCore**) → each loop: running tid at loop_running_tid, its pending tasks
 //   from loop_tasks_head through task_reg_next;
-//   each task: its name (extras' std::string, else "Task-<id>"), its frames (the root promise
-//   at task + frame offset + promise_in_frame, then promise.child...), each frame's
-//   source_location (file, function, line), and its awaiters: the DoneLinks on its callback
-//   slot, told apart with the list at link_kinds_head (introspection.hpp, rules 1-3).
+//   each task: its name (extras' std::string, else "Task-<id>"), its frames from the innermost
+//   out (the loop's running frame if the task runs, else the root promise's continuation, the
+//   resume point; each promise at frame + promise_in_frame, its continuation the next frame out,
+//   up to the root frame at task + frame offset), each frame's source_location (file,
+//   function, line), and its awaiters: the DoneLinks on its callback slot, told apart with the
+//   list at link_kinds_head (introspection.hpp, rules 1-3).
 // Every read may be torn (the target keeps running): the reader bounds every list and string,
 // and treats an unreadable address as the end of what it can show.
 //
@@ -37,6 +39,8 @@ struct DebugOffsets {
     std::uint64_t loop_running_tid;  // int: the OS thread id while running, else 0
     std::uint64_t loop_tasks_head;   // TaskBase*
     std::uint64_t loop_task_count;   // std::size_t
+    std::uint64_t loop_running_task;   // TaskBase*: the task whose step runs now, or null
+    std::uint64_t loop_running_frame;  // void*: the frame of it that runs
 
     // FutureBase / TaskBase.
     std::uint64_t future_state;          // uint8: 0 pending, 1 cancelled, 2 finished
@@ -47,7 +51,7 @@ struct DebugOffsets {
     std::uint64_t task_id;               // uint32: the N of "Task-N"
     std::uint64_t task_reg_next;         // TaskBase*
     std::uint64_t promise_in_frame;      // the root promise is at frame + this
-    std::uint64_t promise_child;         // PromiseBase*
+    std::uint64_t promise_continuation;  // void*: the awaiting frame (the root: the resume point)
     std::uint64_t promise_where;         // a std::source_location (one pointer to its data)
 
     // Extras (the lazily allocated part of a future).

@@ -277,6 +277,11 @@ public:
     void call_exception_handler(const asyncio::ExceptionContext& context) noexcept;
     bool debug = false;
     double slow_callback_duration = 0.1;
+    /// The task whose step runs now on this loop, and the frame of it that runs (TaskBase::step
+    /// keeps both, an eager task's step inside another's saving and restoring them): where the
+    /// running task's chain of frames starts (get_stack, `nogil ps`). Loop thread.
+    TaskBase* running_task = nullptr;
+    void* running_frame = nullptr;
 
     /// run_in_executor's default executor (created on first use); shut down without waiting
     /// on close(), as in Python.

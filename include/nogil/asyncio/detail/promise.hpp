@@ -1,6 +1,8 @@
 #pragma once
 // What every asyncio Coroutine frame's promise has in common: the awaiting frame to resume,
-// the frame it awaits (for print_stack), its name, and the exception it ended with.
+// where it is (its name and the line it is suspended at), and the exception it ended with.
+// A task's chain of frames is read from the innermost frame outwards, through `continuation`
+// (TaskBase::get_stack): no link from a frame to the frame it awaits is kept.
 
 #include <coroutine>
 #include <exception>
@@ -9,10 +11,9 @@
 namespace nogil::asyncio::detail {
 
 struct PromiseBase {
-    /// Frame to resume when this one finishes (null for a task's root).
+    /// Frame to resume when this one finishes: the awaiting frame. A task's root frame keeps its
+    /// task's resume point here instead (the innermost suspended frame; null while it runs).
     std::coroutine_handle<> continuation;
-    /// The Coroutine frame this one is awaiting inline (null if none): the await chain.
-    PromiseBase* child = nullptr;
     /// Where the frame is: the coroutine function's location until its first co_await, then the
     /// location of the co_await it last reached (the one it is suspended at). Its name, file
     /// and line for print_stack, capture_call_graph, debug reports and `nogil ps`.

@@ -224,6 +224,8 @@ public:
             if (!mem_.get(loop + r_.loop_running_tid, tid)) return false;
             ls.tid = tid;
             const std::uint64_t count = mem_.word(loop + r_.loop_task_count, ok);
+            running_task_ = mem_.word(loop + r_.loop_running_task, ok);
+            running_frame_ = mem_.word(loop + r_.loop_running_frame, ok);
             std::uint64_t task = mem_.word(loop + r_.loop_tasks_head, ok);
             std::unordered_set<std::uint64_t> seen;
             while (ok && task) {
@@ -267,8 +269,7 @@ private:
         const std::uint64_t slot = mem_.word(task + r_.future_slot, ok);
         if (!ok) return false;
         ts.name = task_name(slot, id);
-        if (flags & r_.task_frame_alive_bit) read_frames(task + frame_offset + r_.promise_in_frame, ts.frames);
-        std::vector<std::uint64_t> awaiters;
+        if (flags & r_.task_frame_alive_bit) read_frames(task, task + frame_offset, ts.frames);
         add_awaiters(slot, ts.awaited_by, 0);
         return true;
     }
@@ -287,20 +288,25 @@ private:
         return "Task-" + std::to_string(id);
     }
 
-    void read_frames(std::uint64_t promise, std::vector<Frame>& frames) {
-        while (promise && frames.size() < max_frames) {
-            bool ok = true;
+    // From the innermost frame out to the root (debug_offsets.hpp): innermost first.
+    void read_frames(std::uint64_t task, std::uint64_t root, std::vector<Frame>& frames) {
+        bool ok = true;
+        std::uint64_t frame = task == running_task_ ? running_frame_ : mem_.word(root + r_.promise_in_frame + r_.promise_continuation, ok);
+        if (!ok) return;
+        if (!frame) frame = root;  // not started yet
+        while (frames.size() < max_frames) {
+            const std::uint64_t promise = frame + r_.promise_in_frame;
             const std::uint64_t where = mem_.word(promise + r_.promise_where, ok);
-            const std::uint64_t child = mem_.word(promise + r_.promise_child, ok);
+            const std::uint64_t next = mem_.word(promise + r_.promise_continuation, ok);
             if (!ok || !where) break;
             const std::uint64_t file = mem_.word(where + r_.location_file, ok);
             const std::uint64_t function = mem_.word(where + r_.location_function, ok);
             std::uint32_t line = 0;
             if (!ok || !mem_.get(where + r_.location_line, line)) break;
             frames.push_back({nogil::asyncio::detail::frame_qualname(mem_.c_string(function)), mem_.c_string(file), line});
-            promise = child;
+            if (frame == root || !next) break;
+            frame = next;
         }
-        std::reverse(frames.begin(), frames.end());  // innermost first
     }
 
     void add_awaiters(std::uint64_t slot, std::vector<std::uint64_t>& out, int depth) {
@@ -341,6 +347,8 @@ private:
     Memory& mem_;
     const DebugOffsets& r_;
     std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::int32_t>> kinds_;
+    std::uint64_t running_task_ = 0;  // of the loop being read
+    std::uint64_t running_frame_ = 0;
 };
 
 }  // namespace
