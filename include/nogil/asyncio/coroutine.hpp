@@ -13,9 +13,9 @@
 // in front of it for the state of a Task (detail::TaskState<T>, about 100 bytes): a coroutine
 // that becomes a task needs no second allocation, at the price of that room in frames that are
 // only awaited (they are short-lived: an awaited frame dies when it returns). Each frame
-// records a std::source_location (8 bytes): its function's, then that of the co_await it last
-// reached - the function name, file and line for print_stack(), capture_call_graph() and
-// `nogil ps`. A Coroutine destroyed without ever being awaited or scheduled is reported in
+// records a std::source_location (8 bytes): its function's and, built with NOGIL_AWAIT_LINES,
+// then that of the co_await it last reached - the function name, file and line for
+// print_stack(), capture_call_graph() and `nogil ps`. A Coroutine destroyed without ever being awaited or scheduled is reported in
 // debug mode ("coroutine '...' was never awaited").
 
 #include <nogil/asyncio/detail/frame_allocator.hpp>
@@ -144,7 +144,9 @@ public:
         explicit promise_type(std::source_location where = std::source_location::current()) noexcept {
             this->where = where;
         }
-        // Every co_await in a Coroutine passes here: the defaulted argument is evaluated at the
+#if defined(NOGIL_AWAIT_LINES) && NOGIL_AWAIT_LINES
+        // NOGIL_AWAIT_LINES (a CMake option, off by default): every co_await in a Coroutine
+        // passes here: the defaulted argument is evaluated at the
         // co_await (g++ 12 and clang-19 both), so the frame always knows the line it is
         // suspended at (detail/introspection.hpp). One store per co_await; the awaiting itself
         // is unchanged (detail::AwaitIn). The location comes as the pointer std::source_location
@@ -157,6 +159,7 @@ public:
             std::memcpy(static_cast<void*>(&this->where), &at, sizeof at);
             return detail::await_in(static_cast<A&&>(awaitable));
         }
+#endif
         Coroutine get_return_object() noexcept { return Coroutine(handle_type::from_promise(*this)); }
         std::suspend_always initial_suspend() const noexcept { return {}; }
         detail::FinalAwaiter final_suspend() const noexcept { return {}; }

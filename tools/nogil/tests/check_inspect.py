@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Checks for `nogil ps` and `nogil pstree` against real processes (run by CTest).
 
-    check_inspect.py NOGIL ECHO_SERVER CALL_GRAPH_EXAMPLE ECHO_SOURCE
+    check_inspect.py NOGIL ECHO_SERVER CALL_GRAPH_EXAMPLE ECHO_SOURCE AWAIT_LINES(1|0)
 
 Each case starts the processes it reads and ends them, by PID. Nothing waits on time: a
 target says "ready" (or writes its port file) once it is in the state to inspect, and the
 echo clients are inspected once the server has their connection tasks.
   echo        examples/echo_server with two clients stuck mid-line: each handler task is shown
               suspended in echo() at the line of its `co_await reader.read(...)` (read from the
-              example's source), under the server's run_client frame; ps has a row per task,
+              example's source; built without NOGIL_AWAIT_LINES, at the line of echo()'s first or
+              last brace), under the server's run_client frame; ps has a row per task,
               and --format csv the same rows.
   deadlock    two tasks awaiting each other: pstree exits 1 with the cycle and both names.
   blocked     the loop's thread blocked in a synchronous read(): ps and pstree still show its
@@ -57,9 +58,12 @@ def stop(p):
     p.wait()
 
 
-def echo_case(nogil, server, source):
+def echo_case(nogil, server, source, await_lines):
     lines = open(source).read().splitlines()
     read_line = next(i + 1 for i, l in enumerate(lines) if "co_await reader.read(" in l)
+    first = next(i + 1 for i, l in enumerate(lines) if l.startswith("asyncio::Coroutine<> echo("))
+    last = next(i + 1 for i, l in enumerate(lines) if i >= first and l == "}")
+    expected = {read_line} if await_lines else {first, last}
     work = f"/tmp/nogil_check_inspect_{os.getpid()}"
     os.makedirs(work, exist_ok=True)
     port_file = os.path.join(work, "port")
@@ -82,14 +86,14 @@ def echo_case(nogil, server, source):
         # Wait until both handler tasks exist (the server accepts asynchronously).
         for _ in range(1000):
             tree = run(nogil, "pstree", str(p.pid))
-            if tree.stdout.count(f"echo_server.cpp:{read_line}") >= 2:
+            if sum(tree.stdout.count(f"echo_server.cpp:{n}\n") for n in expected) >= 2:
                 break
         check(tree.returncode == 0, f"pstree exit {tree.returncode}: {tree.stderr}")
         handler = re.findall(r"(\S*run_client) \S+:\d+\n\s*\S+\s+echo (\S+):(\d+)", tree.stdout)
         check(len(handler) == 2, f"two handler tasks suspended in echo():\n{tree.stdout}")
         for _, file, line in handler:
-            check(file.endswith("examples/echo_server.cpp") and int(line) == read_line,
-                  f"echo() suspended at echo_server.cpp:{read_line}, got {file}:{line}")
+            check(file.endswith("examples/echo_server.cpp") and int(line) in expected,
+                  f"echo() suspended at echo_server.cpp:{sorted(expected)}, got {file}:{line}")
         check("(T) Task-" in tree.stdout, "tasks are labelled (T) name")
         table = run(nogil, "ps", str(p.pid))
         rows = [l for l in table.stdout.splitlines()[2:] if l.strip()]
@@ -182,8 +186,8 @@ def errors_case(nogil):
 
 
 def main():
-    nogil, server, example, source = sys.argv[1:5]
-    echo_case(nogil, server, source)
+    nogil, server, example, source, await_lines = sys.argv[1:6]
+    echo_case(nogil, server, source, await_lines in ("1", "ON", "TRUE"))
     deadlock_case(nogil, example)
     blocked_case(nogil, example)
     busy_case(nogil, example)
