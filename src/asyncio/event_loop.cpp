@@ -5,9 +5,11 @@
 
 namespace nogil::asyncio {
 
-EventLoop::EventLoop() : core_(detail::Ref<detail::LoopCore>::adopt(new detail::LoopCore(*this))) {
-    core_->debug = detail::debug_from_environment();
-}
+EventLoop::EventLoop() : EventLoop(EventLoopOptions{}) {}
+
+EventLoop::EventLoop(EventLoopOptions options)
+    : core_(detail::Ref<detail::LoopCore>::adopt(new detail::LoopCore(
+          *this, options.io_backend, options.debug.value_or(detail::debug_from_environment())))) {}
 
 EventLoop::~EventLoop() {
     if (core_->is_running())

@@ -25,6 +25,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -85,6 +86,17 @@ public:
     }
 };
 
+/// How a new EventLoop is made (nogil extensions; Python's new_event_loop() takes none).
+struct EventLoopOptions {
+    /// The I/O backend. nullopt: NOGIL_ASYNCIO_BACKEND=epoll|io_uring, epoll when unset; a loop
+    /// that asked for io_uring through the variable and cannot have it uses epoll (and says why,
+    /// once per process, in debug mode). Set explicitly, io_uring that cannot run here is an
+    /// OSError naming why (seccomp, kernel.io_uring_disabled, an old kernel).
+    std::optional<IoBackendKind> io_backend{};
+    /// Debug mode from the start (nullopt: NOGIL_ASYNCIO_DEBUG=1 turns it on).
+    std::optional<bool> debug{};
+};
+
 /// Python's asyncio event loop.
 ///
 /// Thread safety: for the thread that runs it, except call_soon_threadsafe() (any thread: it queues
@@ -95,8 +107,10 @@ class EventLoop {
 public:
     using clock = std::chrono::steady_clock;
 
-    /// A new, not running loop (Python's new_event_loop()). Throws OSError if epoll fails.
+    /// A new, not running loop (Python's new_event_loop()). Throws OSError if the backend
+    /// cannot be created (epoll_create1 failing, or an explicit io_uring that cannot run).
     EventLoop();
+    explicit EventLoop(EventLoopOptions options);
     /// Closes the loop if it is not closed (see close()).
     ~EventLoop();
     EventLoop(const EventLoop&) = delete;
@@ -219,6 +233,8 @@ public:
     /// Debug mode: slow callbacks reported, thread misuse throws, never-awaited coroutines reported.
     void set_debug(bool enabled) noexcept { core_->debug = enabled; }
     bool get_debug() const noexcept { return core_->debug; }
+    /// The I/O backend this loop polls with (see EventLoopOptions::io_backend).
+    IoBackendKind io_backend() const noexcept { return core_->io_backend(); }
     /// Callbacks and task steps slower than this (seconds) are reported in debug mode; 0.1 default.
     double slow_callback_duration() const noexcept { return core_->slow_callback_duration; }
     void set_slow_callback_duration(double seconds);

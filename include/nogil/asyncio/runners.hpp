@@ -28,8 +28,11 @@
 namespace nogil::asyncio {
 
 /// Options of run(). `debug`: nullopt keeps the default (NOGIL_ASYNCIO_DEBUG=1 turns it on).
+/// `io_backend`: the loop's I/O backend, as EventLoopOptions::io_backend (nullopt:
+/// NOGIL_ASYNCIO_BACKEND, epoll by default; explicit io_uring that cannot run is an OSError).
 struct RunOptions {
     std::optional<bool> debug{};
+    std::optional<IoBackendKind> io_backend{};
 };
 
 namespace detail {
@@ -42,8 +45,7 @@ void shutdown(EventLoop& loop) noexcept;
 template <class T>
 T run(Coroutine<T> main, RunOptions options = {}) {
     if (detail::running_loop) throw std::runtime_error("asyncio.run() cannot be called from a running event loop");
-    EventLoop loop;
-    if (options.debug) loop.set_debug(*options.debug);
+    EventLoop loop(EventLoopOptions{.io_backend = options.io_backend, .debug = options.debug});
     struct Shutdown {
         EventLoop& loop;
         ~Shutdown() { detail::shutdown(loop); }

@@ -96,6 +96,4 @@ void EpollBackend::wakeup() noexcept {
     [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
 }
 
-std::unique_ptr<IoBackend> make_io_backend() { return std::make_unique<EpollBackend>(); }
-
 }  // namespace nogil::asyncio::detail

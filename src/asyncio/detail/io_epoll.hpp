@@ -20,6 +20,7 @@ public:
     std::size_t watched() const noexcept override { return interest_.size(); }
     void poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) override;
     void wakeup() noexcept override;
+    IoBackendKind kind() const noexcept override { return IoBackendKind::epoll; }
 
 private:
     int epoll_fd_ = -1;

@@ -74,7 +74,10 @@ void ReadyQueue::grow() {
 
 // ----------------------------------------------------------------------------- life cycle
 
-LoopCore::LoopCore(asyncio::EventLoop& owner) : owner_(&owner), backend_(make_io_backend()) { register_loop(*this); }
+LoopCore::LoopCore(asyncio::EventLoop& owner, std::optional<IoBackendKind> backend, bool debug_mode)
+    : debug(debug_mode), owner_(&owner), backend_(make_io_backend(backend, debug_mode)), backend_kind_(backend_->kind()) {
+    register_loop(*this);
+}
 
 LoopCore::~LoopCore() { unregister_loop(*this); }
 

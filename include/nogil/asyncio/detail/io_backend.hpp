@@ -1,14 +1,22 @@
 #pragma once
 // The I/O backend interface behind the asyncio event loop: fd readiness and a cross-thread
 // wake-up. Timers are not here: the loop keeps them in its own heap and turns the nearest
-// deadline into poll()'s timeout. epoll is the implementation today (io_epoll.hpp); an io_uring
-// backend would implement the same four calls.
+// deadline into poll()'s timeout. Two implementations: epoll (io_epoll.hpp, the default) and
+// io_uring (io_uring.hpp); make_io_backend() chooses (docs/asyncio-io.md, "Backends").
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
+
+namespace nogil::asyncio {
+
+/// The event loop's I/O backend (a nogil extension: Python has one selector per platform).
+enum class IoBackendKind : std::uint8_t { epoll, io_uring };
+
+}  // namespace nogil::asyncio
 
 namespace nogil::asyncio::detail {
 
@@ -34,9 +42,15 @@ public:
     virtual void poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) = 0;
     /// Makes a current or the next poll() return. Any thread; async-signal-safe.
     virtual void wakeup() noexcept = 0;
+    virtual IoBackendKind kind() const noexcept = 0;
 };
 
-/// The platform's backend (epoll on Linux).
-std::unique_ptr<IoBackend> make_io_backend();
+/// The loop's backend. `requested`: that one, or OSError naming why io_uring cannot run here.
+/// nullopt: NOGIL_ASYNCIO_BACKEND (epoll when unset; io_uring falls back to epoll when it cannot
+/// run, saying why once per process when `debug`).
+std::unique_ptr<IoBackend> make_io_backend(std::optional<IoBackendKind> requested, bool debug);
+
+/// Why io_uring cannot run in this process (empty if it can): the result of creating one ring.
+std::string io_uring_unavailable_reason();
 
 }  // namespace nogil::asyncio::detail

@@ -26,8 +26,8 @@
 //   4. drop the done callbacks of those tasks and of the futures they awaited: nothing can run
 //      them any more (a closed loop schedules nothing), and they are what ties a pending task
 //      to a concurrent Future in a cycle (run_coroutine_threadsafe, awaiting a cf::Future);
-//   5. release the OS resources: the epoll fd and the wake-up eventfd (Python's close() closes
-//      its selector), whatever is still pending; a pending future keeps only the core's memory,
+//   5. release the OS resources: the backend (the epoll fd or the io_uring ring, and the wake-up
+//      eventfd; Python's close() closes its selector), whatever is still pending; a pending future keeps only the core's memory,
 //      until it is released;
 //   6. after this, scheduling anything internal is a no-op and the public calls throw
 //      RuntimeError("Event loop is closed").
@@ -48,6 +48,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -186,7 +187,8 @@ private:
 
 class LoopCore {
 public:
-    explicit LoopCore(asyncio::EventLoop& owner);
+    /// `backend` and `debug`: see make_io_backend() (io_backend.hpp).
+    LoopCore(asyncio::EventLoop& owner, std::optional<IoBackendKind> backend, bool debug);
     ~LoopCore();
     LoopCore(const LoopCore&) = delete;
     LoopCore& operator=(const LoopCore&) = delete;
@@ -250,6 +252,8 @@ public:
     }
     bool is_running() const noexcept { return running_thread_.load(std::memory_order_acquire) != std::thread::id(); }
     bool is_closed() const noexcept { return closed_; }
+    /// The I/O backend chosen when the loop was created (kept after close()).
+    IoBackendKind io_backend() const noexcept { return backend_kind_; }
     /// How many timers the heap has room for (tests: a drained burst gives its memory back).
     std::size_t timer_capacity() const noexcept { return timers_.capacity(); }
     /// A timer heap that drained keeps at most this many slots (a burst of a million timers
@@ -319,6 +323,7 @@ private:
     std::atomic<std::uint32_t> refs_{1};
     asyncio::EventLoop* owner_;
     std::unique_ptr<IoBackend> backend_;  // null once closed (step 5)
+    IoBackendKind backend_kind_;
     ReadyQueue ready_;
     std::vector<HandleState*> timers_;  // min-heap on (when, seq), each holds a reference
     std::uint64_t timer_seq_ = 0;

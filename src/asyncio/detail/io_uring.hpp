@@ -1,0 +1,71 @@
+#pragma once
+// io_uring implementation of IoBackend (readiness, the same contract as epoll's): every watched
+// fd has one one-shot IORING_OP_POLL_ADD in flight; when it completes the fd is reported and,
+// if still watched, re-armed at the start of the next poll(), after the loop ran the callbacks.
+// A poll armed on an fd that is still ready completes at once, so this is level-triggered like
+// the epoll backend (a reader that took 64 KiB of a larger backlog is told again). The re-arms,
+// interest changes and removals of a loop turn go to the kernel with the wait, in one
+// io_uring_enter: a turn costs one system call for the ring, like epoll_wait.
+//
+// Stale completions: each arming carries a generation in its user_data; a completion whose
+// generation is no longer the fd's current one (the fd was unwatched, maybe closed and its
+// number reused) is dropped. unwatching submits IORING_OP_POLL_REMOVE with the next enter.
+//
+// Cross-thread wake-up: an eventfd with an IORING_OP_READ always in flight (wakeup() writes it;
+// the read completing ends the wait; no extra system call to drain it).
+//
+// Ring set-up: IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL (completions are posted
+// when we enter, never by interrupting the loop's thread). SINGLE_ISSUER | DEFER_TASKRUN are not
+// used: they bind the ring to the thread that created it, and an EventLoop may be created on
+// one thread and run on another.
+
+#include <nogil/asyncio/detail/io_backend.hpp>
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace nogil::asyncio::detail {
+
+class IoUringBackend final : public IoBackend {
+public:
+    /// Creates the ring and the wake-up eventfd. On failure returns null and sets `why` (a
+    /// sentence naming the cause: seccomp, kernel.io_uring_disabled, an old kernel...) and `err`.
+    static std::unique_ptr<IoUringBackend> create(std::string& why, int& err);
+    ~IoUringBackend() override;
+    IoUringBackend(const IoUringBackend&) = delete;
+    IoUringBackend& operator=(const IoUringBackend&) = delete;
+
+    void watch(int fd, std::uint32_t events) override;
+    std::size_t watched() const noexcept override { return interest_.size(); }
+    void poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) override;
+    void wakeup() noexcept override;
+    IoBackendKind kind() const noexcept override { return IoBackendKind::io_uring; }
+
+private:
+    IoUringBackend() = default;
+    struct Interest {
+        std::uint32_t events = 0;
+        std::uint32_t gen = 0;     // generation of the poll in flight (or to re-arm)
+        bool armed = false;        // a POLL_ADD of generation `gen` is in flight
+        bool rearm = false;        // queued in rearm_
+    };
+    io_uring_sqe* sqe();
+    void arm(int fd, Interest& in);
+    void disarm(int fd, Interest& in);
+    void arm_wake_read();
+
+    io_uring ring_{};
+    bool ring_ok_ = false;
+    int wake_fd_ = -1;
+    std::uint64_t wake_buf_ = 0;
+    bool wake_armed_ = false;
+    std::uint32_t next_gen_ = 1;
+    std::unordered_map<int, Interest> interest_;
+    std::vector<int> rearm_;  // fds whose poll fired: re-armed at the next poll() if still watched
+};
+
+}  // namespace nogil::asyncio::detail

@@ -1,0 +1,272 @@
+// The event loop's I/O backends (include/nogil/asyncio/detail/io_backend.hpp): the readiness
+// contract each must keep (level-triggered reports, interest changes, removal before close,
+// cross-thread wake-ups), checked on epoll and io_uring alike; and choosing one: the option, the
+// environment variable, and the fallback to epoll where io_uring cannot run (a seccomp filter
+// denying io_uring_setup, as container runtimes install, on the creating thread).
+#include <nogil/asyncio.hpp>
+#include <nogil/asyncio/detail/io_backend.hpp>
+#include <nogil/errors.hpp>
+
+#include "asyncio/detail/io_epoll.hpp"
+#include "asyncio/detail/io_uring.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <latch>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <thread>
+#include <unistd.h>
+
+namespace asyncio = nogil::asyncio;
+namespace detail = nogil::asyncio::detail;
+using asyncio::IoBackendKind;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<detail::IoBackend> make(IoBackendKind kind) { return detail::make_io_backend(kind, false); }
+
+/// A connected AF_UNIX stream pair, closed at the end of the scope.
+struct Pair {
+    int fd[2] = {-1, -1};
+    Pair() {
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fd) != 0) throw std::runtime_error("socketpair");
+    }
+    ~Pair() {
+        for (int f : fd)
+            if (f >= 0) ::close(f);
+    }
+    void close(int i) {
+        ::close(fd[i]);
+        fd[i] = -1;
+    }
+};
+
+std::uint32_t events_for(const std::vector<detail::IoEvent>& got, int fd) {
+    std::uint32_t e = 0;
+    for (const auto& ev : got)
+        if (ev.fd == fd) e |= ev.events;
+    return e;
+}
+
+std::string backend_name(IoBackendKind k) { return k == IoBackendKind::epoll ? "epoll" : "io_uring"; }
+
+class IoBackendContract : public ::testing::TestWithParam<IoBackendKind> {
+protected:
+    void SetUp() override {
+        if (GetParam() == IoBackendKind::io_uring) {
+            const std::string why = detail::io_uring_unavailable_reason();
+            if (!why.empty()) GTEST_SKIP() << "io_uring cannot run here: " << why;
+        }
+        backend = make(GetParam());
+    }
+    std::vector<detail::IoEvent> poll(std::optional<std::chrono::nanoseconds> timeout) {
+        std::vector<detail::IoEvent> out;
+        backend->poll(timeout, out);
+        return out;
+    }
+    std::unique_ptr<detail::IoBackend> backend;
+};
+
+// An fd with unread bytes is reported on every poll, as epoll's level-triggered mode does: a
+// transport that read 64 KiB of a larger backlog is told again.
+TEST_P(IoBackendContract, ReadinessIsLevelTriggered) {
+    Pair p;
+    ASSERT_EQ(::write(p.fd[1], "hello", 5), 5);
+    backend->watch(p.fd[0], detail::io_readable);
+    EXPECT_EQ(backend->watched(), 1u);
+    EXPECT_TRUE(events_for(poll(std::nullopt), p.fd[0]) & detail::io_readable);
+    EXPECT_TRUE(events_for(poll(std::nullopt), p.fd[0]) & detail::io_readable) << "not told again while bytes wait";
+    char buf[8];
+    ASSERT_EQ(::read(p.fd[0], buf, sizeof buf), 5);
+    EXPECT_EQ(events_for(poll(0ns), p.fd[0]), 0u);
+    ASSERT_EQ(::write(p.fd[1], "x", 1), 1);
+    EXPECT_TRUE(events_for(poll(std::nullopt), p.fd[0]) & detail::io_readable);
+}
+
+TEST_P(IoBackendContract, InterestChangesTakeEffect) {
+    Pair p;
+    backend->watch(p.fd[0], detail::io_writable);
+    EXPECT_TRUE(events_for(poll(std::nullopt), p.fd[0]) & detail::io_writable);
+    backend->watch(p.fd[0], detail::io_readable);  // nothing to read
+    EXPECT_EQ(events_for(poll(0ns), p.fd[0]), 0u);
+    EXPECT_EQ(events_for(poll(1ms), p.fd[0]), 0u);
+    backend->watch(p.fd[0], detail::io_readable | detail::io_writable);
+    EXPECT_TRUE(events_for(poll(std::nullopt), p.fd[0]) & detail::io_writable);
+    backend->watch(p.fd[0], 0);
+    EXPECT_EQ(backend->watched(), 0u);
+    EXPECT_EQ(events_for(poll(0ns), p.fd[0]), 0u);
+}
+
+// The owner unwatches, closes, and the kernel hands the number to a new socket: nothing of the
+// old registration may be reported for the new one (io_uring: a stale completion is dropped by
+// its generation).
+TEST_P(IoBackendContract, UnwatchCloseAndReuseOfTheNumberReportsNothingStale) {
+    auto a = std::make_unique<Pair>();
+    ASSERT_EQ(::write(a->fd[1], "old", 3), 3);
+    const int number = a->fd[0];
+    backend->watch(number, detail::io_readable);
+    EXPECT_TRUE(events_for(poll(std::nullopt), number) & detail::io_readable);
+    backend->watch(number, 0);
+    a.reset();
+    Pair b;  // likely reuses `number`; the check holds either way
+    backend->watch(b.fd[0], detail::io_readable);
+    EXPECT_EQ(events_for(poll(0ns), b.fd[0]), 0u) << "a stale readiness report for fd " << b.fd[0];
+    EXPECT_EQ(events_for(poll(1ms), b.fd[0]), 0u);
+    ASSERT_EQ(::write(b.fd[1], "new", 3), 3);
+    EXPECT_TRUE(events_for(poll(std::nullopt), b.fd[0]) & detail::io_readable);
+}
+
+TEST_P(IoBackendContract, HangupIsReportedAsReadable) {
+    Pair p;
+    backend->watch(p.fd[0], detail::io_readable);
+    p.close(1);
+    const auto e = events_for(poll(std::nullopt), p.fd[0]);
+    EXPECT_TRUE(e & detail::io_readable);
+}
+
+TEST_P(IoBackendContract, WakeupEndsAnUnboundedPollFromAnotherThread) {
+    std::latch polling(1);
+    std::thread t([&] {
+        polling.wait();
+        backend->wakeup();
+    });
+    polling.count_down();
+    EXPECT_TRUE(poll(std::nullopt).empty());  // returns: woken, nothing to report
+    t.join();
+    backend->wakeup();  // before the poll: the next unbounded poll returns at once
+    EXPECT_TRUE(poll(std::nullopt).empty());
+    backend->wakeup();
+    backend->wakeup();  // two wake-ups before a poll are one
+    EXPECT_TRUE(poll(std::nullopt).empty());
+    EXPECT_TRUE(poll(0ns).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IoBackendContract, ::testing::Values(IoBackendKind::epoll, IoBackendKind::io_uring),
+                         [](const auto& info) { return backend_name(info.param); });
+
+// ----------------------------------------------------------------------------- choosing
+
+// Runs `fn` on a thread whose io_uring_setup fails with `err` (a seccomp filter on that thread
+// only, as a container runtime's profile would answer; the rest of the process is untouched).
+template <class F>
+void with_io_uring_denied(int err, F fn) {
+    std::thread t([&] {
+        sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+        ASSERT_EQ(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0) << std::strerror(errno);
+        ASSERT_EQ(::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0) << std::strerror(errno);
+        fn();
+    });
+    t.join();
+}
+
+TEST(AsyncioIoBackend, ExplicitIoUringWhereSeccompDeniesItIsAnOSErrorNamingWhy) {
+    with_io_uring_denied(EPERM, [] {
+        EXPECT_FALSE(detail::io_uring_unavailable_reason().empty());
+        try {
+            asyncio::EventLoop loop(asyncio::EventLoopOptions{.io_backend = IoBackendKind::io_uring});
+            ADD_FAILURE() << "io_uring was created under a filter that denies it";
+        } catch (const nogil::OSError& e) {
+            EXPECT_EQ(e.code().value(), EPERM);
+            const std::string what = e.what();
+            EXPECT_NE(what.find("io_uring"), std::string::npos) << what;
+            EXPECT_NE(what.find("Operation not permitted"), std::string::npos) << what;
+            EXPECT_TRUE(what.find("seccomp") != std::string::npos || what.find("io_uring_disabled") != std::string::npos)
+                << what;
+        }
+        // asyncio::run with the option: the same error, before anything runs.
+        bool ran = false;
+        auto body = [](bool* r) -> asyncio::Coroutine<void> {
+            *r = true;
+            co_return;
+        };
+        EXPECT_THROW(asyncio::run(body(&ran), {.io_backend = IoBackendKind::io_uring}), nogil::OSError);
+        EXPECT_FALSE(ran);
+    });
+    with_io_uring_denied(ENOSYS, [] {
+        try {
+            asyncio::EventLoop loop(asyncio::EventLoopOptions{.io_backend = IoBackendKind::io_uring});
+            ADD_FAILURE() << "io_uring was created under a filter that denies it";
+        } catch (const nogil::OSError& e) {
+            EXPECT_EQ(e.code().value(), ENOSYS);
+            EXPECT_NE(std::string(e.what()).find("the kernel has no io_uring"), std::string::npos) << e.what();
+        }
+    });
+}
+
+// NOGIL_ASYNCIO_BACKEND=io_uring where io_uring cannot run: epoll, and in debug mode one line
+// on stderr saying why (once per process, however many loops are made).
+TEST(AsyncioIoBackend, EnvironmentPreferenceFallsBackToEpollAndSaysSoOnceInDebugMode) {
+    const char* before = std::getenv("NOGIL_ASYNCIO_BACKEND");
+    const std::string saved = before ? before : "";
+    ::setenv("NOGIL_ASYNCIO_BACKEND", "io_uring", 1);  // each test runs in its own process under ctest
+    testing::internal::CaptureStderr();
+    with_io_uring_denied(EPERM, [] {
+        for (int i = 0; i < 3; ++i) {
+            asyncio::EventLoop loop(asyncio::EventLoopOptions{.debug = true});
+            EXPECT_EQ(loop.io_backend(), IoBackendKind::epoll);
+            // It works: a timer and a cross-thread wake-up go through the fallback's poll.
+            bool called = false;
+            std::thread waker;
+            loop.call_later(1ms, [&] {
+                waker = std::thread([&] {
+                    loop.call_soon_threadsafe([&] {
+                        called = true;
+                        loop.stop();
+                    });
+                });
+            });
+            loop.run_forever();
+            waker.join();
+            EXPECT_TRUE(called);
+        }
+    });
+    const std::string err = testing::internal::GetCapturedStderr();
+    if (before)
+        ::setenv("NOGIL_ASYNCIO_BACKEND", saved.c_str(), 1);
+    else
+        ::unsetenv("NOGIL_ASYNCIO_BACKEND");
+    std::size_t count = 0;
+    for (std::size_t pos = err.find("using epoll"); pos != std::string::npos; pos = err.find("using epoll", pos + 1))
+        ++count;
+    EXPECT_EQ(count, 1u) << err;
+    EXPECT_NE(err.find("NOGIL_ASYNCIO_BACKEND=io_uring"), std::string::npos) << err;
+    EXPECT_NE(err.find("Operation not permitted"), std::string::npos) << err;
+}
+
+// The ctest registration io_uring/... sets NOGIL_ASYNCIO_BACKEND=io_uring: its loops really run
+// on io_uring wherever the kernel allows it (so that suite is not epoll under another name).
+TEST(AsyncioIoBackend, IoBackendFromEnvironmentIsUsed) {
+    const char* v = std::getenv("NOGIL_ASYNCIO_BACKEND");
+    const bool wants_uring = v && std::string(v) == "io_uring";
+    const std::string why = detail::io_uring_unavailable_reason();
+    if (wants_uring && !why.empty()) GTEST_SKIP() << "NOGIL_ASYNCIO_BACKEND=io_uring, but io_uring cannot run here: " << why;
+    asyncio::EventLoop loop;
+    EXPECT_EQ(loop.io_backend(), wants_uring ? IoBackendKind::io_uring : IoBackendKind::epoll);
+    auto body = []() -> asyncio::Coroutine<IoBackendKind> { co_return asyncio::get_running_loop().io_backend(); };
+    EXPECT_EQ(asyncio::run(body()), loop.io_backend());
+}
+
+TEST(AsyncioIoBackend, TheOptionOverridesTheEnvironment) {
+    auto body = []() -> asyncio::Coroutine<IoBackendKind> { co_return asyncio::get_running_loop().io_backend(); };
+    EXPECT_EQ(asyncio::run(body(), {.io_backend = IoBackendKind::epoll}), IoBackendKind::epoll);
+    if (!detail::io_uring_unavailable_reason().empty()) GTEST_SKIP() << "io_uring cannot run here";
+    EXPECT_EQ(asyncio::run(body(), {.io_backend = IoBackendKind::io_uring}), IoBackendKind::io_uring);
+}
+
+}  // namespace
