@@ -202,6 +202,57 @@ TEST(AsyncioStreams, CancelledReadOnASocketLeavesItUsable) {
     }());
 }
 
+// Issue 16: bytes the kernel already received when a read is cancelled stay for the next read
+// (on io_uring a receive is in flight while the read waits: its completion, reaped after the
+// cancel, still lands in the buffer). The bytes are sent in the same turn as the cancel.
+TEST(AsyncioStreams, CancelledReadWithBytesInFlightLosesNone) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw nogil::OSError(errno, "socketpair");
+        auto ours = asyncio::connect_fd(sv[0]);
+        auto waiting = [](asyncio::StreamReader r) -> asyncio::Coroutine<std::string> { co_return co_await r.readexactly(100000); };
+        std::string expected;
+        for (int round = 0; round < 20; ++round) {
+            auto t = asyncio::create_task(waiting(ours.reader));
+            co_await asyncio::sleep(0);  // the read waits; a receive is armed
+            const std::string part = "part" + std::to_string(round) + ";";
+            EXPECT_EQ(::send(sv[1], part.data(), part.size(), 0), static_cast<ssize_t>(part.size()));
+            expected += part;
+            t.cancel();
+            EXPECT_THROW(co_await t, nogil::CancelledError);
+        }
+        ::close(sv[1]);
+        EXPECT_EQ(co_await ours.reader.read(-1), expected);
+    }());
+}
+
+// Issue 16: a transport closed (here: every handle dropped) while a receive is in flight lets
+// go of the socket: the peer sees EOF, and bytes the peer sends afterwards reach nobody.
+TEST(AsyncioStreams, TransportClosedWithAReceiveInFlightClosesTheSocket) {
+    const std::size_t before = open_fd_count();
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw nogil::OSError(errno, "socketpair");
+        {
+            auto ours = asyncio::connect_fd(sv[0]);
+            auto t = asyncio::create_task([](asyncio::StreamReader r) -> asyncio::Coroutine<std::string> {
+                co_return co_await r.read(100);
+            }(ours.reader));
+            co_await asyncio::sleep(0);  // reading: a receive is in flight
+            t.cancel();
+            EXPECT_THROW(co_await t, nogil::CancelledError);
+        }  // the last handles go: the transport closes
+        // Sent after the close: on io_uring it may meet the receive being cancelled (dropped
+        // there); on epoll the socket is already gone (EPIPE). Either way nobody gets it.
+        [[maybe_unused]] const ssize_t late = ::send(sv[1], "late", 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+        auto peer = asyncio::connect_fd(sv[1]);
+        EXPECT_EQ(co_await peer.reader.read(-1), "") << "the peer sees EOF";
+        peer.writer.close();
+        co_await peer.writer.wait_closed();
+    }());
+    EXPECT_EQ(open_fd_count(), before);
+}
+
 TEST(AsyncioStreams, FdsReturnToBaseline) {
     const std::size_t before = open_fd_count();
     asyncio::run([]() -> asyncio::Coroutine<> {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include "raw_listen.hpp"
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,24 +16,8 @@
 #include <string>
 
 int main(int argc, char** argv) {
-    if (argc < 2) return 2;
-    const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    const int lfd = listen_loopback(argc, argv, SOCK_NONBLOCK);
     int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[1])));
-    if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 || listen(lfd, 1024) < 0) {
-        std::perror("bind/listen");
-        return 1;
-    }
-    socklen_t len = sizeof addr;
-    getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
-    if (argc >= 4 && std::string(argv[2]) == "--port-file") {
-        std::ofstream(std::string(argv[3]) + ".tmp") << ntohs(addr.sin_port) << "\n";
-        std::rename((std::string(argv[3]) + ".tmp").c_str(), argv[3]);
-    }
     const int ep = epoll_create1(0);
     epoll_event ev{};
     ev.events = EPOLLIN;

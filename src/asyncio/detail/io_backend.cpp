@@ -7,11 +7,16 @@
 #include <nogil/errors.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 
 namespace nogil::asyncio::detail {
+
+std::uint64_t IoBackend::start_recv(int, RecvSink&) { throw OSError(ENOTSUP, "this I/O backend has no completion-based receive"); }
+void IoBackend::cancel_recv(std::uint64_t) noexcept {}
+void IoBackend::detach_recv(std::uint64_t) noexcept {}
 
 namespace {
 std::atomic<bool> fallback_reported{false};

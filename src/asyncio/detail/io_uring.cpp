@@ -8,18 +8,57 @@
 #include <cstring>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 namespace nogil::asyncio::detail {
 
 namespace {
-constexpr std::uint64_t ignore_tag = ~std::uint64_t(0);  // POLL_REMOVE's own completion
+// user_data: bits 62-63 the kind (0 a poll, 1 a receive, 3 the two constants below), bits
+// 32-61 a generation, bits 0-31 the fd (poll) or the op's index (receive).
+constexpr std::uint64_t ignore_tag = ~std::uint64_t(0);  // POLL_REMOVE's and ASYNC_CANCEL's own completions
 constexpr std::uint64_t wake_tag = ~std::uint64_t(0) - 1;  // the eventfd read
+constexpr std::uint64_t recv_kind = std::uint64_t(1) << 62;
+constexpr std::uint64_t kind_mask = std::uint64_t(3) << 62;
+constexpr std::uint32_t gen_limit = std::uint32_t(1) << 30;
 constexpr unsigned sq_entries = 1024;
 constexpr unsigned cq_entries = 8192;
+// A buffer holds what one read() of the epoll path takes (FdTransport::max_read_size), so a
+// turn moves as much per socket on both backends. 4 MiB of address space per loop, mapped on
+// first use; touched as the ring cycles.
+constexpr unsigned recv_buffers = 64;  // a power of two (the ring's mask)
+constexpr unsigned recv_buffer_size = 64 * 1024;
+constexpr unsigned short recv_group = 0;
+
+// ThreadSanitizer: liburing maps and unmaps the rings with raw system calls, which TSan does not
+// see; a ring mapped where another thread's finished ring was looks like a race on that memory.
+// Ring teardown releases and set-up acquires one token, so that TSan orders them as the kernel does.
+#if defined(__SANITIZE_THREAD__)
+#define NOGIL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NOGIL_TSAN 1
+#endif
+#endif
+#ifdef NOGIL_TSAN
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+char ring_token;
+void ring_mapped() noexcept { __tsan_acquire(&ring_token); }
+void ring_unmapped() noexcept { __tsan_release(&ring_token); }
+#else
+void ring_mapped() noexcept {}
+void ring_unmapped() noexcept {}
+#endif
 
 std::uint64_t tag(int fd, std::uint32_t gen) noexcept {
     return (std::uint64_t(gen) << 32) | static_cast<std::uint32_t>(fd);
+}
+std::uint32_t next(std::uint32_t& gen) noexcept {
+    std::uint32_t g = gen++;
+    if (gen >= gen_limit) gen = 1;
+    return g;
 }
 
 std::string read_sysctl(const char* path) {
@@ -69,6 +108,7 @@ std::unique_ptr<IoUringBackend> IoUringBackend::create(std::string& why, int& er
         return nullptr;
     }
     b->ring_ok_ = true;
+    ring_mapped();
     if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
         err = ENOSYS;
         why = "io_uring lacks IORING_FEAT_EXT_ARG or IORING_FEAT_NODROP (kernel older than 5.11)";
@@ -93,8 +133,126 @@ std::unique_ptr<IoUringBackend> IoUringBackend::create(std::string& why, int& er
 }
 
 IoUringBackend::~IoUringBackend() {
-    if (ring_ok_) io_uring_queue_exit(&ring_);  // cancels what is in flight (the eventfd read too)
+    if (ring_ok_) {
+        ring_unmapped();  // before: a ring mapped at these addresses right after must see it
+        io_uring_queue_exit(&ring_);  // cancels what is in flight (the eventfd read too)
+    }
     if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (buf_ring_) ::munmap(buf_ring_, recv_buffers * sizeof(io_uring_buf));
+    if (buffers_) ::munmap(buffers_, std::size_t(recv_buffers) * recv_buffer_size);
+}
+
+// ----------------------------------------------------------------------------- receiving
+
+bool IoUringBackend::can_recv() noexcept {
+    if (recv_state_ != 0) return recv_state_ > 0;
+    recv_state_ = -1;
+    // Multishot receive is in 6.0 and later (registered buffer rings in 5.19).
+    utsname u{};
+    int major = 0, minor = 0;
+    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2 || major < 6) return false;
+    void* ring_mem = ::mmap(nullptr, recv_buffers * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                            MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (ring_mem == MAP_FAILED) return false;
+    void* bufs = ::mmap(nullptr, std::size_t(recv_buffers) * recv_buffer_size, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (bufs == MAP_FAILED) {
+        ::munmap(ring_mem, recv_buffers * sizeof(io_uring_buf));
+        return false;
+    }
+    buf_ring_ = static_cast<io_uring_buf_ring*>(ring_mem);
+    buffers_ = static_cast<char*>(bufs);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_mem);
+    reg.ring_entries = recv_buffers;
+    reg.bgid = recv_group;
+    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) return false;  // unmapped by the destructor
+    io_uring_buf_ring_init(buf_ring_);
+    for (unsigned i = 0; i < recv_buffers; ++i)
+        io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t(i) * recv_buffer_size, recv_buffer_size,
+                              static_cast<unsigned short>(i), io_uring_buf_ring_mask(recv_buffers), static_cast<int>(i));
+    io_uring_buf_ring_advance(buf_ring_, recv_buffers);
+    recv_state_ = 1;
+    return true;
+}
+
+void IoUringBackend::give_back_buffer(unsigned bid) noexcept {
+    io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t(bid) * recv_buffer_size, recv_buffer_size,
+                          static_cast<unsigned short>(bid), io_uring_buf_ring_mask(recv_buffers), 0);
+    io_uring_buf_ring_advance(buf_ring_, 1);
+}
+
+std::uint64_t IoUringBackend::start_recv(int fd, RecvSink& sink) {
+    if (!can_recv()) return IoBackend::start_recv(fd, sink);
+    io_uring_sqe* s = sqe();
+    std::uint32_t index;
+    if (!free_recv_.empty()) {
+        index = free_recv_.back();
+        free_recv_.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(recv_ops_.size());
+        recv_ops_.emplace_back();
+    }
+    RecvOp& op = recv_ops_[index];
+    op.sink = &sink;
+    op.gen = next(next_recv_gen_);
+    op.in_use = true;
+    op.cancel_sent = false;
+    ++recv_in_flight_;
+    const std::uint64_t id = recv_kind | tag(static_cast<int>(index), op.gen);
+    // One-shot: at most one buffer per receive, re-armed by the transport after its callback
+    // ran (like one read() per readiness report), so that a reader that stopped reading holds
+    // at most one buffer more than its limit. Multishot would keep moving the socket's whole
+    // backlog into the loop's memory until the cancel lands (docs/asyncio-io.md, "Backends").
+    io_uring_prep_recv(s, fd, nullptr, 0, 0);
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = recv_group;
+    io_uring_sqe_set_data64(s, id);
+    return id;
+}
+
+IoUringBackend::RecvOp* IoUringBackend::find_recv(std::uint64_t id) noexcept {
+    if ((id & kind_mask) != recv_kind) return nullptr;
+    const std::uint32_t index = static_cast<std::uint32_t>(id);
+    const std::uint32_t gen = static_cast<std::uint32_t>(id >> 32) & (gen_limit - 1);
+    if (index >= recv_ops_.size() || !recv_ops_[index].in_use || recv_ops_[index].gen != gen) return nullptr;
+    return &recv_ops_[index];
+}
+
+void IoUringBackend::cancel_recv(std::uint64_t id) noexcept {
+    RecvOp* op = find_recv(id);
+    if (!op || op->cancel_sent) return;
+    try {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel64(s, id, 0);
+        io_uring_sqe_set_data64(s, ignore_tag);
+        op->cancel_sent = true;
+    } catch (...) {  // the ring is broken: the receive ends when the ring does
+    }
+}
+
+void IoUringBackend::detach_recv(std::uint64_t id) noexcept {
+    cancel_recv(id);
+    if (RecvOp* op = find_recv(id)) op->sink = nullptr;
+}
+
+void IoUringBackend::complete_recv(std::uint64_t data, int res, unsigned flags) {
+    RecvOp* op = find_recv(data);
+    RecvSink* sink = op ? op->sink : nullptr;
+    if (flags & IORING_CQE_F_BUFFER) {
+        const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+        if (sink && res > 0) sink->on_recv(buffers_ + std::size_t(bid) * recv_buffer_size, static_cast<std::size_t>(res));
+        give_back_buffer(bid);
+    }
+    if (flags & IORING_CQE_F_MORE) return;
+    // The receive's last completion.
+    if (op) {
+        op->in_use = false;
+        op->sink = nullptr;
+        --recv_in_flight_;
+        free_recv_.push_back(static_cast<std::uint32_t>(op - recv_ops_.data()));
+    }
+    if (sink) sink->on_recv_end(res > 0 ? 1 : res);
 }
 
 io_uring_sqe* IoUringBackend::sqe() {
@@ -116,8 +274,7 @@ void IoUringBackend::arm_wake_read() {
 }
 
 void IoUringBackend::arm(int fd, Interest& in) {
-    std::uint32_t gen = next_gen_++;
-    if (next_gen_ == 0 || next_gen_ == ~std::uint32_t(0)) next_gen_ = 1;
+    std::uint32_t gen = next(next_gen_);
     io_uring_sqe* s = sqe();
     unsigned mask = 0;
     if (in.events & io_readable) mask |= POLLIN;
@@ -197,6 +354,10 @@ void IoUringBackend::poll(std::optional<std::chrono::nanoseconds> timeout, std::
         if (data == ignore_tag) continue;
         if (data == wake_tag) {
             wake_armed_ = false;  // re-armed at the next poll(): the wake-up is consumed
+            continue;
+        }
+        if ((data & kind_mask) == recv_kind) {
+            complete_recv(data, cqe->res, cqe->flags);
             continue;
         }
         const int fd = static_cast<int>(static_cast<std::uint32_t>(data));

@@ -14,6 +14,13 @@
 // Cross-thread wake-up: an eventfd with an IORING_OP_READ always in flight (wakeup() writes it;
 // the read completing ends the wait; no extra system call to drain it).
 //
+// Completion-based receive (start_recv, used by stream transports on sockets): an
+// IORING_OP_RECV per socket into a provided buffer ring (io_uring_register_buf_ring; liburing
+// 2.3 has no io_uring_setup_buf_ring): the kernel receives when bytes arrive, the completion
+// comes with the loop's wait, the bytes are handed to the sink and the buffer given back at
+// once. No read() per message. One-shot (re-armed by the sink's owner with the next enter),
+// not multishot: see start_recv.
+//
 // Ring set-up: IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL (completions are posted
 // when we enter, never by interrupting the loop's thread). SINGLE_ISSUER | DEFER_TASKRUN are not
 // used: they bind the ring to the thread that created it, and an EventLoop may be created on
@@ -40,10 +47,15 @@ public:
     IoUringBackend& operator=(const IoUringBackend&) = delete;
 
     void watch(int fd, std::uint32_t events) override;
-    std::size_t watched() const noexcept override { return interest_.size(); }
+    /// Watched fds and receives in flight: the loop polls while either waits for the kernel.
+    std::size_t watched() const noexcept override { return interest_.size() + recv_in_flight_; }
     void poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) override;
     void wakeup() noexcept override;
     IoBackendKind kind() const noexcept override { return IoBackendKind::io_uring; }
+    bool can_recv() noexcept override;
+    std::uint64_t start_recv(int fd, RecvSink& sink) override;
+    void cancel_recv(std::uint64_t id) noexcept override;
+    void detach_recv(std::uint64_t id) noexcept override;
 
 private:
     IoUringBackend() = default;
@@ -53,6 +65,16 @@ private:
         bool armed = false;        // a POLL_ADD of generation `gen` is in flight
         bool rearm = false;        // queued in rearm_
     };
+    /// A multishot IORING_OP_RECV in flight, from start_recv() until its last completion.
+    struct RecvOp {
+        RecvSink* sink = nullptr;  // null once detached
+        std::uint32_t gen = 0;
+        bool in_use = false;
+        bool cancel_sent = false;
+    };
+    RecvOp* find_recv(std::uint64_t id) noexcept;
+    void complete_recv(std::uint64_t data, int res, unsigned flags);
+    void give_back_buffer(unsigned bid) noexcept;
     io_uring_sqe* sqe();
     void arm(int fd, Interest& in);
     void disarm(int fd, Interest& in);
@@ -66,6 +88,15 @@ private:
     std::uint32_t next_gen_ = 1;
     std::unordered_map<int, Interest> interest_;
     std::vector<int> rearm_;  // fds whose poll fired: re-armed at the next poll() if still watched
+    // Completion-based receives: the ops (their index is in the user_data) and the provided
+    // buffer ring they receive into (set up on the first can_recv()).
+    std::vector<RecvOp> recv_ops_;
+    std::vector<std::uint32_t> free_recv_;
+    std::size_t recv_in_flight_ = 0;
+    std::uint32_t next_recv_gen_ = 1;
+    int recv_state_ = 0;  // 0 not tried, 1 ready, -1 unavailable
+    io_uring_buf_ring* buf_ring_ = nullptr;
+    char* buffers_ = nullptr;
 };
 
 }  // namespace nogil::asyncio::detail

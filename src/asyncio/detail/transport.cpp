@@ -75,6 +75,13 @@ Ref<FdTransport> FdTransport::open(LoopCore& loop, int fd, Ref<StreamReaderState
     }
     if (t->reader_) {
         t->reader_->set_transport(t.get());
+        if (is_socket && loop.backend()->can_recv()) {
+            t->use_recv_ = true;
+            auto* h = new HandleState;
+            h->fn = [](void* self) { static_cast<FdTransport*>(self)->on_recv_callback(); };
+            h->ctx = t.get();
+            t->recv_callback_ = Ref<HandleState>::adopt(h);
+        }
         t->start_reading();
     }
     return t;
@@ -136,6 +143,11 @@ void FdTransport::lose_connection(std::exception_ptr error) noexcept {
     wbuf_.clear(0);
     stop_reading();
     disarm_writer();
+    // A receive in flight: forget it before closing (its bytes are dropped, as unread bytes
+    // are when the fd closes); the kernel lets go of the socket when the cancel reaches it.
+    if (recv_id_ && !loop_->is_closed()) loop_->backend()->detach_recv(recv_id_);
+    recv_id_ = 0;
+    if (recv_callback_) recv_callback_->cancel();
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     writing_paused_ = false;
@@ -154,6 +166,13 @@ void FdTransport::lose_connection(std::exception_ptr error) noexcept {
 // ----------------------------------------------------------------------------- reading
 
 void FdTransport::start_reading() {
+    if (use_recv_) {
+        // A receive still in flight (being cancelled after a pause) is kept: when it ends, the
+        // callback starts another, since reading is wanted again.
+        if (!recv_id_) start_recv();
+        reading_ = true;
+        return;
+    }
     loop_->set_fd_callback(fd_, false, [this] { on_readable(); });
     reading_ = true;
 }
@@ -162,6 +181,13 @@ void FdTransport::stop_reading() noexcept {
     if (!reading_) return;
     reading_ = false;
     if (loop_->is_closed()) return;
+    if (use_recv_) {
+        if (recv_id_ && !recv_cancelling_) {
+            loop_->backend()->cancel_recv(recv_id_);
+            recv_cancelling_ = true;
+        }
+        return;
+    }
     try {
         loop_->clear_fd_callback(fd_, false);
     } catch (...) {  // epoll_ctl failing to change a registration we are dropping
@@ -224,6 +250,83 @@ void FdTransport::on_readable() {
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     fatal_error(errno);
+}
+
+// ----------------------------------------------------------------------------- reading by completions
+
+void FdTransport::start_recv() {
+    loop_->check_open();
+    recv_id_ = loop_->backend()->start_recv(fd_, *this);
+    recv_cancelling_ = false;
+}
+
+void FdTransport::on_recv(const char* data, std::size_t n) noexcept {
+    // Inside the backend's poll: keep the bytes (even while paused: nothing in flight is lost)
+    // and let the callback tell the reader (or hand them to the layer), in its turn among the
+    // loop's callbacks. With a layer (TLS) they are raw bytes: kept aside for it.
+    if (layer_)
+        recv_raw_.append(data, n);
+    else
+        reader_->buffer().append(std::string_view(data, n));
+    recv_committed_ = true;
+    schedule_recv_callback();
+}
+
+void FdTransport::on_recv_end(int res) noexcept {
+    recv_id_ = 0;
+    recv_cancelling_ = false;
+    recv_end_ = res;
+    recv_end_pending_ = true;
+    schedule_recv_callback();
+}
+
+void FdTransport::schedule_recv_callback() noexcept {
+    if (recv_scheduled_) return;
+    recv_scheduled_ = true;
+    loop_->schedule_handle(recv_callback_.get());
+}
+
+void FdTransport::on_recv_callback() {
+    Ref<FdTransport> keep(this);
+    recv_scheduled_ = false;
+    if (lost_) return;
+    if (recv_committed_) {
+        recv_committed_ = false;
+        if (!recv_raw_.empty()) {  // transport_layer.hpp step 2
+            const std::string raw = std::exchange(recv_raw_, {});
+            layer_->data_received(raw);
+        } else {
+            reader_->data_committed(true);  // may step the reading task inline
+        }
+        if (lost_) return;
+    }
+    if (!recv_end_pending_) return;
+    recv_end_pending_ = false;
+    const int res = recv_end_;
+    if (res == 0 && layer_) {  // the peer's EOF, to the layer (step 2)
+        reading_ = false;
+        layer_->eof_received();
+        return;
+    }
+    if (res == 0) {  // the peer's EOF
+        reading_ = false;
+        reader_->feed_eof(true);
+        // A read-only end is finished at EOF; a socket stays open for writing (half-close).
+        if (!writable_) lose_connection(nullptr);
+        return;
+    }
+    if (res == 1 || res == -ENOBUFS || res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
+        // Ended by a pause (cancel), by the kernel, or out of buffers: go on if reading is wanted.
+        if (reading_ && !recv_id_ && !closing_) {
+            try {
+                start_recv();
+            } catch (const std::system_error& e) {
+                fatal_error(e.code().value());
+            }
+        }
+        return;
+    }
+    fatal_error(-res);
 }
 
 // ----------------------------------------------------------------------------- writing

@@ -30,12 +30,28 @@ struct IoEvent {
     std::uint32_t events;
 };
 
+/// Who receives the bytes of a completion-based receive (IoBackend::start_recv). Called from
+/// inside IoBackend::poll(): it may copy the bytes and schedule loop work, never run user code
+/// nor call the backend.
+class RecvSink {
+public:
+    /// `n` > 0 bytes the kernel received; valid only during the call.
+    virtual void on_recv(const char* data, std::size_t n) noexcept = 0;
+    /// The receive ended (its last call for this receive): 0 at the peer's EOF, -errno on an
+    /// error, -ECANCELED after cancel_recv(), -ENOBUFS when the kernel ran out of buffers (start
+    /// another), 1 when the kernel ended it for its own reasons (start another).
+    virtual void on_recv_end(int res) noexcept = 0;
+
+protected:
+    ~RecvSink() = default;
+};
+
 class IoBackend {
 public:
     virtual ~IoBackend() = default;
     /// Sets the interest mask for `fd` (0 removes it). Loop thread only. Throws OSError.
     virtual void watch(int fd, std::uint32_t events) = 0;
-    /// Number of fds with a non-zero interest mask.
+    /// Number of fds with a non-zero interest mask, plus receives in flight (start_recv).
     virtual std::size_t watched() const noexcept = 0;
     /// Waits until an fd is ready, wakeup() is called or `timeout` passes (nullopt: no limit,
     /// zero: just look). Appends readiness to `out`. Loop thread only.
@@ -43,6 +59,19 @@ public:
     /// Makes a current or the next poll() return. Any thread; async-signal-safe.
     virtual void wakeup() noexcept = 0;
     virtual IoBackendKind kind() const noexcept = 0;
+
+    // --- completions (io_uring): the kernel reads into buffers it picks and hands them over --
+    /// True if start_recv() can be used on a socket.
+    virtual bool can_recv() noexcept { return false; }
+    /// Starts receiving on socket `fd` until EOF, an error or cancel_recv(): every chunk goes to
+    /// `sink`, in order. Returns the receive's id. Loop thread only. Throws OSError.
+    virtual std::uint64_t start_recv(int fd, RecvSink& sink);
+    /// Asks the kernel to stop the receive; bytes already received are still delivered, then
+    /// on_recv_end(-ECANCELED) (or whatever ended it first).
+    virtual void cancel_recv(std::uint64_t id) noexcept;
+    /// Stops the receive and forgets its sink at once: the sink is never called again (its owner
+    /// may be destroyed right after). Bytes in flight are dropped.
+    virtual void detach_recv(std::uint64_t id) noexcept;
 };
 
 /// The loop's backend. `requested`: that one, or OSError naming why io_uring cannot run here.

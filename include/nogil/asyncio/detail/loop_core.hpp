@@ -254,6 +254,8 @@ public:
     bool is_closed() const noexcept { return closed_; }
     /// The I/O backend chosen when the loop was created (kept after close()).
     IoBackendKind io_backend() const noexcept { return backend_kind_; }
+    /// The backend itself (loop thread; null once closed): transports use its completions.
+    IoBackend* backend() const noexcept { return backend_.get(); }
     /// How many timers the heap has room for (tests: a drained burst gives its memory back).
     std::size_t timer_capacity() const noexcept { return timers_.capacity(); }
     /// A timer heap that drained keeps at most this many slots (a burst of a million timers

@@ -8,6 +8,11 @@
 //   - reading: the fd is registered with the loop once and stays registered (level-triggered)
 //     while reading is wanted; each readiness report costs one read() straight into the
 //     reader's buffer. The registration changes only on flow control (pause/resume) and EOF.
+//     On the io_uring backend a socket is read by completions instead (IoBackend::start_recv):
+//     one receive is in flight while reading is wanted, re-armed after each completion; the
+//     bytes the kernel received are appended to the reader's buffer as the loop reaps them (so
+//     pausing, or a cancelled read, loses nothing: what is in flight still lands in the
+//     buffer), and a loop callback tells the reader. No read() system call per message.
 //   - writing: write() tries the system call at once when nothing is queued; only the part the
 //     kernel did not take is buffered and a writable callback registered until it is flushed.
 //
@@ -89,7 +94,7 @@ private:
     bool cancelled_ = false;
 };
 
-class FdTransport final : public ReadFlowControl {
+class FdTransport final : public ReadFlowControl, private RecvSink {
 public:
     /// Python's default write buffer limits.
     static constexpr std::size_t default_high_water = 64 * 1024;
@@ -186,6 +191,12 @@ private:
     void stop_reading() noexcept;
     void on_readable();
     void on_writable();
+    // Completion-based reading (io_uring sockets): RecvSink, and the loop callback it schedules.
+    void on_recv(const char* data, std::size_t n) noexcept override;
+    void on_recv_end(int res) noexcept override;
+    void schedule_recv_callback() noexcept;
+    void on_recv_callback();
+    void start_recv();
     /// One send()/write(); returns bytes taken, 0 on EAGAIN, -1 after a fatal error.
     long send_some(const char* data, std::size_t size);
     void arm_writer();
@@ -212,6 +223,17 @@ private:
     TransportObserver* observer_ = nullptr;
     TransportAwaiter* waiters_ = nullptr;  // drain() and wait_closed() waiters
     std::unique_ptr<TransportLayer> layer_;
+    // Completion-based reading: the receive in flight (0: none), the callback that tells the
+    // reader (queued at most once a turn), and what the receive's end said (recv_end_pending_).
+    std::uint64_t recv_id_ = 0;
+    Ref<HandleState> recv_callback_;
+    std::string recv_raw_;  // with a layer: raw bytes received, for the callback to hand over
+    int recv_end_ = 0;
+    bool use_recv_ = false;
+    bool recv_cancelling_ = false;
+    bool recv_committed_ = false;  // bytes appended since the callback last ran
+    bool recv_end_pending_ = false;
+    bool recv_scheduled_ = false;
     bool is_socket_ = false;
     bool server_side_ = false;
     bool writable_;
