@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 PACKAGES=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev
           libcli11-dev libfmt-dev libcereal-dev liburing-dev python3 clang-19 libclang-rt-19-dev
           socat netcat-openbsd curl wrk python3-uvloop gdb libopenmpi-dev openmpi-bin python3-mpi4py
-          libssl-dev openssl)
+          libssl-dev openssl libboost1.81-dev strace)
 
 install_missing_packages() {
   local missing=()
