@@ -262,12 +262,10 @@ void FdTransport::start_recv() {
 
 void FdTransport::on_recv(const char* data, std::size_t n) noexcept {
     // Inside the backend's poll: keep the bytes (even while paused: nothing in flight is lost)
-    // and let the callback tell the reader (or hand them to the layer), in its turn among the
-    // loop's callbacks. With a layer (TLS) they are raw bytes: kept aside for it.
-    if (layer_)
-        recv_raw_.append(data, n);
-    else
-        reader_->buffer().append(std::string_view(data, n));
+    // and let the callback give them to the reader or to the layer, in its turn among the loop's
+    // callbacks: whether a layer (TLS) takes them is decided there, as on_readable decides when
+    // it reads (a server attaches its layer after the client's first bytes may have arrived).
+    recv_staged_.append(data, n);
     recv_committed_ = true;
     schedule_recv_callback();
 }
@@ -292,10 +290,12 @@ void FdTransport::on_recv_callback() {
     if (lost_) return;
     if (recv_committed_) {
         recv_committed_ = false;
-        if (!recv_raw_.empty()) {  // transport_layer.hpp step 2
-            const std::string raw = std::exchange(recv_raw_, {});
+        if (layer_) {  // transport_layer.hpp step 2
+            const std::string raw = std::exchange(recv_staged_, {});
             layer_->data_received(raw);
         } else {
+            reader_->buffer().append(recv_staged_);
+            recv_staged_.clear();
             reader_->data_committed(true);  // may step the reading task inline
         }
         if (lost_) return;
@@ -317,7 +317,8 @@ void FdTransport::on_recv_callback() {
     }
     if (res == 1 || res == -ENOBUFS || res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
         // Ended by a pause (cancel), by the kernel, or out of buffers: go on if reading is wanted.
-        if (reading_ && !recv_id_ && !closing_) {
+        // (A closing transport may still read: a TLS layer waits for the peer's close_notify.)
+        if (reading_ && !recv_id_) {
             try {
                 start_recv();
             } catch (const std::system_error& e) {

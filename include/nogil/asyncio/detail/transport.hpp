@@ -10,9 +10,9 @@
 //     reader's buffer. The registration changes only on flow control (pause/resume) and EOF.
 //     On the io_uring backend a socket is read by completions instead (IoBackend::start_recv):
 //     one receive is in flight while reading is wanted, re-armed after each completion; the
-//     bytes the kernel received are appended to the reader's buffer as the loop reaps them (so
-//     pausing, or a cancelled read, loses nothing: what is in flight still lands in the
-//     buffer), and a loop callback tells the reader. No read() system call per message.
+//     bytes the kernel received are kept as the loop reaps them (so pausing, or a cancelled
+//     read, loses nothing: what is in flight still lands in the buffer), and a loop callback
+//     gives them to the reader (or the TLS layer). No read() system call per message.
 //   - writing: write() tries the system call at once when nothing is queued; only the part the
 //     kernel did not take is buffered and a writable callback registered until it is flushed.
 //
@@ -227,7 +227,7 @@ private:
     // reader (queued at most once a turn), and what the receive's end said (recv_end_pending_).
     std::uint64_t recv_id_ = 0;
     Ref<HandleState> recv_callback_;
-    std::string recv_raw_;  // with a layer: raw bytes received, for the callback to hand over
+    std::string recv_staged_;  // bytes received, for the callback to hand to the reader or layer
     int recv_end_ = 0;
     bool use_recv_ = false;
     bool recv_cancelling_ = false;
