@@ -42,6 +42,7 @@ template <class T>
 class Task;
 template <class T>
 class Future;
+struct TaskOptions;
 
 /// What an exception handler receives (Python passes a dict with these keys).
 struct ExceptionContext {
@@ -163,6 +164,10 @@ public:
     /// Schedules a coroutine as a task on this loop. Defined in <nogil/asyncio/task.hpp>.
     template <class T>
     Task<T> create_task(Coroutine<T> coro, std::string_view name = {});
+    /// Same, with options (name, eager_start, context: Python's create_task(coro, name=...,
+    /// context=...)). Defined in <nogil/asyncio/task.hpp>.
+    template <class T>
+    Task<T> create_task(Coroutine<T> coro, TaskOptions options);
     /// A new pending Future bound to this loop. Defined in <nogil/asyncio/future.hpp>.
     template <class T = void>
     Future<T> create_future();

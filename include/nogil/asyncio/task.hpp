@@ -34,6 +34,7 @@
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/detail/future_awaiter.hpp>
 #include <nogil/asyncio/detail/task_base.hpp>
+#include <nogil/contextvars/context.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -50,10 +51,18 @@ namespace nogil::asyncio {
 /// its first suspension (Python 3.12's eager task factory); a task that finishes there is done
 /// when create_task returns. The name is copied; a string_view because g++ 12 relocates
 /// temporaries of a co_await expression bitwise, which corrupts a small std::string.
+///
+/// `context`: the contextvars::Context the task runs in (Python's create_task(context=ctx) is
+/// `{.context = &ctx}`; the task shares it, the pointer need not outlive the call); the task's
+/// ContextVar::set() calls change it. Without one, the task runs in a copy of the current context,
+/// taken here (so a variable set before create_task is seen by the task, and what the task sets
+/// is seen by no one else). A pointer for the name's reason: the options stay trivially copyable.
 struct TaskOptions {
     std::string_view name{};
     bool eager_start{false};
+    const contextvars::Context* context{nullptr};
 };
+static_assert(std::is_trivially_copyable_v<TaskOptions>, "TaskOptions travels through co_await expressions (g++ 12)");
 
 template <class T = void>
 class Task;
@@ -104,6 +113,8 @@ public:
     /// Removes a callback not yet scheduled; returns the number removed.
     std::size_t remove_done_callback(std::uint64_t id) const { return state_->remove_done_callback(id); }
     EventLoop& get_loop() const { return *state_->loop().owner(); }
+    /// The contextvars::Context the task runs in (Python 3.12's Task.get_context()).
+    contextvars::Context get_context() const { return contextvars::Context(state_->context()); }
     /// Waits for the task; see the header comment.
     auto operator co_await() const noexcept { return detail::FutureAwaiter<detail::TaskBase, void>(state_); }
     friend bool operator==(const Task& a, const Task& b) noexcept { return a.state_ == b.state_; }
@@ -153,6 +164,10 @@ Task<T> make_task(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, Ta
     auto handle = nogil::asyncio::detail::CoroutineAccess::release(coro);
     auto* state = nogil::asyncio::detail::make_task_state<T>(loop, handle, options.name);
     Task<T> task(nogil::asyncio::detail::Ref<nogil::asyncio::detail::TaskState<T>>::adopt(state));
+    state->set_context(options.context
+                           ? nogil::asyncio::detail::Ref<contextvars::detail::ContextState>(options.context->state())
+                           : nogil::asyncio::detail::Ref<contextvars::detail::ContextState>::adopt(
+                                 contextvars::detail::copy_current_or_null()));
     state->start(options.eager_start);
     return task;
 }
@@ -166,7 +181,7 @@ Task<T> create_task(Coroutine<T> coro, TaskOptions options = {}) {
 /// Same, with a name (Python's create_task(coro, name=...)); the name is copied.
 template <class T>
 Task<T> create_task(Coroutine<T> coro, std::string_view name) {
-    TaskOptions options{name, false};
+    TaskOptions options{name, false, nullptr};
     return detail::make_task(detail::running_loop_or_throw(), coro, options);
 }
 
@@ -191,8 +206,13 @@ inline std::vector<Task<>> all_tasks() {
 std::vector<Task<>> all_tasks(EventLoop& loop);
 
 template <class T>
+Task<T> EventLoop::create_task(Coroutine<T> coro, TaskOptions options) {
+    return detail::make_task(*core_, coro, options);
+}
+
+template <class T>
 Task<T> EventLoop::create_task(Coroutine<T> coro, std::string_view name) {
-    TaskOptions options{name, false};
+    TaskOptions options{name, false, nullptr};
     return detail::make_task(*core_, coro, options);
 }
 
