@@ -1,11 +1,13 @@
 #include <nogil/asyncio/event_loop.hpp>
+#include <nogil/asyncio/task.hpp>
 
 #include <cstdlib>
 #include <cstring>
 
 namespace nogil::asyncio {
 
-EventLoop::EventLoop() : core_(detail::Ref<detail::LoopCore>::adopt(new detail::LoopCore(*this))) {
+EventLoop::EventLoop()
+    : core_(detail::Ref<detail::LoopCore>::adopt(new detail::LoopCore(*this))), task_factory_(std::make_unique<TaskFactory>()) {
     core_->debug = detail::debug_from_environment();
 }
 
@@ -15,6 +17,11 @@ EventLoop::~EventLoop() {
     else if (!core_->is_closed())
         core_->close();
     core_->detach_owner();
+}
+
+void EventLoop::set_task_factory(TaskFactory factory) {
+    core_->check_thread();
+    *task_factory_ = std::move(factory);
 }
 
 void EventLoop::default_exception_handler(const ExceptionContext& context) { detail::print_exception_context(context); }

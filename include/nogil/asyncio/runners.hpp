@@ -34,6 +34,7 @@
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/signals.hpp>
 #include <nogil/asyncio/task.hpp>
+#include <nogil/asyncio/detail/awaitables.hpp>
 #include <nogil/contextvars/context.hpp>
 
 #include <functional>
@@ -57,15 +58,6 @@ namespace detail {
 /// Steps 1-3 of the shutdown protocol. Never throws.
 void shutdown(EventLoop& loop) noexcept;
 
-/// Awaits a future or a task from a coroutine of its own (Python's Runner wraps an awaitable
-/// that is not a coroutine the same way).
-template <class T, class A>
-Coroutine<T> await_in_task(A aw) {
-    if constexpr (std::is_void_v<T>)
-        co_await std::move(aw);
-    else
-        co_return co_await std::move(aw);
-}
 }  // namespace detail
 
 /// Python 3.11's asyncio.Runner: one event loop and one context for several run() calls.
@@ -104,11 +96,11 @@ public:
     /// does with an awaitable that is not a coroutine.
     template <class T>
     T run(Future<T> future, const contextvars::Context* context = nullptr) {
-        return run(detail::await_in_task<T>(std::move(future)), context);
+        return run(detail::await_in_coroutine(std::move(future)), context);
     }
     template <class T>
     T run(Task<T> task, const contextvars::Context* context = nullptr) {
-        return run(detail::await_in_task<T>(std::move(task)), context);
+        return run(detail::await_in_coroutine(std::move(task)), context);
     }
     /// Shutdown steps 1-3 (see the header comment). A runner never used is left as it is (as in
     /// Python); a closed one stays closed (a second close() does nothing). Never throws.

@@ -40,6 +40,7 @@
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,7 +50,8 @@ namespace nogil::asyncio {
 
 /// Options of create_task. `eager_start` runs the coroutine at once, inside create_task, up to
 /// its first suspension (Python 3.12's eager task factory); a task that finishes there is done
-/// when create_task returns. The name is copied; a string_view because g++ 12 relocates
+/// when create_task returns. As in Python, only on a running loop: otherwise (a task created
+/// before run_until_complete) the first step is scheduled. The name is copied; a string_view because g++ 12 relocates
 /// temporaries of a co_await expression bitwise, which corrupts a small std::string.
 ///
 /// `context`: the contextvars::Context the task runs in (Python's create_task(context=ctx) is
@@ -156,11 +158,59 @@ public:
     detail::TaskState<T>& typed() const noexcept { return static_cast<detail::TaskState<T>&>(*state_); }
 };
 
+/// What a task factory (EventLoop::set_task_factory) receives: make(options) builds the task
+/// create_task was asked for, with these options (the factory's changes applied). Call it once;
+/// the factory must return the task it built (a C++ create_task returns Task<T> of the
+/// coroutine's T, so a factory cannot substitute a task of its own: create_task throws
+/// std::logic_error - Python's TypeError - if it tries).
+class TaskMaker {
+public:
+    Task<> operator()(TaskOptions options) const { return make_(self_, options); }
+
+    /// The machinery; not part of the public API.
+    TaskMaker(Task<> (*make)(void*, TaskOptions), void* self) noexcept : make_(make), self_(self) {}
+
+private:
+    Task<> (*make_)(void*, TaskOptions);
+    void* self_;
+};
+
+/// Python 3.12's asyncio.eager_task_factory: every task starts eagerly (TaskOptions::eager_start).
+inline Task<> eager_task_factory(EventLoop&, const TaskMaker& make, TaskOptions options) {
+    options.eager_start = true;
+    return make(options);
+}
+
 namespace detail {
+template <class T>
+Task<T> make_task_now(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options);
+
+/// Every create_task comes here: through the loop's task factory if one is set.
 template <class T>
 Task<T> make_task(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
     loop.check_thread();
     loop.check_open();
+    EventLoop* owner = loop.owner();
+    if (!owner || !owner->get_task_factory()) return make_task_now(loop, coro, options);
+    struct Maker {
+        nogil::asyncio::detail::LoopCore& loop;
+        Coroutine<T>& coro;
+        Task<T> made;
+        static Task<> make(void* self, TaskOptions o) {
+            auto& m = *static_cast<Maker*>(self);
+            if (m.made) throw std::logic_error("a task factory's make() was called twice");
+            m.made = make_task_now(m.loop, m.coro, o);
+            return m.made;
+        }
+    } maker{loop, coro, {}};
+    Task<> returned = owner->get_task_factory()(*owner, TaskMaker(&Maker::make, &maker), options);
+    if (!maker.made || !(returned == maker.made))
+        throw std::logic_error("a task factory must return the task its make() built");
+    return std::move(maker.made);
+}
+
+template <class T>
+Task<T> make_task_now(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
     auto handle = nogil::asyncio::detail::CoroutineAccess::release(coro);
     auto* state = nogil::asyncio::detail::make_task_state<T>(loop, handle, options.name);
     Task<T> task(nogil::asyncio::detail::Ref<nogil::asyncio::detail::TaskState<T>>::adopt(state));

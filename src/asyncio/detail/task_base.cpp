@@ -134,7 +134,10 @@ std::uint32_t TaskBase::uncancel() noexcept {
 
 void TaskBase::start(bool eager) {
     loop().register_task(*this);
-    if (eager)
+    // Python's Task: the eager step is taken only if the loop is running (here, on this thread);
+    // otherwise the first step is scheduled as usual (run_until_complete's task under
+    // eager_task_factory).
+    if (eager && running_loop == &loop())
         step();
     else
         loop().schedule_step(this);
