@@ -44,7 +44,8 @@ TEST(ToThreadTests, test_to_thread_exception) {
 TEST(ToThreadTests, test_to_thread_once) {
     std::atomic<int> calls{0};
     run_bounded([](std::atomic<int>* calls) -> Coroutine<> {
-        co_await asyncio::to_thread([calls] { ++*calls; });
+        auto func = [calls] { ++*calls; };  // not built inside the co_await (g++ 12)
+        co_await asyncio::to_thread(func);
     }(&calls));
     EXPECT_EQ(calls.load(), 1);
 }
@@ -54,7 +55,8 @@ TEST(ToThreadTests, test_to_thread_concurrent) {
     std::atomic<int> calls{0};
     run_bounded([](std::atomic<int>* calls) -> Coroutine<> {
         std::vector<Coroutine<>> futs;
-        for (int i = 0; i < 10; ++i) futs.push_back(asyncio::to_thread([calls] { ++*calls; }));
+        auto func = [calls] { ++*calls; };
+        for (int i = 0; i < 10; ++i) futs.push_back(asyncio::to_thread(func));
         co_await asyncio::gather(std::move(futs));
     }(&calls));
     EXPECT_EQ(calls.load(), 10);
@@ -74,7 +76,8 @@ TEST(ToThreadTests, test_to_thread_contextvars) {
     cv::ContextVar<std::string> test_ctx("test_ctx");
     auto result = run_bounded([](cv::ContextVar<std::string> test_ctx) -> Coroutine<std::string> {
         test_ctx.set("parrot");
-        co_return co_await asyncio::to_thread([test_ctx] { return test_ctx.get(); });
+        auto get_ctx = [test_ctx] { return test_ctx.get(); };  // not built inside the co_await (g++ 12)
+        co_return co_await asyncio::to_thread(get_ctx);
     }(test_ctx));
     EXPECT_EQ(result, "parrot");
 }
@@ -85,7 +88,8 @@ TEST(ToThreadTests, run_in_executor_does_not_carry_the_context) {
     cv::ContextVar<std::string> test_ctx("test_ctx", "worker's own");
     auto result = run_bounded([](cv::ContextVar<std::string> test_ctx) -> Coroutine<std::string> {
         test_ctx.set("parrot");
-        co_return co_await asyncio::get_running_loop().run_in_executor(nullptr, [test_ctx] { return test_ctx.get(); });
+        auto get_ctx = [test_ctx] { return test_ctx.get(); };
+        co_return co_await asyncio::get_running_loop().run_in_executor(nullptr, get_ctx);
     }(test_ctx));
     EXPECT_EQ(result, "worker's own");
 }
