@@ -39,9 +39,9 @@ TEST(ContextvarsContext, ASetInAnEmptyFrameBuildsItsContext) {
             c->add_ref();
             *static_cast<cv::detail::ContextState**>(owner) = c;
         }, &adopted);
-        EXPECT_EQ(cv::detail::current, nullptr);
+        EXPECT_EQ(cv::detail::current(), nullptr);
         var.set(5);
-        EXPECT_NE(cv::detail::current, nullptr);
+        EXPECT_NE(cv::detail::current(), nullptr);
         EXPECT_EQ(var.get(), 5);
     }
     ASSERT_NE(adopted, nullptr);

@@ -17,7 +17,7 @@ struct BaseContext {
     ContextState* ctx = nullptr;
     ~BaseContext() {
         if (!ctx) return;
-        if (current == ctx) current = nullptr;
+        if (thread_state.current == ctx) thread_state.current = nullptr;
         ctx->entered.store(false, std::memory_order_release);
         ctx->release();
     }
@@ -30,46 +30,26 @@ std::atomic<std::uint64_t> var_ids{0};
 
 std::uint64_t new_var_id() noexcept { return var_ids.fetch_add(1, std::memory_order_relaxed) + 1; }
 
-void push(Frame& frame, ContextState* ctx, AdoptFn adopt, void* owner) {
-    if (ctx) {
-        // Step 1. acq_rel: this thread sees what the last thread inside the context wrote.
-        if (ctx->entered.exchange(true, std::memory_order_acq_rel))
-            throw std::runtime_error("cannot enter context: <Context> is already entered");
-        ctx->add_ref();
-    }
-    frame = Frame{ctx, adopt, owner, top, current};
-    top = &frame;
-    current = ctx;  // step 2
-}
-
-void pop(Frame& frame) noexcept {
-    top = frame.outer;  // step 3
-    current = frame.outer_current;
-    if (frame.ctx) {
-        frame.ctx->entered.store(false, std::memory_order_release);
-        frame.ctx->release();
-    }
-}
+void throw_already_entered() { throw std::runtime_error("cannot enter context: <Context> is already entered"); }
 
 ContextState& current_for_write() {
-    if (current) return *current;
+    ThreadState& t = thread_state;
+    if (t.current) return *t.current;
     auto* ctx = new ContextState;  // step 2: the empty context is built now, entered
     ctx->entered.store(true, std::memory_order_relaxed);
-    if (Frame* f = top) {
+    if (Frame* f = t.top) {
         f->ctx = ctx;  // the frame's reference
         if (f->adopt) f->adopt(f->owner, ctx);
     } else {
         base_context.ctx = ctx;
     }
-    current = ctx;
+    t.current = ctx;
     return *ctx;
 }
 
-ContextState* copy_current_or_null() {
-    const ContextState* c = current;
-    if (!c || c->vars.empty()) return nullptr;
+ContextState* copy_of(const ContextState& c) {
     auto* copy = new ContextState;
-    copy->vars = c->vars;  // this thread is the only writer of its current context
+    copy->vars = c.vars;  // `c` is this thread's current context: this thread is its only writer
     return copy;
 }
 
@@ -88,7 +68,7 @@ bool operator==(const Context& a, const Context& b) {
 
 Context copy_context() {
     auto* s = new detail::ContextState;
-    if (const detail::ContextState* c = detail::current) s->vars = c->vars;
+    if (const detail::ContextState* c = detail::current()) s->vars = c->vars;
     return Context(::nogil::detail::Ref<detail::ContextState>::adopt(s));
 }
 

@@ -98,7 +98,7 @@ private:
     ContextVar(Init, std::string name, std::optional<T> default_value)
         : id_(detail::new_var_id()), state_(std::make_shared<const State>(State{std::move(name), std::move(default_value)})) {}
     const detail::Value* lookup() const noexcept {
-        const detail::ContextState* ctx = detail::current;
+        const detail::ContextState* ctx = detail::current();
         return ctx ? ctx->vars.find(id_) : nullptr;
     }
 
@@ -144,7 +144,7 @@ void ContextVar<T>::reset(const Token<T>& token) const {
     auto& s = *token.state_;
     if (s.used.load(std::memory_order_acquire)) throw std::runtime_error(token.describe() + " has already been used once");
     if (s.var.id_ != id_) throw std::invalid_argument(token.describe() + " was created by a different ContextVar");
-    if (detail::current != s.ctx.get()) throw std::invalid_argument(token.describe() + " was created in a different Context");
+    if (detail::current() != s.ctx.get()) throw std::invalid_argument(token.describe() + " was created in a different Context");
     s.used.store(true, std::memory_order_release);
     detail::ContextState& ctx = *s.ctx;
     ctx.replace(s.old ? ctx.vars.set(id_, *s.old) : ctx.vars.erase(id_));

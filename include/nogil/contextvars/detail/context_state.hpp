@@ -66,16 +66,43 @@ struct Frame {
     ContextState* outer_current;
 };
 
-/// The current context of this thread (null: empty). Read by ContextVar::get().
-inline thread_local ContextState* current = nullptr;
-/// The innermost frame, or null: the thread's base context is current.
-inline thread_local Frame* top = nullptr;
+/// A thread's context state, in one thread_local (one address computation per use: the library
+/// is position-independent, where each thread_local access may cost a call).
+struct ThreadState {
+    ContextState* current = nullptr;  // the current context (null: empty). ContextVar::get() reads it
+    Frame* top = nullptr;             // the innermost frame, or null: the thread's base context
+};
+inline thread_local ThreadState thread_state;
+
+/// The current context of this thread (null: empty).
+inline ContextState* current() noexcept { return thread_state.current; }
+
+/// Step 1: throws std::runtime_error("cannot enter context: ... is already entered").
+[[noreturn]] void throw_already_entered();
 
 /// Step 1 and 2: enters `ctx` (null: an empty context built on first set, handed to `adopt`).
-/// Throws std::runtime_error if `ctx` is already entered.
-void push(Frame& frame, ContextState* ctx, AdoptFn adopt = nullptr, void* owner = nullptr);
+/// Throws std::runtime_error if `ctx` is already entered. Inline: every task step pays it.
+inline void push(Frame& frame, ContextState* ctx, AdoptFn adopt = nullptr, void* owner = nullptr) {
+    if (ctx) {
+        // acq_rel: this thread sees what the last thread inside the context wrote.
+        if (ctx->entered.exchange(true, std::memory_order_acq_rel)) throw_already_entered();
+        ctx->add_ref();
+    }
+    ThreadState& t = thread_state;
+    frame = Frame{ctx, adopt, owner, t.top, t.current};
+    t.top = &frame;
+    t.current = ctx;
+}
 /// Step 3.
-void pop(Frame& frame) noexcept;
+inline void pop(Frame& frame) noexcept {
+    ThreadState& t = thread_state;
+    t.top = frame.outer;
+    t.current = frame.outer_current;
+    if (frame.ctx) {
+        frame.ctx->entered.store(false, std::memory_order_release);
+        frame.ctx->release();
+    }
+}
 
 /// RAII: enters a context for a scope (a task step, a callback).
 class Entered {
@@ -92,8 +119,13 @@ private:
 /// The current context, built (and entered) if it is still empty: what set() writes to.
 ContextState& current_for_write();
 
+/// A new context holding `c`'s variables.
+ContextState* copy_of(const ContextState& c);
 /// A new context holding the current one's variables (Python's copy_context()), or null if the
 /// current context is empty (a task or a callback then builds its own on first set).
-ContextState* copy_current_or_null();
+inline ContextState* copy_current_or_null() {
+    const ContextState* c = current();
+    return c && !c->vars.empty() ? copy_of(*c) : nullptr;
+}
 
 }  // namespace nogil::contextvars::detail
