@@ -1,4 +1,5 @@
 #include <nogil/asyncio.hpp>
+#include <nogil/contextvars.hpp>
 #include "asyncio/detail/fd_waiter.hpp"
 
 #include <gtest/gtest.h>
@@ -419,4 +420,34 @@ TEST(AsyncioEventLoop, LoopsAfterLoopsReuseTheReadyRingSafely) {
     }
     for (auto& th : threads) th.join();
     EXPECT_EQ(wrong.load(), 0);
+}
+
+// Python's Handle: a callback runs in a copy of the context that scheduled it (call_soon,
+// call_later, call_soon_threadsafe from another thread); what it sets stays in that copy.
+TEST(AsyncioEventLoop, CallbacksRunInACopyOfTheContextThatScheduledThem) {
+    namespace cv = nogil::contextvars;
+    cv::ContextVar<std::string> var("var", "unset");
+    nogil::asyncio::EventLoop loop;
+    std::vector<std::string> seen;
+    var.set("scheduler");
+    loop.call_soon([&] {
+        seen.push_back(var.get());
+        var.set("changed by the callback");
+    });
+    loop.call_later(0.0, [&] { seen.push_back(var.get()); });
+    std::thread other([&] {
+        var.set("other thread");
+        loop.call_soon_threadsafe([&] {
+            seen.push_back(var.get());
+            loop.stop();
+        });
+    });
+    other.join();
+    loop.run_forever();
+    loop.close();
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_EQ(seen[0], "scheduler");
+    EXPECT_EQ(seen[1], "other thread");  // queued before the timer became due
+    EXPECT_EQ(seen[2], "scheduler");     // not the first callback's change
+    EXPECT_EQ(var.get(), "scheduler");
 }

@@ -97,6 +97,20 @@ public:
     explicit OverflowError(const std::string& message) : std::overflow_error(message) {}
 };
 
+/// Python's LookupError: a key or index that is not there, e.g. ContextVar::get() of a variable
+/// with no value and no default.
+class LookupError : public std::runtime_error {
+public:
+    explicit LookupError(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// Python's KeyError (a LookupError): a mapping has no such key, e.g. contextvars::Context's
+/// operator[] of a variable the context does not hold.
+class KeyError : public LookupError {
+public:
+    using LookupError::LookupError;
+};
+
 /// Python's OSError: carries errno as a std::error_code.
 class OSError : public std::system_error {
 public:

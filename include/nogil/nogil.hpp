@@ -3,6 +3,7 @@
 
 #include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
+#include <nogil/contextvars.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing.hpp>
 #include <nogil/queue.hpp>

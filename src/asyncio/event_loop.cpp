@@ -1,4 +1,5 @@
 #include <nogil/asyncio/event_loop.hpp>
+#include <nogil/asyncio/task.hpp>
 
 #include <cstdlib>
 #include <cstring>
@@ -9,7 +10,8 @@ EventLoop::EventLoop() : EventLoop(EventLoopOptions{}) {}
 
 EventLoop::EventLoop(EventLoopOptions options)
     : core_(detail::Ref<detail::LoopCore>::adopt(new detail::LoopCore(
-          *this, options.io_backend, options.debug.value_or(detail::debug_from_environment())))) {}
+          *this, options.io_backend, options.debug.value_or(detail::debug_from_environment())))),
+      task_factory_(std::make_unique<TaskFactory>()) {}
 
 EventLoop::~EventLoop() {
     if (core_->is_running())
@@ -17,6 +19,11 @@ EventLoop::~EventLoop() {
     else if (!core_->is_closed())
         core_->close();
     core_->detach_owner();
+}
+
+void EventLoop::set_task_factory(TaskFactory factory) {
+    core_->check_thread();
+    *task_factory_ = std::move(factory);
 }
 
 void EventLoop::default_exception_handler(const ExceptionContext& context) { detail::print_exception_context(context); }

@@ -6,6 +6,7 @@
 //   test__run_once, test_call_soon/test_call_later's `in loop._ready/_scheduled` checks - white-box
 //     tests of the Python loop's private lists.
 //   test_call_soon_non_callable, test_check_thread's argument checks - compile errors here.
+//   test_set_task_factory_invalid - a non-callable factory does not compile.
 //   test_time_and_call_at's elapsed-time bound - a timing assertion; the port checks that the
 //     timer did not fire before its deadline (a scheduling property) instead.
 #include "asyncio_cpython_testing.hpp"
@@ -172,6 +173,45 @@ TEST(BaseEventLoopTests, test_keyboard_interrupt_in_task_leaves_run) {
     };
     EXPECT_THROW(asyncio::run(main()), nogil::KeyboardInterrupt);
     EXPECT_TRUE(other_cancelled);
+}
+
+// test_base_events.py: BaseEventLoopTests.test_set_task_factory (Python's MyTask subclass
+// becomes a factory that marks the tasks it made: C++ has one Task type)
+TEST(BaseEventLoopTests, test_set_task_factory) {
+    asyncio::EventLoop loop;
+    std::vector<std::string> made;
+    auto coro = []() -> asyncio::Coroutine<> { co_return; };
+    asyncio::TaskFactory factory = [&](asyncio::EventLoop&, const asyncio::TaskMaker& make, asyncio::TaskOptions options) {
+        auto task = make(options);
+        task.set_name("MyTask");
+        made.push_back(task.get_name());
+        return task;
+    };
+    EXPECT_FALSE(loop.get_task_factory());
+    loop.set_task_factory(factory);
+    EXPECT_TRUE(loop.get_task_factory());
+
+    auto task = loop.create_task(coro());
+    EXPECT_EQ(task.get_name(), "MyTask");
+    loop.run_until_complete(task);
+
+    loop.set_task_factory(nullptr);
+    EXPECT_FALSE(loop.get_task_factory());
+    task = loop.create_task(coro());
+    EXPECT_NE(task.get_name(), "MyTask");
+    loop.run_until_complete(task);
+    EXPECT_EQ(made, std::vector<std::string>{"MyTask"});
+    loop.close();
+}
+
+// A factory that does not return the task its make() built is refused (Python's factory may
+// return any Future-like object; a C++ create_task must return the coroutine's Task<T>).
+TEST(BaseEventLoopTests, test_task_factory_must_return_the_task_it_made) {
+    asyncio::EventLoop loop;
+    loop.set_task_factory([](asyncio::EventLoop&, const asyncio::TaskMaker&, asyncio::TaskOptions) { return asyncio::Task<>(); });
+    auto coro = []() -> asyncio::Coroutine<> { co_return; };
+    EXPECT_THROW(loop.create_task(coro()), std::logic_error);
+    loop.close();
 }
 
 }  // namespace

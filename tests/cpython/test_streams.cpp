@@ -8,8 +8,7 @@
 //
 // Not applicable in C++:
 //   test_ctor_global_loop, test___repr__* - event loop policies and repr.
-//   test_readuntil_multiple_separators* (3.13's tuple of separators) - readuntil() takes one
-//     separator so far (issue 13's missing surface, another part).
+//   test_readuntil_bytearray - bytes are std::string (one type).
 //   test_IncompleteReadError_pickleable, test_LimitOverrunError_pickleable - pickle.
 //   test_streamreader_constructor_* - loop arguments.
 #include "asyncio_cpython_testing.hpp"
@@ -245,6 +244,61 @@ TEST(StreamTests, test_readuntil_separator) {
     run_bounded([]() -> Coroutine<> {
         StreamReader stream;
         EXPECT_TRUE(as<std::invalid_argument>(co_await outcome(stream.readuntil(""))));
+        // 3.13: a tuple of separators; an empty one inside it, an empty tuple (at the call here)
+        std::vector<std::string> one_empty{""};
+        EXPECT_TRUE(as<std::invalid_argument>(co_await outcome(stream.readuntil(one_empty))));
+        EXPECT_THROW((void)stream.readuntil(std::vector<std::string>{}), std::invalid_argument);
+    }());
+}
+
+// test_streams.py: StreamTests.test_readuntil_multi_separator (3.13)
+TEST(StreamTests, test_readuntil_multi_separator) {
+    run_bounded([]() -> Coroutine<> {
+        StreamReader stream;
+        // Simple case
+        stream.feed_data("line 1\nline 2\r");
+        EXPECT_EQ(co_await stream.readuntil("\r", "\n"), "line 1\n");
+        EXPECT_EQ(co_await stream.readuntil("\r", "\n"), "line 2\r");
+        stream.feed_eof();
+        EXPECT_EQ(co_await stream.read(), "");  // nothing left in the buffer
+    }());
+    run_bounded([]() -> Coroutine<> {
+        StreamReader stream;
+        // First end position matches, even if that's a longer match
+        stream.feed_data("ABCDEFG");
+        EXPECT_EQ(co_await stream.readuntil("DEF", "BCDE"), "ABCDE");
+        stream.feed_eof();
+        EXPECT_EQ(co_await stream.read(), "FG");
+    }());
+}
+
+// test_streams.py: StreamTests.test_readuntil_multi_separator_limit (3.13)
+TEST(StreamTests, test_readuntil_multi_separator_limit) {
+    run_bounded([]() -> Coroutine<> {
+        StreamReader stream(3);
+        stream.feed_data("some dataA");
+        auto e = co_await outcome(stream.readuntil("A", "ome dataA"));
+        const auto* overrun = as<asyncio::LimitOverrunError>(e);
+        EXPECT_TRUE(overrun && std::string(overrun->what()).find("is found") != std::string::npos);
+        stream.feed_eof();
+        EXPECT_EQ(co_await stream.read(), "some dataA");  // left in the buffer
+    }());
+}
+
+// test_streams.py: StreamTests.test_readuntil_multi_separator_negative_offset (3.13): a buffer
+// big enough for the shortest separator but not the longest must not make the offset negative.
+TEST(StreamTests, test_readuntil_multi_separator_negative_offset) {
+    run_bounded([]() -> Coroutine<> {
+        StreamReader stream;
+        stream.feed_data("data");
+        auto readuntil_task = asyncio::create_task(
+            [](StreamReader s) -> Coroutine<std::string> { co_return co_await s.readuntil("A", "long sep"); }(stream));
+        auto& loop = asyncio::get_running_loop();
+        loop.call_soon([stream] { stream.feed_data("Z"); });
+        loop.call_soon([stream] { stream.feed_data("Aaaa"); });
+        EXPECT_EQ(co_await readuntil_task, "dataZA");
+        stream.feed_eof();
+        EXPECT_EQ(co_await stream.read(), "aaa");
     }());
 }
 

@@ -9,7 +9,6 @@
 // manager in C++: the body itself raises after its child failed (the same accounting).
 //
 // Not applicable in C++:
-//   test_taskgroup_task_context - contextvars is not part of nogil yet (issue 13, another part).
 //   test_taskgroup_already_entered, test_taskgroup_double_enter, test_taskgroup_not_entered,
 //   test_taskgroup_without_parent_task (await_without_task) - a TaskGroup exists only inside
 //     run(), which enters it once: there is no group to enter twice or to use unentered.
@@ -20,6 +19,7 @@
 #include "asyncio_cpython_testing.hpp"
 
 #include <nogil/asyncio.hpp>
+#include <nogil/contextvars.hpp>
 
 #include <gtest/gtest.h>
 
@@ -913,6 +913,28 @@ TEST(TestEagerTaskTaskGroup, test_cancelling_level_preserved) {
         EXPECT_EQ(error_types(e), Types{"RuntimeError"});
         EXPECT_EQ(asyncio::current_task()->cancelling(), 0u);
     }());
+}
+
+// test_taskgroups.py: BaseTestTaskGroup.test_taskgroup_task_context
+TEST(TestTaskGroup, test_taskgroup_task_context) {
+    nogil::contextvars::ContextVar<int> cvar("cvar");
+    run_bounded([](nogil::contextvars::ContextVar<int> cvar) -> Coroutine<> {
+        auto coro = [](nogil::contextvars::ContextVar<int> cvar, int val) -> Coroutine<> {
+            co_await asyncio::sleep(0);
+            cvar.set(val);
+        };
+        auto body = [&](TaskGroup& tg) -> Coroutine<> {
+            nogil::contextvars::Context ctx = nogil::contextvars::copy_context();
+            EXPECT_EQ(ctx.get(cvar), std::nullopt);
+            auto t1 = tg.create_task(coro(cvar, 1), {.context = &ctx});
+            co_await t1;
+            EXPECT_EQ(ctx.get(cvar), 1);
+            auto t2 = tg.create_task(coro(cvar, 2), {.context = &ctx});
+            co_await t2;
+            EXPECT_EQ(ctx.get(cvar), 2);
+        };
+        co_await TaskGroup::run(body);
+    }(cvar));
 }
 
 }  // namespace

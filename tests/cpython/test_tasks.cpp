@@ -14,7 +14,8 @@
 //     Python object model (repr, gc, tracebacks, refcounts); C++ has none of them.
 //   test_create_task_with_noncoroutine, test_wait_errors (a coroutine passed to wait()),
 //   test_create_task_with_asynclike_function - TypeErrors the compiler already rejects.
-//   test_context_* - contextvars is another part of issue 13 (not built yet).
+//   test_context_4 - Python's Task(coro, loop=, context=) constructor is create_task in C++:
+//     the same case as test_context_5 (asyncio.create_task) and test_context_6 (loop.create_task).
 //   test_cancel_with_message_then_future_result's non-string cases ((5,), None) - a cancel
 //     message is a std::string.
 //   test_as_completed_same_tasks_in_as_out's coroutine half - C++'s as_completed yields the
@@ -22,10 +23,12 @@
 #include "asyncio_cpython_testing.hpp"
 
 #include <nogil/asyncio.hpp>
+#include <nogil/contextvars.hpp>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 
 namespace asyncio = nogil::asyncio;
 using asyncio::Coroutine;
@@ -945,6 +948,195 @@ TEST(BaseTaskTests, test_gather_futures_of_two_loops) {
         co_return;
     }(foreign));
     other.close();
+}
+
+// --- contextvars: a task runs in the context it captured at creation -----------------------
+
+namespace cv = nogil::contextvars;
+
+// test_tasks.py: BaseTaskTests.test_context_1 (sleep(0): the parent sets its value before the
+// child's first step either way)
+TEST(BaseTaskTests, test_context_1) {
+    cv::ContextVar<std::string> cvar("cvar", "nope");
+    auto sub = [](cv::ContextVar<std::string> cvar) -> Coroutine<> {
+        co_await asyncio::sleep(0);
+        EXPECT_EQ(cvar.get(), "nope");
+        cvar.set("something else");
+    };
+    auto main_ = [](cv::ContextVar<std::string> cvar, decltype(sub) sub) -> Coroutine<> {
+        EXPECT_EQ(cvar.get(), "nope");
+        auto subtask = asyncio::create_task(sub(cvar));
+        cvar.set("yes");
+        EXPECT_EQ(cvar.get(), "yes");
+        co_await subtask;
+        EXPECT_EQ(cvar.get(), "yes");
+    };
+    asyncio::EventLoop loop;
+    loop.run_until_complete(main_(cvar, sub));
+    loop.close();
+}
+
+// test_tasks.py: BaseTaskTests.test_context_2
+TEST(BaseTaskTests, test_context_2) {
+    cv::ContextVar<std::string> cvar("cvar", "nope");
+    auto main_ = [](cv::ContextVar<std::string> cvar) -> Coroutine<> {
+        auto& loop = asyncio::get_running_loop();
+        EXPECT_EQ(cvar.get(), "nope");
+        for (int j = 0; j < 2; ++j) {
+            auto fut = loop.create_future<void>();
+            // This change must not pollute the context of the "main()" task.
+            fut.add_done_callback([cvar](asyncio::Future<void>) { cvar.set("something else"); });
+            cvar.set("yes" + std::to_string(j));
+            loop.call_soon([fut] { fut.set_result(); });
+            co_await fut;
+            EXPECT_EQ(cvar.get(), "yes" + std::to_string(j));
+            for (int i = 0; i < 3; ++i) {
+                // The task passed its context to add_done_callback (of the sleep's future):
+                cvar.set("yes" + std::to_string(i) + "-" + std::to_string(j));
+                co_await asyncio::sleep(1ms);
+                EXPECT_EQ(cvar.get(), "yes" + std::to_string(i) + "-" + std::to_string(j));
+            }
+        }
+    };
+    asyncio::EventLoop loop;
+    loop.run_until_complete(main_(cvar));
+    loop.close();
+    EXPECT_EQ(cvar.get(), "nope");
+}
+
+// test_tasks.py: BaseTaskTests.test_context_3 - 100 tasks, each modifying cvar (sleeps of 0 to
+// 2 ms interleave them; nothing depends on their length)
+TEST(BaseTaskTests, test_context_3) {
+    cv::ContextVar<int> cvar("cvar", -1);
+    auto sub = [](cv::ContextVar<int> cvar, int num, unsigned seed) -> Coroutine<> {
+        std::mt19937 rng(seed);
+        for (int i = 0; i < 10; ++i) {
+            cvar.set(num + i);
+            co_await asyncio::sleep(std::chrono::microseconds(rng() % 2000));
+            EXPECT_EQ(cvar.get(), num + i);
+        }
+    };
+    auto main_ = [](cv::ContextVar<int> cvar, decltype(sub) sub) -> Coroutine<> {
+        std::vector<Task<>> tasks;
+        std::mt19937 rng(3);
+        for (int i = 0; i < 100; ++i) tasks.push_back(asyncio::create_task(sub(cvar, static_cast<int>(rng() % 11), rng())));
+        co_await asyncio::gather(tasks);
+    };
+    asyncio::EventLoop loop;
+    loop.run_until_complete(main_(cvar, sub));
+    loop.close();
+    EXPECT_EQ(cvar.get(), -1);
+}
+
+Coroutine<> set_after_a_turn(cv::ContextVar<int> cvar, int val) {
+    co_await asyncio::sleep(0);
+    cvar.set(val);
+}
+
+/// The body of test_context_5 and test_context_6: two tasks run in one given context, one after
+/// the other; each set() lands in that context. `via_loop`: loop.create_task, else
+/// asyncio.create_task.
+std::vector<std::optional<int>> tasks_share_a_given_context(bool via_loop) {
+    cv::ContextVar<int> cvar("cvar");
+    auto main_ = [](cv::ContextVar<int> cvar, bool via_loop) -> Coroutine<std::vector<std::optional<int>>> {
+        std::vector<std::optional<int>> ret;
+        cv::Context ctx = cv::copy_context();
+        ret.push_back(ctx.get(cvar));
+        for (int val = 1; val <= 2; ++val) {
+            auto t = via_loop ? asyncio::get_running_loop().create_task(set_after_a_turn(cvar, val), {.context = &ctx})
+                              : asyncio::create_task(set_after_a_turn(cvar, val), {.context = &ctx});
+            co_await t;
+            ret.push_back(ctx.get(cvar));
+        }
+        co_return ret;
+    };
+    asyncio::EventLoop loop;
+    auto ret = loop.run_until_complete(main_(cvar, via_loop));
+    loop.close();
+    return ret;
+}
+
+// test_tasks.py: BaseTaskTests.test_context_5 (asyncio.create_task(coro, context=ctx))
+TEST(BaseTaskTests, test_context_5) {
+    EXPECT_EQ(tasks_share_a_given_context(false), (std::vector<std::optional<int>>{std::nullopt, 1, 2}));
+}
+
+// test_tasks.py: BaseTaskTests.test_context_6 (loop.create_task(coro, context=ctx))
+TEST(BaseTaskTests, test_context_6) {
+    EXPECT_EQ(tasks_share_a_given_context(true), (std::vector<std::optional<int>>{std::nullopt, 1, 2}));
+}
+
+// test_context.py: AsyncContextTest.test_asyncio_independent_contexts (CPython's development
+// branch; the rule it checks holds in every version)
+TEST(AsyncContextTest, test_asyncio_independent_contexts) {
+    cv::ContextVar<std::string> cvar("cvar", "A");
+    run_bounded([](cv::ContextVar<std::string> cvar) -> Coroutine<> {
+        asyncio::Event updated1, updated2;
+        auto task1 = [](cv::ContextVar<std::string> cvar, asyncio::Event* updated1, asyncio::Event* updated2) -> Coroutine<> {
+            EXPECT_EQ(cvar.get(), "A");
+            co_await asyncio::sleep(0);
+            cvar.set("B");
+            co_await asyncio::sleep(0);
+            updated1->set();
+            co_await updated2->wait();
+            EXPECT_EQ(cvar.get(), "B");
+        };
+        auto task2 = [](cv::ContextVar<std::string> cvar, asyncio::Event* updated1, asyncio::Event* updated2) -> Coroutine<> {
+            co_await updated1->wait();
+            EXPECT_EQ(cvar.get(), "A");
+            co_await asyncio::sleep(0);
+            cvar.set("C");
+            co_await asyncio::sleep(0);
+            updated2->set();
+            co_await asyncio::sleep(0);
+            EXPECT_EQ(cvar.get(), "C");
+        };
+        auto body = [&](asyncio::TaskGroup& tg) -> Coroutine<> {
+            tg.create_task(task1(cvar, &updated1, &updated2));
+            tg.create_task(task2(cvar, &updated1, &updated2));
+            co_return;
+        };
+        co_await asyncio::TaskGroup::run(body);
+        EXPECT_EQ(cvar.get(), "A");
+    }(cvar));
+}
+
+// A task keeps the context it built at its first set() for its later steps, and an eager task
+// runs its first step in its own context too (Python's eager_start enters the task's context).
+TEST(BaseTaskTests, test_context_eager_task_runs_in_its_own_context) {
+    cv::ContextVar<int> cvar("cvar", 0);
+    run_bounded([](cv::ContextVar<int> cvar) -> Coroutine<> {
+        cvar.set(1);
+        auto child = [](cv::ContextVar<int> cvar) -> Coroutine<int> {
+            EXPECT_EQ(cvar.get(), 1);  // copied from the creator
+            cvar.set(2);
+            co_await asyncio::sleep(0);
+            co_return cvar.get();
+        };
+        auto t = asyncio::create_task(child(cvar), {.eager_start = true});
+        EXPECT_EQ(cvar.get(), 1);  // the eager step's set() stayed in the child's context
+        EXPECT_EQ(co_await t, 2);
+        EXPECT_EQ(t.get_context()[cvar], 2);
+    }(cvar));
+}
+
+// Python's rule: a context that a running task is inside cannot be entered by another task
+// (Context.run raises "is already entered"). Python reports the failed step and leaves the task
+// pending forever; nogil fails the task with that RuntimeError (docs/fidelity.md).
+TEST(BaseTaskTests, test_context_already_entered_fails_the_task) {
+    run_bounded([]() -> Coroutine<> {
+        cv::Context ctx;
+        auto body = [](cv::Context ctx) -> Coroutine<> {
+            // Entering our own context again, eagerly, from inside it.
+            auto nested = asyncio::create_task(one_loop_turn(), {.eager_start = true, .context = &ctx});
+            EXPECT_TRUE(nested.done());
+            auto e = nested.exception();
+            const auto* error = as<std::runtime_error>(e);
+            EXPECT_TRUE(error && std::string(error->what()).find("is already entered") != std::string::npos);
+            co_return;
+        };
+        co_await asyncio::create_task(body(ctx), {.context = &ctx});
+    }());
 }
 
 }  // namespace

@@ -43,6 +43,14 @@ template <class T>
 class Task;
 template <class T>
 class Future;
+struct TaskOptions;
+class TaskMaker;
+/// A task factory (Python's loop.set_task_factory): called by every create_task on the loop
+/// (asyncio::create_task, loop.create_task, TaskGroup, gather...) with the loop, a TaskMaker that
+/// builds the task asked for, and the options; it may change the options (a name, eager_start,
+/// a context), call make(options) once and return that task, after doing what it likes with it
+/// (count it, add a done callback). See <nogil/asyncio/task.hpp>.
+using TaskFactory = std::function<Task<void>(EventLoop&, const TaskMaker&, TaskOptions)>;
 
 /// What an exception handler receives (Python passes a dict with these keys).
 struct ExceptionContext {
@@ -177,6 +185,15 @@ public:
     /// Schedules a coroutine as a task on this loop. Defined in <nogil/asyncio/task.hpp>.
     template <class T>
     Task<T> create_task(Coroutine<T> coro, std::string_view name = {});
+    /// Same, with options (name, eager_start, context: Python's create_task(coro, name=...,
+    /// context=...)). Defined in <nogil/asyncio/task.hpp>.
+    template <class T>
+    Task<T> create_task(Coroutine<T> coro, TaskOptions options);
+    /// Python's loop.set_task_factory(factory): every task created on this loop from now on goes
+    /// through `factory` (an empty one restores the default). Loop thread.
+    void set_task_factory(TaskFactory factory);
+    /// The factory set, or an empty one (Python's None).
+    const TaskFactory& get_task_factory() const noexcept { return *task_factory_; }
     /// A new pending Future bound to this loop. Defined in <nogil/asyncio/future.hpp>.
     template <class T = void>
     Future<T> create_future();
@@ -264,6 +281,7 @@ private:
     }
 
     detail::Ref<detail::LoopCore> core_;
+    std::unique_ptr<TaskFactory> task_factory_;  // never null (an empty function: the default)
 };
 
 /// The loop running on this thread. Throws std::runtime_error("no running event loop").

@@ -34,11 +34,13 @@
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/detail/future_awaiter.hpp>
 #include <nogil/asyncio/detail/task_base.hpp>
+#include <nogil/contextvars/context.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,12 +50,21 @@ namespace nogil::asyncio {
 
 /// Options of create_task. `eager_start` runs the coroutine at once, inside create_task, up to
 /// its first suspension (Python 3.12's eager task factory); a task that finishes there is done
-/// when create_task returns. The name is copied; a string_view because g++ 12 relocates
+/// when create_task returns. As in Python, only on a running loop: otherwise (a task created
+/// before run_until_complete) the first step is scheduled. The name is copied; a string_view because g++ 12 relocates
 /// temporaries of a co_await expression bitwise, which corrupts a small std::string.
+///
+/// `context`: the contextvars::Context the task runs in (Python's create_task(context=ctx) is
+/// `{.context = &ctx}`; the task shares it, the pointer need not outlive the call); the task's
+/// ContextVar::set() calls change it. Without one, the task runs in a copy of the current context,
+/// taken here (so a variable set before create_task is seen by the task, and what the task sets
+/// is seen by no one else). A pointer for the name's reason: the options stay trivially copyable.
 struct TaskOptions {
     std::string_view name{};
     bool eager_start{false};
+    const contextvars::Context* context{nullptr};
 };
+static_assert(std::is_trivially_copyable_v<TaskOptions>, "TaskOptions travels through co_await expressions (g++ 12)");
 
 template <class T = void>
 class Task;
@@ -104,6 +115,8 @@ public:
     /// Removes a callback not yet scheduled; returns the number removed.
     std::size_t remove_done_callback(std::uint64_t id) const { return state_->remove_done_callback(id); }
     EventLoop& get_loop() const { return *state_->loop().owner(); }
+    /// The contextvars::Context the task runs in (Python 3.12's Task.get_context()).
+    contextvars::Context get_context() const { return contextvars::Context(state_->context()); }
     /// Waits for the task; see the header comment.
     auto operator co_await() const noexcept { return detail::FutureAwaiter<detail::TaskBase, void>(state_); }
     friend bool operator==(const Task& a, const Task& b) noexcept { return a.state_ == b.state_; }
@@ -145,14 +158,66 @@ public:
     detail::TaskState<T>& typed() const noexcept { return static_cast<detail::TaskState<T>&>(*state_); }
 };
 
+/// What a task factory (EventLoop::set_task_factory) receives: make(options) builds the task
+/// create_task was asked for, with these options (the factory's changes applied). Call it once;
+/// the factory must return the task it built (a C++ create_task returns Task<T> of the
+/// coroutine's T, so a factory cannot substitute a task of its own: create_task throws
+/// std::logic_error - Python's TypeError - if it tries).
+class TaskMaker {
+public:
+    Task<> operator()(TaskOptions options) const { return make_(self_, options); }
+
+    /// The machinery; not part of the public API.
+    TaskMaker(Task<> (*make)(void*, TaskOptions), void* self) noexcept : make_(make), self_(self) {}
+
+private:
+    Task<> (*make_)(void*, TaskOptions);
+    void* self_;
+};
+
+/// Python 3.12's asyncio.eager_task_factory: every task starts eagerly (TaskOptions::eager_start).
+inline Task<> eager_task_factory(EventLoop&, const TaskMaker& make, TaskOptions options) {
+    options.eager_start = true;
+    return make(options);
+}
+
 namespace detail {
+template <class T>
+Task<T> make_task_now(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options);
+
+/// Every create_task comes here: through the loop's task factory if one is set.
 template <class T>
 Task<T> make_task(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
     loop.check_thread();
     loop.check_open();
+    EventLoop* owner = loop.owner();
+    if (!owner || !owner->get_task_factory()) return make_task_now(loop, coro, options);
+    struct Maker {
+        nogil::asyncio::detail::LoopCore& loop;
+        Coroutine<T>& coro;
+        Task<T> made;
+        static Task<> make(void* self, TaskOptions o) {
+            auto& m = *static_cast<Maker*>(self);
+            if (m.made) throw std::logic_error("a task factory's make() was called twice");
+            m.made = make_task_now(m.loop, m.coro, o);
+            return m.made;
+        }
+    } maker{loop, coro, {}};
+    Task<> returned = owner->get_task_factory()(*owner, TaskMaker(&Maker::make, &maker), options);
+    if (!maker.made || !(returned == maker.made))
+        throw std::logic_error("a task factory must return the task its make() built");
+    return std::move(maker.made);
+}
+
+template <class T>
+Task<T> make_task_now(nogil::asyncio::detail::LoopCore& loop, Coroutine<T>& coro, TaskOptions& options) {
     auto handle = nogil::asyncio::detail::CoroutineAccess::release(coro);
     auto* state = nogil::asyncio::detail::make_task_state<T>(loop, handle, options.name);
     Task<T> task(nogil::asyncio::detail::Ref<nogil::asyncio::detail::TaskState<T>>::adopt(state));
+    state->set_context(options.context
+                           ? nogil::asyncio::detail::Ref<contextvars::detail::ContextState>(options.context->state())
+                           : nogil::asyncio::detail::Ref<contextvars::detail::ContextState>::adopt(
+                                 contextvars::detail::copy_current_or_null()));
     state->start(options.eager_start);
     return task;
 }
@@ -166,7 +231,7 @@ Task<T> create_task(Coroutine<T> coro, TaskOptions options = {}) {
 /// Same, with a name (Python's create_task(coro, name=...)); the name is copied.
 template <class T>
 Task<T> create_task(Coroutine<T> coro, std::string_view name) {
-    TaskOptions options{name, false};
+    TaskOptions options{name, false, nullptr};
     return detail::make_task(detail::running_loop_or_throw(), coro, options);
 }
 
@@ -191,8 +256,13 @@ inline std::vector<Task<>> all_tasks() {
 std::vector<Task<>> all_tasks(EventLoop& loop);
 
 template <class T>
+Task<T> EventLoop::create_task(Coroutine<T> coro, TaskOptions options) {
+    return detail::make_task(*core_, coro, options);
+}
+
+template <class T>
 Task<T> EventLoop::create_task(Coroutine<T> coro, std::string_view name) {
-    TaskOptions options{name, false};
+    TaskOptions options{name, false, nullptr};
     return detail::make_task(*core_, coro, options);
 }
 

@@ -92,7 +92,7 @@ public:
     /// Same, with a name.
     template <class T>
     Task<T> create_task(Coroutine<T> coro, std::string_view name) {
-        return create_task(std::move(coro), TaskOptions{name, false});
+        return create_task(std::move(coro), TaskOptions{name, false, nullptr});
     }
 
 private:

@@ -15,6 +15,7 @@
 
 #include <nogil/asyncio/coroutine.hpp>
 #include <nogil/asyncio/event_loop.hpp>
+#include <nogil/contextvars/context.hpp>
 #include <nogil/asyncio/future.hpp>
 #include <nogil/asyncio/task.hpp>
 #include <nogil/concurrent/futures/executor.hpp>
@@ -75,10 +76,15 @@ auto EventLoop::run_in_executor(concurrent::futures::Executor* executor, F&& fn,
 }
 
 /// Runs fn(args...) in the running loop's default executor and awaits it (Python's
-/// asyncio.to_thread). Nothing runs until the returned Coroutine is awaited.
+/// asyncio.to_thread). Nothing runs until the returned Coroutine is awaited; fn then runs in a
+/// copy of the awaiting task's contextvars::Context, taken at that moment (Python's
+/// copy_context().run). run_in_executor() does not carry the context, as in Python.
 template <class F, class... Args>
 auto to_thread(F fn, Args... args) -> Coroutine<std::invoke_result_t<F&, Args&...>> {
-    co_return co_await get_running_loop().run_in_executor(nullptr, std::move(fn), std::move(args)...);
+    auto in_context = [context = contextvars::copy_context(), fn = std::move(fn)](auto&&... a) mutable {
+        return context.run(fn, std::forward<decltype(a)>(a)...);
+    };
+    co_return co_await get_running_loop().run_in_executor(nullptr, std::move(in_context), std::move(args)...);
 }
 
 /// Submits `coro` to `loop` from any thread; returns a concurrent Future for its result.

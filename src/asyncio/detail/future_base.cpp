@@ -136,6 +136,12 @@ bool FutureBase::remove_callback(const DoneLink& link) noexcept {
 
 std::uint64_t FutureBase::add_done_callback(std::function<void(FutureBase&)> fn) {
     if (!fn) throw std::invalid_argument("add_done_callback: fn must not be empty");
+    // Python's add_done_callback(fn, context=None): fn runs in a copy of the current context.
+    fn = [context = Ref<contextvars::detail::ContextState>::adopt(contextvars::detail::copy_current_or_null()),
+          fn = std::move(fn)](FutureBase& f) {
+        contextvars::detail::Entered scope(context.get());
+        fn(f);
+    };
     auto& x = extras();
     std::uint64_t id = x.next_id++;
     if (done()) {

@@ -20,6 +20,8 @@
 // The task's flag bits are mapped in one place: include/nogil/asyncio/detail/future_base.hpp.
 #include <nogil/asyncio/detail/task_base.hpp>
 
+#include <nogil/asyncio/event_loop.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <ostream>
@@ -132,14 +134,45 @@ std::uint32_t TaskBase::uncancel() noexcept {
 
 void TaskBase::start(bool eager) {
     loop().register_task(*this);
-    if (eager)
+    // Python's Task: the eager step is taken only if the loop is running (here, on this thread);
+    // otherwise the first step is scheduled as usual (run_until_complete's task under
+    // eager_task_factory).
+    if (eager && running_loop == &loop())
         step();
     else
         loop().schedule_step(this);
 }
 
+Ref<contextvars::detail::ContextState> TaskBase::context() {
+    Extras& x = extras();
+    if (!x.context) x.context = Ref<contextvars::detail::ContextState>::adopt(new contextvars::detail::ContextState);
+    return x.context;
+}
+
+void TaskBase::adopt_context(void* self, contextvars::detail::ContextState* ctx) noexcept {
+    static_cast<TaskBase*>(self)->extras().context = Ref<contextvars::detail::ContextState>(ctx);
+}
+
 void TaskBase::step() {
     if (done() || !frame_alive()) return;
+    // Each step runs in the task's context (Python's call_soon(self.__step, context=...)). A
+    // context another task or thread is inside cannot be entered: the task fails with that
+    // RuntimeError (Python reports the step to the exception handler and leaves the task
+    // pending forever, so that awaiting it, or asyncio.run's shutdown, hangs: docs/fidelity.md).
+    contextvars::detail::Frame context_frame;
+    try {
+        contextvars::detail::push(context_frame, context_if_any(), &adopt_context, this);
+    } catch (const std::runtime_error&) {
+        destroy_frame();
+        Ref<TaskBase> keep(this);
+        set_exception(std::current_exception());
+        loop().unregister_task(*this);
+        return;
+    }
+    struct LeaveContext {
+        contextvars::detail::Frame& frame;
+        ~LeaveContext() { contextvars::detail::pop(frame); }
+    } leave_context{context_frame};
     if (!(derived_flags_ & started_flag)) {
         derived_flags_ |= started_flag;
         if (must_cancel()) {  // cancelled before it ran: none of its code runs

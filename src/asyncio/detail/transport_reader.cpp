@@ -104,11 +104,12 @@ bool ReadAwaiter::satisfied() {
             return s.buffer_.size() >= n_ || s.eof_;
         case Kind::until:
         case Kind::line: {
-            const std::size_t seplen = separator_.size();
+            // Python's readuntil loop: search from `scanned_` once the shortest separator fits;
+            // nothing before buflen + 1 - (longest separator) can start one later.
             const std::size_t buflen = s.buffer_.size();
-            if (buflen >= scanned_ + seplen) {
-                if (s.buffer_.view().find(separator_, scanned_) != std::string_view::npos) return true;
-                scanned_ = buflen + 1 - seplen;
+            if (buflen >= scanned_ + min_separator()) {
+                if (find_separator(s.buffer_.view(), scanned_).start != std::string_view::npos) return true;
+                scanned_ = buflen + 1 > max_separator() ? buflen + 1 - max_separator() : 0;
                 if (scanned_ > s.limit_) return true;
             }
             return s.eof_;
@@ -117,12 +118,33 @@ bool ReadAwaiter::satisfied() {
     return false;
 }
 
+ReadAwaiter::ReadAwaiter(Ref<StreamReaderState> state, std::vector<std::string> separators)
+    : state_(std::move(state)), separators_(std::move(separators)), n_(0), kind_(Kind::until) {
+    if (separators_.empty()) throw std::invalid_argument("Separator should contain at least one element");
+    std::stable_sort(separators_.begin(), separators_.end(),
+                     [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+}
+
+ReadAwaiter::Match ReadAwaiter::find_separator(std::string_view buffer, std::size_t offset) const noexcept {
+    constexpr auto npos = std::string_view::npos;
+    if (separators_.empty()) {
+        const std::size_t at = buffer.find(separator_, offset);
+        return {at, at == npos ? npos : at + separator_.size()};
+    }
+    Match best{npos, npos};
+    for (const std::string& sep : separators_) {
+        const std::size_t at = buffer.find(sep, offset);
+        if (at != npos && (best.end == npos || at + sep.size() < best.end)) best = {at, at + sep.size()};
+    }
+    return best;
+}
+
 bool ReadAwaiter::await_ready() {
     if (!state_) throw std::runtime_error("this stream read awaiter was moved from");
     if (state_->waiter_ && state_->waiter_ != this)
         throw std::runtime_error("read called while another coroutine is already waiting for incoming data");
-    if ((kind_ == Kind::until || kind_ == Kind::line) && separator_.empty())
-        throw std::invalid_argument("separator should be at least one-byte string");
+    if ((kind_ == Kind::until || kind_ == Kind::line) && min_separator() == 0)
+        throw std::invalid_argument("Separator should be at least one-byte string");
     return satisfied();
 }
 
@@ -182,11 +204,11 @@ std::string ReadAwaiter::complete() {
             break;
         case Kind::until:
         case Kind::line: {
-            const std::size_t seplen = separator_.size();
-            const std::size_t pos = buf.view().find(separator_, scanned_);
+            const Match match = find_separator(buf.view(), scanned_);
+            const std::size_t pos = match.start;
             try {
                 if (pos == std::string_view::npos) {
-                    const std::size_t consumed = buf.size() + 1 > seplen ? buf.size() + 1 - seplen : 0;
+                    const std::size_t consumed = buf.size() + 1 > max_separator() ? buf.size() + 1 - max_separator() : 0;
                     if (consumed > s.limit_)
                         throw asyncio::LimitOverrunError("Separator is not found, and chunk exceed the limit", consumed);
                     std::string partial = buf.take(buf.size());  // at EOF
@@ -204,7 +226,7 @@ std::string ReadAwaiter::complete() {
                 if (kind_ == Kind::line) {
                     // Python's readline: drop the over-long line (with its separator if there).
                     if (buf.view().substr(e.consumed).starts_with(separator_))
-                        buf.consume(e.consumed + seplen);
+                        buf.consume(e.consumed + separator_.size());
                     else
                         buf.consume(buf.size());
                     s.maybe_resume();
@@ -212,7 +234,7 @@ std::string ReadAwaiter::complete() {
                 }
                 throw;
             }
-            out = buf.take(pos + seplen);
+            out = buf.take(match.end);
             break;
         }
     }

@@ -19,6 +19,7 @@
 #include <nogil/asyncio/detail/frame_allocator.hpp>
 #include <nogil/asyncio/detail/loop_core.hpp>
 #include <nogil/asyncio/detail/ref.hpp>
+#include <nogil/contextvars/detail/context_state.hpp>
 #include <nogil/errors.hpp>
 
 #include <atomic>
@@ -146,6 +147,7 @@ protected:
         std::vector<Entry> callbacks;
         std::uint64_t next_id = 1;
         std::uint32_t num_cancels = 0;  // a task's cancelling()
+        Ref<contextvars::detail::ContextState> context;  // a task's context (null: empty, not built)
     };
     /// The extras, allocated on first use (a single registered DoneLink moves into its list).
     Extras& extras();

@@ -40,6 +40,7 @@
 #include <nogil/asyncio/detail/frame_allocator.hpp>
 #include <nogil/asyncio/detail/ref.hpp>
 #include <nogil/asyncio/detail/io_backend.hpp>
+#include <nogil/contextvars/detail/context_state.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -98,16 +99,24 @@ struct HandleState : FrameAllocated {
 };
 
 /// A handle whose callback is a std::function (the public call_soon, call_later, add_reader).
+/// It runs in a copy of the context current where it was scheduled (Python's Handle: context =
+/// copy_context()); null stands for an empty one, built only if the callback sets a variable.
 struct CallbackHandle final : HandleState {
-    explicit CallbackHandle(std::function<void()> f) : callback(std::move(f)) {
+    explicit CallbackHandle(std::function<void()> f)
+        : callback(std::move(f)), context(Ref<contextvars::detail::ContextState>::adopt(contextvars::detail::copy_current_or_null())) {
         owns_callback = true;
         fn = &call;
         ctx = this;
     }
     std::function<void()> callback;
+    Ref<contextvars::detail::ContextState> context;
 
 private:
-    static void call(void* self) { static_cast<CallbackHandle*>(self)->callback(); }
+    static void call(void* self) {
+        auto* h = static_cast<CallbackHandle*>(self);
+        contextvars::detail::Entered scope(h->context.get());
+        h->callback();
+    }
 };
 
 inline void HandleState::release() noexcept {

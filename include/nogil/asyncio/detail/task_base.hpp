@@ -76,6 +76,19 @@ public:
     /// The coroutine function's qualified name ("ns::f"); "" once finished.
     std::string coro_name() const { return frame_alive() ? frame_qualname(root_promise().where.function_name()) : ""; }
 
+    // --- contextvars ------------------------------------------------------------------------
+    /// The context the task's steps run in (Python's Task._context). Null: an empty context not
+    /// built yet; the first ContextVar::set() in a step builds it and the task keeps it.
+    void set_context(Ref<contextvars::detail::ContextState> context) {
+        if (context) extras().context = std::move(context);
+    }
+    contextvars::detail::ContextState* context_if_any() const noexcept {
+        const Extras* x = extras_if_any();
+        return x ? x->context.get() : nullptr;
+    }
+    /// Python's Task.get_context(): the task's context, built (empty) if it was not yet.
+    Ref<contextvars::detail::ContextState> context();
+
     // --- the waiter protocol ----------------------------------------------------------------
     /// The task running on this thread, or null.
     static TaskBase* current() noexcept { return current_; }
@@ -144,6 +157,8 @@ protected:
 private:
     friend struct DebugLayout;  // the call graph and `nogil ps` read the frame chain (introspection.hpp)
     void complete();
+    /// contextvars' AdoptFn: keeps the context a step built (entering protocol step 2).
+    static void adopt_context(void* self, contextvars::detail::ContextState* ctx) noexcept;
     static constexpr std::size_t promise_offset = 2 * sizeof(void*);
     PromiseBase& root_promise() const noexcept {
         return *std::launder(reinterpret_cast<PromiseBase*>(static_cast<char*>(root().address()) + promise_offset));

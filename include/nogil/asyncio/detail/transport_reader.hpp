@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace nogil::asyncio::detail {
@@ -104,8 +105,14 @@ public:
 
     ReadAwaiter(Ref<StreamReaderState> state, Kind kind, std::size_t n, std::string separator) noexcept
         : state_(std::move(state)), separator_(std::move(separator)), n_(n), kind_(kind) {}
+    /// readuntil with several separators (Python 3.13): kept sorted by length, shortest first.
+    ReadAwaiter(Ref<StreamReaderState> state, std::vector<std::string> separators);
     ReadAwaiter(ReadAwaiter&& other) noexcept
-        : state_(std::move(other.state_)), separator_(std::move(other.separator_)), n_(other.n_), kind_(other.kind_) {}
+        : state_(std::move(other.state_)),
+          separator_(std::move(other.separator_)),
+          separators_(std::move(other.separators_)),
+          n_(other.n_),
+          kind_(other.kind_) {}
     ReadAwaiter& operator=(ReadAwaiter&&) = delete;
     ~ReadAwaiter();
 
@@ -124,9 +131,18 @@ private:
     bool satisfied();
     std::string complete();
     void detach() noexcept;
+    /// Where the separator that ends first begins and ends in the buffer from `offset` (Python
+    /// 3.13: the earliest end wins; at equal ends, the shorter separator); npos if none.
+    struct Match {
+        std::size_t start, end;
+    };
+    Match find_separator(std::string_view buffer, std::size_t offset) const noexcept;
+    std::size_t min_separator() const noexcept { return separators_.empty() ? separator_.size() : separators_.front().size(); }
+    std::size_t max_separator() const noexcept { return separators_.empty() ? separator_.size() : separators_.back().size(); }
 
     Ref<StreamReaderState> state_;
-    std::string separator_;
+    std::string separator_;               // the one separator (readline, readuntil(sep))
+    std::vector<std::string> separators_;  // readuntil(several): sorted by length; else empty
     std::string gathered_;     // read(-1): what was already taken from the buffer
     std::size_t n_;
     std::size_t scanned_ = 0;  // readuntil: where the separator search resumes
