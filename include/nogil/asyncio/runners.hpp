@@ -55,7 +55,6 @@ struct RunOptions {
     std::optional<IoBackendKind> io_backend{};
     std::function<std::unique_ptr<EventLoop>()> loop_factory{};
 };
-};
 using RunnerOptions = RunOptions;
 
 namespace detail {
