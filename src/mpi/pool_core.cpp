@@ -56,6 +56,7 @@ std::string this_executable() {
 }
 
 constexpr auto help_budget = std::chrono::milliseconds(2);
+constexpr std::uint64_t long_task_ns = 100'000;  // tasks this long: a waiting thread sleeps when every core is busy
 constexpr auto manager_spin = std::chrono::microseconds(20);
 constexpr std::uint64_t queued_work_ns = 200'000;  // per worker: what sizes its pipeline
 constexpr auto liveness_period = std::chrono::milliseconds(100);  // how often local workers are looked at
@@ -106,6 +107,7 @@ struct PoolCore::Impl {
     std::size_t bells_attached = 0;      // workers that opened it (guarded by mutex)
     std::atomic<bool> all_bells{false};  // every worker opened it: the manager sleeps on slot 0
     std::atomic<int> busy_here{0};       // workers on this host holding tasks (guarded writes: mutex)
+    std::atomic<std::uint64_t> task_ns{0};  // what the last answered task took to run, on average
 
     // -------- called with `mutex` held --------
 
@@ -165,6 +167,7 @@ struct PoolCore::Impl {
         }
         // About `queued_work_ns` of work per worker, between 2 and 64 tasks.
         std::uint64_t per_task = std::max<std::uint64_t>(1, batch.busy_ns / batch.items.size());
+        task_ns.store(per_task, std::memory_order_relaxed);
         w.depth = std::clamp<std::uint64_t>(queued_work_ns / per_task, 2, 64);
         if (w.in_flight.empty()) count_busy_locked();
     }
@@ -464,13 +467,15 @@ struct PoolCore::Impl {
     }
 
     // How long a thread waiting for an answer polls for it itself: 2 ms, unless every core of this
-    // host already has a worker of ours running a task and the manager can be rung awake (every
-    // worker has a bell): then spinning would only take a core from a worker (CPU-bound tasks on
-    // both cores of this machine lost a third of a core to it), so the thread sleeps at once and the
-    // manager, rung by the answer, completes its future.
+    // host already has a worker of ours running tasks that take a while (over 100 µs) and the
+    // manager can be rung awake (every worker has a bell): then spinning would only take a core
+    // from a worker (CPU-bound tasks on both cores of this machine lost a third of a core to it),
+    // so the thread sleeps at once and the manager, rung by the answer, completes its future.
+    // Short tasks keep the spin: answers come faster than a sleeping thread wakes.
     std::chrono::nanoseconds help_budget() const noexcept {
         static const int cores = std::max(1u, std::thread::hardware_concurrency());
-        if (all_bells.load(std::memory_order_acquire) && busy_here.load(std::memory_order_relaxed) >= cores)
+        if (all_bells.load(std::memory_order_acquire) && busy_here.load(std::memory_order_relaxed) >= cores &&
+            task_ns.load(std::memory_order_relaxed) > long_task_ns)
             return std::chrono::nanoseconds(0);
         return ::nogil::mpi::detail::help_budget;
     }
