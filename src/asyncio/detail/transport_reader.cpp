@@ -121,8 +121,12 @@ bool ReadAwaiter::satisfied() {
 ReadAwaiter::ReadAwaiter(Ref<StreamReaderState> state, std::vector<std::string> separators)
     : state_(std::move(state)), separators_(std::move(separators)), n_(0), kind_(Kind::until) {
     if (separators_.empty()) throw std::invalid_argument("Separator should contain at least one element");
-    std::stable_sort(separators_.begin(), separators_.end(),
-                     [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+    // Shortest first; equal lengths in any fixed order (two separators of one length that end at
+    // the same place are the same string). Not stable_sort: libstdc++ 12's uses the deprecated
+    // get_temporary_buffer, an error for clang-19 with -Werror.
+    std::sort(separators_.begin(), separators_.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;
+    });
 }
 
 ReadAwaiter::Match ReadAwaiter::find_separator(std::string_view buffer, std::size_t offset) const noexcept {
