@@ -34,6 +34,7 @@ build() {  # build PRESET
 
 passed=0
 failed=0
+failed_names=""
 run_tests() {  # run_tests PRESET: runs the preset's tests, adds its counts to the totals
   echo "== tests: $1"
   local log rc=0
@@ -41,6 +42,10 @@ run_tests() {  # run_tests PRESET: runs the preset's tests, adds its counts to t
   ctest --preset "$1" -j "$jobs" 2>&1 | tee "$log" || rc=1
   local line total bad
   line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$log" | tail -n 1)
+  # The names of failed tests, repeated at the very end (CI shows the tail of the log).
+  local names
+  names=$(sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^[[:space:]]+[0-9]+ - ' || true)
+  [ -n "$names" ] && failed_names+="  $1:"$'\n'"$names"$'\n'
   rm -f "$log"
   if [ -z "$line" ]; then
     echo "== $1: ctest printed no summary" >&2
@@ -70,10 +75,16 @@ case "$cmd" in
     install_missing_packages
     start=$SECONDS
     status=0
+    times=""
     for preset in ${NOGIL_PRESETS:-release tsan asan clang}; do
+      t0=$SECONDS
       build "$preset"
+      t1=$SECONDS
       run_tests "$preset" || status=1
+      times+="  $preset: build $((t1 - t0)) s, tests $((SECONDS - t1)) s"$'\n'
     done
+    printf '%s' "$times"
+    [ -n "$failed_names" ] && printf '== failed tests:\n%s' "$failed_names"
     echo "== test builds: ${NOGIL_PRESETS:-release tsan asan clang}, $((SECONDS - start)) s"
     echo "$passed passed, $failed failed"
     exit $status

@@ -164,8 +164,7 @@ Coroutine<> awaits(Task<>* other, asyncio::Event& go) {
 }
 
 TEST(AsyncioGraph, FormatHasPythonsLayoutAndACycleIsCut) {
-    // A plain loop, closed without cancelling: cancelling a task of an await cycle cancels what
-    // it awaits, which cancels it again, without end (Python raises RecursionError there).
+    // A plain loop, closed without cancelling: the cycle stays as it is while it is inspected.
     asyncio::EventLoop loop;
     loop.run_until_complete([]() -> Coroutine<> {
         asyncio::Event go;

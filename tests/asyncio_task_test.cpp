@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -170,6 +171,108 @@ TEST(AsyncioTask, CancellingATaskCancelsTheTaskItAwaits) {
         }
         EXPECT_TRUE(inner.cancelled());
         EXPECT_TRUE(outer.cancelled());
+    }());
+}
+
+asyncio::Coroutine<> awaits_task(asyncio::Task<>* other, asyncio::Event* go) {
+    co_await go->wait();
+    co_await *other;
+}
+
+asyncio::Coroutine<> awaits_gathered(asyncio::Task<>* other, asyncio::Event* go) {
+    co_await go->wait();
+    co_await asyncio::gather(*other);
+}
+
+// An await cycle: Python's Task.cancel recurses around it until RecursionError (CPython
+// gh-80637); a C++ stack would overflow. The request goes around once and breaks the cycle.
+TEST(AsyncioTask, CancelBreaksAnAwaitCycleOfTwoTasks) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Event go;
+        asyncio::Task<> a, b;
+        a = asyncio::create_task(awaits_task(&b, &go));
+        b = asyncio::create_task(awaits_task(&a, &go));
+        go.set();
+        co_await asyncio::sleep(0);  // both are now suspended, each on the other
+        EXPECT_TRUE(a.cancel("break"));
+        EXPECT_EQ(a.cancelling(), 1u);  // the request came back to a: counted once
+        EXPECT_EQ(b.cancelling(), 1u);
+        try {
+            co_await a;
+            ADD_FAILURE() << "a was not cancelled";
+        } catch (const asyncio::CancelledError& e) {
+            EXPECT_EQ(e.message(), "break");
+        }
+        EXPECT_THROW(co_await b, asyncio::CancelledError);
+        EXPECT_TRUE(a.cancelled());
+        EXPECT_TRUE(b.cancelled());
+    }());
+}
+
+TEST(AsyncioTask, CancelBreaksAnAwaitCycleThroughGatherAtTheTaskCancelled) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Event go;
+        asyncio::Task<> a, b, c;
+        a = asyncio::create_task(awaits_gathered(&b, &go));
+        b = asyncio::create_task(awaits_task(&c, &go));
+        c = asyncio::create_task(awaits_task(&a, &go));
+        go.set();
+        co_await asyncio::sleep(0);
+        EXPECT_TRUE(b.cancel());
+        const std::array<asyncio::Task<>*, 3> abc{&a, &b, &c}, bca{&b, &c, &a};
+        for (auto* t : abc) EXPECT_EQ(t->cancelling(), 1u);
+        for (auto* t : bca) {  // b first: the cycle was broken there
+            EXPECT_THROW(co_await *t, asyncio::CancelledError);
+            EXPECT_TRUE(t->cancelled());
+        }
+    }());
+}
+
+// The others of the cycle took the request as any awaited task does: they see the outcome of
+// the task where the cycle was broken (AwaitedTaskThatSwallowsTheCancelGivesItsValue).
+TEST(AsyncioTask, TheRestOfABrokenAwaitCycleSeesTheOutcomeOfTheTaskCancelled) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Event go;
+        asyncio::Task<> a, b;
+        a = asyncio::create_task([](asyncio::Task<>* b, asyncio::Event* go) -> asyncio::Coroutine<> {
+            co_await go->wait();
+            try {
+                co_await *b;
+            } catch (const asyncio::CancelledError&) {
+                // swallowed: a ends normally
+            }
+        }(&b, &go));
+        b = asyncio::create_task(awaits_task(&a, &go));
+        go.set();
+        co_await asyncio::sleep(0);
+        a.cancel();
+        co_await b;
+        EXPECT_FALSE(a.cancelled());
+        EXPECT_FALSE(b.cancelled());
+        EXPECT_EQ(b.cancelling(), 1u);
+    }());
+}
+
+// Protocol step 2 on a cycle: a task that cancelled itself, then suspends on a task awaiting it.
+TEST(AsyncioTask, TaskThatCancelledItselfThenClosesAnAwaitCycleSeesItsCancel) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        asyncio::Event go;
+        asyncio::Task<> a, b;
+        b = asyncio::create_task(awaits_task(&a, &go));  // first: go wakes it first
+        a = asyncio::create_task([](asyncio::Task<>* b, asyncio::Event* go) -> asyncio::Coroutine<> {
+            co_await go->wait();  // b is suspended on this task by now
+            (*asyncio::current_task()).cancel("self");
+            co_await *b;
+        }(&b, &go));
+        go.set();
+        try {
+            co_await a;
+            ADD_FAILURE() << "a was not cancelled";
+        } catch (const asyncio::CancelledError& e) {
+            EXPECT_EQ(e.message(), "self");
+        }
+        EXPECT_THROW(co_await b, asyncio::CancelledError);
+        EXPECT_EQ(a.cancelling(), 1u);
     }());
 }
 

@@ -118,11 +118,40 @@ void TaskBase::print_stack(std::ostream& out, std::optional<int> limit) const {
 
 bool TaskBase::cancel(std::string msg) {
     if (done()) return false;
+    if (derived_flags_ & offering_cancel_flag) {
+        // The request this task is offering to its waiter came back to it: the task awaits
+        // (through others) itself. It is the same request, not a new one: not counted again.
+        // Taken: the outer call delivers it to this task (offer_cancel_to_waiter), so the task
+        // awaiting this one sees this one's outcome, as for any awaited task that took a cancel.
+        derived_flags_ |= cancel_came_back_flag;
+        return true;
+    }
     ++extras().num_cancels;
     set_cancel_message(std::move(msg));
-    if (waiter_ && waiter_->cancel(cancel_message())) return true;
+    if (offer_cancel_to_waiter()) return true;
     set_must_cancel(true);
     return true;
+}
+
+// An await cycle (A awaits B, B awaits A; or through gather, wait_for, ...): every task of it
+// waits for the next one, so none would ever complete, and offering the request around it
+// would never end (Python's Task.cancel recurses until RecursionError: CPython gh-80637).
+// Here the request goes around once (every task of the cycle counts one cancel request), and
+// the task where cancel() was called stops waiting and is stepped, so that its await throws
+// CancelledError: the cycle is broken there, and the others see its outcome in turn.
+bool TaskBase::offer_cancel_to_waiter() {
+    if (!waiter_) return false;
+    Waiter* waiter = waiter_;
+    struct Offering {
+        std::uint8_t& flags;
+        explicit Offering(std::uint8_t& f) : flags(f) { flags |= offering_cancel_flag; }
+        ~Offering() { flags &= static_cast<std::uint8_t>(~(offering_cancel_flag | cancel_came_back_flag)); }
+    } offering(derived_flags_);
+    const bool taken = waiter->cancel(cancel_message());
+    if (!(derived_flags_ & cancel_came_back_flag) || waiter_ != waiter) return taken;
+    if (!waiter->stop_waiting()) return taken;
+    wake();  // the step throws the pending cancel (the caller keeps must_cancel set: false)
+    return false;
 }
 
 std::uint32_t TaskBase::uncancel() noexcept {
@@ -211,10 +240,7 @@ void TaskBase::step() {
     // Step 2 for a task that cancelled itself (or was cancelled while it ran): the request goes
     // to the awaitable it has just suspended on, so that very await throws CancelledError
     // (Python's __step: `if self._must_cancel: self._fut_waiter.cancel(...)`).
-    if (must_cancel() && waiter_) {
-        Waiter* waiter = waiter_;
-        if (waiter->cancel(cancel_message())) set_must_cancel(false);
-    }
+    if (must_cancel() && offer_cancel_to_waiter()) set_must_cancel(false);
 }
 
 void TaskBase::complete() {

@@ -37,6 +37,12 @@ public:
     }
     /// Cancelling the awaiting task cancels what it awaits; the completion then wakes it.
     bool cancel(const std::string& msg) override { return fut_->cancel(msg); }
+    /// Leaves the future's callbacks; the task is stepped by whoever abandoned the wait and
+    /// throws its pending CancelledError in resumed() (an await cycle broken by cancel()).
+    bool stop_waiting() noexcept override {
+        if (task_ && !fut_->done()) fut_->remove_callback(link_);
+        return true;
+    }
 
 protected:
     /// Leaves the future, if still registered on it. Called by the destructor of a derived

@@ -175,7 +175,10 @@ protected:
     ///     bit 2 frame_alive  (TaskBase) the root coroutine frame exists. Set by the constructor,
     ///                        cleared once by destroy_frame() (completion, abandon() at loop
     ///                        close, destruction); never set again.
-    ///     bits 3-5           free.
+    ///     bit 3 offering_cancel (TaskBase) cancel() is offering a request to the task's waiter.
+    ///     bit 4 cancel_came_back (TaskBase) ... and the request came back to this task (an
+    ///                        await cycle); both cleared when the offer returns.
+    ///     bit 5              free.
     ///     bit 6 unretrieved  set by set_exception(); cleared by every reader of the exception
     ///                        (stored_exception()); release() of the last reference reports the
     ///                        exception if still set.

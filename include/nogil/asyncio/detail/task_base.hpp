@@ -40,6 +40,10 @@ class Waiter {
 public:
     /// See step 2 of the protocol above. Loop thread.
     virtual bool cancel(const std::string& msg) = 0;
+    /// Stops waiting without completing: the awaiting task will be stepped by its caller, and
+    /// its await_resume throws the pending CancelledError. False if this waiter cannot (the
+    /// task keeps waiting). Used to break an await cycle (task_base.cpp, TaskBase::cancel).
+    virtual bool stop_waiting() noexcept { return false; }
 
 protected:
     ~Waiter() = default;
@@ -173,6 +177,10 @@ private:
     static constexpr std::uint8_t must_cancel_flag = 1;  // in FutureBase::derived_flags_
     static constexpr std::uint8_t started_flag = 2;
     static constexpr std::uint8_t frame_alive_flag = 4;
+    static constexpr std::uint8_t offering_cancel_flag = 8;   // a cancel is being offered to waiter_
+    static constexpr std::uint8_t cancel_came_back_flag = 16;  // ... and came back: an await cycle
+    /// Step 2: offers the pending request to waiter_; true if it took it (see cancel()).
+    bool offer_cancel_to_waiter();
     static inline thread_local TaskBase* current_ = nullptr;
     static inline thread_local std::coroutine_handle<> next_ = nullptr;
     static inline thread_local void* kept_frame_ = nullptr;
