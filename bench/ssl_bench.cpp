@@ -16,6 +16,15 @@
 //                             SSL_read on each side) over memory BIOs, 100 connections in turn.
 //   BM_PlainEcho              BM_TlsEcho's shape on nogil's plain TCP streams: the loop and the
 //                             kernel's part of a message.
+// The servers alone (what bench/echo measures): nogil's client drives, in turn, nogil's server on
+// its own thread and Python's (bench/python/ssl_echo_server.py, asyncio and uvloop) in a child
+// process, and only the server's CPU time is counted (its thread's clock; the child's
+// /proc/PID/task/*/schedstat), best of 3 passes each:
+//   BM_TlsEchoServerSide       server CPU per echoed message, 100 connections x 1 KiB
+//   BM_TlsHandshakeServerSide  server CPU per handshake + close_notify
+// with "server_cpu_x_asyncio" / "server_cpu_x_uvloop": Python's server CPU over nogil's, and for
+// handshakes "max_server_cpu_x_...": Python's server CPU over the server SSL object's share of
+// BM_OpensslHandshakeFloor (its "server_cpu_s").
 // "max_cpu_x_asyncio" on the floors: the anchor's CPU time over the floor, the ratio an
 // implementation that added nothing to OpenSSL (handshakes) or to plain TCP + OpenSSL (echo:
 // reported on BM_OpensslEchoFloor, with BM_PlainEcho's figure added) would reach. Run:
@@ -23,6 +32,9 @@
 #include <nogil/asyncio.hpp>
 #include <nogil/ssl.hpp>
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
@@ -34,9 +46,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <latch>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace asyncio = nogil::asyncio;
@@ -239,6 +256,54 @@ struct MemoryPair {
     }
 };
 
+/// The server's share of BM_OpensslHandshakeFloor (for BM_TlsHandshakeServerSide's bound): CPU
+/// seconds per handshake spent in the server SSL object's calls (SSL_new, the handshake, the
+/// shutdown, SSL_free), best of 3 passes of 100.
+double server_handshake_floor = 0;
+double server_handshake_cpu_alone(const ssl::SSLContext& client_ctx, const ssl::SSLContext& server_ctx) {
+    double best = 1e9;
+    for (int pass = 0; pass < 3; ++pass) {
+        double server = 0;
+        for (int i = 0; i < 100; ++i) {
+            double c0 = process_cpu_seconds();
+            SSL* s = SSL_new(server_ctx.native_handle());
+            server += process_cpu_seconds() - c0;
+            SSL* c = SSL_new(client_ctx.native_handle());
+            for (SSL* x : {c, s}) {
+                BIO* in = BIO_new(BIO_s_mem());
+                BIO* out = BIO_new(BIO_s_mem());
+                BIO_set_mem_eof_return(in, -1);
+                BIO_set_mem_eof_return(out, -1);
+                SSL_set_bio(x, in, out);
+            }
+            SSL_set_connect_state(c);
+            SSL_set_accept_state(s);
+            SSL_set_tlsext_host_name(c, "localhost");
+            SSL_set1_host(c, "localhost");
+            for (int step = 0; step < 10 && !(SSL_is_init_finished(c) && SSL_is_init_finished(s)); ++step) {
+                SSL_do_handshake(c);
+                MemoryPair::move(c, s);
+                c0 = process_cpu_seconds();
+                SSL_do_handshake(s);
+                server += process_cpu_seconds() - c0;
+                MemoryPair::move(s, c);
+            }
+            char byte;
+            (void)SSL_read(c, &byte, 1);
+            SSL_shutdown(c);
+            MemoryPair::move(c, s);
+            c0 = process_cpu_seconds();
+            (void)SSL_read(s, &byte, 1);
+            SSL_shutdown(s);
+            SSL_free(s);
+            server += process_cpu_seconds() - c0;
+            SSL_free(c);
+        }
+        best = std::min(best, server / 100);
+    }
+    return best;
+}
+
 void BM_OpensslHandshakeFloor(benchmark::State& state) {
     const auto server_ctx = server_context();
     const auto client_ctx = client_context();
@@ -263,6 +328,8 @@ void BM_OpensslHandshakeFloor(benchmark::State& state) {
     for (const char* loop : {"asyncio", "uvloop"})
         if (auto it = anchor().find(std::string(loop) + "_handshake_cpu_s"); it != anchor().end() && ours > 0)
             state.counters[std::string("max_cpu_x_") + loop] = it->second / ours;
+    server_handshake_floor = server_handshake_cpu_alone(client_ctx, server_ctx);
+    state.counters["server_cpu_s"] = server_handshake_floor;
 }
 BENCHMARK(BM_OpensslHandshakeFloor)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
@@ -334,6 +401,169 @@ void BM_OpensslEchoFloor(benchmark::State& state) {
             state.counters[std::string("max_cpu_x_") + loop] = it->second / (ours + plain_echo_cpu);
 }
 BENCHMARK(BM_OpensslEchoFloor)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// --- the servers alone ----------------------------------------------------------------------------
+
+/// CPU seconds used so far by every thread of process `pid` (schedstat: nanoseconds on a CPU).
+double cpu_seconds_of(pid_t pid) {
+    double total = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(task.path() / "schedstat");
+        unsigned long long ns = 0;
+        if (in >> ns) total += static_cast<double>(ns) * 1e-9;
+    }
+    return total;
+}
+
+/// Python's TLS echo server (`loop`: "asyncio" or "uvloop") in a child process; port() is 0 if it
+/// did not start (uvloop missing). Killed, by its PID, when this is destroyed.
+class PythonServer {
+public:
+    explicit PythonServer(const std::string& loop) {
+        int out[2];
+        if (::pipe(out) != 0) return;
+        const std::string script = NOGIL_SOURCE_DIR "/bench/python/ssl_echo_server.py";
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(out[1], 1);
+            ::close(out[0]);
+            ::close(out[1]);
+            ::execl("/usr/bin/python3", "python3", script.c_str(), cert_dir().c_str(), loop.c_str(), nullptr);
+            ::_exit(127);
+        }
+        ::close(out[1]);
+        if (FILE* f = ::fdopen(out[0], "r")) {
+            if (std::fscanf(f, "%d", &port_) != 1) port_ = 0;
+            std::fclose(f);
+        } else {
+            ::close(out[0]);
+        }
+    }
+    ~PythonServer() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    PythonServer(const PythonServer&) = delete;
+    PythonServer& operator=(const PythonServer&) = delete;
+    int port() const { return port_; }
+    double cpu_seconds() const { return cpu_seconds_of(pid_); }
+
+private:
+    pid_t pid_ = -1;
+    int port_ = 0;
+};
+
+/// nogil's TLS echo server on its own thread and event loop; cpu_seconds() reads that thread's clock.
+class NogilServer {
+public:
+    NogilServer() : thread_([this] { asyncio::run(serve()); }) { ready_.wait(); }
+    ~NogilServer() {
+        loop_->call_soon_threadsafe([this] { stop_->set(); });
+        thread_.join();
+    }
+    NogilServer(const NogilServer&) = delete;
+    NogilServer& operator=(const NogilServer&) = delete;
+    int port() const { return port_; }
+    double cpu_seconds() const {
+        timespec ts{};
+        ::clock_gettime(clock_, &ts);
+        return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+    }
+
+private:
+    asyncio::Coroutine<> serve() {
+        auto ctx = server_context();
+        auto server = co_await asyncio::start_server(echo, "127.0.0.1", 0, {.ssl = ctx});
+        asyncio::Event stop;
+        port_ = server.sockets().at(0).port;
+        loop_ = &asyncio::get_running_loop();
+        stop_ = &stop;
+        ::pthread_getcpuclockid(::pthread_self(), &clock_);
+        ready_.count_down();
+        co_await stop.wait();
+        server.close();
+        server.abort_clients();
+        co_await server.wait_closed();
+    }
+
+    std::latch ready_{1};
+    int port_ = 0;
+    clockid_t clock_{};
+    asyncio::EventLoop* loop_ = nullptr;
+    asyncio::Event* stop_ = nullptr;
+    std::thread thread_;  // last: starts once the members above exist
+};
+
+using CpuClock = std::function<double()>;
+
+/// nogil's client against the server at `port`: 100 connections, then 3 passes of BM_TlsEcho's
+/// rounds; the server's CPU seconds per message, best pass.
+asyncio::Coroutine<double> server_echo_cpu(int port, CpuClock server_cpu) {
+    auto client_ctx = client_context();
+    std::vector<asyncio::StreamPair> pairs;
+    for (int i = 0; i < conns; ++i)
+        pairs.push_back(
+            co_await asyncio::open_connection("127.0.0.1", port, {.ssl = client_ctx, .server_hostname = "localhost"}));
+    double best = 1e9;
+    for (int pass = 0; pass < 4; ++pass) {  // the first is a warm-up
+        std::vector<asyncio::Coroutine<>> all;
+        for (auto& p : pairs) all.push_back(echo_rounds(&p, rounds));
+        const double c0 = server_cpu();
+        co_await asyncio::gather(std::move(all));
+        if (pass > 0) best = std::min(best, (server_cpu() - c0) / (conns * rounds));
+    }
+    for (auto& p : pairs) p.writer.close();
+    for (auto& p : pairs) co_await p.writer.wait_closed();
+    co_return best;
+}
+
+/// nogil's client against the server at `port`: 3 passes of 100 handshakes + close_notify, one
+/// at a time; the server's CPU seconds per handshake, best pass.
+asyncio::Coroutine<double> server_handshake_cpu(int port, CpuClock server_cpu) {
+    auto client_ctx = client_context();
+    constexpr int handshakes = 100;
+    double best = 1e9;
+    for (int pass = 0; pass < 4; ++pass) {
+        const double c0 = server_cpu();
+        for (int i = 0; i < handshakes; ++i) {
+            auto [reader, writer] =
+                co_await asyncio::open_connection("127.0.0.1", port, {.ssl = client_ctx, .server_hostname = "localhost"});
+            writer.close();
+            co_await writer.wait_closed();
+        }
+        if (pass > 0) best = std::min(best, (server_cpu() - c0) / handshakes);
+    }
+    co_return best;
+}
+
+using ServerMeasure = asyncio::Coroutine<double> (*)(int, CpuClock);
+
+/// Measures nogil's server, then Python's (asyncio, uvloop), with `measure`; counters per message.
+void server_side(benchmark::State& state, ServerMeasure measure) {
+    double nogil = 1e9;
+    for (auto _ : state) {
+        NogilServer server;
+        nogil = std::min(nogil, asyncio::run(measure(server.port(), [&server] { return server.cpu_seconds(); })));
+    }
+    state.counters["server_cpu_s"] = nogil;
+    for (const char* loop : {"asyncio", "uvloop"}) {
+        PythonServer server(loop);
+        if (server.port() == 0) continue;
+        const double python = asyncio::run(measure(server.port(), [&server] { return server.cpu_seconds(); }));
+        state.counters[std::string("python_") + loop + "_server_cpu_s"] = python;
+        state.counters[std::string("server_cpu_x_") + loop] = python / nogil;
+        if (measure == server_handshake_cpu && server_handshake_floor > 0)
+            state.counters[std::string("max_server_cpu_x_") + loop] = python / server_handshake_floor;
+    }
+}
+
+void BM_TlsEchoServerSide(benchmark::State& state) { server_side(state, server_echo_cpu); }
+BENCHMARK(BM_TlsEchoServerSide)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_TlsHandshakeServerSide(benchmark::State& state) { server_side(state, server_handshake_cpu); }
+BENCHMARK(BM_TlsHandshakeServerSide)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
