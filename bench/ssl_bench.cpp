@@ -19,7 +19,7 @@
 // The servers alone (what bench/echo measures): nogil's client drives, in turn, nogil's server on
 // its own thread and Python's (bench/python/ssl_echo_server.py, asyncio and uvloop) in a child
 // process, and only the server's CPU time is counted (its thread's clock; the child's
-// /proc/PID/task/*/schedstat), best of 3 passes each:
+// /proc/PID/task/*/schedstat); the servers take turns, pass after pass, best of 5 each:
 //   BM_TlsEchoServerSide       server CPU per echoed message, 100 connections x 1 KiB
 //   BM_TlsHandshakeServerSide  server CPU per handshake + close_notify
 // with "server_cpu_x_asyncio" / "server_cpu_x_uvloop": Python's server CPU over nogil's, and for
@@ -212,17 +212,21 @@ struct MemoryPair {
     SSL* server;
     MemoryPair(const ssl::SSLContext& cctx, const ssl::SSLContext& sctx)
         : client(SSL_new(cctx.native_handle())), server(SSL_new(sctx.native_handle())) {
-        for (SSL* s : {client, server}) {
+        join(client, server);
+    }
+    /// Gives both memory BIOs and their roles ("localhost" checked by the client).
+    static void join(SSL* c, SSL* s) {
+        for (SSL* x : {c, s}) {
             BIO* in = BIO_new(BIO_s_mem());
             BIO* out = BIO_new(BIO_s_mem());
             BIO_set_mem_eof_return(in, -1);
             BIO_set_mem_eof_return(out, -1);
-            SSL_set_bio(s, in, out);
+            SSL_set_bio(x, in, out);
         }
-        SSL_set_connect_state(client);
-        SSL_set_accept_state(server);
-        SSL_set_tlsext_host_name(client, "localhost");
-        SSL_set1_host(client, "localhost");
+        SSL_set_connect_state(c);
+        SSL_set_accept_state(s);
+        SSL_set_tlsext_host_name(c, "localhost");
+        SSL_set1_host(c, "localhost");
     }
     ~MemoryPair() {
         SSL_free(client);
@@ -269,17 +273,7 @@ double server_handshake_cpu_alone(const ssl::SSLContext& client_ctx, const ssl::
             SSL* s = SSL_new(server_ctx.native_handle());
             server += process_cpu_seconds() - c0;
             SSL* c = SSL_new(client_ctx.native_handle());
-            for (SSL* x : {c, s}) {
-                BIO* in = BIO_new(BIO_s_mem());
-                BIO* out = BIO_new(BIO_s_mem());
-                BIO_set_mem_eof_return(in, -1);
-                BIO_set_mem_eof_return(out, -1);
-                SSL_set_bio(x, in, out);
-            }
-            SSL_set_connect_state(c);
-            SSL_set_accept_state(s);
-            SSL_set_tlsext_host_name(c, "localhost");
-            SSL_set1_host(c, "localhost");
+            MemoryPair::join(c, s);
             for (int step = 0; step < 10 && !(SSL_is_init_finished(c) && SSL_is_init_finished(s)); ++step) {
                 SSL_do_handshake(c);
                 MemoryPair::move(c, s);
@@ -496,73 +490,85 @@ private:
     std::thread thread_;  // last: starts once the members above exist
 };
 
-using CpuClock = std::function<double()>;
-
-/// nogil's client against the server at `port`: 100 connections, then 3 passes of BM_TlsEcho's
-/// rounds; the server's CPU seconds per message, best pass.
-asyncio::Coroutine<double> server_echo_cpu(int port, CpuClock server_cpu) {
-    auto client_ctx = client_context();
-    std::vector<asyncio::StreamPair> pairs;
-    for (int i = 0; i < conns; ++i)
-        pairs.push_back(
-            co_await asyncio::open_connection("127.0.0.1", port, {.ssl = client_ctx, .server_hostname = "localhost"}));
+/// A server under test, as nogil's client sees it, and its best CPU seconds per unit so far.
+struct Target {
+    std::string name;
+    int port;
+    std::function<double()> cpu_seconds;
     double best = 1e9;
-    for (int pass = 0; pass < 4; ++pass) {  // the first is a warm-up
+    std::vector<asyncio::StreamPair> pairs;  // the echo's connections
+};
+
+/// One pass of the echo on `t`'s connections (BM_TlsEcho's rounds), or of 100 handshakes +
+/// close_notify one at a time; the server's CPU seconds per message / handshake.
+asyncio::Coroutine<double> server_pass(Target* t, bool echo_scenario, const ssl::SSLContext* client_ctx) {
+    const double c0 = t->cpu_seconds();
+    if (echo_scenario) {
         std::vector<asyncio::Coroutine<>> all;
-        for (auto& p : pairs) all.push_back(echo_rounds(&p, rounds));
-        const double c0 = server_cpu();
+        for (auto& p : t->pairs) all.push_back(echo_rounds(&p, rounds));
         co_await asyncio::gather(std::move(all));
-        if (pass > 0) best = std::min(best, (server_cpu() - c0) / (conns * rounds));
+        co_return (t->cpu_seconds() - c0) / (conns * rounds);
     }
-    for (auto& p : pairs) p.writer.close();
-    for (auto& p : pairs) co_await p.writer.wait_closed();
-    co_return best;
-}
-
-/// nogil's client against the server at `port`: 3 passes of 100 handshakes + close_notify, one
-/// at a time; the server's CPU seconds per handshake, best pass.
-asyncio::Coroutine<double> server_handshake_cpu(int port, CpuClock server_cpu) {
-    auto client_ctx = client_context();
     constexpr int handshakes = 100;
-    double best = 1e9;
-    for (int pass = 0; pass < 4; ++pass) {
-        const double c0 = server_cpu();
-        for (int i = 0; i < handshakes; ++i) {
-            auto [reader, writer] =
-                co_await asyncio::open_connection("127.0.0.1", port, {.ssl = client_ctx, .server_hostname = "localhost"});
-            writer.close();
-            co_await writer.wait_closed();
+    for (int i = 0; i < handshakes; ++i) {
+        auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", t->port,
+                                                                  {.ssl = *client_ctx, .server_hostname = "localhost"});
+        writer.close();
+        co_await writer.wait_closed();
+    }
+    co_return (t->cpu_seconds() - c0) / handshakes;
+}
+
+/// nogil's client drives every target in turn, pass after pass (so that the load of the machine
+/// drifts over all of them alike); each keeps its best pass. The first pass is a warm-up.
+asyncio::Coroutine<> drive_servers(std::vector<Target>* targets, bool echo_scenario) {
+    const auto client_ctx = client_context();
+    if (echo_scenario)
+        for (auto& t : *targets)
+            for (int i = 0; i < conns; ++i)
+                t.pairs.push_back(co_await asyncio::open_connection(
+                    "127.0.0.1", t.port, {.ssl = client_ctx, .server_hostname = "localhost"}));
+    for (int pass = 0; pass < 6; ++pass)
+        for (auto& t : *targets) {
+            const double cost = co_await server_pass(&t, echo_scenario, &client_ctx);
+            if (pass > 0) t.best = std::min(t.best, cost);
         }
-        if (pass > 0) best = std::min(best, (server_cpu() - c0) / handshakes);
+    for (auto& t : *targets) {
+        for (auto& p : t.pairs) p.writer.close();
+        for (auto& p : t.pairs) co_await p.writer.wait_closed();
+        t.pairs.clear();
     }
-    co_return best;
 }
 
-using ServerMeasure = asyncio::Coroutine<double> (*)(int, CpuClock);
-
-/// Measures nogil's server, then Python's (asyncio, uvloop), with `measure`; counters per message.
-void server_side(benchmark::State& state, ServerMeasure measure) {
-    double nogil = 1e9;
+/// nogil's server and Python's (asyncio, uvloop) measured together; counters per message / handshake.
+void server_side(benchmark::State& state, bool echo_scenario) {
     for (auto _ : state) {
-        NogilServer server;
-        nogil = std::min(nogil, asyncio::run(measure(server.port(), [&server] { return server.cpu_seconds(); })));
-    }
-    state.counters["server_cpu_s"] = nogil;
-    for (const char* loop : {"asyncio", "uvloop"}) {
-        PythonServer server(loop);
-        if (server.port() == 0) continue;
-        const double python = asyncio::run(measure(server.port(), [&server] { return server.cpu_seconds(); }));
-        state.counters[std::string("python_") + loop + "_server_cpu_s"] = python;
-        state.counters[std::string("server_cpu_x_") + loop] = python / nogil;
-        if (measure == server_handshake_cpu && server_handshake_floor > 0)
-            state.counters[std::string("max_server_cpu_x_") + loop] = python / server_handshake_floor;
+        NogilServer nogil;
+        PythonServer python_asyncio("asyncio");
+        PythonServer python_uvloop("uvloop");
+        std::vector<Target> targets;
+        targets.push_back({"nogil", nogil.port(), [&nogil] { return nogil.cpu_seconds(); }});
+        for (const PythonServer* py : {&python_asyncio, &python_uvloop})
+            if (py->port() != 0)
+                targets.push_back({py == &python_asyncio ? "asyncio" : "uvloop", py->port(),
+                                   [py] { return py->cpu_seconds(); }});
+        asyncio::run(drive_servers(&targets, echo_scenario));
+        const double ours = targets[0].best;
+        state.counters["server_cpu_s"] = ours;
+        for (std::size_t i = 1; i < targets.size(); ++i) {
+            const std::string& loop = targets[i].name;
+            state.counters["python_" + loop + "_server_cpu_s"] = targets[i].best;
+            state.counters["server_cpu_x_" + loop] = targets[i].best / ours;
+            if (!echo_scenario && server_handshake_floor > 0)
+                state.counters["max_server_cpu_x_" + loop] = targets[i].best / server_handshake_floor;
+        }
     }
 }
 
-void BM_TlsEchoServerSide(benchmark::State& state) { server_side(state, server_echo_cpu); }
+void BM_TlsEchoServerSide(benchmark::State& state) { server_side(state, true); }
 BENCHMARK(BM_TlsEchoServerSide)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-void BM_TlsHandshakeServerSide(benchmark::State& state) { server_side(state, server_handshake_cpu); }
+void BM_TlsHandshakeServerSide(benchmark::State& state) { server_side(state, false); }
 BENCHMARK(BM_TlsHandshakeServerSide)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
