@@ -65,15 +65,20 @@ constexpr int conns = 100;
 constexpr std::size_t size = 1024;
 constexpr int rounds = 20;
 
+/// The certificates' folder, made on first use and removed at exit.
 const std::string& cert_dir() {
-    static const std::string dir = [] {
-        char tmpl[] = "/tmp/nogil-ssl-bench-XXXXXX";
-        if (!::mkdtemp(tmpl)) std::abort();
-        const std::string d = tmpl;
-        if (std::system(("sh " NOGIL_SOURCE_DIR "/tests/ssl/make_certs.sh " + d).c_str()) != 0) std::abort();
-        return d;
-    }();
-    return dir;
+    struct Dir {
+        std::string path;
+        Dir() {
+            char tmpl[] = "/tmp/nogil-ssl-bench-XXXXXX";
+            if (!::mkdtemp(tmpl)) std::abort();
+            path = tmpl;
+            if (std::system(("sh " NOGIL_SOURCE_DIR "/tests/ssl/make_certs.sh " + path).c_str()) != 0) std::abort();
+        }
+        ~Dir() { std::filesystem::remove_all(path); }
+    };
+    static const Dir dir;
+    return dir.path;
 }
 
 /// The anchor's figures (seconds), read once from its JSON line: {"key": number, ...}.
