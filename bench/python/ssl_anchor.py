@@ -102,4 +102,5 @@ def main():
         pass
     print(json.dumps(out))
 
-main()
+if __name__ == "__main__":
+    main()

@@ -27,6 +27,7 @@ using nogil_test::cert;
 using nogil_test::client_context;
 using nogil_test::echo_lines;
 using nogil_test::server_context;
+using nogil_test::start_silent;
 
 namespace {
 
@@ -281,19 +282,6 @@ asyncio::Coroutine<> silent_client_times_out() {
     ::close(fd);
 }
 TEST(SslStreams, ServerHandshakeTimeoutClosesASilentClient) { run_bounded(silent_client_times_out()); }
-
-/// A plain server that never answers; each connection, once its client is gone, is closed and
-/// counted in `gone` (so that fd counts are taken after the server side closed too).
-asyncio::Coroutine<> silent(asyncio::StreamReader reader, asyncio::StreamWriter writer, asyncio::Queue<int>* gone) {
-    co_await reader.read();
-    writer.close();
-    co_await writer.wait_closed();
-    gone->put_nowait(1);
-}
-asyncio::Coroutine<asyncio::Server> start_silent(asyncio::Queue<int>* gone) {
-    auto handler = [gone](asyncio::StreamReader r, asyncio::StreamWriter w) { return silent(r, w, gone); };
-    co_return co_await asyncio::start_server(handler, "127.0.0.1", 0);
-}
 
 asyncio::Coroutine<> client_handshake_timeout() {
     asyncio::Queue<int> gone_queue;  // outlives the handlers: the test waits for each

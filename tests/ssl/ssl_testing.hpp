@@ -57,4 +57,18 @@ inline ssl::SSLContext client_context() {
     return ssl::create_default_context(ssl::Purpose::SERVER_AUTH, cert("ca.pem"));
 }
 
+/// A plain server that never answers: each connection reads until its client is gone, then is
+/// closed and counted in `gone` (so that fd counts are taken after the server side closed too).
+inline asyncio::Coroutine<> silent(asyncio::StreamReader reader, asyncio::StreamWriter writer,
+                                   asyncio::Queue<int>* gone) {
+    co_await reader.read();
+    writer.close();
+    co_await writer.wait_closed();
+    gone->put_nowait(1);
+}
+inline asyncio::Coroutine<asyncio::Server> start_silent(asyncio::Queue<int>* gone) {
+    auto handler = [gone](asyncio::StreamReader r, asyncio::StreamWriter w) { return silent(r, w, gone); };
+    co_return co_await asyncio::start_server(handler, "127.0.0.1", 0);
+}
+
 }  // namespace nogil_test

@@ -17,6 +17,7 @@
 
 #include <nogil/asyncio/detail/loop_core.hpp>
 #include <nogil/asyncio/detail/ref.hpp>
+#include <nogil/asyncio/ssl_option.hpp>
 #include <nogil/errors.hpp>
 
 #include <chrono>
@@ -45,6 +46,8 @@ template <class T>
 class Future;
 struct TaskOptions;
 class TaskMaker;
+class StreamReader;
+class StreamWriter;
 /// A task factory (Python's loop.set_task_factory): called by every create_task on the loop
 /// (asyncio::create_task, loop.create_task, TaskGroup, gather...) with the loop, a TaskMaker that
 /// builds the task asked for, and the options; it may change the options (a name, eager_start,
@@ -224,6 +227,26 @@ public:
     void add_writer(int fd, std::function<void()> fn) { core_->set_fd_callback(fd, true, std::move(fn)); }
     /// True if a writer was registered.
     bool remove_writer(int fd) { return core_->clear_fd_callback(fd, true); }
+
+    // --- TLS ----------------------------------------------------------------------------------
+
+    /// Python's loop.start_tls(transport, protocol, sslcontext, server_side=..., ...): puts TLS
+    /// on the connection of `transport` (a StreamWriter: Python's transport) and `protocol`
+    /// (its StreamReader: the protocol, which the streams fold into the transport) and returns,
+    /// once the handshake is done, the transport to use from then on. Nothing is drained first
+    /// (StreamWriter::start_tls drains); bytes already queued go out, in plain, before the
+    /// handshake, and bytes already in the reader's buffer stay plaintext. `sslcontext` must be
+    /// an ssl::SSLContext (<nogil/ssl.hpp>); std::invalid_argument (Python's TypeError) for
+    /// none or `true`, for a transport that cannot carry TLS (a pipe, or one that already
+    /// does), and for a `protocol` that is not `transport`'s reader. Throws what a failed
+    /// handshake throws (ssl::SSLError, ConnectionAbortedError on the handshake timeout...);
+    /// the connection is lost then. Cancelling it aborts the connection.
+    /// Python's rule holds: use the returned transport, not the one passed in. The one passed
+    /// in is taken by value and released when the call ends; a copy the caller kept still
+    /// writes to the same connection, through TLS (it cannot bypass the encryption, as a
+    /// Python transport kept after start_tls does). Needs <nogil/asyncio/streams.hpp>.
+    Coroutine<StreamWriter> start_tls(StreamWriter transport, StreamReader protocol, SSLOption sslcontext,
+                                      LoopStartTlsOptions options = {});
 
     // --- signals ------------------------------------------------------------------------------
 

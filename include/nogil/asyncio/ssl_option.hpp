@@ -1,5 +1,6 @@
 #pragma once
-// asyncio::SSLOption: the `ssl=` argument of open_connection / start_server / start_tls,
+// asyncio::SSLOption: the `ssl=` argument of open_connection / start_server / start_tls
+// (StreamWriter::start_tls and EventLoop::start_tls),
 // spelled so that the core library never sees OpenSSL (docs/ssl.md, "The C++ spelling").
 //
 //   #include <nogil/ssl.hpp>                                  // the nogil::ssl target
@@ -58,6 +59,19 @@ private:
 struct StartTlsOptions {
     /// SNI and the name checked against the certificate; default: none (Python's None: a
     /// context with check_hostname then fails with std::invalid_argument).
+    std::optional<std::string_view> server_hostname;
+    /// Default 60 s (Python's SSL_HANDSHAKE_TIMEOUT).
+    std::optional<std::chrono::duration<double>> ssl_handshake_timeout;
+    /// Default 30 s (Python's SSL_SHUTDOWN_TIMEOUT).
+    std::optional<std::chrono::duration<double>> ssl_shutdown_timeout;
+};
+
+/// EventLoop::start_tls's keyword arguments (Python 3.7's loop.start_tls): those of
+/// StreamWriter::start_tls plus the side, which the caller says (default: client).
+struct LoopStartTlsOptions {
+    /// Python's server_side=False.
+    bool server_side = false;
+    /// SNI and the name checked against the certificate (client side); default: none.
     std::optional<std::string_view> server_hostname;
     /// Default 60 s (Python's SSL_HANDSHAKE_TIMEOUT).
     std::optional<std::chrono::duration<double>> ssl_handshake_timeout;

@@ -1,7 +1,10 @@
-// The core's TLS hook: the default factory's registration, the handshake wait, start_tls.
+// The core's TLS hook: the default factory's registration, the handshake wait, start_tls
+// (StreamWriter's and EventLoop's).
 // See include/nogil/asyncio/detail/transport_layer.hpp for the transport/layer protocol.
 #include <nogil/asyncio/detail/transport_layer.hpp>
+#include <nogil/asyncio/event_loop.hpp>
 #include <nogil/asyncio/future.hpp>
+#include <nogil/asyncio/stream_reader.hpp>
 #include <nogil/asyncio/stream_writer.hpp>
 #include <nogil/errors.hpp>
 
@@ -95,4 +98,43 @@ Coroutine<> start_tls(Ref<FdTransport> transport, SSLOption sslcontext, StartTls
     co_await start_layer(transport, std::move(factory), std::move(params));
 }
 
+namespace {
+std::string not_a_context(const SSLOption& sslcontext) {
+    return std::string("sslcontext is expected to be an instance of ssl.SSLContext, got ") +
+           (sslcontext ? "True" : "None");
+}
+
+/// EventLoop::start_tls's body (a free coroutine: everything by value). `loop` is the loop it
+/// was called on; the transport must belong to it.
+Coroutine<StreamWriter> loop_start_tls(Ref<LoopCore> loop, StreamWriter transport, StreamReader protocol,
+                                       SSLOption sslcontext, LoopStartTlsOptions options) {
+    // Python's checks, in Python's order: the context, then the transport.
+    if (!sslcontext || sslcontext.is_default()) throw std::invalid_argument(not_a_context(sslcontext));
+    Ref<FdTransport> t(&transport.transport());
+    if (!t->is_socket() || t->layer() || t->reader() != protocol.state())
+        throw std::invalid_argument(std::string("transport is not supported by start_tls()") +
+                                    (!t->is_socket() ? ": not a socket"
+                                     : t->layer()    ? ": it already carries TLS"
+                                                     : ": protocol is not its reader"));
+    if (&t->loop() != loop.get()) throw std::runtime_error("start_tls: the transport belongs to another event loop");
+    check_ssl_arguments(sslcontext, options.server_hostname.has_value(), options.ssl_handshake_timeout,
+                        options.ssl_shutdown_timeout);
+    std::shared_ptr<const TlsFactory> factory = sslcontext.factory();  // before the context may go
+    TlsParams params = make_tls_params(options.server_side, std::string(options.server_hostname.value_or("")),
+                                       options.ssl_handshake_timeout, options.ssl_shutdown_timeout);
+    co_await start_layer(t, std::move(factory), std::move(params));
+    co_return StreamWriter(TransportUse(std::move(t)));
+}
+}  // namespace
+
 }  // namespace nogil::asyncio::detail
+
+namespace nogil::asyncio {
+
+Coroutine<StreamWriter> EventLoop::start_tls(StreamWriter transport, StreamReader protocol, SSLOption sslcontext,
+                                             LoopStartTlsOptions options) {
+    return detail::loop_start_tls(core_, std::move(transport), std::move(protocol), std::move(sslcontext),
+                                  std::move(options));
+}
+
+}  // namespace nogil::asyncio

@@ -20,6 +20,58 @@ using asyncio::detail::Ref;
 
 namespace {
 constexpr int read_chunk = 16 * 1024;  // one TLS record's plaintext
+// What the output buffer keeps allocated between flushes: a few full records' ciphertext. A
+// larger buffer (one big write) is given back after it was handed to the transport.
+constexpr std::size_t out_retain = 32 * 1024;
+
+// The output BIO: OpenSSL's records are appended to the SSLProtocol's `out_buf_` (the BIO's
+// data), which flush() hands to the transport. A memory BIO would do, but resetting one clears
+// all the memory it ever grew to (OpenSSL 3.0's BIO_reset memsets the buffer's whole capacity:
+// 28 us a flush on a connection that once wrote 1 MiB) and keeps that memory for the
+// connection's life. Null data (the SSLProtocol is gone, an SSLObject keeps the SSL): writes fail.
+int sink_write(BIO* b, const char* data, std::size_t n, std::size_t* written) {
+    auto* out = static_cast<std::string*>(BIO_get_data(b));
+    if (!out) return 0;
+    try {
+        out->append(data, n);
+    } catch (const std::bad_alloc&) {
+        return 0;
+    }
+    *written = n;
+    return 1;
+}
+
+long sink_ctrl(BIO* b, int cmd, long, void*) {
+    switch (cmd) {
+        case BIO_CTRL_FLUSH:
+            return 1;
+        case BIO_CTRL_PENDING:
+        case BIO_CTRL_WPENDING: {
+            const auto* out = static_cast<const std::string*>(BIO_get_data(b));
+            return out ? static_cast<long>(out->size()) : 0;
+        }
+        default:
+            return 0;
+    }
+}
+
+int sink_create(BIO* b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+const BIO_METHOD* sink_method() {
+    static BIO_METHOD* const method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "nogil TLS output");
+        if (m && (BIO_meth_set_write_ex(m, sink_write) != 1 || BIO_meth_set_ctrl(m, sink_ctrl) != 1 ||
+                  BIO_meth_set_create(m, sink_create) != 1)) {
+            BIO_meth_free(m);
+            m = nullptr;
+        }
+        return m;
+    }();
+    return method;
+}
 
 bool is_ip_address(const std::string& host) {
     unsigned char buf[sizeof(in6_addr)];
@@ -37,14 +89,15 @@ SSLProtocol::SSLProtocol(std::shared_ptr<SSLContext::State> context, const async
     if (!ssl) raise_last_error("SSL_new failed");
     ssl_.reset(ssl, SSL_free);
     in_ = BIO_new(BIO_s_mem());
-    out_ = BIO_new(BIO_s_mem());
+    const BIO_METHOD* sink = sink_method();
+    out_ = sink ? BIO_new(sink) : nullptr;
     if (!in_ || !out_) {
         BIO_free(in_);
         BIO_free(out_);
         raise_last_error("BIO_new failed");
     }
     BIO_set_mem_eof_return(in_, -1);  // "no more bytes yet", not EOF: EOF comes from the fd
-    BIO_set_mem_eof_return(out_, -1);
+    BIO_set_data(out_, &out_buf_);
     SSL_set_bio(ssl, in_, out_);
     if (params_.server_side) {
         SSL_set_accept_state(ssl);
@@ -66,7 +119,10 @@ SSLProtocol::SSLProtocol(std::shared_ptr<SSLContext::State> context, const async
     }
 }
 
-SSLProtocol::~SSLProtocol() { cancel_timer(); }
+SSLProtocol::~SSLProtocol() {
+    cancel_timer();
+    BIO_set_data(out_, nullptr);  // SSLObjects handed out may keep the SSL (and its BIOs)
+}
 
 // ----------------------------------------------------------------------------- handshake
 
@@ -137,6 +193,9 @@ void SSLProtocol::do_read() {
         if (n > 0) {
             buf.commit(static_cast<std::size_t>(n));
             got = true;
+            // Nothing left to decrypt: skip the SSL_read that would only say WANT_READ (0.2 us
+            // of CPU a record with OpenSSL 3.0, as much as a fifth of decrypting 1 KiB).
+            if (!SSL_has_pending(ssl_.get()) && BIO_ctrl_pending(in_) == 0) break;
             continue;
         }
         const int err = SSL_get_error(ssl_.get(), n);
@@ -206,12 +265,14 @@ void SSLProtocol::write_wrapped(std::string_view data) {
 }
 
 void SSLProtocol::flush() {
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(out_, &data);
-    if (n <= 0) return;
-    const std::string_view bytes(data, static_cast<std::size_t>(n));
+    if (out_buf_.empty()) return;
+    // Taken out first: handing bytes over may lose the connection and run code that writes.
+    std::string bytes = std::exchange(out_buf_, {});
     transport_->write_raw(bytes);  // copies what the kernel does not take at once
-    (void)BIO_reset(out_);
+    if (out_buf_.empty() && bytes.capacity() <= out_retain) {
+        bytes.clear();
+        out_buf_.swap(bytes);  // the allocation is reused by the next records
+    }
 }
 
 // ----------------------------------------------------------------------------- closing

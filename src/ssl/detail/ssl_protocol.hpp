@@ -1,8 +1,9 @@
 #pragma once
 // SSLProtocol: one TLS connection, the TransportLayer (nogil/asyncio/detail/transport_layer.hpp)
 // that nogil::ssl puts between an FdTransport and its streams - Python's sslproto.SSLProtocol:
-// OpenSSL works on two memory BIOs (bytes in from the fd, bytes out to the transport's write
-// buffer); this class moves bytes between them and drives the state machine.
+// OpenSSL works on two BIOs (a memory BIO for the bytes in from the fd; for the bytes out, one
+// that appends to out_buf_, handed to the transport's write path by flush()); this class moves
+// bytes between them and drives the state machine.
 //
 // States (Python's SSLProtocolState), each entered once, in this order:
 //   handshake  attach() .. SSL_do_handshake() == 1. Application writes wait in `pending_`.
@@ -68,7 +69,8 @@ private:
     std::shared_ptr<SSLContext::State> context_;
     std::shared_ptr<SSL> ssl_;                           // shared with SSLObjects handed out
     BIO* in_ = nullptr;                                  // owned by ssl_
-    BIO* out_ = nullptr;                                 // owned by ssl_
+    BIO* out_ = nullptr;                                 // owned by ssl_; appends to out_buf_
+    std::string out_buf_;                                // records not yet handed to the transport
     asyncio::detail::FdTransport* transport_ = nullptr;  // the transport owns this layer
     asyncio::detail::HandshakeCallback done_;
     asyncio::detail::Ref<asyncio::detail::HandleState> timer_;
