@@ -123,6 +123,9 @@ public:
 
     /// Intrusive link for executors' run queues; owned by whichever queue holds the item.
     FutureStateBase* next_in_queue = nullptr;
+    /// What `nogil ps` names a queued or running call by: a function pointer's address, or 0
+    /// (work_item.hpp; debug_offsets.hpp).
+    std::uintptr_t call_target = 0;
 
 protected:
     // Completes the future with `store` run under the lock (it writes the value); throws
@@ -145,6 +148,8 @@ protected:
     }
 
 private:
+    friend struct ExecutorDebugLayout;  // the offsets `nogil ps` reads (executor_registry.cpp)
+
     // The state word (word_), every bit in one place:
     //
     //   bits 0-1  status   PENDING(0) → RUNNING(1) → FINISHED(3), or PENDING → CANCELLED(2).

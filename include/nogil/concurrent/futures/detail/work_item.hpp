@@ -2,9 +2,12 @@
 // An executor's unit of work: the future's state plus the call that produces its value, in one
 // allocation. Run once by a worker; the callable and its arguments are destroyed as soon as the
 // call returns (Python drops its work item then too), not when the last Future handle goes away.
+// A call through a function pointer keeps a copy of the pointer in the future state
+// (call_target), where `nogil ps` finds it to name the function (debug_offsets.hpp).
 
 #include <nogil/concurrent/futures/detail/future_state.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <tuple>
@@ -19,13 +22,26 @@ using result_of_call_t = std::conditional_t<std::is_void_v<std::invoke_result_t<
                                             void,
                                             std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>;
 
+/// The callable's address for `nogil ps` when it is a plain function pointer (the reader names
+/// the function with the program's symbol table), else 0 (the reader names the callable's type).
+template <class F>
+std::uintptr_t call_target(const F& fn) noexcept {
+    if constexpr (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>)
+        return reinterpret_cast<std::uintptr_t>(fn);
+    else
+        return 0;
+}
+
 template <class R, class F, class... Args>
 class WorkItem final : public FutureState<R> {
 public:
     using RunHook = FutureStateBase::RunHook;
 
     template <class G, class... A>
-    explicit WorkItem(G&& fn, A&&... args) : call_(std::in_place, std::forward<G>(fn), std::forward<A>(args)...) {}
+    explicit WorkItem(G&& fn, A&&... args)
+        : call_(std::in_place, std::forward<G>(fn), std::forward<A>(args)...) {
+        this->call_target = detail::call_target<F>(std::get<0>(*call_));
+    }
 
     void run(RunHook* hook) noexcept override {
         bool start = false;
