@@ -2,7 +2,6 @@
 // (include/nogil/concurrent/futures/detail/debug_offsets.hpp).
 #include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 #include <nogil/concurrent/futures/detail/future_state.hpp>
-#include <nogil/concurrent/futures/detail/work_item.hpp>
 
 #include <cstddef>
 #include <mutex>
@@ -67,7 +66,6 @@ struct ExecutorDebugLayout {
         r.slot_tid = offsetof(WorkerSlot, tid);
         r.item_next = offsetof(FutureStateBase, next_in_queue);
         r.item_word = offsetof(FutureStateBase, word_);
-        r.item_target = offsetof(FutureStateBase, call_target);
         return r;
     }
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace nogil_tool::inspect {
@@ -135,15 +136,17 @@ private:
         const std::uint64_t type_info = ok && vptr >= 8 ? mem_.word(vptr - 8, ok) : 0;
         const std::uint64_t mangled = ok && type_info ? mem_.word(type_info + 8, ok) : 0;
         if (!ok || !mangled) return "?";
-        const std::string type = demangle(mem_.c_string(mangled));
+        const std::string raw = mem_.c_string(mangled);
+        const std::string type = demangle(raw);
         constexpr std::string_view work_item = "nogil::concurrent::futures::detail::WorkItem<";
         if (!type.starts_with(work_item) || !type.ends_with('>')) return type;
         const auto args = template_arguments(type.substr(work_item.size(), type.size() - work_item.size() - 1));
         if (args.size() < 2) return type;
         const std::string& callable = args[1];
         if (callable.find("(*)") != std::string::npos) {
-            const std::uint64_t target = mem_.word(item + r_.item_target, ok);
-            if (ok) {
+            const std::uint64_t offset = call_offset(raw);
+            const std::uint64_t target = offset ? mem_.word(item + offset, ok) : 0;
+            if (ok && target) {
                 std::string fn = symbols_.function_at(target);
                 if (!fn.empty()) return fn;
             }
@@ -151,9 +154,24 @@ private:
         return callable;
     }
 
+    // WorkItem<R, F, Args...>::nogil_ps_call_offset of the type named `mangled` ("N...E"), read
+    // from the target; 0 if the program has no such symbol (stripped).
+    std::uint64_t call_offset(const std::string& mangled) {
+        auto it = offsets_.find(mangled);
+        if (it != offsets_.end()) return it->second;
+        const std::string name = mangled.substr(mangled.starts_with('*') ? 1 : 0);
+        std::uint64_t offset = 0;
+        if (name.size() > 2 && name.front() == 'N' && name.back() == 'E') {
+            const std::uint64_t at = find_symbol(mem_.pid(), "_Z" + name.substr(0, name.size() - 1) + "20nogil_ps_call_offsetE");
+            if (at && !mem_.get(at, offset)) offset = 0;
+        }
+        return offsets_[mangled] = offset;
+    }
+
     Memory& mem_;
     const ExecutorDebugOffsets& r_;
     Symbolizer symbols_;
+    std::unordered_map<std::string, std::uint64_t> offsets_;  // per item type: nogil_ps_call_offset
 };
 
 }  // namespace

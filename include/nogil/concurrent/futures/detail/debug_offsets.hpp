@@ -12,11 +12,12 @@
 //   each slot: the worker's OS thread id, the item it runs (null: idle), its local batch;
 //   each item (a FutureStateBase): its next_in_queue, its status word, and what it calls — the
 //   C++ type of the callable, from the item's dynamic type: vtable pointer → type_info →
-//   mangled name "...WorkItem<R, F, Args...>", demangled by the reader; when F is a function
-//   pointer, the pointer itself (the item's call_target), which the reader names with the
-//   target's ELF symbol tables.
+//   mangled name "N...WorkItem<R, F, Args...>E", demangled by the reader; when F is a function
+//   pointer, the pointer itself, at the offset the instantiation's static member
+//   WorkItem<R, F, Args...>::nogil_ps_call_offset holds (its symbol is "_Z" + the mangled name
+//   without its last 'E' + "20nogil_ps_call_offsetE"), named with the target's ELF symbol tables.
 // Nothing here is written for the reader on a hot path but two relaxed stores per call in the
-// worker (the item it runs, then null) and the call_target word at submit.
+// worker (the item it runs, then null): the submit path and the items are unchanged.
 // Every read may be torn: the reader bounds every list, re-reads a worker's item after naming it
 // (a different item means the name may be another's: it reads again), and takes a name only
 // from an item whose status word is still what it expects.
@@ -86,7 +87,6 @@ struct ExecutorDebugOffsets {
     // FutureStateBase.
     std::uint64_t item_next;         // FutureStateBase* next_in_queue
     std::uint64_t item_word;         // uint32: bits 0-1 the status (0 pending, 1 running)
-    std::uint64_t item_target;       // uintptr: a function pointer's address, or 0
 };
 
 }  // namespace nogil::concurrent::futures::detail

@@ -123,9 +123,6 @@ public:
 
     /// Intrusive link for executors' run queues; owned by whichever queue holds the item.
     FutureStateBase* next_in_queue = nullptr;
-    /// What `nogil ps` names a queued or running call by: a function pointer's address, or 0
-    /// (work_item.hpp; debug_offsets.hpp).
-    std::uintptr_t call_target = 0;
 
 protected:
     // Completes the future with `store` run under the lock (it writes the value); throws
