@@ -42,6 +42,28 @@ std::vector<std::string> template_arguments(const std::string& s) {
     return out;
 }
 
+// One spelling of a lambda's type for both compilers: g++ demangles it "f()::{lambda(int)#1}",
+// clang, for a lambda with internal linkage, "f()::$_0" (a number per translation unit): both
+// become "f()::<lambda>", as frame names do (frame_qualname).
+std::string lambda_names(std::string s) {
+    for (std::size_t at = s.find("{lambda("); at != std::string::npos; at = s.find("{lambda(", at + 1)) {
+        int depth = 0;
+        std::size_t end = at;
+        for (; end < s.size(); ++end) {
+            if (s[end] == '{') ++depth;
+            if (s[end] == '}' && --depth == 0) break;
+        }
+        if (end == s.size()) break;
+        s.replace(at, end + 1 - at, "<lambda>");
+    }
+    for (std::size_t at = s.find("$_"); at != std::string::npos; at = s.find("$_", at + 1)) {
+        std::size_t end = at + 2;
+        while (end < s.size() && s[end] >= '0' && s[end] <= '9') ++end;
+        if (end > at + 2) s.replace(at, end - at, "<lambda>");
+    }
+    return s;
+}
+
 class Reader {
 public:
     Reader(Memory& mem, const ExecutorDebugOffsets& r) : mem_(mem), r_(r), symbols_(mem.pid()) {}
@@ -142,7 +164,7 @@ private:
         if (!type.starts_with(work_item) || !type.ends_with('>')) return type;
         const auto args = template_arguments(type.substr(work_item.size(), type.size() - work_item.size() - 1));
         if (args.size() < 2) return type;
-        const std::string& callable = args[1];
+        const std::string callable = lambda_names(args[1]);
         if (callable.find("(*)") != std::string::npos) {
             const std::uint64_t offset = call_offset(raw);
             const std::uint64_t target = offset ? mem_.word(item + offset, ok) : 0;
