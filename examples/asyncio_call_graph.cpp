@@ -7,13 +7,17 @@
 //                                   tasks pending (the loop cannot run a thing: ps still reads it)
 //   asyncio_call_graph --busy       two loops on two threads create and finish tasks without end
 //                                   (a reader inspecting a process that keeps changing)
-// The three states print "ready" once set up, then run until killed (or, --blocked, until stdin
-// closes).
+//   asyncio_call_graph --pool       a thread pool whose two workers are stuck in calls (until stdin
+//                                   closes) with four calls queued behind them (ps lists them)
+// The four states print "ready" once set up, then run until killed (or, --blocked and --pool,
+// until stdin closes).
 #include <nogil/asyncio.hpp>
+#include <nogil/concurrent/futures.hpp>
 
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <latch>
 #include <string>
 #include <thread>
 
@@ -115,6 +119,41 @@ void busy() {
     other.join();
 }
 
+// -------------------------------------------------------------- a pool with stuck workers
+
+struct Gate {
+    std::latch started{2};
+    std::latch open{1};
+};
+
+int download(Gate* gate) {  // stands for a call that blocks (a slow server, a lock)
+    gate->started.count_down();
+    gate->open.wait();
+    return 1;
+}
+
+int thumbnail(int size) { return size / 2; }
+
+int stuck_pool() {
+    namespace cf = nogil::concurrent::futures;
+    Gate gate;
+    cf::ThreadPoolExecutor pool({.max_workers = 2, .thread_name_prefix = "downloads"});
+    std::vector<cf::Future<int>> calls;
+    calls.push_back(pool.submit(download, &gate));
+    calls.push_back(pool.submit([&gate] { return download(&gate); }));
+    gate.started.wait();  // both workers are in their calls: what follows waits in the queue
+    for (int size : {64, 128, 256}) calls.push_back(pool.submit(thumbnail, size));
+    calls.push_back(pool.submit([] { return 0; }));
+    ready();
+    char buf[64];
+    while (::read(0, buf, sizeof buf) > 0) {
+    }
+    gate.open.count_down();
+    int sum = 0;
+    for (auto& c : calls) sum += c.result();
+    return sum == 1 + 1 + 32 + 64 + 128 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +164,8 @@ int main(int argc, char** argv) {
         asyncio::run(blocked());
     } else if (mode == "--busy") {
         busy();
+    } else if (mode == "--pool") {
+        return stuck_pool();
     } else {
         asyncio::run(crawl());
     }

@@ -13,9 +13,10 @@
 // in front of it for the state of a Task (detail::TaskState<T>, about 100 bytes): a coroutine
 // that becomes a task needs no second allocation, at the price of that room in frames that are
 // only awaited (they are short-lived: an awaited frame dies when it returns). Each frame
-// records a std::source_location (8 bytes): its function's and, built with NOGIL_AWAIT_LINES,
-// then that of the co_await it last reached - the function name, file and line for
-// print_stack(), capture_call_graph() and `nogil ps`. A Coroutine destroyed without ever being awaited or scheduled is reported in
+// records a std::source_location (8 bytes): its function's and then that of the co_await it
+// last suspended at, noted by the awaiter's await_suspend (detail::note_suspension; not with
+// NOGIL_AWAIT_LINES=OFF) - the function name, file and line for print_stack(),
+// capture_call_graph() and `nogil ps`. A Coroutine destroyed without ever being awaited or scheduled is reported in
 // debug mode ("coroutine '...' was never awaited").
 
 #include <nogil/asyncio/detail/frame_allocator.hpp>
@@ -24,7 +25,6 @@
 
 #include <coroutine>
 #include <cstddef>
-#include <cstring>
 #include <exception>
 #include <new>
 #include <optional>
@@ -72,39 +72,6 @@ struct FinalAwaiter {
 
 struct CoroutineAccess;
 
-// What await_transform hands back: the awaiter, untouched. g++ 12 copies (or moves) the operand
-// of a co_await that goes through an await_transform unless it gets a prvalue, and awaiters are
-// neither copyable nor movable (they register their own address); so await_transform returns a
-// prvalue wrapper: around the result of operator co_await, built in place, or around a
-// reference to the awaiter, which lives until the end of the full-expression (across the
-// suspension).
-template <class W>
-struct AwaitIn {
-    W a;  // the awaiter operator co_await made, or (W = A&) a reference to the awaiter itself
-    template <class F>
-    explicit AwaitIn(F&& make) : a(static_cast<F&&>(make)()) {}
-    AwaitIn(const AwaitIn&) = delete;
-    AwaitIn& operator=(const AwaitIn&) = delete;
-    bool await_ready() { return a.await_ready(); }
-    template <class H>
-    decltype(auto) await_suspend(H h) {
-        return a.await_suspend(h);
-    }
-    decltype(auto) await_resume() { return a.await_resume(); }
-};
-template <class A>
-auto await_in(A&& aw) {
-    if constexpr (requires { static_cast<A&&>(aw).operator co_await(); }) {
-        using W = decltype(static_cast<A&&>(aw).operator co_await());
-        return AwaitIn<W>([&]() -> W { return static_cast<A&&>(aw).operator co_await(); });
-    } else if constexpr (requires { operator co_await(static_cast<A&&>(aw)); }) {
-        using W = decltype(operator co_await(static_cast<A&&>(aw)));
-        return AwaitIn<W>([&]() -> W { return operator co_await(static_cast<A&&>(aw)); });
-    } else {
-        return AwaitIn<std::remove_reference_t<A>&>([&]() -> std::remove_reference_t<A>& { return aw; });
-    }
-}
-
 template <class T>
 class TaskState;
 /// The room in front of every Coroutine<T> frame: a TaskState<T>, rounded to the alignment
@@ -144,22 +111,6 @@ public:
         explicit promise_type(std::source_location where = std::source_location::current()) noexcept {
             this->where = where;
         }
-#if defined(NOGIL_AWAIT_LINES) && NOGIL_AWAIT_LINES
-        // NOGIL_AWAIT_LINES (a CMake option, off by default): every co_await in a Coroutine
-        // passes here: the defaulted argument is evaluated at the
-        // co_await (g++ 12 and clang-19 both), so the frame always knows the line it is
-        // suspended at (detail/introspection.hpp). One store per co_await; the awaiting itself
-        // is unchanged (detail::AwaitIn). The location comes as the pointer std::source_location
-        // holds (what current() is made of): a std::source_location argument would be a
-        // temporary of the co_await's full-expression, which g++ keeps in the frame (8 bytes).
-        template <class A>
-        auto await_transform(A&& awaitable, const void* at = __builtin_source_location()) noexcept(
-            noexcept(detail::await_in(static_cast<A&&>(awaitable)))) {
-            static_assert(sizeof(std::source_location) == sizeof at && std::is_trivially_copyable_v<std::source_location>);
-            std::memcpy(static_cast<void*>(&this->where), &at, sizeof at);
-            return detail::await_in(static_cast<A&&>(awaitable));
-        }
-#endif
         Coroutine get_return_object() noexcept { return Coroutine(handle_type::from_promise(*this)); }
         std::suspend_always initial_suspend() const noexcept { return {}; }
         detail::FinalAwaiter final_suspend() const noexcept { return {}; }
@@ -201,7 +152,9 @@ private:
     struct Awaiter {
         handle_type handle;
         bool await_ready() const noexcept { return false; }
-        void await_suspend(std::coroutine_handle<> caller) {
+        template <class P>
+        void await_suspend(std::coroutine_handle<P> caller, const void* at = __builtin_source_location()) {
+            detail::note_suspension(caller, at);  // the caller waits at this co_await
             (void)detail::TaskBase::current_or_throw("a Coroutine");
             handle.promise().continuation = caller;
             detail::TaskBase::set_next(handle);

@@ -83,7 +83,12 @@ public:
     explicit LockAcquire(Lock& lock) noexcept : lock_(&lock) {}
     LockAcquire(LockAcquire&& other) noexcept : WaitNode(std::move(other)), lock_(other.lock_) {}
     bool await_ready() const noexcept;
-    void await_suspend(std::coroutine_handle<> h);
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h);
     bool await_resume();
 
 private:
@@ -131,7 +136,7 @@ inline bool LockAcquire::await_ready() const noexcept {
     lock_->locked_ = true;
     return true;
 }
-inline void LockAcquire::await_suspend(std::coroutine_handle<> h) { suspend_in(lock_->waiters_, h, "Lock.acquire()"); }
+inline void LockAcquire::suspend_task(std::coroutine_handle<> h) { suspend_in(lock_->waiters_, h, "Lock.acquire()"); }
 inline bool LockAcquire::await_resume() {
     if (suspended()) {
         resume_or_throw();
@@ -151,7 +156,12 @@ public:
     explicit EventWait(Event& event) noexcept : event_(&event) {}
     EventWait(EventWait&& other) noexcept : WaitNode(std::move(other)), event_(other.event_) {}
     bool await_ready() const noexcept;
-    void await_suspend(std::coroutine_handle<> h);
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h);
     bool await_resume() {
         if (suspended()) resume_or_throw();
         return true;
@@ -193,7 +203,7 @@ private:
 };
 
 inline bool EventWait::await_ready() const noexcept { return event_->flag_; }
-inline void EventWait::await_suspend(std::coroutine_handle<> h) { suspend_in(event_->waiters_, h, "Event.wait()"); }
+inline void EventWait::suspend_task(std::coroutine_handle<> h) { suspend_in(event_->waiters_, h, "Event.wait()"); }
 
 // ----------------------------------------------------------------------------------- Semaphore
 
@@ -206,7 +216,12 @@ public:
     explicit SemaphoreAcquire(Semaphore& sem) noexcept : sem_(&sem) {}
     SemaphoreAcquire(SemaphoreAcquire&& other) noexcept : WaitNode(std::move(other)), sem_(other.sem_) {}
     bool await_ready() const noexcept;
-    void await_suspend(std::coroutine_handle<> h);
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h);
     bool await_resume();
 
 private:
@@ -259,7 +274,7 @@ inline bool SemaphoreAcquire::await_ready() const noexcept {
     --sem_->value_;
     return true;
 }
-inline void SemaphoreAcquire::await_suspend(std::coroutine_handle<> h) {
+inline void SemaphoreAcquire::suspend_task(std::coroutine_handle<> h) {
     suspend_in(sem_->waiters_, h, "Semaphore.acquire()");
 }
 inline bool SemaphoreAcquire::await_resume() {

@@ -62,7 +62,12 @@ public:
         PutAwaiter(PutAwaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
             : WaitNode(std::move(o)), q_(o.q_), item_(std::move(o.item_)) {}
         bool await_ready() const noexcept { return q_->shutdown_ || q_->has_free_slot(); }
-        void await_suspend(std::coroutine_handle<> h) { suspend_in(q_->putters_, h, "Queue.put()"); }
+        template <class P>
+        void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+            detail::note_suspension(h, at);
+            suspend_task(h);
+        }
+        void suspend_task(std::coroutine_handle<> h) { suspend_in(q_->putters_, h, "Queue.put()"); }
         [[gnu::always_inline]] void await_resume() {  // the fast path belongs in the caller's loop
             if (!suspended() && !q_->shutdown_)
                 q_->store(std::move(item_));  // the fast path
@@ -91,7 +96,12 @@ public:
         explicit GetAwaiter(BasicQueue& q) noexcept : q_(&q) {}
         GetAwaiter(GetAwaiter&& o) noexcept : WaitNode(std::move(o)), q_(o.q_) {}
         bool await_ready() const noexcept { return q_->has_free_item() || q_->shutdown_; }
-        void await_suspend(std::coroutine_handle<> h) { suspend_in(q_->getters_, h, "Queue.get()"); }
+        template <class P>
+        void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+            detail::note_suspension(h, at);
+            suspend_task(h);
+        }
+        void suspend_task(std::coroutine_handle<> h) { suspend_in(q_->getters_, h, "Queue.get()"); }
         [[gnu::always_inline]] T await_resume() {
             if (!suspended() && q_->has_free_item()) return q_->take();  // the fast path
             return resume_slow();

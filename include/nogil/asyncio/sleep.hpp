@@ -44,7 +44,12 @@ public:
         }
     }
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h) {
         TaskBase& task = TaskBase::current_or_throw("asyncio::sleep()");
         const Clock::duration delay(static_cast<Clock::rep>(static_cast<std::intptr_t>(word_) >> 1));
         if (delay <= Clock::duration::zero()) {

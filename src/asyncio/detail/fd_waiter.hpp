@@ -21,7 +21,12 @@ public:
     ~FdWaiter() { unregister(); }
 
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h) {
         task_ = &TaskBase::current_or_throw("an fd wait");
         task_->loop().set_fd_callback(fd_, writable_, [this] {
             unregister();

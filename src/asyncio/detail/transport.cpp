@@ -505,7 +505,7 @@ bool TransportAwaiter::await_ready() const {
     return !t.writing_paused_;
 }
 
-void TransportAwaiter::await_suspend(std::coroutine_handle<> h) {
+void TransportAwaiter::suspend_task(std::coroutine_handle<> h) {
     task_ = &TaskBase::current_or_throw(kind_ == Kind::drain ? "drain()" : "wait_closed()");
     FdTransport& t = *transport_;
     next_ = t.waiters_;

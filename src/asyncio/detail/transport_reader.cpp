@@ -152,7 +152,7 @@ bool ReadAwaiter::await_ready() {
     return satisfied();
 }
 
-void ReadAwaiter::await_suspend(std::coroutine_handle<> h) {
+void ReadAwaiter::suspend_task(std::coroutine_handle<> h) {
     task_ = &TaskBase::current_or_throw("a stream read");
     state_->waiter_ = this;
     registered_ = true;

@@ -45,6 +45,7 @@
 // lines.
 
 #include <nogil/concurrent/futures/thread_pool.hpp>
+#include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 #include <nogil/detail/futex.hpp>
 #include "concurrent/futures/detail/exit.hpp"
 #include "concurrent/futures/detail/injection_queue.hpp"
@@ -130,6 +131,7 @@ struct ItemList {
 }  // namespace
 
 struct alignas(64) Worker {
+    WorkerSlot slot;  // first: what `nogil ps` reads (the slot's address is the worker's)
     SpinLock lock;
     ItemList local;                          // guarded by lock
     std::atomic<std::size_t> local_size{0};  // hint for thieves and idle checks, written under lock
@@ -160,11 +162,19 @@ public:
             options_.thread_name_prefix = "ThreadPoolExecutor-" + std::to_string(counter.fetch_add(1));
         }
         workers_.reserve(static_cast<std::size_t>(max_workers_));
-        for (int i = 0; i < max_workers_; ++i) workers_.push_back(std::make_unique<Worker>());
+        slots_.reserve(static_cast<std::size_t>(max_workers_));
+        for (int i = 0; i < max_workers_; ++i) {
+            workers_.push_back(std::make_unique<Worker>());
+            slots_.push_back(&workers_.back()->slot);
+        }
         threads_.reserve(static_cast<std::size_t>(max_workers_));
+        describe_for_ps();
     }
 
-    ~ThreadPoolCore() { shutdown(true, false); }
+    ~ThreadPoolCore() {
+        shutdown(true, false);
+        unregister_executor(record_);
+    }
 
     void shutdown_at_exit() noexcept override {
         closed_at_exit_.store(true, std::memory_order_seq_cst);
@@ -233,7 +243,28 @@ private:
         started_.store(index + 1, std::memory_order_release);
     }
 
+    // The pool's entry in the registry `nogil ps` reads (debug_offsets.hpp).
+    void describe_for_ps() noexcept {
+        const Worker& w = *workers_.front();
+        const auto at = [&w](const void* field) {
+            return static_cast<std::uint64_t>(static_cast<const char*>(field) - reinterpret_cast<const char*>(&w));
+        };
+        const auto words = queue_.words();
+        record_.kind = ExecutorRecord::thread_pool;
+        record_.max_workers = max_workers_;
+        record_.name = options_.thread_name_prefix.c_str();
+        record_.started = &started_;
+        record_.workers = slots_.data();
+        record_.local_head = at(&w.local.head);
+        record_.local_size = at(&w.local_size);
+        record_.queue_head = words.head;
+        record_.queue_tail = words.tail;
+        record_.queue_stub = words.stub;
+        register_executor(record_);
+    }
+
     void worker_main(std::size_t index) {
+        workers_[index]->slot.tid.store(static_cast<int>(threading::get_native_id()), std::memory_order_relaxed);
         if (options_.initializer) {
             try {
                 options_.initializer();
@@ -259,7 +290,9 @@ private:
             Item* item = find_work(self, index);
             if (!item) item = wait_for_work(self, index, std::exchange(hook.gave_token, false));
             if (!item) return;
+            self.slot.running.store(item, std::memory_order_relaxed);  // for `nogil ps` only
             item->run(&hook);
+            self.slot.running.store(nullptr, std::memory_order_relaxed);
             item->release();
         }
     }
@@ -484,6 +517,8 @@ private:
     ThreadPoolOptions options_;
     int max_workers_ = 0;
     std::vector<std::unique_ptr<Worker>> workers_;  // one slot per possible thread, fixed at start
+    std::vector<const void*> slots_;                // each worker's WorkerSlot, for `nogil ps`
+    ExecutorRecord record_;                         // linked into the registry while the pool lives
 
     nogil::concurrent::futures::detail::InjectionQueue queue_;  // its producer and consumer ends have lines of their own
     alignas(64) SpinLock take_lock_;       // one popping worker at a time

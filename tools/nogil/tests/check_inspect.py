@@ -16,6 +16,9 @@ echo clients are inspected once the server has their connection tasks.
               pending tasks.
   busy        two loops on two threads churning tasks: every read gives a coherent snapshot
               (each row's tid is one of the two loops' threads), several times in a row.
+  pool        a thread pool whose two workers are stuck in calls, four calls queued: ps lists
+              the pool, each worker's thread and call (a function by its name, a lambda by its
+              type) and the queued calls in order; the CSV stays Python's table.
   errors      PID 0, a non-number, a PID that is not running (a child started and reaped), a
               process without nogil (sleep), and, when run as root, a process read without
               permission (setpriv to nobody): each a clear message and status 1 (CLI misuse: 106).
@@ -157,6 +160,31 @@ def busy_case(nogil, example):
         stop(p)
 
 
+def pool_case(nogil, example):
+    p = start_ready([example, "--pool"], stdin=subprocess.PIPE)
+    try:
+        table = run(nogil, "ps", str(p.pid))
+        check(table.returncode == 0, f"ps of a stuck pool: {table.returncode} {table.stderr}")
+        out = table.stdout
+        check(re.search(r"^thread pool 'downloads' \(0x[0-9a-f]+\): 2 of 2 workers started, 4 calls queued$", out, re.M),
+              f"the pool's line:\n{out}")
+        workers = re.findall(r"^  (\d+)\s+(\d+)\s+(running|idle)\s+(.*)$", out, re.M)
+        tids = set(os.listdir(f"/proc/{p.pid}/task"))
+        check(len(workers) == 2 and all(w[1] in tids and w[2] == "running" for w in workers),
+              f"two running workers on threads of the process:\n{out}")
+        calls = sorted(w[3] for w in workers)
+        check(calls == ["(anonymous namespace)::download((anonymous namespace)::Gate*)",
+                        "(anonymous namespace)::stuck_pool()::<lambda>"], f"the workers' calls: {calls}")
+        check(re.search(r"^  queued\s+\(anonymous namespace\)::thumbnail\(int\) \u00d73\n\s+\(anonymous namespace\)::stuck_pool\(\)::<lambda>$",
+                        out, re.M), f"the queued calls in order:\n{out}")
+        data = run(nogil, "ps", str(p.pid), "--format", "csv")
+        check(data.stdout.strip() == "tid,task id,task name,coroutine stack,awaiter chain,awaiter name,awaiter id",
+              f"the CSV keeps Python's table (no tasks here): {data.stdout!r}")
+    finally:
+        p.stdin.close()  # opens the gate: every call runs and the program exits by itself
+        check(p.wait(timeout=60) == 0, "the pool example exits 0 once stdin closes (every call ran)")
+
+
 def errors_case(nogil):
     r = run(nogil, "--help")
     check(r.returncode == 0 and "pstree" in r.stdout and re.search(r"^\s+ps\s", r.stdout, re.M),
@@ -191,6 +219,7 @@ def main():
     deadlock_case(nogil, example)
     blocked_case(nogil, example)
     busy_case(nogil, example)
+    pool_case(nogil, example)
     errors_case(nogil)
     if failures:
         print(f"{len(failures)} failure(s)")

@@ -24,7 +24,12 @@ public:
 
     /// A done future does not suspend (and, as in Python, does not see a pending cancel).
     bool await_ready() const noexcept { return fut_->done(); }
-    void await_suspend(std::coroutine_handle<> h) {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h) {
         TaskBase& task = TaskBase::current_or_throw("a Future or Task");
         if (&task == fut_) throw std::runtime_error("Task cannot await on itself: " + task.describe());
         if (&fut_->loop() != &task.loop())

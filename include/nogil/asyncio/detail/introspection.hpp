@@ -20,9 +20,10 @@
 // (tests/cpython/test_asyncio_graph.cpp).
 //
 // WHERE A FRAME IS. Each Coroutine frame's promise keeps one std::source_location (8 bytes,
-// promise.hpp): the function's own location when the frame is made, then the location of each
-// co_await as it is reached (Coroutine's promise has an await_transform with a defaulted
-// source_location argument, which g++ 12 and clang-19 both evaluate at the co_await). g++
+// promise.hpp): the function's own location when the frame is made, then the location of the
+// co_await it suspends at, noted by the awaiter (every await_suspend of nogil's has a defaulted
+// source_location argument, which g++ 12 and clang-19 both evaluate at the co_await, and calls
+// note_suspension: nothing is written by a co_await that does not suspend). g++
 // names the location inside a coroutine after its "actor" function ("void f(f()::_Z1fv.Frame*)")
 // and clang after the function itself; frame_qualname() turns both into "ns::f".
 

@@ -5,8 +5,10 @@
 // (TaskBase::get_stack): no link from a frame to the frame it awaits is kept.
 
 #include <coroutine>
+#include <cstring>
 #include <exception>
 #include <source_location>
+#include <type_traits>
 
 namespace nogil::asyncio::detail {
 
@@ -20,5 +22,21 @@ struct PromiseBase {
     std::source_location where;
     std::exception_ptr exception;
 };
+
+/// Notes in the frame of `h`, when it is a Coroutine's, the co_await it suspends at: `at` is
+/// what __builtin_source_location() (the pointer a std::source_location holds) gives as the
+/// defaulted last argument of an awaiter's await_suspend, which g++ and clang evaluate at the
+/// co_await (tests/asyncio_graph_test.cpp). Every awaiter of nogil's does it first in its
+/// await_suspend, which runs only when the co_await suspends: a co_await that does not suspend
+/// costs nothing (docs/debugging.md). Built with NOGIL_AWAIT_LINES=OFF, it does nothing.
+template <class P>
+void note_suspension([[maybe_unused]] std::coroutine_handle<P> h, [[maybe_unused]] const void* at) noexcept {
+#if !defined(NOGIL_AWAIT_LINES) || NOGIL_AWAIT_LINES
+    if constexpr (std::is_base_of_v<PromiseBase, P>) {
+        static_assert(sizeof(std::source_location) == sizeof at && std::is_trivially_copyable_v<std::source_location>);
+        std::memcpy(static_cast<void*>(&h.promise().where), &at, sizeof at);
+    }
+#endif
+}
 
 }  // namespace nogil::asyncio::detail

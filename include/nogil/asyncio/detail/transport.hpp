@@ -75,7 +75,12 @@ public:
     ~TransportAwaiter() { unlink(); }
 
     bool await_ready() const;
-    void await_suspend(std::coroutine_handle<> h);
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h);
     /// drain: the reader's error, or ConnectionResetError("Connection lost") once lost.
     /// closed: the error the connection was lost with, if any.
     void await_resume();

@@ -119,7 +119,12 @@ public:
     /// Ready without suspending when the buffer (or EOF, or an error) already answers.
     bool await_ready();
     /// Suspends; the reader wakes the task once this read is satisfied.
-    void await_suspend(std::coroutine_handle<> h);
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h);
     /// The bytes, or the exception (IncompleteReadError, LimitOverrunError, the stream's error,
     /// CancelledError...).
     std::string await_resume();

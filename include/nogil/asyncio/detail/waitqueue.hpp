@@ -213,7 +213,12 @@ public:
     QueueWait(WaitQueue& queue, const char* what) noexcept : queue_(&queue), what_(what) {}
     QueueWait(QueueWait&& o) noexcept : WaitNode(std::move(o)), queue_(o.queue_), what_(o.what_) {}
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) { suspend_in(*queue_, h, what_); }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h, const void* at = __builtin_source_location()) {
+        detail::note_suspension(h, at);
+        suspend_task(h);
+    }
+    void suspend_task(std::coroutine_handle<> h) { suspend_in(*queue_, h, what_); }
     void await_resume() { resume_or_throw(); }
 
 private:

@@ -76,6 +76,14 @@ public:
     /// tail is the stub although that producer's item and the one before it are still queued
     /// (head_ is then that item, not the stub). Reading the tail first makes the read of head_
     /// see at least the head_ that pop() stored before it pushed the stub.
+    /// Where `nogil ps` reads the queue (debug_offsets.hpp): the head word, the tail word, the stub.
+    struct Words {
+        const void* head;
+        const void* tail;
+        const void* stub;
+    };
+    Words words() const noexcept { return {&head_, &tail_, &stub_}; }
+
     bool empty() const noexcept {
         return tail_item() == &stub_ && head_.load(std::memory_order_acquire) == &stub_;
     }

@@ -82,6 +82,28 @@ void print_table(const ProcessSnapshot& snap, const std::string& format, std::os
     out << std::string(180, '-') << '\n';
     for (const auto& r : rows)
         out << fmt::format("{:<10} {:<20} {:<20} {:<50} {:<50} {:<15} {:<15}\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+    print_executors(snap, out);
+}
+
+void print_executors(const ProcessSnapshot& snap, std::ostream& out) {
+    for (const auto& ex : snap.executors) {
+        out << fmt::format("\n{} '{}' ({:#x}): {} of {} workers started, {} call{} queued{}\n", ex.kind, ex.name, ex.address,
+                           ex.workers.size(), ex.max_workers, ex.queued, ex.queued == 1 ? "" : "s",
+                           ex.shut_down ? ", shut down" : "");
+        if (!ex.workers.empty()) out << fmt::format("  {:<8} {:<10} {:<8} {}\n", "worker", "tid", "state", "call");
+        for (std::size_t i = 0; i < ex.workers.size(); ++i) {
+            const auto& w = ex.workers[i];
+            out << fmt::format("  {:<8} {:<10} {:<8} {}\n", i, w.tid, w.call.empty() ? "idle" : "running", w.call);
+        }
+        // The queued calls in the order they will run, runs of the same call counted.
+        for (std::size_t i = 0; i < ex.queued_calls.size();) {
+            std::size_t j = i;
+            while (j < ex.queued_calls.size() && ex.queued_calls[j] == ex.queued_calls[i]) ++j;
+            out << fmt::format("  {:<8} {}{}\n", i == 0 ? "queued" : "", ex.queued_calls[i], j - i > 1 ? fmt::format(" \u00d7{}", j - i) : "");
+            i = j;
+        }
+        if (ex.queued > ex.queued_calls.size()) out << fmt::format("  {:<8} ... and {} more\n", "", ex.queued - ex.queued_calls.size());
+    }
 }
 
 bool print_tree(const ProcessSnapshot& snap, std::ostream& out, std::ostream& err) {

@@ -2,6 +2,8 @@
 // include/nogil/asyncio/detail/debug_offsets.hpp; the awaiter rules in
 // include/nogil/asyncio/detail/introspection.hpp.
 #include "inspect/remote.hpp"
+#include "inspect/executors.hpp"
+#include "inspect/process_memory.hpp"
 
 #include <nogil/asyncio/detail/debug_offsets.hpp>
 #include <nogil/asyncio/detail/introspection.hpp>
@@ -33,176 +35,9 @@ using nogil::asyncio::detail::LinkKind;
 // Bounds on what one snapshot reads: a torn pointer can make any list look endless.
 constexpr std::size_t max_loops = 4096;
 constexpr std::size_t max_frames = 1024;
-constexpr std::size_t max_string = 4096;
 constexpr std::size_t max_callbacks = 4096;
 constexpr std::size_t max_kinds = 65536;
 constexpr int max_composite_depth = 32;
-
-std::string errno_text(int e) { return std::strerror(e); }
-
-[[noreturn]] void throw_read_error(pid_t pid, int e) {
-    if (e == ESRCH) throw RemoteError(RemoteError::exited, "process " + std::to_string(pid) + " exited while being read");
-    if (e == EPERM || e == EACCES)
-        throw RemoteError(RemoteError::permission,
-                          "cannot read the memory of process " + std::to_string(pid) + ": permission denied");
-    throw RemoteError(RemoteError::unreadable,
-                      "cannot read the memory of process " + std::to_string(pid) + ": " + errno_text(e));
-}
-
-bool process_exists(pid_t pid) {
-    struct stat st {};
-    return ::stat(("/proc/" + std::to_string(pid)).c_str(), &st) == 0;
-}
-
-/// process_vm_readv of one range: true if all of it was read; false for an address that is not
-/// mapped (EFAULT, or a short read); throws for the process's own failures (gone, permission).
-class Memory {
-public:
-    explicit Memory(pid_t pid) : pid_(pid) {}
-    bool read(std::uint64_t address, void* out, std::size_t size) const {
-        if (address == 0) return false;
-        iovec local{out, size};
-        iovec remote{reinterpret_cast<void*>(address), size};
-        const ssize_t n = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
-        if (n == static_cast<ssize_t>(size)) return true;
-        if (n >= 0 || errno == EFAULT) return false;
-        throw_read_error(pid_, errno);
-    }
-    template <class T>
-    bool get(std::uint64_t address, T& out) const {
-        return read(address, &out, sizeof(T));
-    }
-    std::uint64_t word(std::uint64_t address, bool& ok) const {
-        std::uint64_t w = 0;
-        if (!get(address, w)) ok = false;
-        return w;
-    }
-    /// A NUL-terminated string (static data: cached by address).
-    std::string c_string(std::uint64_t address) {
-        auto it = strings_.find(address);
-        if (it != strings_.end()) return it->second;
-        std::string s;
-        char chunk[64];
-        while (s.size() < max_string) {
-            // A read that crosses into an unmapped page fails: fall back to smaller reads.
-            std::size_t n = sizeof chunk;
-            while (n > 0 && !read(address + s.size(), chunk, n)) n /= 2;
-            if (n == 0) break;
-            const void* nul = std::memchr(chunk, 0, n);
-            if (nul) {
-                s.append(chunk, static_cast<const char*>(nul) - chunk);
-                break;
-            }
-            s.append(chunk, n);
-        }
-        return strings_[address] = s;
-    }
-    pid_t pid() const noexcept { return pid_; }
-
-private:
-    pid_t pid_;
-    std::unordered_map<std::uint64_t, std::string> strings_;
-};
-
-// --------------------------------------------------------------------------- ELF symbols
-
-struct Mapping {
-    std::uint64_t start = 0;
-    std::uint64_t offset = 0;
-    std::string path;
-};
-
-std::vector<Mapping> read_maps(pid_t pid) {
-    const std::string maps = "/proc/" + std::to_string(pid) + "/maps";
-    std::ifstream in(maps);
-    if (!in) {
-        const int e = errno;
-        if (!process_exists(pid)) throw RemoteError(RemoteError::no_process, "no process with PID " + std::to_string(pid));
-        if (e == EACCES || e == EPERM)
-            throw RemoteError(RemoteError::permission, "cannot read " + maps + ": permission denied");
-        throw RemoteError(RemoteError::unreadable, "cannot read " + maps + ": " + errno_text(e));
-    }
-    std::vector<Mapping> out;
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream fields(line);
-        std::string range, perms, offset, dev, inode, path;
-        fields >> range >> perms >> offset >> dev >> inode;
-        std::getline(fields >> std::ws, path);
-        if (path.empty() || path[0] != '/') continue;
-        Mapping m;
-        m.start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
-        m.offset = std::stoull(offset, nullptr, 16);
-        m.path = path;
-        out.push_back(std::move(m));
-    }
-    if (out.empty() && !process_exists(pid))
-        throw RemoteError(RemoteError::no_process, "no process with PID " + std::to_string(pid));
-    return out;
-}
-
-class MappedFile {
-public:
-    explicit MappedFile(const std::string& path) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return;
-        struct stat st {};
-        if (::fstat(fd, &st) == 0 && st.st_size > 0) {
-            void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-            if (p != MAP_FAILED) {
-                data_ = static_cast<const unsigned char*>(p);
-                size_ = static_cast<std::size_t>(st.st_size);
-            }
-        }
-        ::close(fd);
-    }
-    MappedFile(const MappedFile&) = delete;
-    MappedFile& operator=(const MappedFile&) = delete;
-    ~MappedFile() {
-        if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
-    }
-    template <class T>
-    const T* at(std::uint64_t offset, std::size_t count = 1) const {
-        if (!data_ || offset > size_ || count > (size_ - offset) / sizeof(T)) return nullptr;
-        return reinterpret_cast<const T*>(data_ + offset);
-    }
-
-private:
-    const unsigned char* data_ = nullptr;
-    std::size_t size_ = 0;
-};
-
-// The symbol's value and the lowest PT_LOAD address of the file, or false.
-bool elf_symbol(const std::string& path, const std::string& symbol, std::uint64_t& value, std::uint64_t& first_load) {
-    MappedFile f(path);
-    const auto* eh = f.at<Elf64_Ehdr>(0);
-    if (!eh || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64) return false;
-    const auto* ph = f.at<Elf64_Phdr>(eh->e_phoff, eh->e_phnum);
-    const auto* sh = f.at<Elf64_Shdr>(eh->e_shoff, eh->e_shnum);
-    if (!ph || !sh) return false;
-    first_load = UINT64_MAX;
-    for (int i = 0; i < eh->e_phnum; ++i)
-        if (ph[i].p_type == PT_LOAD) first_load = std::min<std::uint64_t>(first_load, ph[i].p_vaddr & ~std::uint64_t(0xfff));
-    if (first_load == UINT64_MAX) return false;
-    for (int i = 0; i < eh->e_shnum; ++i) {
-        if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM) continue;
-        if (sh[i].sh_link >= eh->e_shnum || sh[i].sh_entsize != sizeof(Elf64_Sym)) continue;
-        const Elf64_Shdr& strtab = sh[sh[i].sh_link];
-        const std::size_t n = sh[i].sh_size / sizeof(Elf64_Sym);
-        const auto* syms = f.at<Elf64_Sym>(sh[i].sh_offset, n);
-        const auto* names = f.at<char>(strtab.sh_offset, strtab.sh_size);
-        if (!syms || !names) continue;
-        for (std::size_t k = 0; k < n; ++k) {
-            if (syms[k].st_name >= strtab.sh_size || syms[k].st_shndx == SHN_UNDEF) continue;
-            const char* name = names + syms[k].st_name;
-            if (std::strncmp(name, symbol.c_str(), strtab.sh_size - syms[k].st_name) == 0) {
-                value = syms[k].st_value;
-                return true;
-            }
-        }
-    }
-    return false;
-}
 
 // --------------------------------------------------------------------------- the walk
 
@@ -371,13 +206,7 @@ std::string permission_help() {
 }
 
 std::uint64_t find_symbol(pid_t pid, const std::string& symbol) {
-    std::map<std::string, std::uint64_t> base;  // each file's lowest start of a mapping at offset 0
-    for (const Mapping& m : read_maps(pid)) {
-        if (m.offset != 0) continue;
-        auto it = base.find(m.path);
-        if (it == base.end() || m.start < it->second) base[m.path] = m.start;
-    }
-    for (const auto& [path, start] : base) {
+    for (const auto& [path, start] : mapped_files(pid)) {
         std::uint64_t value = 0, first_load = 0;
         // The file as the target sees it (its mount namespace), else by name.
         if (!elf_symbol("/proc/" + std::to_string(pid) + "/root" + path, symbol, value, first_load) &&
@@ -391,12 +220,17 @@ std::uint64_t find_symbol(pid_t pid, const std::string& symbol) {
 ProcessSnapshot read_process(pid_t pid) {
     if (pid <= 0) throw RemoteError(RemoteError::no_process, "invalid PID " + std::to_string(pid));
     const std::uint64_t address = find_symbol(pid, "nogil_debug_offsets");
-    if (!address)
+    const std::uint64_t executors = find_symbol(pid, "nogil_executor_debug_offsets");
+    if (!address && !executors)
         throw RemoteError(RemoteError::not_nogil,
                           "process " + std::to_string(pid) +
-                              " does not use nogil's asyncio: none of its mapped files defines the symbol "
-                              "nogil_debug_offsets (a stripped binary keeps none either)");
+                              " does not use nogil's asyncio or executors: none of its mapped files defines the symbol "
+                              "nogil_debug_offsets or nogil_executor_debug_offsets (a stripped binary keeps none either)");
     Memory mem(pid);
+    ProcessSnapshot snap;
+    snap.pid = pid;
+    if (executors) snap.executors = read_executors(mem, executors);
+    if (!address) return snap;  // executors only: a program that uses no asyncio
     DebugOffsets r{};
     if (!mem.read(address, &r, offsetof(DebugOffsets, loops_head)))
         throw RemoteError(RemoteError::bad_record, "cannot read nogil_debug_offsets in process " + std::to_string(pid));
@@ -406,8 +240,6 @@ ProcessSnapshot read_process(pid_t pid) {
     if (r.size < sizeof(DebugOffsets) || !mem.read(address, &r, sizeof r))
         throw RemoteError(RemoteError::bad_record, "process " + std::to_string(pid) + " has a truncated nogil debug record");
     Walker walker(mem, r);
-    ProcessSnapshot snap;
-    snap.pid = pid;
     for (int attempt = 0; attempt < 3; ++attempt)
         if (walker.snapshot(snap)) return snap;
     snap.complete = false;

@@ -47,13 +47,34 @@ struct LoopSnapshot {
     std::vector<TaskSnapshot> tasks;
 };
 
+/// A worker of a pool: its thread and the call it runs ("" while idle).
+struct WorkerSnapshot {
+    int tid = 0;  // 0 until the thread has started
+    std::string call;
+};
+
+/// A live executor (include/nogil/concurrent/futures/detail/debug_offsets.hpp). A call is named
+/// by the function it calls ("square(int)") or, for any other callable, by its C++ type
+/// ("main::{lambda()#1}").
+struct ExecutorSnapshot {
+    std::uint64_t address = 0;
+    std::string kind;  // "thread pool"
+    std::string name;  // the thread name prefix
+    int max_workers = 0;
+    bool shut_down = false;  // shutdown() was called (queued calls still run)
+    std::vector<WorkerSnapshot> workers;  // the started ones, in start order
+    std::size_t queued = 0;               // calls submitted and not started yet
+    std::vector<std::string> queued_calls;  // the first of them, in the order they will run
+};
+
 struct ProcessSnapshot {
     pid_t pid = 0;
     std::vector<LoopSnapshot> loops;
+    std::vector<ExecutorSnapshot> executors;
     bool complete = true;  // false: the target changed under every try; what could be read
 };
 
-/// Reads every loop of process `pid`. Throws RemoteError.
+/// Reads every loop and executor of process `pid`. Throws RemoteError.
 ProcessSnapshot read_process(pid_t pid);
 
 /// The address of `symbol` in process `pid` (from /proc/PID/maps and the mapped ELF files), or

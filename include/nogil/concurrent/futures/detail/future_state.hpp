@@ -145,6 +145,8 @@ protected:
     }
 
 private:
+    friend struct ExecutorDebugLayout;  // the offsets `nogil ps` reads (executor_registry.cpp)
+
     // The state word (word_), every bit in one place:
     //
     //   bits 0-1  status   PENDING(0) → RUNNING(1) → FINISHED(3), or PENDING → CANCELLED(2).

@@ -2,9 +2,15 @@
 // An executor's unit of work: the future's state plus the call that produces its value, in one
 // allocation. Run once by a worker; the callable and its arguments are destroyed as soon as the
 // call returns (Python drops its work item then too), not when the last Future handle goes away.
+// `nogil ps` names a queued or running call without the program doing anything for it: by the
+// item's dynamic type (F), and for a function pointer by the function it points to, read at
+// the offset the instantiation's static member nogil_ps_call_offset gives (a symbol the reader
+// finds by its mangled name; debug_offsets.hpp).
 
 #include <nogil/concurrent/futures/detail/future_state.hpp>
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <tuple>
@@ -27,7 +33,14 @@ public:
     template <class G, class... A>
     explicit WorkItem(G&& fn, A&&... args) : call_(std::in_place, std::forward<G>(fn), std::forward<A>(args)...) {}
 
+    /// Where the function pointer is, from the item's start (a FutureStateBase* to it): what
+    /// `nogil ps` reads to name a call through a function pointer. Emitted (as a symbol) only for
+    /// those; the value is a constant, nothing is stored at run time.
+    static const std::uint64_t nogil_ps_call_offset;
+
     void run(RunHook* hook) noexcept override {
+        if constexpr (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>)
+            asm volatile("" : : "r"(&nogil_ps_call_offset));  // keeps the symbol in the program
         bool start = false;
         try {
             start = this->set_running_or_notify_cancel();
@@ -40,8 +53,8 @@ public:
 private:
     void complete(RunHook* hook) noexcept {
         auto invoke = [this]() -> decltype(auto) {
-            return std::apply([](auto& fn, auto&... args) -> decltype(auto) { return std::invoke(std::move(fn), std::move(args)...); },
-                              *call_);
+            return std::apply([this](auto&... args) -> decltype(auto) { return std::invoke(std::move(call_->fn), std::move(args)...); },
+                              call_->args);
         };
         bool told = false;
         auto tell = [&] {
@@ -69,7 +82,25 @@ private:
         }
     }
 
-    std::optional<std::tuple<F, Args...>> call_;
+    // The callable first: an optional keeps its value at its start (libstdc++ and libc++), so
+    // the function pointer of a call is at offsetof(WorkItem, call_) (nogil_ps_call_offset).
+    struct Call {
+        template <class G, class... A>
+        explicit Call(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
+        F fn;
+        std::tuple<Args...> args;
+    };
+    std::optional<Call> call_;
 };
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  // the Itanium ABI's layout: fixed and computed by both compilers
+#endif
+template <class R, class F, class... Args>
+const std::uint64_t WorkItem<R, F, Args...>::nogil_ps_call_offset = offsetof(WorkItem, call_);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace nogil::concurrent::futures::detail

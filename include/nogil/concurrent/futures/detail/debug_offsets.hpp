@@ -1,0 +1,95 @@
+#pragma once
+// The record a program using executors exports for `nogil ps` (the executors' part of what
+// include/nogil/asyncio/detail/debug_offsets.hpp is for loops): one symbol,
+// `nogil_executor_debug_offsets`, with the address of the registry of live executors and the
+// layout of what the reader follows from there. A program that uses a pool links this record
+// whether or not it uses asyncio.
+//
+// The walk (tools/nogil/src/inspect/remote.cpp, read_executors):
+//   executors_head (ExecutorRecord*) → each record: kind, name, max_workers, how many worker
+//   slots are started (*started), the slots (workers[i], a WorkerSlot each), the injection
+//   queue (its head word, its stub, its tail word with the closed bit);
+//   each slot: the worker's OS thread id, the item it runs (null: idle), its local batch;
+//   each item (a FutureStateBase): its next_in_queue, its status word, and what it calls — the
+//   C++ type of the callable, from the item's dynamic type: vtable pointer → type_info →
+//   mangled name "N...WorkItem<R, F, Args...>E", demangled by the reader; when F is a function
+//   pointer, the pointer itself, at the offset the instantiation's static member
+//   WorkItem<R, F, Args...>::nogil_ps_call_offset holds (its symbol is "_Z" + the mangled name
+//   without its last 'E' + "20nogil_ps_call_offsetE"), named with the target's ELF symbol tables.
+// Nothing here is written for the reader on a hot path but two relaxed stores per call in the
+// worker (the item it runs, then null): the submit path and the items are unchanged.
+// Every read may be torn: the reader bounds every list, re-reads a worker's item after naming it
+// (a different item means the name may be another's: it reads again), and takes a name only
+// from an item whose status word is still what it expects.
+//
+// Version 1. Fields are only added at the end (size grows); a change of meaning bumps the version.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace nogil::concurrent::futures::detail {
+
+class FutureStateBase;
+
+/// A worker's slot, as the reader sees it: the live part of a pool's worker.
+struct WorkerSlot {
+    std::atomic<FutureStateBase*> running{nullptr};  // the call it runs now; null when idle
+    std::atomic<int> tid{0};                          // the OS thread id, once the thread started
+};
+
+/// One live executor, linked into the registry while it exists (executor_registry.cpp).
+struct ExecutorRecord {
+    enum Kind : std::uint32_t { thread_pool = 1, process_pool = 2 };
+    ExecutorRecord* next = nullptr;
+    ExecutorRecord* prev = nullptr;
+    std::uint32_t kind = thread_pool;
+    std::int32_t max_workers = 0;
+    const char* name = nullptr;                       // NUL-terminated, lives as long as the executor
+    const std::atomic<std::size_t>* started = nullptr;  // how many worker slots are in use
+    const void* const* workers = nullptr;             // slot i's address is workers[i] (a WorkerSlot*
+                                                      // at the start of the pool's worker)
+    std::uint64_t local_head = 0;  // offset of the worker's local batch head (FutureStateBase*) from its slot
+    std::uint64_t local_size = 0;  // offset of its size (std::atomic<std::size_t>)
+    const void* queue_head = nullptr;  // the injection queue's head word (FutureStateBase*)
+    const void* queue_tail = nullptr;  // its tail word (uintptr_t, bit 0: closed)
+    const void* queue_stub = nullptr;  // its stub item, which stands for "nothing"
+};
+
+/// Links `record` into the registry; unlinks it. Under a mutex; the reader reads without it.
+void register_executor(ExecutorRecord& record) noexcept;
+void unregister_executor(ExecutorRecord& record) noexcept;
+
+struct ExecutorDebugOffsets {
+    char cookie[16];  // "nogil-exec-v1" and NULs
+    std::uint64_t version;
+    std::uint64_t size;  // sizeof(ExecutorDebugOffsets) in the target
+
+    std::uint64_t executors_head;  // address of the ExecutorRecord* head
+
+    // ExecutorRecord.
+    std::uint64_t record_next;
+    std::uint64_t record_kind;         // uint32
+    std::uint64_t record_max_workers;  // int32
+    std::uint64_t record_name;         // const char*
+    std::uint64_t record_started;      // const size_t*
+    std::uint64_t record_workers;      // const void* const*
+    std::uint64_t record_local_head;   // uint64: an offset in the worker
+    std::uint64_t record_local_size;   // uint64: an offset in the worker
+    std::uint64_t record_queue_head;
+    std::uint64_t record_queue_tail;
+    std::uint64_t record_queue_stub;
+
+    // WorkerSlot.
+    std::uint64_t slot_running;  // FutureStateBase*
+    std::uint64_t slot_tid;      // int
+
+    // FutureStateBase.
+    std::uint64_t item_next;         // FutureStateBase* next_in_queue
+    std::uint64_t item_word;         // uint32: bits 0-1 the status (0 pending, 1 running)
+};
+
+}  // namespace nogil::concurrent::futures::detail
+
+/// The one exported symbol (defined in src/concurrent/futures/detail/executor_registry.cpp).
+extern "C" const nogil::concurrent::futures::detail::ExecutorDebugOffsets nogil_executor_debug_offsets;

@@ -1,0 +1,216 @@
+// See process_memory.hpp.
+#include "inspect/process_memory.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <cxxabi.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace nogil_tool::inspect {
+
+namespace {
+std::string errno_text(int e) { return std::strerror(e); }
+
+}  // namespace
+
+[[noreturn]] void throw_read_error(pid_t pid, int e) {
+    if (e == ESRCH) throw RemoteError(RemoteError::exited, "process " + std::to_string(pid) + " exited while being read");
+    if (e == EPERM || e == EACCES)
+        throw RemoteError(RemoteError::permission,
+                          "cannot read the memory of process " + std::to_string(pid) + ": permission denied");
+    throw RemoteError(RemoteError::unreadable,
+                      "cannot read the memory of process " + std::to_string(pid) + ": " + errno_text(e));
+}
+
+bool process_exists(pid_t pid) {
+    struct stat st {};
+    return ::stat(("/proc/" + std::to_string(pid)).c_str(), &st) == 0;
+}
+
+// --------------------------------------------------------------------------- ELF symbols
+
+std::vector<Mapping> read_maps(pid_t pid) {
+    const std::string maps = "/proc/" + std::to_string(pid) + "/maps";
+    std::ifstream in(maps);
+    if (!in) {
+        const int e = errno;
+        if (!process_exists(pid)) throw RemoteError(RemoteError::no_process, "no process with PID " + std::to_string(pid));
+        if (e == EACCES || e == EPERM)
+            throw RemoteError(RemoteError::permission, "cannot read " + maps + ": permission denied");
+        throw RemoteError(RemoteError::unreadable, "cannot read " + maps + ": " + errno_text(e));
+    }
+    std::vector<Mapping> out;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string range, perms, offset, dev, inode, path;
+        fields >> range >> perms >> offset >> dev >> inode;
+        std::getline(fields >> std::ws, path);
+        if (path.empty() || path[0] != '/') continue;
+        Mapping m;
+        m.start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
+        m.offset = std::stoull(offset, nullptr, 16);
+        m.path = path;
+        out.push_back(std::move(m));
+    }
+    if (out.empty() && !process_exists(pid))
+        throw RemoteError(RemoteError::no_process, "no process with PID " + std::to_string(pid));
+    return out;
+}
+
+namespace {
+class MappedFile {
+public:
+    explicit MappedFile(const std::string& path) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+            void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p != MAP_FAILED) {
+                data_ = static_cast<const unsigned char*>(p);
+                size_ = static_cast<std::size_t>(st.st_size);
+            }
+        }
+        ::close(fd);
+    }
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    ~MappedFile() {
+        if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+    }
+    template <class T>
+    const T* at(std::uint64_t offset, std::size_t count = 1) const {
+        if (!data_ || offset > size_ || count > (size_ - offset) / sizeof(T)) return nullptr;
+        return reinterpret_cast<const T*>(data_ + offset);
+    }
+
+private:
+    const unsigned char* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+// Calls fn(sym, name, name_room) for every defined symbol of the file's symbol tables of type
+// `type` (SHT_SYMTAB or SHT_DYNSYM) until fn returns true; first_load is the lowest PT_LOAD
+// address. False if the file is no 64-bit ELF file with a load segment.
+template <class Fn>
+bool for_each_symbol(const MappedFile& f, std::uint32_t type, std::uint64_t& first_load, Fn&& fn) {
+    const auto* eh = f.at<Elf64_Ehdr>(0);
+    if (!eh || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64) return false;
+    const auto* ph = f.at<Elf64_Phdr>(eh->e_phoff, eh->e_phnum);
+    const auto* sh = f.at<Elf64_Shdr>(eh->e_shoff, eh->e_shnum);
+    if (!ph || !sh) return false;
+    first_load = UINT64_MAX;
+    for (int i = 0; i < eh->e_phnum; ++i)
+        if (ph[i].p_type == PT_LOAD) first_load = std::min<std::uint64_t>(first_load, ph[i].p_vaddr & ~std::uint64_t(0xfff));
+    if (first_load == UINT64_MAX) return false;
+    for (int i = 0; i < eh->e_shnum; ++i) {
+        if (sh[i].sh_type != type) continue;
+        if (sh[i].sh_link >= eh->e_shnum || sh[i].sh_entsize != sizeof(Elf64_Sym)) continue;
+        const Elf64_Shdr& strtab = sh[sh[i].sh_link];
+        const std::size_t n = sh[i].sh_size / sizeof(Elf64_Sym);
+        const auto* syms = f.at<Elf64_Sym>(sh[i].sh_offset, n);
+        const auto* names = f.at<char>(strtab.sh_offset, strtab.sh_size);
+        if (!syms || !names) continue;
+        for (std::size_t k = 0; k < n; ++k) {
+            if (syms[k].st_name >= strtab.sh_size || syms[k].st_shndx == SHN_UNDEF) continue;
+            if (fn(syms[k], names + syms[k].st_name, strtab.sh_size - syms[k].st_name)) return true;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+bool elf_symbol(const std::string& path, const std::string& symbol, std::uint64_t& value, std::uint64_t& first_load) {
+    MappedFile f(path);
+    bool found = false;
+    for (std::uint32_t type : {SHT_SYMTAB, SHT_DYNSYM}) {
+        const bool elf = for_each_symbol(f, type, first_load, [&](const Elf64_Sym& sym, const char* name, std::size_t room) {
+            if (std::strncmp(name, symbol.c_str(), room) != 0) return false;
+            value = sym.st_value;
+            return found = true;
+        });
+        if (!elf || found) break;
+    }
+    return found;
+}
+
+std::unordered_map<std::string, std::uint64_t> mapped_files(pid_t pid) {
+    std::unordered_map<std::string, std::uint64_t> base;
+    for (const Mapping& m : read_maps(pid)) {
+        if (m.offset != 0) continue;
+        auto it = base.find(m.path);
+        if (it == base.end() || m.start < it->second) base[m.path] = m.start;
+    }
+    return base;
+}
+
+std::string demangle(const std::string& mangled) {
+    int status = 0;
+    // libstdc++ marks the names of types local to a translation unit with a leading '*'.
+    const char* name = mangled.c_str() + (mangled.starts_with('*') ? 1 : 0);
+    std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
+    return status == 0 && out ? std::string(out.get()) : std::string(name);
+}
+
+// ------------------------------------------------------------------------------ symbolizer
+
+struct Symbolizer::File {
+    std::uint64_t bias = 0;  // the target's address of the file's address 0
+    struct Function {
+        std::uint64_t start, size;
+        std::string name;
+    };
+    std::vector<Function> functions;  // sorted by start
+};
+
+Symbolizer::Symbolizer(pid_t pid) : pid_(pid) {}
+Symbolizer::~Symbolizer() = default;
+
+void Symbolizer::load() {
+    loaded_ = true;
+    for (const auto& [path, start] : mapped_files(pid_)) {
+        // The file as the target sees it (its mount namespace), else by name.
+        auto f = std::make_unique<MappedFile>("/proc/" + std::to_string(pid_) + "/root" + path);
+        if (!f->at<Elf64_Ehdr>(0)) f = std::make_unique<MappedFile>(path);
+        auto file = std::make_unique<File>();
+        std::uint64_t first_load = 0;
+        // .symtab holds every function (local ones too); .dynsym only the exported ones.
+        for (std::uint32_t type : {SHT_SYMTAB, SHT_DYNSYM}) {
+            for_each_symbol(*f, type, first_load, [&](const Elf64_Sym& sym, const char* name, std::size_t room) {
+                if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC)
+                    file->functions.push_back({sym.st_value, std::max<std::uint64_t>(sym.st_size, 1), std::string(name, strnlen(name, room))});
+                return false;
+            });
+            if (!file->functions.empty()) break;
+        }
+        if (file->functions.empty()) continue;
+        file->bias = start - first_load;
+        std::sort(file->functions.begin(), file->functions.end(),
+                  [](const File::Function& a, const File::Function& b) { return a.start < b.start; });
+        files_.push_back(std::move(file));
+    }
+}
+
+std::string Symbolizer::function_at(std::uint64_t address) {
+    if (!loaded_) load();
+    for (const auto& file : files_) {
+        if (address < file->bias) continue;
+        const std::uint64_t at = address - file->bias;
+        auto it = std::upper_bound(file->functions.begin(), file->functions.end(), at,
+                                   [](std::uint64_t a, const File::Function& f) { return a < f.start; });
+        if (it == file->functions.begin()) continue;
+        --it;
+        if (at < it->start + it->size) return demangle(it->name);
+    }
+    return "";
+}
+
+}  // namespace nogil_tool::inspect
