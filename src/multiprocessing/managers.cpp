@@ -48,6 +48,12 @@ void manager_expose(ManagerState& state, std::size_t index, FunctionId invoker, 
     state.types.at(index).method_names.push_back(std::move(name));
 }
 
+void manager_set_concurrent(ManagerState& state, std::size_t index) {
+    std::lock_guard lock(state.mutex);
+    state.check_initial();
+    state.types.at(index).concurrent = true;
+}
+
 }  // namespace detail
 
 namespace {
@@ -56,7 +62,7 @@ using Phase = detail::ManagerState::Phase;
 std::atomic<int> manager_counter{0};
 
 /// Asks the server to end and waits at most about a second for its answer (a server that is
-/// stopped or wedged is then terminated by the caller).
+/// stopped or wedged is then terminated by the caller, after shutdown_timeout).
 void request_shutdown(const detail::ManagerAddress& address) {
     detail::UniqueFd fd = detail::unix_connect(address.path);
     timeval limit{1, 0};
@@ -96,7 +102,7 @@ std::size_t BaseManager::add_type(std::string type_id, detail::FunctionId invoke
     state_->check_initial();
     for (auto& t : state_->types)
         if (t.name == type_id) throw std::invalid_argument("register_type: '" + type_id + "' is already registered");
-    state_->types.push_back(detail::RegisteredType{std::move(type_id), std::move(invoker), std::move(factory), {}, {}});
+    state_->types.push_back(detail::RegisteredType{std::move(type_id), std::move(invoker), std::move(factory), {}, {}, false});
     return state_->types.size() - 1;
 }
 
@@ -144,14 +150,15 @@ void BaseManager::shutdown() {
         } catch (...) {
             // Dead, stopped or wedged: terminate() below.
         }
-        p.join(std::chrono::seconds(1));
+        p.join(s.options.shutdown_timeout);
         if (p.is_alive()) {
             p.terminate();
-            p.join(std::chrono::seconds(1));
+            p.join(s.options.shutdown_timeout);
             if (p.is_alive()) p.kill();
         }
     }
     p.join();
+    detail::manager_forget(s.address.path);
     ::unlink(s.address.path.c_str());
     if (!s.temp_dir.empty()) ::rmdir(s.temp_dir.c_str());
 }
@@ -169,6 +176,11 @@ std::string BaseManager::authkey() const {
 std::optional<int> BaseManager::pid() const {
     std::lock_guard lock(state_->mutex);
     return state_->process ? state_->process->pid() : std::nullopt;
+}
+
+std::optional<int> BaseManager::exitcode() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->process ? state_->process->exitcode() : std::nullopt;
 }
 
 std::size_t BaseManager::number_of_objects() const {

@@ -24,7 +24,8 @@
 // connection to the server, as in Python); copies of a proxy share one reference. A manager's
 // start/connect/shutdown may be called from any thread; the built-in objects are as thread-safe
 // in the server as their Python counterparts (dict, list, Value and Namespace methods are each
-// atomic), and a registered type's methods are called one at a time per object.
+// atomic), and a registered type's methods are called one at a time per object unless its
+// registration says concurrent().
 
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/detail/call.hpp>
@@ -49,6 +50,8 @@ struct ManagerState;
 ManagerAddress manager_running_address(const ManagerState& state);
 /// Adds an exposed method to registered type `index`; ProcessError once started.
 void manager_expose(ManagerState& state, std::size_t index, FunctionId invoker, std::string name);
+/// Lets registered type `index`'s methods run at once; ProcessError once started.
+void manager_set_concurrent(ManagerState& state, std::size_t index);
 /// Seconds for the wire; negative = no timeout.
 template <class Rep, class Period>
 double timeout_seconds(std::chrono::duration<Rep, Period> timeout) {
@@ -314,6 +317,9 @@ struct ManagerOptions {
     std::string authkey{};
     /// "fork", "spawn", "forkserver", or "" for the default (context.hpp).
     std::string start_method{};
+    /// How long shutdown() waits for the server to end after asking, and again after terminate()
+    /// (Python 3.13's shutdown_timeout).
+    std::chrono::duration<double> shutdown_timeout{1.0};
 };
 
 class BaseManager;
@@ -328,6 +334,15 @@ public:
         static_assert(std::is_base_of_v<typename detail::method_traits<decltype(Method)>::object, T>,
                       "TypeRegistration::expose: a method of another class");
         detail::manager_expose(*state_, index_, detail::identify(&detail::invoke_method<Method>), std::move(name));
+        return *this;
+    }
+
+    /// By default the server calls one method of an object at a time (the role Python's GIL
+    /// plays for a plain object). A thread-safe type whose methods block (a queue's get waiting
+    /// for another client's put) must opt out, or the blocked call would hold off the one it
+    /// waits for. Before start(); returns *this.
+    TypeRegistration& concurrent() {
+        detail::manager_set_concurrent(*state_, index_);
         return *this;
     }
 
@@ -393,7 +408,8 @@ public:
     /// Connects to a running manager at options.address (Python's connect): checks the authkey
     /// (AuthenticationError) and that it answers. A connected manager does not own the server.
     void connect();
-    /// Stops a started server (ask, wait 1 s, terminate, kill: Python's _finalize_manager) and
+    /// Stops a started server (ask, wait shutdown_timeout, terminate, wait, kill: Python's
+    /// _finalize_manager) and
     /// removes its socket. Idempotent; does nothing for a manager that only connected.
     void shutdown();
 
@@ -402,6 +418,8 @@ public:
     std::string authkey() const;
     /// The server process's pid (a started manager), else nullopt.
     std::optional<int> pid() const;
+    /// The server process's exit code once it ended (Python's manager._process.exitcode).
+    std::optional<int> exitcode() const;
     /// How many objects the server holds (Python's _number_of_objects; for tests).
     std::size_t number_of_objects() const;
 

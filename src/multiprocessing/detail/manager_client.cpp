@@ -6,20 +6,48 @@
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/detail/frame.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <map>
+#include <mutex>
 #include <unistd.h>
 
 namespace nogil::multiprocessing::detail {
 
 namespace {
 
+/// How many times this process shut a manager down (manager_forget), and the count at the
+/// latest shutdown of each address: a connection opened before its address's latest shutdown
+/// is to a dead server. The atomic is the fast path: unchanged since a connection was checked,
+/// nothing to look up.
+std::atomic<std::uint64_t> shutdowns{0};
+std::mutex forgotten_mutex;
+std::map<std::string, std::uint64_t> forgotten;  // guarded by forgotten_mutex
+
+struct Connection {
+    UniqueFd fd;
+    std::uint64_t opened_at = 0;  // `shutdowns` when opened
+    std::uint64_t checked_at = 0;  // `shutdowns` when last found current
+};
+
 /// The calling thread's connections, by (path, authkey). Dropped wholesale in a child made by
 /// fork(): the parent's sockets must not be shared (Python's BaseProxy._after_fork).
 struct Connections {
     pid_t pid = ::getpid();
-    std::map<std::pair<std::string, std::string>, UniqueFd> by_address;
+    std::map<std::pair<std::string, std::string>, Connection> by_address;
     ~Connections();
 };
+
+/// True if `c` was opened before its address's latest shutdown by this process.
+bool stale(Connection& c, const std::string& path) {
+    std::uint64_t now = shutdowns.load(std::memory_order_acquire);  // pairs with manager_forget's release
+    if (now == c.checked_at) return false;
+    std::lock_guard lock(forgotten_mutex);
+    auto it = forgotten.find(path);
+    if (it != forgotten.end() && it->second > c.opened_at) return true;
+    c.checked_at = now;
+    return false;
+}
 
 // Trivially destructible, so still readable after the thread's Connections is destroyed: a
 // proxy destroyed later in the thread's (or the program's) exit then uses a fresh connection.
@@ -29,7 +57,7 @@ Connections::~Connections() { connections_destroyed = true; }
 Connections& connections() {
     thread_local Connections c;
     if (c.pid != ::getpid()) {
-        for (auto& [key, fd] : c.by_address) (void)fd.release();  // the parent's: leave them be
+        for (auto& [key, conn] : c.by_address) (void)conn.fd.release();  // the parent's: leave them be
         c.by_address.clear();
         c.pid = ::getpid();
     }
@@ -83,15 +111,29 @@ std::string manager_call(const ManagerAddress& address, const ManagerRequest& re
     auto& table = connections().by_address;
     auto key = std::make_pair(address.path, address.authkey);
     auto it = table.find(key);
-    if (it == table.end()) it = table.emplace(key, open_connection(address)).first;
+    if (it != table.end() && stale(it->second, address.path)) {
+        table.erase(it);
+        it = table.end();
+    }
+    if (it == table.end()) {
+        std::uint64_t now = shutdowns.load(std::memory_order_acquire);
+        it = table.emplace(key, Connection{open_connection(address), now, now}).first;
+    }
     ManagerResponse response;
     try {
-        response = exchange(it->second.get(), address, request, one_way);
+        response = exchange(it->second.fd.get(), address, request, one_way);
     } catch (...) {
         table.erase(key);  // out of sync or dead: the next call opens a new connection
         throw;
     }
     return result_of(std::move(response));
+}
+
+void manager_forget(const std::string& path) {
+    std::lock_guard lock(forgotten_mutex);
+    std::uint64_t n = shutdowns.load(std::memory_order_relaxed) + 1;
+    forgotten[path] = n;
+    shutdowns.store(n, std::memory_order_release);
 }
 
 void manager_decref(const ManagerAddress& address, std::uint64_t id) noexcept {

@@ -33,6 +33,7 @@ public:
     std::string call(const ManagerRequest& r) override {
         for (auto& [id, invoker] : type_.methods) {
             if (id == r.method) {
+                if (type_.info.concurrent) return invoker(object_.get(), r.args);
                 std::lock_guard lock(mutex_);  // one method at a time per object (the GIL's role)
                 return invoker(object_.get(), r.args);
             }

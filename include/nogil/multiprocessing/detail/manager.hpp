@@ -15,9 +15,13 @@
 // against the type's exposed methods on the server before anything runs.
 //
 // Reference counting (Python's incref/decref): create returns an object with one reference,
-// owned by the proxy that asked. Serializing a proxy takes one more reference first (a round
-// trip) which the deserialized proxy adopts; the last copy of a proxy in a process drops its
-// reference (decref: one-way, no reply). Tests: ManagerRefcount.* in
+// owned by the proxy that asked; the last copy of a proxy in a process drops it (decref: one-way,
+// no reply). A proxy that is serialized (sent to a child, put in a Queue, stored inside another
+// managed object) takes a reference for the bytes (save: incref), and every proxy rebuilt from
+// bytes takes its own (load: incref) — the server stores values as opaque bytes, so it cannot
+// know when bytes holding a proxy are gone: the bytes' reference is kept until the manager shuts
+// down. An object is thus freed when its last proxy goes if no proxy of it ever crossed; else at
+// shutdown (docs/multiprocessing.md, "Managers"). Tests: ManagerRefcount.* in
 // tests/multiprocessing_managers_test.cpp.
 
 #include <nogil/detail/serial.hpp>
@@ -89,6 +93,10 @@ struct ManagerAddress {
 /// (before or during the call), ConnectionRefusedError if nothing listens at the address,
 /// AuthenticationError if the authkey is refused.
 std::string manager_call(const ManagerAddress& address, const ManagerRequest& request);
+/// Called when this process shut the manager at `path` down: every thread drops its connection
+/// to it before its next call (Python's del BaseProxy._address_to_local[address]), so that a
+/// new manager at the same address is reached, not the dead one.
+void manager_forget(const std::string& path);
 /// A decref (one-way); never throws (the server may be gone already).
 void manager_decref(const ManagerAddress& address, std::uint64_t id) noexcept;
 
@@ -139,8 +147,8 @@ inline std::shared_ptr<ProxyRef> manager_create(const ManagerAddress& address, s
     return std::make_shared<ProxyRef>(address, from_bytes<std::uint64_t>(id));
 }
 
-/// What every proxy type holds and how it crosses a process boundary (save: incref, then the
-/// address and id; load: adopt that reference).
+/// What every proxy type holds and how it crosses a process boundary (save: incref for the bytes,
+/// then the address and id; load: incref for the new proxy).
 class ProxyBase {
 public:
     ProxyBase() = default;
@@ -157,6 +165,7 @@ public:
         ManagerAddress address;
         std::uint64_t id = 0;
         ar(address, id);
+        manager_call(address, ManagerRequest{ManagerOp::incref, id, {}, {}, {}});
         ref_ = std::make_shared<ProxyRef>(std::move(address), id);
     }
 
@@ -240,10 +249,11 @@ struct RegisteredType {
     FunctionId factory;                      // empty object and offset 0: none (default-construct)
     std::vector<FunctionId> method_invokers;  // the exposed methods
     std::vector<std::string> method_names;    // their names, for messages
+    bool concurrent = false;                  // methods may run at once (else one at a time per object)
 
     template <class Archive>
     void serialize(Archive& ar) {
-        ar(name, factory_invoker, factory, method_invokers, method_names);
+        ar(name, factory_invoker, factory, method_invokers, method_names, concurrent);
     }
 };
 
