@@ -12,6 +12,7 @@
 #include <cstring>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -52,6 +53,7 @@ TEST(ManagerAuth, HmacSha256MatchesRfc4231) {
               "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+// Pins the handshake steps 1-4 (manager_socket.hpp): both sides prove the key.
 TEST(ManagerAuth, WrongAuthkeyIsRefused) {
     mp::SyncManager server({.address = "", .authkey = "right key", .start_method = ""});
     server.start();
@@ -232,6 +234,7 @@ TEST(ManagerLifecycle, StatesFollowPython) {
     EXPECT_THROW((manager.dict<int, int>()), nogil::ProcessError);
 }
 
+// Pins the manager protocol step 1 (manager_server.hpp): once the server is gone, nothing listens.
 TEST(ManagerLifecycle, ProxyAfterShutdownIsRefused) {
     auto manager = std::make_unique<mp::SyncManager>(mp::Manager());
     auto d = manager->dict<int, int>();
@@ -249,6 +252,31 @@ TEST(ManagerLifecycle, ShutdownOfAServerThatDiedIsQuiet) {
     manager.shutdown();
 }
 
+std::optional<mp::SyncManager> forked_manager;  // a fork-started child has a copy of it
+
+void drop_copy_of_manager(mp::Connection done) {
+    // A forked child holding a copy of the parent's manager object: destroying it must not stop
+    // the parent's server.
+    forked_manager.reset();
+    done.send(1);
+}
+
+class ManagerFork : public ChildrenTest {};
+
+TEST_F(ManagerFork, AForkedCopyDoesNotShutTheServerDown) {
+    forked_manager.emplace(mp::Manager());
+    auto d = forked_manager->dict<int, int>();
+    auto [parent, child] = mp::Pipe();
+    mp::Process p(drop_copy_of_manager, child, mp::ProcessOptions{.start_method = "fork"});
+    p.start();
+    EXPECT_EQ(parent.recv<int>(), 1);
+    p.join(mp_test::kBound);
+    EXPECT_EQ(p.exitcode(), 0);
+    d.setitem(1, 1);  // still served
+    EXPECT_EQ(d.getitem(1), 1);
+    forked_manager.reset();
+}
+
 // ---- refcounting -----------------------------------------------------------------------------------
 
 void hold_then_drop(mp::DictProxy<int, int> d, mp::Connection done) {
@@ -256,9 +284,12 @@ void hold_then_drop(mp::DictProxy<int, int> d, mp::Connection done) {
     done.send(1);
 }
 
-// Pins the reference counting of multiprocessing/detail/manager.hpp: an object goes with its last
-// proxy unless a proxy of it crossed (then it stays until shutdown).
-TEST_F(ChildrenTest, ManagerRefcountObjectsGoWithTheirLastProxy) {
+class ManagerRefcount : public ChildrenTest {};
+
+// Pins the reference counting of multiprocessing/detail/manager.hpp, and the manager protocol step
+// 3 (manager_server.hpp): an object goes with its last proxy unless a proxy of it crossed (then it
+// stays until shutdown).
+TEST_F(ManagerRefcount, ObjectsGoWithTheirLastProxy) {
     auto manager = mp::Manager();
     EXPECT_EQ(manager.number_of_objects(), 0u);
     {
@@ -279,7 +310,7 @@ TEST_F(ChildrenTest, ManagerRefcountObjectsGoWithTheirLastProxy) {
     EXPECT_EQ(manager.number_of_objects(), 1u);
 }
 
-TEST(ManagerRefcount, ProxiesStoredInsideManagedObjectsStayValid) {
+TEST_F(ManagerRefcount, ProxiesStoredInsideManagedObjectsStayValid) {
     auto manager = mp::Manager();
     auto outer = manager.list<mp::ListProxy<int>>();
     {
@@ -347,7 +378,9 @@ int add_under_lock(mp::AcquirerProxy lock, mp::ValueProxy<int> total, int n) {
     return n;
 }
 
-TEST_F(ChildrenTest, ManagerProxiesInPoolWorkers) {
+class ManagerPool : public ChildrenTest {};
+
+TEST_F(ManagerPool, ProxiesInPoolWorkers) {
     auto manager = mp::Manager();
     auto lock = manager.Lock();
     auto total = manager.Value<int>(0);
@@ -360,6 +393,8 @@ TEST_F(ChildrenTest, ManagerProxiesInPoolWorkers) {
 
 // ---- many threads on one proxy -----------------------------------------------------------------------
 
+// Pins the manager protocol step 2 (manager_server.hpp): a connection per thread, a server thread
+// per connection.
 TEST(ManagerThreads, ManyThreadsShareOneProxy) {
     auto manager = mp::Manager();
     auto d = manager.dict<int, int>();
@@ -455,6 +490,7 @@ TEST(ManagerAttack, KilledWithSigkillMidCallNeverHangs) {
     EXPECT_THROW(std::rethrow_exception(seen), nogil::EOFError);
 }
 
+// Pins the manager protocol step 2 (manager_server.hpp): a blocked method blocks only its connection.
 TEST(ManagerAttack, BlockedCallDoesNotBlockOthers) {
     auto manager = mp::Manager();
     auto q = manager.Queue<int>();
@@ -466,6 +502,8 @@ TEST(ManagerAttack, BlockedCallDoesNotBlockOthers) {
     getter.join();
 }
 
+// Pins the manager protocol step 4 (manager_server.hpp): shutdown ends the server whatever its
+// connections were doing; their callers see EOFError.
 TEST(ManagerAttack, ShutdownWhileCallsBlock) {
     auto manager = std::make_unique<mp::SyncManager>(mp::Manager());
     auto barrier = manager->Barrier(2);
@@ -494,6 +532,7 @@ int raw_connect(const std::string& path) {
     return fd;
 }
 
+// Pins the handshake's 256-byte limit (manager_socket.hpp).
 TEST(ManagerAttack, GarbageAndHugeFramesBeforeAuthAreDropped) {
     auto manager = mp::Manager();
     auto d = manager.dict<int, int>();

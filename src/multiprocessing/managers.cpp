@@ -25,6 +25,7 @@ struct ManagerState {
     ManagerAddress address;
     std::vector<RegisteredType> types;
     std::optional<Process> process;  // a started manager's server
+    pid_t owner = 0;                 // the process that started it: only it shuts the server down
     std::string temp_dir;            // made by start() for the socket; removed by shutdown()
 
     void check_initial() const {
@@ -125,6 +126,7 @@ void BaseManager::start() {
     server.start();
     listener.reset();  // only the server listens now
     s.process = std::move(server);
+    s.owner = ::getpid();
     s.phase = Phase::started;
 }
 
@@ -142,6 +144,7 @@ void BaseManager::shutdown() {
     auto& s = *state_;
     std::lock_guard lock(s.mutex);
     if (s.phase != Phase::started) return;
+    if (s.owner != ::getpid()) return;  // a copy of the manager in a forked child: not its server
     s.phase = Phase::shut_down;
     Process& p = *s.process;
     if (p.is_alive()) {  // Python's _finalize_manager

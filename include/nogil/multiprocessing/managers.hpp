@@ -70,6 +70,7 @@ std::string pack(const Ts&... values) {
 /// A dict in the manager (Python's DictProxy). Keys compare by their serialized bytes, so K must
 /// serialize deterministically (arithmetic types, strings, tuples and sequences of them do);
 /// items keep insertion order, as Python's dict.
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 template <class K, class V>
 class DictProxy : public detail::ProxyBase {
 public:
@@ -133,6 +134,7 @@ private:
 /// A list in the manager (Python's ListProxy). Indexes may be negative (from the end); an index
 /// out of range is std::out_of_range (Python's IndexError); index()/remove() of a value not in
 /// the list is std::invalid_argument (ValueError). Items compare by their serialized bytes.
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 template <class T>
 class ListProxy : public detail::ProxyBase {
 public:
@@ -169,6 +171,7 @@ private:
 
 /// A queue.Queue in the manager (Python's manager.Queue() / JoinableQueue()): the same API as
 /// nogil::queue::Queue. Full and Empty arrive as queue::Full and queue::Empty.
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 template <class T>
 class QueueProxy : public detail::ProxyBase {
 public:
@@ -202,6 +205,7 @@ private:
 };
 
 /// A threading.Event in the manager (Python's EventProxy).
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 class EventProxy : public detail::ProxyBase {
 public:
     using ProxyBase::ProxyBase;
@@ -218,6 +222,7 @@ public:
 /// A threading.Lock, RLock, Semaphore or BoundedSemaphore in the manager (Python's AcquirerProxy).
 /// Also BasicLockable/TimedLockable, for std::lock_guard and std::unique_lock. An RLock's owner is
 /// the calling thread (each thread has its own connection, served by its own server thread).
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 class AcquirerProxy : public detail::ProxyBase {
 public:
     using ProxyBase::ProxyBase;
@@ -239,6 +244,7 @@ public:
 };
 
 /// A threading.Barrier in the manager (Python's BarrierProxy).
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 class BarrierProxy : public detail::ProxyBase {
 public:
     using ProxyBase::ProxyBase;
@@ -255,6 +261,7 @@ public:
 };
 
 /// A value in the manager (Python's manager.Value(typecode, value): a ValueProxy, no lock).
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 template <class T>
 class ValueProxy : public detail::ProxyBase {
 public:
@@ -267,6 +274,7 @@ public:
 /// NamespaceProxy; getattr(ns, name) is getattr<T>(name)). Reading a name never set throws
 /// AttributeError; reading it as another type than it was set with is an error of decoding
 /// (std::runtime_error), or a wrong value where the two types' bytes agree in size.
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 class NamespaceProxy : public detail::ProxyBase {
 public:
     using ProxyBase::ProxyBase;
@@ -285,6 +293,7 @@ public:
 };
 
 /// A proxy of a registered user type T: call<&T::method>(args...) runs the method in the server.
+/// Thread safety: any thread, any number at once; each call is one atomic request to the server.
 template <class T>
 class Proxy : public detail::ProxyBase {
 public:
@@ -325,6 +334,7 @@ struct ManagerOptions {
 class BaseManager;
 
 /// What register_type returns: expose() the methods proxies may call, then create() objects.
+/// Thread safety: as its BaseManager (it shares the manager's state).
 template <class T, class Factory>
 class TypeRegistration {
 public:
@@ -375,7 +385,9 @@ private:
 };
 
 /// Python's BaseManager: register_type() user types, then start() a server (or connect() to one).
-/// The destructor shuts a started server down (Python's `with manager:`).
+/// The destructor shuts a started server down (Python's `with manager:`); a copy of the manager in
+/// a forked child never does (only the process that started the server stops it).
+/// Thread safety: every member may be called from any thread at once (one internal mutex).
 class BaseManager {
 public:
     explicit BaseManager(ManagerOptions options = {});

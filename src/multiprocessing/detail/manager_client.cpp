@@ -57,8 +57,7 @@ Connections::~Connections() { connections_destroyed = true; }
 Connections& connections() {
     thread_local Connections c;
     if (c.pid != ::getpid()) {
-        for (auto& [key, conn] : c.by_address) (void)conn.fd.release();  // the parent's: leave them be
-        c.by_address.clear();
+        c.by_address.clear();  // closes this process's copies only: the parent's sockets stay open
         c.pid = ::getpid();
     }
     return c;

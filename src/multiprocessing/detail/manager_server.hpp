@@ -14,9 +14,9 @@
 //      server does (sys.exit with daemon threads), whatever other connections were doing: their
 //      clients see EOFError.
 //
-// Tests: step 1 ManagerLifecycle.ProxyAfterShutdownIsRefused; step 2 ManagerThreads.*,
-// ManagerAttack.BlockedCallDoesNotBlockOthers; step 3 ManagerRefcount.*; step 4
-// ManagerAttack.ShutdownWhileCallsBlock.
+// Tests: step 1 ManagerLifecycle.ProxyAfterShutdownIsRefused; step 2 ManagerThreads.ManyThreadsShareOneProxy,
+// ManagerAttack.BlockedCallDoesNotBlockOthers; step 3 ManagerRefcount.ObjectsGoWithTheirLastProxy;
+// step 4 ManagerAttack.ShutdownWhileCallsBlock (tests/multiprocessing_managers_test.cpp).
 
 #include <nogil/detail/serial.hpp>
 #include <nogil/multiprocessing/detail/manager.hpp>

@@ -9,7 +9,8 @@
 //   4. the same three steps the other way (the client checks the server holds the key too)
 //
 // Every handshake frame is read with a limit of 256 bytes: a peer that has not proved the key
-// cannot make either side allocate more. Tests: ManagerAuth.* (tests/multiprocessing_managers_test.cpp).
+// cannot make either side allocate more. Tests: steps 1-4 ManagerAuth.WrongAuthkeyIsRefused; the
+// limit ManagerAttack.GarbageAndHugeFramesBeforeAuthAreDropped (tests/multiprocessing_managers_test.cpp).
 
 #include <nogil/multiprocessing/detail/fd.hpp>
 
