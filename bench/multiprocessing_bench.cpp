@@ -1,9 +1,17 @@
 // multiprocessing costs: one trivial task through Pool.apply (serial round trip), starting and
-// joining a process per start method, and a Pipe round trip to a child.
+// joining a process per start method, a Pipe round trip to a child, and a manager dict's
+// setitem + getitem, reported next to CPython's Manager().dict() measured in the same run
+// (bench/python/multiprocessing_anchor.py; NOGIL_BENCH_NO_ANCHOR=1 skips Python).
+//   cmake --preset release -DNOGIL_BUILD_BENCH=ON && cmake --build --preset release --target nogil_multiprocessing_bench
+//   build/release/bench/nogil_multiprocessing_bench --benchmark_filter=Manager
 #include <nogil/multiprocessing.hpp>
+
+#include "anchor_json.hpp"
 
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <map>
 #include <string>
 
 namespace mp = nogil::multiprocessing;
@@ -54,6 +62,34 @@ void BM_PipeRoundTrip(benchmark::State& state) {
     p.join();
 }
 BENCHMARK(BM_PipeRoundTrip)->UseRealTime();
+
+const std::map<std::string, double>& anchor() {
+    static const auto figures =
+        std::getenv("NOGIL_BENCH_NO_ANCHOR")
+            ? std::map<std::string, double>{}
+            : nogil_bench::run_anchor("cd " NOGIL_SOURCE_DIR "/bench/python && /usr/bin/python3 multiprocessing_anchor.py --json 2>/dev/null");
+    return figures;
+}
+
+// One d[1] = i and one d[1] on a manager dict: two round trips to the server process. Counters:
+// Python's time for the same pair ("python_us") and how many times faster we are ("x_faster").
+void BM_ManagerDictSetGet(benchmark::State& state) {
+    const auto& python = anchor();  // before the manager: the anchor runs alone
+    auto manager = mp::Manager();
+    auto d = manager.dict<int, int>();
+    d.setitem(0, 0);  // this thread's connection is up
+    int i = 0;
+    for (auto _ : state) {
+        d.setitem(1, ++i);
+        benchmark::DoNotOptimize(d.getitem(1));
+    }
+    if (auto it = python.find("manager_dict_set_get"); it != python.end()) {
+        state.counters["python_us"] = it->second * 1e6;
+        state.counters["x_faster"] =
+            benchmark::Counter(it->second * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+    }
+}
+BENCHMARK(BM_ManagerDictSetGet)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

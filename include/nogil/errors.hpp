@@ -111,6 +111,13 @@ public:
     using LookupError::LookupError;
 };
 
+/// Python's AttributeError: an object has no such attribute, e.g. a manager Namespace proxy's
+/// get() of a name never set.
+class AttributeError : public std::runtime_error {
+public:
+    explicit AttributeError(const std::string& message) : std::runtime_error(message) {}
+};
+
 /// Python's OSError: carries errno as a std::error_code.
 class OSError : public std::system_error {
 public:
@@ -274,6 +281,13 @@ public:
 
 private:
     std::string message_;
+};
+
+/// multiprocessing.AuthenticationError: a manager (or its client) was given the wrong authkey;
+/// the connection is refused during the handshake (multiprocessing/managers.hpp).
+class AuthenticationError : public ProcessError {
+public:
+    explicit AuthenticationError(const std::string& message) : ProcessError(message) {}
 };
 
 /// An exception thrown in a child process whose type the parent cannot rebuild (neither a standard

@@ -7,6 +7,7 @@
 #include <nogil/multiprocessing/context.hpp>
 #include <nogil/multiprocessing/async_result.hpp>
 #include <nogil/multiprocessing/exceptions.hpp>
+#include <nogil/multiprocessing/managers.hpp>
 #include <nogil/multiprocessing/pool.hpp>
 #include <nogil/multiprocessing/process.hpp>
 #include <nogil/multiprocessing/queues.hpp>

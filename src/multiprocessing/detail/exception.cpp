@@ -45,6 +45,10 @@ struct Registry {
         add<nogil::BrokenBarrierError>();
         add<nogil::InvalidStateError>();
         add<nogil::CancelledError>();
+        add<nogil::LookupError>();
+        add<nogil::KeyError>();
+        add<nogil::AttributeError>();
+        add<nogil::AuthenticationError>();
         factories[typeid(std::bad_alloc).name()] = &make_default<std::bad_alloc>;
         factories[typeid(nogil::queue::Empty).name()] = &make_default<nogil::queue::Empty>;
         factories[typeid(nogil::queue::Full).name()] = &make_default<nogil::queue::Full>;
