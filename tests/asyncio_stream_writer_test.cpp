@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,93 @@ TEST(AsyncioStreamWriter, AbortDropsQueuedBytes) {
         std::string all = co_await b.reader.read();
         EXPECT_LT(all.size(), std::size_t{4} << 20);
         EXPECT_THROW(co_await a.writer.drain(), nogil::ConnectionResetError);
+    }());
+}
+
+// Issue 16: on io_uring a socket's writes go to the kernel as one IORING_OP_SEND a loop turn,
+// whose bytes the backend owns until the kernel is done with them. These run on both backends
+// (io_uring/AsyncioStreamWriter.*): on epoll the same steps meet a send() that took part of the
+// bytes and a writable callback.
+
+/// Writes `size` bytes to a peer that does not read, then lets two loop turns pass: on io_uring
+/// the send is in the kernel (it sent what the socket buffers hold and waits for room).
+asyncio::Coroutine<> write_and_let_the_send_start(asyncio::StreamWriter writer, std::size_t size) {
+    writer.write(std::string(size, 's'));
+    co_await asyncio::sleep(0);
+    co_await asyncio::sleep(0);
+    EXPECT_GT(writer.get_write_buffer_size(), 0u) << "the peer reads nothing: bytes wait";
+}
+
+TEST(AsyncioStreamWriter, AbortWithASendInFlight) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto [a, b] = socket_pair();
+        co_await write_and_let_the_send_start(a.writer, std::size_t{4} << 20);
+        a.writer.abort();
+        EXPECT_EQ(a.writer.get_write_buffer_size(), 0u) << "queued and in-flight bytes are dropped";
+        co_await a.writer.wait_closed();
+        a.writer.write("dropped");  // silently, once the connection is lost
+        std::string all = co_await b.reader.read();
+        EXPECT_LT(all.size(), std::size_t{4} << 20);
+        EXPECT_EQ(all.find_first_not_of('s'), std::string::npos) << "only bytes of the aborted write arrive";
+        EXPECT_THROW(co_await a.writer.drain(), nogil::ConnectionResetError);
+    }());
+}
+
+TEST(AsyncioStreamWriter, CloseWithASendInFlightFlushesIt) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto [a_ends, b] = socket_pair();
+        {
+            auto a = std::move(a_ends);
+            co_await write_and_let_the_send_start(a.writer, std::size_t{2} << 20);
+            a.writer.write(std::string(1000, 't'));  // queued behind the send in flight
+            a.writer.close();
+        }  // every handle gone: the transport lives until its bytes are sent
+        std::string all = co_await b.reader.read();
+        EXPECT_EQ(all.size(), (std::size_t{2} << 20) + 1000);
+        EXPECT_EQ(all.find_first_not_of('s'), std::size_t{2} << 20) << "in order";
+        EXPECT_TRUE(b.reader.at_eof());
+    }());
+}
+
+// A writer that drains, against a peer that stopped reading: what the writer holds (its queue
+// and the send in flight) stays bounded by the high-water mark, turn after turn.
+TEST(AsyncioStreamWriter, PeerThatStopsReadingBoundsTheWriteQueue) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto [a, b] = socket_pair();
+        std::optional<asyncio::Task<>> blocked;
+        const std::size_t written = co_await write_until_drain_blocks(a.writer, &blocked);
+        if (!blocked) co_return;  // reported inside write_until_drain_blocks
+        const std::size_t high = a.writer.transport().write_high_water();
+        const std::size_t chunk = 64 * 1024;  // write_until_drain_blocks's
+        for (int i = 0; i < 20; ++i) {
+            EXPECT_LE(a.writer.get_write_buffer_size(), high + chunk);
+            // Doubling growth: each of the two blocks at most twice what it holds.
+            EXPECT_LE(a.writer.transport().write_buffer_capacity(), 4 * (high + chunk));
+            co_await asyncio::sleep(0);
+        }
+        EXPECT_FALSE(blocked->done()) << "drain() waits while the peer does not read";
+        std::string got = co_await b.reader.readexactly(static_cast<std::ptrdiff_t>(written));
+        EXPECT_EQ(got.size(), written);
+        co_await *blocked;
+        EXPECT_EQ(a.writer.get_write_buffer_size(), 0u);
+    }());
+}
+
+// Many small writes of one turn: all arrive, in order (on io_uring they go as one send).
+TEST(AsyncioStreamWriter, WritesOfOneTurnArriveInOrder) {
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto [a, b] = socket_pair();
+        std::string expected;
+        for (int round = 0; round < 50; ++round) {
+            for (int i = 0; i < 20; ++i) {
+                const std::string piece = std::to_string(round) + "." + std::to_string(i) + ";";
+                a.writer.write(piece);
+                expected += piece;
+            }
+            co_await asyncio::sleep(0);
+        }
+        a.writer.write_eof();
+        EXPECT_EQ(co_await b.reader.read(), expected);
     }());
 }
 

@@ -5,6 +5,7 @@
 // resources whatever is pending, and the cycles are broken (LeakSanitizer, in the asan build,
 // fails the program if a core or a future is left behind).
 #include <nogil/asyncio.hpp>
+#include <nogil/asyncio/streams.hpp>
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/threading.hpp>
 
@@ -12,7 +13,11 @@
 
 #include "abuse/core_testing.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace {
@@ -88,6 +93,44 @@ TEST(LoopClosedWithPending, RunInExecutorCallStillRunningAtClose) {
     EXPECT_EQ(open_fds(), baseline);
     release.set();
     pool.shutdown(true);  // the calls complete after their loops closed: nothing to deliver to
+    EXPECT_EQ(open_fds(), baseline);
+}
+
+// Issue 16: a loop closed while a socket's send is in the kernel (io_uring: the backend owns the
+// bytes and cancels and waits for the send before the ring goes; epoll: a queued write and its
+// writable callback). The writer handle outlives the loop; dropping it closes the socket (the
+// peer reads to EOF), and nothing is left behind (fds here, memory under LeakSanitizer).
+TEST(LoopClosedWithPending, SendInFlightAtClose) {
+    std::size_t baseline = open_fds();
+    for (int i = 0; i < 20; ++i) {
+        int peer = -1;
+        {
+            asyncio::EventLoop loop;
+            std::vector<asyncio::StreamWriter> writer;  // (std::optional: g++ 12's -Wmaybe-uninitialized)
+            loop.run_until_complete([](std::vector<asyncio::StreamWriter>* out, int* peer_out) -> asyncio::Coroutine<> {
+                int sv[2];
+                if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw nogil::OSError(errno, "socketpair");
+                *peer_out = sv[1];
+                auto ours = asyncio::connect_fd(sv[0]);
+                ours.writer.write(std::string(std::size_t{4} << 20, 's'));  // more than the socket buffers hold
+                co_await asyncio::sleep(0);
+                co_await asyncio::sleep(0);  // the send is in the kernel, waiting for room
+                EXPECT_GT(ours.writer.get_write_buffer_size(), 0u);
+                out->push_back(ours.writer);
+            }(&writer, &peer));
+            loop.close();
+            writer.clear();  // the last handle: the transport closes its socket
+        }
+        std::vector<char> buf(1 << 16);
+        std::size_t got = 0;
+        for (;;) {
+            const ssize_t n = ::read(peer, buf.data(), buf.size());
+            if (n <= 0) break;  // EOF: our end is closed
+            got += static_cast<std::size_t>(n);
+        }
+        EXPECT_LT(got, std::size_t{4} << 20);
+        ::close(peer);
+    }
     EXPECT_EQ(open_fds(), baseline);
 }
 

@@ -17,6 +17,8 @@ namespace nogil::asyncio::detail {
 std::uint64_t IoBackend::start_recv(int, RecvSink&) { throw OSError(ENOTSUP, "this I/O backend has no completion-based receive"); }
 void IoBackend::cancel_recv(std::uint64_t) noexcept {}
 void IoBackend::detach_recv(std::uint64_t) noexcept {}
+std::uint64_t IoBackend::queue_send(int, SendSource&) { throw OSError(ENOTSUP, "this I/O backend has no completion-based send"); }
+void IoBackend::cancel_send(std::uint64_t) noexcept {}
 
 namespace {
 std::atomic<bool> fallback_reported{false};

@@ -9,17 +9,19 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 namespace nogil::asyncio::detail {
 
 namespace {
-// user_data: bits 62-63 the kind (0 a poll, 1 a receive, 3 the two constants below), bits
+// user_data: bits 62-63 the kind (0 a poll, 1 a receive, 2 a send, 3 the two constants below), bits
 // 32-61 a generation, bits 0-31 the fd (poll) or the op's index (receive).
 constexpr std::uint64_t ignore_tag = ~std::uint64_t(0);  // POLL_REMOVE's and ASYNC_CANCEL's own completions
 constexpr std::uint64_t wake_tag = ~std::uint64_t(0) - 1;  // the eventfd read
 constexpr std::uint64_t recv_kind = std::uint64_t(1) << 62;
+constexpr std::uint64_t send_kind = std::uint64_t(2) << 62;
 constexpr std::uint64_t kind_mask = std::uint64_t(3) << 62;
 constexpr std::uint32_t gen_limit = std::uint32_t(1) << 30;
 constexpr unsigned sq_entries = 1024;
@@ -134,6 +136,7 @@ std::unique_ptr<IoUringBackend> IoUringBackend::create(std::string& why, int& er
 
 IoUringBackend::~IoUringBackend() {
     if (ring_ok_) {
+        finish_sends();
         ring_unmapped();  // before: a ring mapped at these addresses right after must see it
         io_uring_queue_exit(&ring_);  // cancels what is in flight (the eventfd read too)
     }
@@ -182,24 +185,66 @@ void IoUringBackend::give_back_buffer(unsigned bid) noexcept {
     io_uring_buf_ring_advance(buf_ring_, 1);
 }
 
+// ----------------------------------------------------------------------------- operations
+
+std::uint32_t IoUringBackend::new_op(std::uint64_t kind, std::uint64_t& id) {
+    std::uint32_t index;
+    if (!free_ops_.empty()) {
+        index = free_ops_.back();
+        free_ops_.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(ops_.size());
+        ops_.emplace_back().index = index;
+    }
+    Op& op = ops_[index];
+    op.gen = next(next_op_gen_);
+    op.in_use = true;
+    op.cancel_sent = false;
+    op.submitted = false;
+    op.sent = 0;
+    id = kind | tag(static_cast<int>(index), op.gen);
+    return index;
+}
+
+void IoUringBackend::free_op(Op& op) noexcept {
+    op.in_use = false;
+    op.sink = nullptr;
+    op.source = nullptr;
+    op.fd = -1;
+    op.bytes.clear();  // keeps a small block for the next send
+    free_ops_.push_back(op.index);
+}
+
+IoUringBackend::Op* IoUringBackend::find_op(std::uint64_t id, std::uint64_t kind) noexcept {
+    if ((id & kind_mask) != kind) return nullptr;
+    const std::uint32_t index = static_cast<std::uint32_t>(id);
+    const std::uint32_t gen = static_cast<std::uint32_t>(id >> 32) & (gen_limit - 1);
+    if (index >= ops_.size() || !ops_[index].in_use || ops_[index].gen != gen) return nullptr;
+    return &ops_[index];
+}
+
+void IoUringBackend::cancel_in_kernel(Op& op, std::uint64_t id) noexcept {
+    if (op.cancel_sent) return;
+    op.cancel_sent = true;
+    if (!op.submitted) return;  // a queued send: ended when its turn to be submitted comes
+    try {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel64(s, id, 0);
+        io_uring_sqe_set_data64(s, ignore_tag);
+    } catch (...) {  // the ring is broken: the operation ends when the ring does
+    }
+}
+
+// ----------------------------------------------------------------------------- receiving
+
 std::uint64_t IoUringBackend::start_recv(int fd, RecvSink& sink) {
     if (!can_recv()) return IoBackend::start_recv(fd, sink);
     io_uring_sqe* s = sqe();
-    std::uint32_t index;
-    if (!free_recv_.empty()) {
-        index = free_recv_.back();
-        free_recv_.pop_back();
-    } else {
-        index = static_cast<std::uint32_t>(recv_ops_.size());
-        recv_ops_.emplace_back();
-    }
-    RecvOp& op = recv_ops_[index];
+    std::uint64_t id;
+    Op& op = ops_[new_op(recv_kind, id)];
     op.sink = &sink;
-    op.gen = next(next_recv_gen_);
-    op.in_use = true;
-    op.cancel_sent = false;
+    op.submitted = true;
     ++recv_in_flight_;
-    const std::uint64_t id = recv_kind | tag(static_cast<int>(index), op.gen);
     // One-shot: at most one buffer per receive, re-armed by the transport after its callback
     // ran (like one read() per readiness report), so that a reader that stopped reading holds
     // at most one buffer more than its limit. Multishot would keep moving the socket's whole
@@ -211,33 +256,17 @@ std::uint64_t IoUringBackend::start_recv(int fd, RecvSink& sink) {
     return id;
 }
 
-IoUringBackend::RecvOp* IoUringBackend::find_recv(std::uint64_t id) noexcept {
-    if ((id & kind_mask) != recv_kind) return nullptr;
-    const std::uint32_t index = static_cast<std::uint32_t>(id);
-    const std::uint32_t gen = static_cast<std::uint32_t>(id >> 32) & (gen_limit - 1);
-    if (index >= recv_ops_.size() || !recv_ops_[index].in_use || recv_ops_[index].gen != gen) return nullptr;
-    return &recv_ops_[index];
-}
-
 void IoUringBackend::cancel_recv(std::uint64_t id) noexcept {
-    RecvOp* op = find_recv(id);
-    if (!op || op->cancel_sent) return;
-    try {
-        io_uring_sqe* s = sqe();
-        io_uring_prep_cancel64(s, id, 0);
-        io_uring_sqe_set_data64(s, ignore_tag);
-        op->cancel_sent = true;
-    } catch (...) {  // the ring is broken: the receive ends when the ring does
-    }
+    if (Op* op = find_op(id, recv_kind)) cancel_in_kernel(*op, id);
 }
 
 void IoUringBackend::detach_recv(std::uint64_t id) noexcept {
     cancel_recv(id);
-    if (RecvOp* op = find_recv(id)) op->sink = nullptr;
+    if (Op* op = find_op(id, recv_kind)) op->sink = nullptr;
 }
 
 void IoUringBackend::complete_recv(std::uint64_t data, int res, unsigned flags) {
-    RecvOp* op = find_recv(data);
+    Op* op = find_op(data, recv_kind);
     RecvSink* sink = op ? op->sink : nullptr;
     if (flags & IORING_CQE_F_BUFFER) {
         const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
@@ -247,12 +276,110 @@ void IoUringBackend::complete_recv(std::uint64_t data, int res, unsigned flags) 
     if (flags & IORING_CQE_F_MORE) return;
     // The receive's last completion.
     if (op) {
-        op->in_use = false;
-        op->sink = nullptr;
         --recv_in_flight_;
-        free_recv_.push_back(static_cast<std::uint32_t>(op - recv_ops_.data()));
+        free_op(*op);
     }
     if (sink) sink->on_recv_end(res > 0 ? 1 : res);
+}
+
+// ----------------------------------------------------------------------------- sending
+
+std::uint64_t IoUringBackend::queue_send(int fd, SendSource& source) {
+    if (!can_send()) return IoBackend::queue_send(fd, source);
+    send_queue_.reserve(send_queue_.size() + 1);  // push_back below cannot throw
+    std::uint64_t id;
+    Op& op = ops_[new_op(send_kind, id)];
+    op.source = &source;
+    op.fd = fd;
+    ++sends_;
+    send_queue_.push_back(op.index);
+    return id;
+}
+
+void IoUringBackend::cancel_send(std::uint64_t id) noexcept {
+    if (Op* op = find_op(id, send_kind)) cancel_in_kernel(*op, id);
+}
+
+void IoUringBackend::end_send(Op& op, long res) noexcept {
+    SendSource* source = op.source;
+    --sends_;
+    free_op(op);
+    source->on_send_end(res);
+}
+
+void IoUringBackend::submit_sends() {
+    // Swapped out first: a source's on_send_end may not call the backend, but sqe() may submit.
+    std::vector<std::uint32_t> queue;
+    queue.swap(send_queue_);
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+        Op& op = ops_[queue[i]];
+        // A fresh send takes its bytes now (every write of the turn); a partial one goes on.
+        if (op.cancel_sent || (op.bytes.empty() && !op.source->take_send(op.bytes)) || op.bytes.empty()) {
+            end_send(op, -ECANCELED);
+            continue;
+        }
+        io_uring_sqe* s;
+        try {
+            s = sqe();
+        } catch (...) {  // the ring is broken: keep the rest queued (the poll reports the error)
+            send_queue_.insert(send_queue_.begin(), queue.begin() + static_cast<std::ptrdiff_t>(i), queue.end());
+            throw;
+        }
+        io_uring_prep_send(s, op.fd, op.bytes.data(), op.bytes.size(), MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(s, send_kind | tag(static_cast<int>(op.index), op.gen));
+        op.submitted = true;
+    }
+    if (send_queue_.empty()) {
+        queue.clear();
+        send_queue_.swap(queue);  // keep the capacity
+    }
+}
+
+void IoUringBackend::complete_send(std::uint64_t data, int res) {
+    Op* op = find_op(data, send_kind);
+    if (!op) return;
+    op->submitted = false;
+    if (res > 0) {
+        op->sent += static_cast<std::size_t>(res);
+        op->bytes.consume(static_cast<std::size_t>(res));
+    }
+    if (res == -EAGAIN || res == -EINTR || (res > 0 && !op->bytes.empty())) {
+        if (!op->cancel_sent) {  // the rest (or a retry) with the next enter
+            send_queue_.push_back(op->index);
+            return;
+        }
+        res = -ECANCELED;
+    }
+    end_send(*op, res < 0 ? res : static_cast<long>(op->sent));
+}
+
+void IoUringBackend::finish_sends() noexcept {
+    // The ring is going: sends still in flight are cancelled and waited for (the kernel reads
+    // their bytes until they end), then every source is told.
+    for (Op& op : ops_)
+        if (op.in_use && op.source && op.submitted) cancel_in_kernel(op, send_kind | tag(static_cast<int>(op.index), op.gen));
+    std::size_t in_flight = 0;
+    for (const Op& op : ops_) in_flight += op.in_use && op.source && op.submitted;
+    while (in_flight > 0) {
+        io_uring_cqe* cqe = nullptr;
+        const int r = io_uring_submit_and_wait(&ring_, 1);
+        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) return;  // leak rather than free what the kernel may read
+        unsigned head;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+            ++seen;
+            const std::uint64_t data = io_uring_cqe_get_data64(cqe);
+            if (data == ignore_tag || data == wake_tag || (data & kind_mask) != send_kind) continue;
+            if (Op* op = find_op(data, send_kind); op && op->submitted) {
+                op->submitted = false;
+                --in_flight;
+            }
+        }
+        io_uring_cq_advance(&ring_, seen);
+    }
+    send_queue_.clear();
+    for (Op& op : ops_)
+        if (op.in_use && op.source) end_send(op, -ECANCELED);
 }
 
 io_uring_sqe* IoUringBackend::sqe() {
@@ -321,6 +448,7 @@ void IoUringBackend::watch(int fd, std::uint32_t events) {
 }
 
 void IoUringBackend::poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) {
+    if (!send_queue_.empty()) submit_sends();
     for (int fd : rearm_) {
         auto it = interest_.find(fd);
         if (it == interest_.end() || !it->second.rearm) continue;
@@ -358,6 +486,10 @@ void IoUringBackend::poll(std::optional<std::chrono::nanoseconds> timeout, std::
         }
         if ((data & kind_mask) == recv_kind) {
             complete_recv(data, cqe->res, cqe->flags);
+            continue;
+        }
+        if ((data & kind_mask) == send_kind) {
+            complete_send(data, cqe->res);
             continue;
         }
         const int fd = static_cast<int>(static_cast<std::uint32_t>(data));

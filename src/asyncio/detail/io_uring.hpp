@@ -21,16 +21,25 @@
 // once. No read() per message. One-shot (re-armed by the sink's owner with the next enter),
 // not multishot: see start_recv.
 //
+// Completion-based send (queue_send, used by stream transports on sockets): a transport's
+// writes of a loop turn are queued in its buffer; at the next poll() the backend takes the whole
+// queue (swapping buffers, no copy) and prepares one IORING_OP_SEND, which goes to the kernel
+// with the turn's single io_uring_enter. The backend owns the bytes until the send's last
+// completion (a transport closed meanwhile cannot free them); a partial send goes on with the
+// rest at the next enter. No send() per message.
+//
 // Ring set-up: IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL (completions are posted
 // when we enter, never by interrupting the loop's thread). SINGLE_ISSUER | DEFER_TASKRUN are not
 // used: they bind the ring to the thread that created it, and an EventLoop may be created on
 // one thread and run on another.
 
 #include <nogil/asyncio/detail/io_backend.hpp>
+#include <nogil/asyncio/detail/transport_buffer.hpp>
 
 #include <liburing.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -48,7 +57,7 @@ public:
 
     void watch(int fd, std::uint32_t events) override;
     /// Watched fds and receives in flight: the loop polls while either waits for the kernel.
-    std::size_t watched() const noexcept override { return interest_.size() + recv_in_flight_; }
+    std::size_t watched() const noexcept override { return interest_.size() + recv_in_flight_ + sends_; }
     void poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) override;
     void wakeup() noexcept override;
     IoBackendKind kind() const noexcept override { return IoBackendKind::io_uring; }
@@ -56,6 +65,9 @@ public:
     std::uint64_t start_recv(int fd, RecvSink& sink) override;
     void cancel_recv(std::uint64_t id) noexcept override;
     void detach_recv(std::uint64_t id) noexcept override;
+    bool can_send() noexcept override { return can_recv(); }
+    std::uint64_t queue_send(int fd, SendSource& source) override;
+    void cancel_send(std::uint64_t id) noexcept override;
 
 private:
     IoUringBackend() = default;
@@ -65,15 +77,29 @@ private:
         bool armed = false;        // a POLL_ADD of generation `gen` is in flight
         bool rearm = false;        // queued in rearm_
     };
-    /// A multishot IORING_OP_RECV in flight, from start_recv() until its last completion.
-    struct RecvOp {
-        RecvSink* sink = nullptr;  // null once detached
+    /// An operation of a transport in flight: an IORING_OP_RECV (from start_recv() until its
+    /// last completion) or a send (from queue_send() until on_send_end).
+    struct Op {
+        RecvSink* sink = nullptr;      // a receive's; null once detached
+        SendSource* source = nullptr;  // a send's
+        ByteBuffer bytes{16 * 1024};   // a send's: what the kernel sends (the backend owns it)
+        std::uint32_t index = 0;       // in ops_
+        std::size_t sent = 0;          // a send's bytes sent so far
+        int fd = -1;                   // a send's socket
         std::uint32_t gen = 0;
         bool in_use = false;
-        bool cancel_sent = false;
+        bool cancel_sent = false;      // ASYNC_CANCEL submitted (or, for a queued send, asked)
+        bool submitted = false;        // a send: an SQE is in flight
     };
-    RecvOp* find_recv(std::uint64_t id) noexcept;
+    std::uint32_t new_op(std::uint64_t kind, std::uint64_t& id);
+    void free_op(Op& op) noexcept;
+    Op* find_op(std::uint64_t id, std::uint64_t kind) noexcept;
+    void cancel_in_kernel(Op& op, std::uint64_t id) noexcept;
     void complete_recv(std::uint64_t data, int res, unsigned flags);
+    void submit_sends();
+    void complete_send(std::uint64_t data, int res);
+    void end_send(Op& op, long res) noexcept;
+    void finish_sends() noexcept;
     void give_back_buffer(unsigned bid) noexcept;
     io_uring_sqe* sqe();
     void arm(int fd, Interest& in);
@@ -88,12 +114,14 @@ private:
     std::uint32_t next_gen_ = 1;
     std::unordered_map<int, Interest> interest_;
     std::vector<int> rearm_;  // fds whose poll fired: re-armed at the next poll() if still watched
-    // Completion-based receives: the ops (their index is in the user_data) and the provided
-    // buffer ring they receive into (set up on the first can_recv()).
-    std::vector<RecvOp> recv_ops_;
-    std::vector<std::uint32_t> free_recv_;
+    // Completion-based receives and sends: the ops (their index is in the user_data) and the
+    // provided buffer ring receives use (set up on the first can_recv()).
+    std::deque<Op> ops_;  // a deque: Op (its ByteBuffer) does not move
+    std::vector<std::uint32_t> free_ops_;
+    std::vector<std::uint32_t> send_queue_;  // sends to submit at the next poll()
     std::size_t recv_in_flight_ = 0;
-    std::uint32_t next_recv_gen_ = 1;
+    std::size_t sends_ = 0;  // sends queued or in flight
+    std::uint32_t next_op_gen_ = 1;
     int recv_state_ = 0;  // 0 not tried, 1 ready, -1 unavailable
     io_uring_buf_ring* buf_ring_ = nullptr;
     char* buffers_ = nullptr;

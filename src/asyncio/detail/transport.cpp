@@ -73,6 +73,7 @@ Ref<FdTransport> FdTransport::open(LoopCore& loop, int fd, Ref<StreamReaderState
         if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
             t->peername_ = to_socket_address(reinterpret_cast<sockaddr*>(&ss), len);
     }
+    t->use_send_ = is_socket && writable && loop.backend()->can_send();
     if (t->reader_) {
         t->reader_->set_transport(t.get());
         if (is_socket && loop.backend()->can_recv()) {
@@ -109,7 +110,7 @@ void FdTransport::close_raw() {
     Ref<FdTransport> keep(this);
     closing_ = true;
     stop_reading();
-    if (wbuf_.empty() || loop_->is_closed()) lose_connection(nullptr);
+    if (write_idle() || loop_->is_closed()) lose_connection(nullptr);
 }
 
 void FdTransport::abort_with_error(std::exception_ptr error) {
@@ -147,6 +148,10 @@ void FdTransport::lose_connection(std::exception_ptr error) noexcept {
     // are when the fd closes); the kernel lets go of the socket when the cancel reaches it.
     if (recv_id_ && !loop_->is_closed()) loop_->backend()->detach_recv(recv_id_);
     recv_id_ = 0;
+    // A send in flight: asked to stop before the fd closes (the backend owns its bytes until
+    // the kernel lets go of them; its end, later, finds the connection lost).
+    if (send_id_ && !loop_->is_closed()) loop_->backend()->cancel_send(send_id_);
+    sending_size_ = 0;  // dropped for the writer, like the queue (the memory goes at the send's end)
     if (recv_callback_) recv_callback_->cancel();
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -376,6 +381,14 @@ void FdTransport::write(std::string_view data) {
 
 void FdTransport::write_raw(std::string_view data) {
     if (data.empty() || lost_) return;
+    if (use_send_) {
+        // Queued for the send the backend takes at the end of the turn (with every other
+        // write of the turn); a send in flight or ending queues the next when it ends.
+        wbuf_.append(data);
+        if (!send_id_ && !send_ending_) queue_send();
+        maybe_pause_writing();
+        return;
+    }
     if (wbuf_.empty()) {
         Ref<FdTransport> keep(this);
         const long n = send_some(data.data(), data.size());
@@ -428,12 +441,70 @@ void FdTransport::on_writable() {
         shutdown_write();
 }
 
+// ----------------------------------------------------------------------------- writing by completions
+
+void FdTransport::queue_send() {
+    try {
+        send_id_ = loop_->backend()->queue_send(fd_, *this);
+    } catch (const std::system_error& e) {
+        Ref<FdTransport> keep(this);
+        fatal_error(e.code().value());
+        return;
+    }
+    add_ref();  // the send's: released by its end (the callback that handles it owns it then)
+}
+
+bool FdTransport::take_send(ByteBuffer& into) noexcept {
+    // Inside the backend's poll, at the end of the turn: the whole queue goes.
+    if (lost_ || wbuf_.empty()) return false;
+    into.swap_contents(wbuf_);
+    wbuf_.clear();  // the block the backend handed back: kept only up to the retained size
+    sending_size_ = into.size();
+    sending_capacity_ = into.capacity();
+    return true;
+}
+
+void FdTransport::on_send_end(long res) noexcept {
+    // Inside the backend's poll (or its destructor, the loop closing): the send's reference
+    // goes to the callback that handles its end (a closed loop drops it, and the reference).
+    send_id_ = 0;
+    Ref<FdTransport> self = Ref<FdTransport>::adopt(this);
+    if (loop_->is_closed()) return;
+    send_ending_ = true;
+    try {
+        loop_->call_soon([self = std::move(self), res] { self->on_send_callback(res); });
+    } catch (...) {  // out of memory: the bytes were sent or not; nothing can tell the writer
+        send_ending_ = false;
+    }
+}
+
+void FdTransport::on_send_callback(long res) {
+    send_ending_ = false;
+    sending_size_ = 0;
+    sending_capacity_ = 0;
+    if (lost_) return;
+    if (res < 0) {
+        fatal_error(static_cast<int>(-res));
+        return;
+    }
+    maybe_resume_writing();
+    if (lost_) return;
+    if (!wbuf_.empty()) {
+        queue_send();
+        return;
+    }
+    if (closing_)
+        lose_connection(nullptr);
+    else if (eof_requested_)
+        shutdown_write();
+}
+
 void FdTransport::maybe_pause_writing() noexcept {
-    if (!writing_paused_ && wbuf_.size() > high_) writing_paused_ = true;
+    if (!writing_paused_ && queued_size() > high_) writing_paused_ = true;
 }
 
 void FdTransport::maybe_resume_writing() noexcept {
-    if (writing_paused_ && wbuf_.size() <= low_) {
+    if (writing_paused_ && queued_size() <= low_) {
         writing_paused_ = false;
         wake_waiters(TransportAwaiter::Kind::drain);
     }
@@ -459,7 +530,7 @@ void FdTransport::write_eof() {
         return;
     }
     eof_requested_ = true;
-    if (wbuf_.empty()) shutdown_write();
+    if (write_idle()) shutdown_write();
 }
 
 void FdTransport::shutdown_write() noexcept {

@@ -46,12 +46,31 @@ protected:
     ~RecvSink() = default;
 };
 
+class ByteBuffer;
+
+/// Who sends through a completion-based send (IoBackend::queue_send). Called from inside
+/// IoBackend::poll() (and from the backend's destructor): it may move bytes and schedule loop
+/// work, never run user code nor call the backend.
+class SendSource {
+public:
+    /// At the submission of the send (the loop's next enter): moves the bytes to send into
+    /// `into` (empty; the backend owns them from now on, until the send ends) and returns true,
+    /// or returns false to send nothing (the send then ends with -ECANCELED).
+    virtual bool take_send(ByteBuffer& into) noexcept = 0;
+    /// The send ended (its last call): every byte taken was sent (the count, >= 0), or -errno
+    /// (an error, or -ECANCELED after cancel_send() or when the backend is destroyed).
+    virtual void on_send_end(long res) noexcept = 0;
+
+protected:
+    ~SendSource() = default;
+};
+
 class IoBackend {
 public:
     virtual ~IoBackend() = default;
     /// Sets the interest mask for `fd` (0 removes it). Loop thread only. Throws OSError.
     virtual void watch(int fd, std::uint32_t events) = 0;
-    /// Number of fds with a non-zero interest mask, plus receives in flight (start_recv).
+    /// Number of fds with a non-zero interest mask, plus receives and sends in flight.
     virtual std::size_t watched() const noexcept = 0;
     /// Waits until an fd is ready, wakeup() is called or `timeout` passes (nullopt: no limit,
     /// zero: just look). Appends readiness to `out`. Loop thread only.
@@ -72,6 +91,16 @@ public:
     /// Stops the receive and forgets its sink at once: the sink is never called again (its owner
     /// may be destroyed right after). Bytes in flight are dropped.
     virtual void detach_recv(std::uint64_t id) noexcept;
+    /// True if queue_send() can be used on a socket.
+    virtual bool can_send() noexcept { return false; }
+    /// Queues a send on socket `fd`: at the loop's next enter the backend takes the bytes
+    /// (SendSource::take_send) and sends them all - a partial send goes on with the rest at the
+    /// enter after - then calls on_send_end. Returns the send's id. Loop thread only. Throws
+    /// OSError. The source must stay alive until on_send_end.
+    virtual std::uint64_t queue_send(int fd, SendSource& source);
+    /// Asks the send to stop (before the fd is closed: the rest of a partial send is never
+    /// sent on that number); on_send_end comes later, with -ECANCELED or what was sent.
+    virtual void cancel_send(std::uint64_t id) noexcept;
 };
 
 /// The loop's backend. `requested`: that one, or OSError naming why io_uring cannot run here.

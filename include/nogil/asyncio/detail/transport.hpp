@@ -99,7 +99,7 @@ private:
     bool cancelled_ = false;
 };
 
-class FdTransport final : public ReadFlowControl, private RecvSink {
+class FdTransport final : public ReadFlowControl, private RecvSink, private SendSource {
 public:
     /// Python's default write buffer limits.
     static constexpr std::size_t default_high_water = 64 * 1024;
@@ -131,10 +131,11 @@ public:
     void write_eof();
     bool can_write_eof() const noexcept { return writable_ && !layer_; }
     std::size_t get_write_buffer_size() const noexcept {
-        return wbuf_.size() + (layer_ ? layer_->pending_write_size() : 0);
+        return queued_size() + (layer_ ? layer_->pending_write_size() : 0);
     }
-    /// Bytes the write queue holds allocated (tests check it is given back once drained).
-    std::size_t write_buffer_capacity() const noexcept { return wbuf_.capacity(); }
+    /// Bytes the write queue holds allocated, the backend's send in flight included (tests
+    /// check it is given back once drained).
+    std::size_t write_buffer_capacity() const noexcept { return wbuf_.capacity() + sending_capacity_; }
     /// What a drained write queue keeps allocated: twice the high-water mark, at least 64 KiB.
     static constexpr std::size_t write_retain(std::size_t high) noexcept {
         return high < 32 * 1024 ? 64 * 1024 : 2 * high;
@@ -202,6 +203,15 @@ private:
     void schedule_recv_callback() noexcept;
     void on_recv_callback();
     void start_recv();
+    // Writing by completions (io_uring sockets): SendSource, and the loop callback its end queues.
+    bool take_send(ByteBuffer& into) noexcept override;
+    void on_send_end(long res) noexcept override;
+    void on_send_callback(long res);
+    void queue_send();
+    /// Bytes written and not yet known sent: the queue plus the send in flight.
+    std::size_t queued_size() const noexcept { return wbuf_.size() + sending_size_; }
+    /// No byte waits to be sent and no send is in flight or ending.
+    bool write_idle() const noexcept { return wbuf_.empty() && !send_id_ && !send_ending_; }
     /// One send()/write(); returns bytes taken, 0 on EAGAIN, -1 after a fatal error.
     long send_some(const char* data, std::size_t size);
     void arm_writer();
@@ -234,6 +244,14 @@ private:
     Ref<HandleState> recv_callback_;
     std::string recv_staged_;  // bytes received, for the callback to hand to the reader or layer
     int recv_end_ = 0;
+    // Completion-based writing: the send queued or in flight (0: none; it holds a reference to
+    // the transport), the size and allocation of the bytes it took, and whether its end waits
+    // in the ready queue.
+    std::uint64_t send_id_ = 0;
+    std::size_t sending_size_ = 0;
+    std::size_t sending_capacity_ = 0;
+    bool use_send_ = false;
+    bool send_ending_ = false;
     bool use_recv_ = false;
     bool recv_cancelling_ = false;
     bool recv_committed_ = false;  // bytes appended since the callback last ran

@@ -21,6 +21,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace nogil::asyncio::detail {
 
@@ -86,6 +87,14 @@ public:
             data_.reset();
             capacity_ = 0;
         }
+    }
+    /// Exchanges the bytes and their memory with `other` (each keeps its own `retain`): hands a
+    /// whole queue over without copying it.
+    void swap_contents(ByteBuffer& other) noexcept {
+        std::swap(data_, other.data_);
+        std::swap(capacity_, other.capacity_);
+        std::swap(head_, other.head_);
+        std::swap(tail_, other.tail_);
     }
     /// Bytes allocated (memory bound checks in tests).
     std::size_t capacity() const noexcept { return capacity_; }
