@@ -218,4 +218,70 @@ TEST(AsyncioServer, SoakWithMisbehavingClients) {
     EXPECT_EQ(open_fd_count(), fds_before) << "every connection's fd was closed";
 }
 
+// Issue 16: a burst of 200 connects at once is accepted and served (on io_uring by the
+// listening socket's multishot accept: many connections a completion batch).
+TEST(AsyncioServer, BurstOfConnectsAllServed) {
+    const std::size_t fds_before = open_fd_count();
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto server = co_await asyncio::start_server(nogil_test::echo_lines, "127.0.0.1", 0, {.backlog = 256});
+        const int port = server.sockets().at(0).port;
+        std::vector<asyncio::Coroutine<std::string>> asks;
+        for (int i = 0; i < 200; ++i) asks.push_back(nogil_test::ask("127.0.0.1", port, "hello " + std::to_string(i) + "\n"));
+        auto answers = co_await asyncio::gather(std::move(asks));
+        for (int i = 0; i < 200; ++i) EXPECT_EQ(answers[static_cast<std::size_t>(i)], "hello " + std::to_string(i) + "\n");
+        server.close();
+        co_await asyncio::wait_for(server.wait_closed(), 10.0);
+    }());
+    EXPECT_EQ(open_fd_count(), fds_before);
+}
+
+// Stress: 100 clients stream to an echo server and are cancelled at random points (a random
+// number of loop turns in: connecting, with sends and receives in flight, or draining); the
+// server is still serving afterwards and every fd is closed at the end.
+TEST(AsyncioServer, ClientsCancelledAtRandomPoints) {
+    const std::size_t fds_before = open_fd_count();
+    asyncio::run([]() -> asyncio::Coroutine<> {
+        auto echo = [](asyncio::StreamReader reader, asyncio::StreamWriter writer) -> asyncio::Coroutine<> {
+            try {
+                co_await echo_until_eof(reader, writer);
+            } catch (const nogil::ConnectionError&) {  // a client cancelled with our echo in flight
+            }
+        };
+        auto server = co_await asyncio::start_server(echo, "127.0.0.1", 0, {.backlog = 256});
+        const int port = server.sockets().at(0).port;
+        auto client = [](int port) -> asyncio::Coroutine<> {
+            auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", port);
+            const std::string chunk(16 * 1024, 'c');
+            for (;;) {
+                writer.write(chunk);
+                co_await writer.drain();
+                (void)co_await reader.read(64 * 1024);
+            }
+        };
+        std::mt19937 random(16);
+        for (int wave = 0; wave < 3; ++wave) {
+            std::vector<asyncio::Task<>> tasks;
+            for (int i = 0; i < 100; ++i) tasks.push_back(asyncio::create_task(client(port)));
+            std::uniform_int_distribution<int> turns(0, 40);
+            std::vector<int> cancel_at;
+            for (int i = 0; i < 100; ++i) cancel_at.push_back(turns(random));
+            for (int turn = 0; turn <= 40; ++turn) {
+                for (int i = 0; i < 100; ++i)
+                    if (cancel_at[static_cast<std::size_t>(i)] == turn) tasks[static_cast<std::size_t>(i)].cancel();
+                co_await asyncio::sleep(0);
+            }
+            for (auto& t : tasks) {
+                try {
+                    co_await t;
+                } catch (const nogil::CancelledError&) {
+                }
+            }
+        }
+        EXPECT_EQ(co_await nogil_test::ask("127.0.0.1", port, "still here\n"), "still here\n");
+        server.close();
+        co_await asyncio::wait_for(server.wait_closed(), 10.0);
+    }());
+    EXPECT_EQ(open_fd_count(), fds_before) << "every connection's fd was closed";
+}
+
 }  // namespace

@@ -2,7 +2,9 @@
 // EMFILE; the server reports it to the loop's exception handler and pauses accepting for a
 // second instead of spinning on a listening socket that stays readable (it uses far less CPU
 // than the time that passes), and once fds are free again it accepts the clients that waited
-// and serves them; at the end the process's fds are back at their baseline.
+// and serves them; at the end the process's fds are back at their baseline. On io_uring
+// (io_uring/AbuseFdExhaustion.*) the server accepts by a multishot accept: EMFILE ends it, and
+// this checks that the server arms it again (after the pause) until it accepts.
 #include <nogil/asyncio.hpp>
 #include <nogil/asyncio/streams.hpp>
 
@@ -56,12 +58,17 @@ TEST(AbuseFdExhaustion, AcceptPausesOnEmfileAndServesOnceFdsReturn) {
     constexpr int clients = 5;
     const std::size_t fds_before = open_fd_count();
     asyncio::run([]() -> asyncio::Coroutine<> {
+        // The soft limit is lowered before the server starts: io_uring's accept takes the
+        // limit when it is armed (a multishot accept armed earlier would not see it lowered).
+        rlimit saved{};
+        ::getrlimit(RLIMIT_NOFILE, &saved);
+        rlimit low = saved;
+        low.rlim_cur = open_fd_count() + 32;
+        ::setrlimit(RLIMIT_NOFILE, &low);
         auto server = co_await asyncio::start_server(echo_line, "127.0.0.1", 0);
         const int port = server.sockets().at(0).port;
         Reports reports;
         std::vector<int> hogs;
-        rlimit saved{};
-        ::getrlimit(RLIMIT_NOFILE, &saved);
         auto fds_return = [&hogs, &saved] {
             for (int fd : hogs) ::close(fd);
             hogs.clear();
@@ -93,11 +100,8 @@ TEST(AbuseFdExhaustion, AcceptPausesOnEmfileAndServesOnceFdsReturn) {
         // The fds run out in a callback that runs once this task waits: nothing here builds an
         // awaiter while none is free (UBSan checks a new object's type through a pipe of its own,
         // and reports a false "invalid vptr" without one).
-        asyncio::get_running_loop().call_soon([&hogs, &saved, &sockets, port] {
-            // Use up every fd: the soft limit lowered to what is open now, the rest by dup().
-            rlimit low = saved;
-            low.rlim_cur = open_fd_count() + 8;
-            ::setrlimit(RLIMIT_NOFILE, &low);
+        asyncio::get_running_loop().call_soon([&hogs, &sockets, port] {
+            // Use up every fd below the lowered soft limit by dup().
             for (int fd; (fd = ::dup(0)) >= 0;) hogs.push_back(fd);
             EXPECT_EQ(errno, EMFILE);
             sockaddr_in addr{};

@@ -19,6 +19,8 @@ void IoBackend::cancel_recv(std::uint64_t) noexcept {}
 void IoBackend::detach_recv(std::uint64_t) noexcept {}
 std::uint64_t IoBackend::queue_send(int, SendSource&) { throw OSError(ENOTSUP, "this I/O backend has no completion-based send"); }
 void IoBackend::cancel_send(std::uint64_t) noexcept {}
+std::uint64_t IoBackend::start_accept(int, AcceptSink&) { throw OSError(ENOTSUP, "this I/O backend has no completion-based accept"); }
+void IoBackend::detach_accept(std::uint64_t) noexcept {}
 
 namespace {
 std::atomic<bool> fallback_reported{false};

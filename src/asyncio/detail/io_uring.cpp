@@ -16,12 +16,15 @@
 namespace nogil::asyncio::detail {
 
 namespace {
-// user_data: bits 62-63 the kind (0 a poll, 1 a receive, 2 a send, 3 the two constants below), bits
+// user_data: bits 62-63 the kind (0 a poll, 1 a receive, 2 a send, 3 an accept or one of the
+// two constants below), bits
 // 32-61 a generation, bits 0-31 the fd (poll) or the op's index (receive).
 constexpr std::uint64_t ignore_tag = ~std::uint64_t(0);  // POLL_REMOVE's and ASYNC_CANCEL's own completions
 constexpr std::uint64_t wake_tag = ~std::uint64_t(0) - 1;  // the eventfd read
 constexpr std::uint64_t recv_kind = std::uint64_t(1) << 62;
 constexpr std::uint64_t send_kind = std::uint64_t(2) << 62;
+// An accept's kind is 3, as the two constants': their index part (all ones) names no op.
+constexpr std::uint64_t accept_kind = std::uint64_t(3) << 62;
 constexpr std::uint64_t kind_mask = std::uint64_t(3) << 62;
 constexpr std::uint32_t gen_limit = std::uint32_t(1) << 30;
 constexpr unsigned sq_entries = 1024;
@@ -136,7 +139,7 @@ std::unique_ptr<IoUringBackend> IoUringBackend::create(std::string& why, int& er
 
 IoUringBackend::~IoUringBackend() {
     if (ring_ok_) {
-        finish_sends();
+        finish_ops();
         ring_unmapped();  // before: a ring mapped at these addresses right after must see it
         io_uring_queue_exit(&ring_);  // cancels what is in flight (the eventfd read too)
     }
@@ -198,6 +201,7 @@ std::uint32_t IoUringBackend::new_op(std::uint64_t kind, std::uint64_t& id) {
     }
     Op& op = ops_[index];
     op.gen = next(next_op_gen_);
+    op.kind = kind;
     op.in_use = true;
     op.cancel_sent = false;
     op.submitted = false;
@@ -210,6 +214,7 @@ void IoUringBackend::free_op(Op& op) noexcept {
     op.in_use = false;
     op.sink = nullptr;
     op.source = nullptr;
+    op.acceptor = nullptr;
     op.fd = -1;
     op.bytes.clear();  // keeps a small block for the next send
     free_ops_.push_back(op.index);
@@ -280,6 +285,45 @@ void IoUringBackend::complete_recv(std::uint64_t data, int res, unsigned flags) 
         free_op(*op);
     }
     if (sink) sink->on_recv_end(res > 0 ? 1 : res);
+}
+
+// ----------------------------------------------------------------------------- accepting
+
+std::uint64_t IoUringBackend::start_accept(int fd, AcceptSink& sink) {
+    if (!can_accept()) return IoBackend::start_accept(fd, sink);
+    io_uring_sqe* s = sqe();
+    std::uint64_t id;
+    Op& op = ops_[new_op(accept_kind, id)];
+    op.acceptor = &sink;
+    op.submitted = true;
+    ++accepts_;
+    io_uring_prep_multishot_accept(s, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(s, id);
+    return id;
+}
+
+void IoUringBackend::detach_accept(std::uint64_t id) noexcept {
+    if (Op* op = find_op(id, accept_kind)) {
+        cancel_in_kernel(*op, id);
+        op->acceptor = nullptr;
+    }
+}
+
+void IoUringBackend::complete_accept(std::uint64_t data, int res, unsigned flags) {
+    Op* op = find_op(data, accept_kind);
+    AcceptSink* sink = op ? op->acceptor : nullptr;
+    if (res >= 0) {
+        if (sink)
+            sink->on_accept(data, res);
+        else
+            ::close(res);  // accepted after the detach: nobody takes it
+    }
+    if (flags & IORING_CQE_F_MORE) return;
+    if (op) {
+        --accepts_;
+        free_op(*op);
+    }
+    if (sink) sink->on_accept_end(data, res >= 0 ? 1 : res);
 }
 
 // ----------------------------------------------------------------------------- sending
@@ -353,14 +397,17 @@ void IoUringBackend::complete_send(std::uint64_t data, int res) {
     end_send(*op, res < 0 ? res : static_cast<long>(op->sent));
 }
 
-void IoUringBackend::finish_sends() noexcept {
-    // The ring is going: sends still in flight are cancelled and waited for (the kernel reads
-    // their bytes until they end), then every source is told.
-    for (Op& op : ops_)
-        if (op.in_use && op.source && op.submitted) cancel_in_kernel(op, send_kind | tag(static_cast<int>(op.index), op.gen));
-    std::size_t in_flight = 0;
-    for (const Op& op : ops_) in_flight += op.in_use && op.source && op.submitted;
-    while (in_flight > 0) {
+void IoUringBackend::finish_ops() noexcept {
+    // The ring is going. Sends in flight are cancelled and waited for (the kernel reads their
+    // bytes until they end), then every source is told; accepts are cancelled and waited for
+    // too, so that a connection accepted since the last wait is closed, not left open unseen.
+    std::size_t waiting = 0;
+    for (Op& op : ops_) {
+        if (!op.in_use || !op.submitted || (op.kind != send_kind && op.kind != accept_kind)) continue;
+        cancel_in_kernel(op, op.kind | tag(static_cast<int>(op.index), op.gen));
+        ++waiting;
+    }
+    while (waiting > 0) {
         io_uring_cqe* cqe = nullptr;
         const int r = io_uring_submit_and_wait(&ring_, 1);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) return;  // leak rather than free what the kernel may read
@@ -369,11 +416,14 @@ void IoUringBackend::finish_sends() noexcept {
         io_uring_for_each_cqe(&ring_, head, cqe) {
             ++seen;
             const std::uint64_t data = io_uring_cqe_get_data64(cqe);
-            if (data == ignore_tag || data == wake_tag || (data & kind_mask) != send_kind) continue;
-            if (Op* op = find_op(data, send_kind); op && op->submitted) {
-                op->submitted = false;
-                --in_flight;
-            }
+            if (data == ignore_tag || data == wake_tag) continue;
+            const std::uint64_t kind = data & kind_mask;
+            if (kind != send_kind && kind != accept_kind) continue;
+            Op* op = find_op(data, kind);
+            if (kind == accept_kind && cqe->res >= 0) ::close(cqe->res);
+            if (!op || !op->submitted || (kind == accept_kind && (cqe->flags & IORING_CQE_F_MORE))) continue;
+            op->submitted = false;
+            --waiting;
         }
         io_uring_cq_advance(&ring_, seen);
     }
@@ -490,6 +540,10 @@ void IoUringBackend::poll(std::optional<std::chrono::nanoseconds> timeout, std::
         }
         if ((data & kind_mask) == send_kind) {
             complete_send(data, cqe->res);
+            continue;
+        }
+        if ((data & kind_mask) == accept_kind) {
+            complete_accept(data, cqe->res, cqe->flags);
             continue;
         }
         const int fd = static_cast<int>(static_cast<std::uint32_t>(data));

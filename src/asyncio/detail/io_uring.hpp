@@ -28,6 +28,12 @@
 // completion (a transport closed meanwhile cannot free them); a partial send goes on with the
 // rest at the next enter. No send() per message.
 //
+// Completion-based accept (start_accept, used by servers): one multishot IORING_OP_ACCEPT per
+// listening socket (io_uring_prep_multishot_accept, kernel 5.19): every connection the kernel
+// accepts comes with the loop's wait, no accept4() per connection and no readiness report.
+// When the kernel ends it (an error such as EMFILE, or for its own reasons) the sink is told
+// and starts another.
+//
 // Ring set-up: IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL (completions are posted
 // when we enter, never by interrupting the loop's thread). SINGLE_ISSUER | DEFER_TASKRUN are not
 // used: they bind the ring to the thread that created it, and an EventLoop may be created on
@@ -57,7 +63,7 @@ public:
 
     void watch(int fd, std::uint32_t events) override;
     /// Watched fds and receives in flight: the loop polls while either waits for the kernel.
-    std::size_t watched() const noexcept override { return interest_.size() + recv_in_flight_ + sends_; }
+    std::size_t watched() const noexcept override { return interest_.size() + recv_in_flight_ + sends_ + accepts_; }
     void poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) override;
     void wakeup() noexcept override;
     IoBackendKind kind() const noexcept override { return IoBackendKind::io_uring; }
@@ -68,6 +74,9 @@ public:
     bool can_send() noexcept override { return can_recv(); }
     std::uint64_t queue_send(int fd, SendSource& source) override;
     void cancel_send(std::uint64_t id) noexcept override;
+    bool can_accept() noexcept override { return can_recv(); }
+    std::uint64_t start_accept(int fd, AcceptSink& sink) override;
+    void detach_accept(std::uint64_t id) noexcept override;
 
 private:
     IoUringBackend() = default;
@@ -77,13 +86,15 @@ private:
         bool armed = false;        // a POLL_ADD of generation `gen` is in flight
         bool rearm = false;        // queued in rearm_
     };
-    /// An operation of a transport in flight: an IORING_OP_RECV (from start_recv() until its
-    /// last completion) or a send (from queue_send() until on_send_end).
+    /// An operation in flight: an IORING_OP_RECV (from start_recv() until its last
+    /// completion), a send (from queue_send() until on_send_end) or a multishot accept.
     struct Op {
         RecvSink* sink = nullptr;      // a receive's; null once detached
         SendSource* source = nullptr;  // a send's
+        AcceptSink* acceptor = nullptr;  // an accept's; null once detached
         ByteBuffer bytes{16 * 1024};   // a send's: what the kernel sends (the backend owns it)
         std::uint32_t index = 0;       // in ops_
+        std::uint64_t kind = 0;        // its user_data's kind bits
         std::size_t sent = 0;          // a send's bytes sent so far
         int fd = -1;                   // a send's socket
         std::uint32_t gen = 0;
@@ -98,8 +109,9 @@ private:
     void complete_recv(std::uint64_t data, int res, unsigned flags);
     void submit_sends();
     void complete_send(std::uint64_t data, int res);
+    void complete_accept(std::uint64_t data, int res, unsigned flags);
     void end_send(Op& op, long res) noexcept;
-    void finish_sends() noexcept;
+    void finish_ops() noexcept;
     void give_back_buffer(unsigned bid) noexcept;
     io_uring_sqe* sqe();
     void arm(int fd, Interest& in);
@@ -121,6 +133,7 @@ private:
     std::vector<std::uint32_t> send_queue_;  // sends to submit at the next poll()
     std::size_t recv_in_flight_ = 0;
     std::size_t sends_ = 0;  // sends queued or in flight
+    std::size_t accepts_ = 0;  // multishot accepts in flight
     std::uint32_t next_op_gen_ = 1;
     int recv_state_ = 0;  // 0 not tried, 1 ready, -1 unavailable
     io_uring_buf_ring* buf_ring_ = nullptr;

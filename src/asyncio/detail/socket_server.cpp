@@ -27,6 +27,7 @@ ServerState::ServerState(LoopCore& loop, Callback callback, std::size_t limit, i
 
 ServerState::~ServerState() {
     close();
+    if (accept_callback_) accept_callback_->cancel();
     for (FdTransport* t : clients_) t->set_observer(nullptr);
 }
 
@@ -63,10 +64,21 @@ void ServerState::start_serving() {
 }
 
 void ServerState::register_listeners() {
+    IoBackend* backend = loop_->backend();
+    const bool completions = backend && backend->can_accept();
+    if (completions && !accept_callback_) {
+        auto* h = new HandleState;
+        h->fn = [](void* self) { static_cast<ServerState*>(self)->on_accept_callback(); };
+        h->ctx = this;
+        accept_callback_ = Ref<HandleState>::adopt(h);
+    }
     for (Listener& l : listeners_) {
         if (l.registered) continue;
         const int fd = l.fd;
-        loop_->set_fd_callback(fd, false, [this, fd] { on_acceptable(fd); });
+        if (completions)
+            l.accept_id = backend->start_accept(fd, *this);
+        else
+            loop_->set_fd_callback(fd, false, [this, fd] { on_acceptable(fd); });
         l.registered = true;
     }
 }
@@ -76,6 +88,10 @@ void ServerState::unregister_listeners() noexcept {
         if (!l.registered) continue;
         l.registered = false;
         if (loop_->is_closed()) continue;
+        if (l.accept_id) {
+            loop_->backend()->detach_accept(std::exchange(l.accept_id, 0));
+            continue;
+        }
         try {
             loop_->clear_fd_callback(l.fd, false);
         } catch (...) {
@@ -97,6 +113,8 @@ void ServerState::close() noexcept {
             ::unlink(l.unix_path.c_str());
     }
     listeners_.clear();
+    for (int fd : accepted_) ::close(fd);  // accepted by the kernel, not set up yet
+    accepted_.clear();
     if (serving_forever_ && !serving_forever_->done()) serving_forever_->cancel();
     if (clients_.empty()) wakeup();
 }
@@ -167,21 +185,86 @@ void ServerState::on_acceptable(int fd) {
         }
         const int err = errno;
         if (err == EAGAIN || err == EWOULDBLOCK) return;
-        if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
-        asyncio::ExceptionContext ctx{"socket.accept() failed", make_os_error(err, "accept4()"), "<Server>"};
-        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-            // Out of resources: stop accepting for a while instead of spinning on a ready fd.
-            ctx.message = "socket.accept() out of system resource";
-            loop_->call_exception_handler(ctx);
-            unregister_listeners();
-            retry_accept_ = loop_->call_at(Clock::now() + std::chrono::seconds(1), [this] {
-                retry_accept_ = nullptr;
-                if (serving_) register_listeners();
-            });
-        } else {
-            loop_->call_exception_handler(ctx);
-        }
+        if (!accept_failed(err)) return;
+    }
+}
+
+bool ServerState::accept_failed(int err) {
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO) return true;
+    asyncio::ExceptionContext ctx{"socket.accept() failed", make_os_error(err, "accept4()"), "<Server>"};
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        // Out of resources: stop accepting for a while instead of spinning on a ready fd.
+        ctx.message = "socket.accept() out of system resource";
+        loop_->call_exception_handler(ctx);
+        unregister_listeners();
+        retry_accept_ = loop_->call_at(Clock::now() + std::chrono::seconds(1), [this] {
+            retry_accept_ = nullptr;
+            if (serving_) register_listeners();
+        });
+    } else {
+        loop_->call_exception_handler(ctx);
+    }
+    return false;
+}
+
+// ----------------------------------------------------------------------------- accepting by completions
+
+void ServerState::on_accept(std::uint64_t, int fd) noexcept {
+    // Inside the backend's poll: keep the connection for the callback (the vector has room for
+    // it, or this is the rare growth: out of memory there closes the connection).
+    try {
+        accepted_.push_back(fd);
+    } catch (...) {
+        ::close(fd);
         return;
+    }
+    schedule_accept_callback();
+}
+
+void ServerState::on_accept_end(std::uint64_t id, int res) noexcept {
+    for (Listener& l : listeners_)
+        if (l.accept_id == id) {
+            l.accept_id = 0;
+            l.accept_end = res;
+        }
+    schedule_accept_callback();
+}
+
+void ServerState::schedule_accept_callback() noexcept {
+    if (accept_scheduled_) return;
+    accept_scheduled_ = true;
+    loop_->schedule_handle(accept_callback_.get());
+}
+
+void ServerState::on_accept_callback() {
+    Ref<ServerState> keep(this);
+    accept_scheduled_ = false;
+    std::vector<int> fds;
+    fds.swap(accepted_);
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+        if (serving_) {
+            accept_connection(fds[i]);
+        } else {
+            ::close(fds[i]);
+        }
+    }
+    if (accepted_.empty()) {
+        fds.clear();
+        accepted_.swap(fds);  // keep the capacity
+    }
+    // Accepts the kernel ended: the error handled as accept4()'s, then another one started
+    // (unless accepting paused, or the server stopped serving).
+    // (By index: the exception handler may close the server, which clears the listeners.)
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        const int res = std::exchange(listeners_[i].accept_end, 0);
+        if (res == 0) continue;
+        if (res < 0 && res != -ECANCELED) (void)accept_failed(-res);  // may pause accepting
+        if (!serving_ || i >= listeners_.size() || !listeners_[i].registered || listeners_[i].accept_id) continue;
+        try {
+            listeners_[i].accept_id = loop_->backend()->start_accept(listeners_[i].fd, *this);
+        } catch (const std::exception&) {
+            loop_->call_exception_handler({"socket.accept() failed", std::current_exception(), "<Server>"});
+        }
     }
 }
 

@@ -65,12 +65,27 @@ protected:
     ~SendSource() = default;
 };
 
+/// Who takes the connections of a completion-based accept (IoBackend::start_accept). Called
+/// from inside IoBackend::poll(): it may keep the fds and schedule loop work, never run user
+/// code nor call the backend.
+class AcceptSink {
+public:
+    /// A connection accepted by accept `id` (non-blocking, close-on-exec): the sink owns `fd`.
+    virtual void on_accept(std::uint64_t id, int fd) noexcept = 0;
+    /// Accept `id` ended (its last call): -errno on an error (EMFILE...), -ECANCELED after
+    /// cancel_accept(), 1 when the kernel ended it for its own reasons (start another).
+    virtual void on_accept_end(std::uint64_t id, int res) noexcept = 0;
+
+protected:
+    ~AcceptSink() = default;
+};
+
 class IoBackend {
 public:
     virtual ~IoBackend() = default;
     /// Sets the interest mask for `fd` (0 removes it). Loop thread only. Throws OSError.
     virtual void watch(int fd, std::uint32_t events) = 0;
-    /// Number of fds with a non-zero interest mask, plus receives and sends in flight.
+    /// Number of fds with a non-zero interest mask, plus receives, sends and accepts in flight.
     virtual std::size_t watched() const noexcept = 0;
     /// Waits until an fd is ready, wakeup() is called or `timeout` passes (nullopt: no limit,
     /// zero: just look). Appends readiness to `out`. Loop thread only.
@@ -101,6 +116,14 @@ public:
     /// Asks the send to stop (before the fd is closed: the rest of a partial send is never
     /// sent on that number); on_send_end comes later, with -ECANCELED or what was sent.
     virtual void cancel_send(std::uint64_t id) noexcept;
+    /// True if start_accept() can be used on a listening socket.
+    virtual bool can_accept() noexcept { return false; }
+    /// Accepts connections on listening socket `fd` until an error or detach_accept(): every
+    /// one goes to `sink`. Returns the accept's id. Loop thread only. Throws OSError.
+    virtual std::uint64_t start_accept(int fd, AcceptSink& sink);
+    /// Stops the accept and forgets its sink at once (the sink is never called again; a
+    /// connection accepted before the kernel saw the cancel is closed by the backend).
+    virtual void detach_accept(std::uint64_t id) noexcept;
 };
 
 /// The loop's backend. `requested`: that one, or OSError naming why io_uring cannot run here.

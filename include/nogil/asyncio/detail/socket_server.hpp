@@ -7,6 +7,11 @@
 // transport and a StreamReader/StreamWriter, and the client_connected_cb runs as its own task.
 // Out of fds (EMFILE/ENFILE/ENOBUFS/ENOMEM): the error goes to the loop's exception handler and
 // accepting pauses for one second (Python's ACCEPT_RETRY_DELAY), so the loop never spins.
+// On the io_uring backend a listening socket is accepted by completions instead
+// (IoBackend::start_accept: one multishot accept per listening socket): the connections the
+// kernel accepted are kept as the loop reaps them and a loop callback sets them up, as
+// on_acceptable does; when the kernel ends the multishot (an error, or its own reasons) the
+// callback handles the error as above and starts another.
 //
 // A callback that throws (anything but CancelledError) is reported to the loop's exception
 // handler ("Unhandled exception in client_connected_cb") and its connection is closed. When the
@@ -41,7 +46,7 @@
 
 namespace nogil::asyncio::detail {
 
-class ServerState final : public TransportObserver {
+class ServerState final : public TransportObserver, private AcceptSink {
 public:
     using Callback = std::function<asyncio::Coroutine<>(asyncio::StreamReader, asyncio::StreamWriter)>;
 
@@ -91,6 +96,8 @@ private:
         int fd = -1;
         asyncio::SocketAddress address;
         bool registered = false;
+        std::uint64_t accept_id = 0;  // the multishot accept in flight (io_uring; 0: none)
+        int accept_end = 0;           // what ended it, for the callback (0: nothing ended)
         std::string unix_path;
         dev_t dev = 0;
         ino_t ino = 0;
@@ -98,6 +105,13 @@ private:
     static asyncio::Coroutine<> run_client(Ref<ServerState> self, asyncio::StreamReader reader,
                                            asyncio::StreamWriter writer, std::optional<asyncio::Future<>> handshake);
     void on_acceptable(int fd);
+    /// An accept error: reported; out of resources pauses accepting. False: stop this round.
+    bool accept_failed(int err);
+    // Accepting by completions (io_uring): AcceptSink, and the loop callback it schedules.
+    void on_accept(std::uint64_t id, int fd) noexcept override;
+    void on_accept_end(std::uint64_t id, int res) noexcept override;
+    void schedule_accept_callback() noexcept;
+    void on_accept_callback();
     void accept_connection(int fd);
     void register_listeners();
     void unregister_listeners() noexcept;
@@ -114,6 +128,10 @@ private:
     std::vector<asyncio::Future<>> closed_waiters_;
     std::optional<asyncio::Future<>> serving_forever_;
     Ref<HandleState> retry_accept_;
+    // Accepting by completions: connections the kernel accepted, for the callback to set up.
+    std::vector<int> accepted_;
+    Ref<HandleState> accept_callback_;
+    bool accept_scheduled_ = false;
     std::shared_ptr<const TlsFactory> tls_;
     TlsParams tls_params_;
     bool serving_ = false;
