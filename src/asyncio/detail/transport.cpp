@@ -109,6 +109,7 @@ void FdTransport::close() {
 void FdTransport::close_raw() {
     Ref<FdTransport> keep(this);
     closing_ = true;
+    close_when_flushed_ = true;
     stop_reading();
     if (write_idle() || loop_->is_closed()) lose_connection(nullptr);
 }
@@ -435,7 +436,7 @@ void FdTransport::on_writable() {
     maybe_resume_writing();
     if (!wbuf_.empty()) return;
     disarm_writer();
-    if (closing_)
+    if (close_when_flushed_)
         lose_connection(nullptr);
     else if (eof_requested_)
         shutdown_write();
@@ -493,7 +494,7 @@ void FdTransport::on_send_callback(long res) {
         queue_send();
         return;
     }
-    if (closing_)
+    if (close_when_flushed_)
         lose_connection(nullptr);
     else if (eof_requested_)
         shutdown_write();

@@ -266,6 +266,9 @@ private:
     bool eof_requested_ = false;
     bool eof_written_ = false;
     bool closing_ = false;
+    // close_raw() was called: lose the connection once the queue is flushed (closing_ alone
+    // may mean a layer is shutting down, which closes later: TLS waits for close_notify).
+    bool close_when_flushed_ = false;
     bool lost_ = false;
 };
 
