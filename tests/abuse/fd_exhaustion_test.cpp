@@ -93,6 +93,9 @@ TEST(AbuseFdExhaustion, AcceptPausesOnEmfileAndServesOnceFdsReturn) {
         // objects the accept error path builds are met once before the fds run out.
         (void)nogil::asyncio::detail::make_os_error(EMFILE, "warm-up");
         asyncio::get_running_loop().call_exception_handler({"warm-up", nogil::asyncio::detail::make_os_error(EMFILE, "x"), ""});
+        // The same for the accept path's own objects (on io_uring the server is an AcceptSink
+        // the backend calls): one client served while fds are free.
+        EXPECT_EQ(co_await nogil_test::ask("127.0.0.1", port, "warm-up\n"), "warm-up\n");
         reports.count = 0;
         // The clients' sockets exist before the fds run out (connect() needs no new fd).
         std::vector<int> sockets;
