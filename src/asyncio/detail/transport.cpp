@@ -469,6 +469,14 @@ void FdTransport::on_send_end(long res) noexcept {
     // Inside the backend's poll (or its destructor, the loop closing): the send's reference
     // goes to the callback that handles its end (a closed loop drops it, and the reference).
     send_id_ = 0;
+    if (res >= 0 && !lost_ && wbuf_.empty() && !writing_paused_ && !close_when_flushed_ && !eof_requested_ &&
+        refs_.load(std::memory_order_relaxed) > 1 && !loop_->is_closed()) {
+        // Everything sent and nothing waits on it (the common case): no callback needed.
+        sending_size_ = 0;
+        sending_capacity_ = 0;
+        refs_.fetch_sub(1, std::memory_order_relaxed);  // the send's, never the last (above)
+        return;
+    }
     Ref<FdTransport> self = Ref<FdTransport>::adopt(this);
     if (loop_->is_closed()) return;
     send_ending_ = true;
