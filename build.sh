@@ -35,17 +35,24 @@ build() {  # build PRESET
 passed=0
 failed=0
 failed_names=""
+flaky_names=""
 run_tests() {  # run_tests PRESET: runs the preset's tests, adds its counts to the totals
   echo "== tests: $1"
   local log rc=0
   log=$(mktemp)
-  ctest --preset "$1" -j "$jobs" 2>&1 | tee "$log" || rc=1
+  # A test that fails is run once more (--repeat until-pass:2) so that one flaky test does not
+  # hide the whole run's result; every test that failed once is named at the end as FLAKY (a
+  # flaky test is a bug: find its cause).
+  ctest --preset "$1" -j "$jobs" --repeat until-pass:2 2>&1 | tee "$log" || rc=1
   local line total bad
   line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$log" | tail -n 1)
   # The names of failed tests, repeated at the very end (CI shows the tail of the log).
   local names
   names=$(sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^[[:space:]]+[0-9]+ - ' || true)
   [ -n "$names" ] && failed_names+="  $1:"$'\n'"$names"$'\n'
+  local once
+  once=$(grep -E 'Test +#[0-9]+: .*\*\*\*(Failed|Timeout|Exception)' "$log" | sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' | sort -u || true)
+  [ -n "$once" ] && flaky_names+="  $1: "$(echo $once)$'\n'
   rm -f "$log"
   if [ -z "$line" ]; then
     echo "== $1: ctest printed no summary" >&2
@@ -84,6 +91,7 @@ case "$cmd" in
       times+="  $preset: build $((t1 - t0)) s, tests $((SECONDS - t1)) s"$'\n'
     done
     printf '%s' "$times"
+    [ -n "$flaky_names" ] && printf '== FLAKY: these tests failed at least once (run again: see above):\n%s' "$flaky_names"
     [ -n "$failed_names" ] && printf '== failed tests:\n%s' "$failed_names"
     echo "== test builds: ${NOGIL_PRESETS:-release tsan asan clang}, $((SECONDS - start)) s"
     echo "$passed passed, $failed failed"

@@ -121,7 +121,11 @@ TEST(AsyncioServer, ServeForeverUntilCancelledThenClosed) {
 asyncio::Coroutine<> guarded_echo(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
     try {
         for (;;) {
-            std::string line = co_await asyncio::wait_for(reader.readline(), 0.2);
+            // No client of the soak stalls while sending (each kind ends its lines, its
+            // connection or its bytes over the limit): the read timeout is a safety net only. A
+            // short one cut polite clients off on a starved machine (io_uring under TSan: a turn
+            // of the one loop that runs both sides can take longer than 0.2 s).
+            std::string line = co_await asyncio::wait_for(reader.readline(), 30.0);
             if (line.empty()) break;
             // The read side is bounded too: reading pauses past 2 * limit (plus one read()).
             EXPECT_LE(reader.state()->buffer().size(),
