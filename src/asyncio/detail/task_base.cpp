@@ -149,7 +149,10 @@ bool TaskBase::offer_cancel_to_waiter() {
     } offering(derived_flags_);
     const bool taken = waiter->cancel(cancel_message());
     if (!(derived_flags_ & cancel_came_back_flag) || waiter_ != waiter) return taken;
-    if (!waiter->stop_waiting()) return taken;
+    // A waiter that cannot be left (or whose wake-up is already on its way) keeps the task
+    // waiting; false makes the caller set must_cancel, so that the next step throws, as Python's
+    // Task does when its _fut_waiter refuses the cancel.
+    if (!waiter->stop_waiting()) return false;
     wake();  // the step throws the pending cancel (the caller keeps must_cancel set: false)
     return false;
 }

@@ -44,8 +44,11 @@ public:
     bool cancel(const std::string& msg) override { return fut_->cancel(msg); }
     /// Leaves the future's callbacks; the task is stepped by whoever abandoned the wait and
     /// throws its pending CancelledError in resumed() (an await cycle broken by cancel()).
+    /// False when the future is already done: its callback has the task's step scheduled, and
+    /// a second step would resume the frame twice.
     bool stop_waiting() noexcept override {
-        if (task_ && !fut_->done()) fut_->remove_callback(link_);
+        if (!task_ || fut_->done()) return false;
+        fut_->remove_callback(link_);
         return true;
     }
 
