@@ -472,20 +472,36 @@ TEST(ManagerRegister, SharedObjectThroughAConnectedManager) {
 
 // ---- attacks ---------------------------------------------------------------------------------------
 
+/// A thread blocked in a call inside the manager's server: Barrier(2).wait() with no second party.
+/// The constructor returns once the call is in the server; outcome() joins and gives what the
+/// call threw.
+class CallBlockedInServer {
+public:
+    explicit CallBlockedInServer(mp::BarrierProxy& barrier) : thread_([this, &barrier] {
+        try {
+            barrier.wait();
+        } catch (...) {
+            seen_ = std::current_exception();
+        }
+    }) {
+        while (barrier.n_waiting() == 0) std::this_thread::yield();
+    }
+    std::exception_ptr outcome() {
+        thread_.join();
+        return seen_;
+    }
+
+private:
+    std::exception_ptr seen_;
+    std::thread thread_;
+};
+
 TEST(ManagerAttack, KilledWithSigkillMidCallNeverHangs) {
     auto manager = mp::Manager();
     auto barrier = manager.Barrier(2);
-    std::exception_ptr seen;
-    std::thread waiter([&] {
-        try {
-            barrier.wait();  // blocks in the server: the second party never comes
-        } catch (...) {
-            seen = std::current_exception();
-        }
-    });
-    while (barrier.n_waiting() == 0) std::this_thread::yield();  // the call is in the server now
+    CallBlockedInServer blocked(barrier);
     ASSERT_EQ(::kill(*manager.pid(), SIGKILL), 0);
-    waiter.join();
+    const std::exception_ptr seen = blocked.outcome();
     ASSERT_TRUE(seen);
     EXPECT_THROW(std::rethrow_exception(seen), nogil::EOFError);
 }
@@ -507,17 +523,9 @@ TEST(ManagerAttack, BlockedCallDoesNotBlockOthers) {
 TEST(ManagerAttack, ShutdownWhileCallsBlock) {
     auto manager = std::make_unique<mp::SyncManager>(mp::Manager());
     auto barrier = manager->Barrier(2);
-    std::exception_ptr seen;
-    std::thread waiter([&] {
-        try {
-            barrier.wait();  // blocks in the server: the second party never comes
-        } catch (...) {
-            seen = std::current_exception();
-        }
-    });
-    while (barrier.n_waiting() == 0) std::this_thread::yield();  // the call is in the server now
+    CallBlockedInServer blocked(barrier);
     manager.reset();  // shutdown() does not wait for the blocked call
-    waiter.join();
+    const std::exception_ptr seen = blocked.outcome();
     ASSERT_TRUE(seen);
     EXPECT_THROW(std::rethrow_exception(seen), nogil::EOFError);
 }
