@@ -176,14 +176,19 @@ private:
     bool cancel_requested_ = false;
 };
 
+// gather_loop: the gather future belongs to its first child's loop (Python's
+// `loop = futures._get_loop(fut)` of the first argument), so futures of a loop can be gathered
+// where no loop runs (FutureGatherTests.test_constructor_homogenous_futures); coroutines need
+// the running loop (ensure_future throws without one), and attach() refuses children of
+// another loop (ValueError). No children: the running loop, or "no running event loop".
 template <bool Settled, class... A>
 auto gather_tuple(A&&... aws) {
     using Children = std::tuple<future_t<A>...>;
     using Result = std::tuple<gather_elem_t<future_value_t<future_t<A>>, Settled>...>;
-    LoopCore& loop = running_loop_or_throw();
     // Braces: the children are made, and so scheduled, in argument order (parentheses would let
     // g++ evaluate the arguments right to left, starting the last child first).
     Children children{ensure_future(std::forward<A>(aws))...};
+    LoopCore& loop = std::get<0>(children).state()->loop();  // see gather_loop
     auto* state = new GatherState<Result, Children, Settled>(loop, std::move(children));
     auto ref = Ref<GatherState<Result, Children, Settled>>::adopt(state);
     state->attach();
@@ -195,10 +200,10 @@ auto gather_range(R&& range) {
     using A = std::ranges::range_value_t<R>;
     using F = future_t<A>;
     using Result = std::vector<gather_elem_t<future_value_t<F>, Settled>>;
-    LoopCore& loop = running_loop_or_throw();
     std::vector<F> children;
     if constexpr (std::ranges::sized_range<R>) children.reserve(std::ranges::size(range));
     for (auto&& a : range) children.push_back(ensure_future_from_range(a));
+    LoopCore& loop = children.empty() ? running_loop_or_throw() : children.front().state()->loop();  // see gather_loop
     auto ref = Ref<GatherState<Result, std::vector<F>, Settled>>::adopt(
         new GatherState<Result, std::vector<F>, Settled>(loop, std::move(children)));
     ref->attach();

@@ -235,8 +235,10 @@ Task<T> create_task(Coroutine<T> coro, std::string_view name) {
     return detail::make_task(detail::running_loop_or_throw(), coro, options);
 }
 
-/// The task running on this thread, or nullopt outside of a task.
+/// The task running on this thread, or nullopt if none (a loop callback); throws
+/// std::runtime_error("no running event loop") if no loop runs here, as Python's current_task().
 inline std::optional<Task<>> current_task() {
+    (void)detail::running_loop_or_throw();
     if (auto* t = detail::TaskBase::current()) return Task<>(detail::Ref<detail::TaskBase>(t));
     return std::nullopt;
 }

@@ -88,7 +88,8 @@ auto to_thread(F fn, Args... args) -> Coroutine<std::invoke_result_t<F&, Args&..
 }
 
 /// Submits `coro` to `loop` from any thread; returns a concurrent Future for its result.
-/// Throws RuntimeError if the loop is closed.
+/// Throws RuntimeError if the loop is closed. If the task cannot be made (a task factory that
+/// throws), the future gets that exception and the loop's exception handler sees it too.
 template <class T>
 concurrent::futures::Future<T> run_coroutine_threadsafe(Coroutine<T> coro, EventLoop& loop) {
     concurrent::futures::Future<T> future;
@@ -118,7 +119,11 @@ concurrent::futures::Future<T> run_coroutine_threadsafe(Coroutine<T> coro, Event
                 }
             });
         } catch (...) {
-            if (future.set_running_or_notify_cancel()) future.set_exception(std::current_exception());
+            // Python: the future gets the error (not an exit exception), and the error goes on
+            // to the loop, which reports it to its exception handler (or leaves with it).
+            auto e = std::current_exception();
+            if (!is_exit_exception(e) && future.set_running_or_notify_cancel()) future.set_exception(e);
+            throw;
         }
     });
     return future;

@@ -60,6 +60,7 @@ void FutureBase::throw_if_done(const char* what) const {
 bool FutureBase::cancel(std::string msg) { return cancel_future(std::move(msg)); }
 
 bool FutureBase::cancel_future(std::string msg) {
+    (void)stored_exception();  // Python's cancel() clears __log_traceback first, even when done
     if (done()) return false;
     set_cancel_message(std::move(msg));
     state_ = State::cancelled;

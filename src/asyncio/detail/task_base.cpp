@@ -117,6 +117,7 @@ void TaskBase::print_stack(std::ostream& out, std::optional<int> limit) const {
 }
 
 bool TaskBase::cancel(std::string msg) {
+    (void)stored_exception();  // Python's cancel() clears _log_traceback first, even when done
     if (done()) return false;
     if (derived_flags_ & offering_cancel_flag) {
         // The request this task is offering to its waiter came back to it: the task awaits

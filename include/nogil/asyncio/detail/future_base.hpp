@@ -11,7 +11,8 @@
 // "exception was never retrieved" (Python's __log_traceback): a future that finished with an
 // exception (not a cancellation) and is destroyed - its last reference released - before
 // anything looked at the exception (result(), exception(), an await, gather, TaskGroup, wait,
-// shield: every reader goes through check_result(), exception() or stored_exception()) is
+// shield: every reader goes through check_result(), exception() or stored_exception(); and
+// cancel(), which clears the mark first even on a done future, as Python's cancel() does) is
 // reported once through its loop's exception handler, with the message "Task exception was
 // never retrieved" or "Future exception was never retrieved", the exception and describe().
 // If the loop is closed by then, the report goes to stderr.
@@ -180,8 +181,8 @@ protected:
     ///                        await cycle); both cleared when the offer returns.
     ///     bit 5              free.
     ///     bit 6 unretrieved  set by set_exception(); cleared by every reader of the exception
-    ///                        (stored_exception()); release() of the last reference reports the
-    ///                        exception if still set.
+    ///                        (stored_exception()) and by cancel(); release() of the last
+    ///                        reference reports the exception if still set.
     ///     bit 7 scratch_mark one synchronous pass only (gather's de-duplication); clear outside it.
     ///   slot_             the callbacks/extras word (see below); callbacks are queued on the loop
     ///                     (call_soon), never run inline, and the slot's list is emptied when done.
