@@ -51,12 +51,19 @@ void compare(benchmark::State& state, const char* key, double ours_seconds) {
     state.counters["x_faster"] = it->second / ours_seconds;
 }
 
+// The pool most benchmarks share, shut down at the end of main (NOGIL_MPI_STATS=1 then prints
+// how its ranks waited).
+std::unique_ptr<mpi::MPIPoolExecutor>& shared_pool() {
+    static std::unique_ptr<mpi::MPIPoolExecutor> pool;
+    return pool;
+}
+
 mpi::MPIPoolExecutor& two_workers() {
-    static auto* pool = [] {
-        auto* p = new mpi::MPIPoolExecutor({.max_workers = 2});
-        p->bootup();
-        return p;
-    }();
+    auto& pool = shared_pool();
+    if (!pool) {
+        pool = std::make_unique<mpi::MPIPoolExecutor>(mpi::MPIPoolOptions{.max_workers = 2});
+        pool->bootup();
+    }
     return *pool;
 }
 
@@ -202,6 +209,7 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     anchor();  // the Python run first, alone on the machine
     benchmark::RunSpecifiedBenchmarks();
+    shared_pool().reset();
     benchmark::Shutdown();
     return 0;
 }

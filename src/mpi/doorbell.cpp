@@ -69,6 +69,7 @@ void Doorbells::ring(int slot) noexcept {
     // (A fence would do on its own, but g++ 12 refuses atomic_thread_fence under ThreadSanitizer.)
     if (b.sleepers.fetch_add(0, std::memory_order_seq_cst) == 0) return;
     b.rung.fetch_add(1, std::memory_order_seq_cst);
+    count(counters().bell_wakes);
     shared_futex_wake(b.rung, INT_MAX);
 }
 

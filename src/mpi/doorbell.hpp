@@ -13,13 +13,17 @@
 //            rung += 1; wake
 // The two RMWs on `sleepers` are totally ordered: either the ringer sees the sleeper announced (and
 // wakes it, or changes `rung` before it waits), or the sleeper's probe runs after the send and
-// finds the message. A message that MPI has not made
+// finds the message. The probe must see every message that arrived before it: one MPI_Iprobe does
+// not (Open MPI takes an arrived message in without matching it when its probe finds nothing among
+// those already taken in), so it is message_waiting() (messages.hpp), two probes. A message that MPI has not made
 // visible yet when the bell rings (TCP, a large message's rendezvous) is caught by the woken rank
 // spinning again, and by the sleep's deadline (`nap`): a ring is a hint, never the only path.
 //
 // Lifetime: the master creates the segment when its workers start, names it in the boot Session,
 // and unlinks the name once every worker has answered its boot (mapped it or not): nothing is
 // left in /dev/shm after that, even if the program is killed later. A worker unmaps it at stop.
+
+#include "stats.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -60,7 +64,14 @@ public:
         b.sleepers.fetch_add(1, std::memory_order_seq_cst);
         std::uint32_t seen = b.rung.load(std::memory_order_seq_cst);
         bool woken = true;
-        if (nothing_yet()) woken = wait(b, seen);
+        if (nothing_yet()) {
+            count(counters().bell_sleeps);
+            woken = wait(b, seen);
+            if (!woken) {
+                count(counters().bell_timeouts);
+                if (!nothing_yet()) count(counters().bell_late);  // a message came and no ring woke us
+            }
+        }
         b.sleepers.fetch_sub(1, std::memory_order_relaxed);
         return woken;
     }

@@ -5,6 +5,7 @@
 #include <nogil/mpi/init.hpp>
 
 #include "messages.hpp"
+#include "stats.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -158,6 +159,7 @@ void Backoff::pause() {
 }
 
 void Backoff::sleep_now() {
+    count(counters().naps);
     timespec ts{0, static_cast<long>(std::chrono::nanoseconds(sleep_).count())};
     ::nanosleep(&ts, nullptr);
     sleep_ = std::min<std::chrono::microseconds>(sleep_ * 2, std::chrono::milliseconds(1));

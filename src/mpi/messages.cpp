@@ -31,9 +31,15 @@ std::optional<Message> receive(MPI_Comm comm, int source) {
 }
 
 bool message_waiting(MPI_Comm comm, int source) {
-    int flag = 0;
-    check(MPI_Iprobe(source, MPI_ANY_TAG, comm, &flag, MPI_STATUS_IGNORE), "MPI_Iprobe");
-    return flag != 0;
+    // Twice: Open MPI's probe first looks among the messages it has already taken in, and only when
+    // it finds none there does it progress the transports, which takes in what has arrived since
+    // but does not match it: a message sent before the first probe is seen by the second.
+    for (int probe = 0; probe < 2; ++probe) {
+        int flag = 0;
+        check(MPI_Iprobe(source, MPI_ANY_TAG, comm, &flag, MPI_STATUS_IGNORE), "MPI_Iprobe");
+        if (flag) return true;
+    }
+    return false;
 }
 
 Outbox::~Outbox() {

@@ -49,7 +49,8 @@ struct Message {
 std::optional<Message> receive(MPI_Comm comm, int source);
 
 /// True if a message from `source` (or MPI_ANY_SOURCE) has arrived on `comm` (MPI_Iprobe: it
-/// stays there for receive()). Throws on an MPI error.
+/// stays there for receive()): every message that arrived before the call, which takes two probes
+/// in Open MPI (messages.cpp). Throws on an MPI error.
 bool message_waiting(MPI_Comm comm, int source);
 
 /// Messages being sent (MPI_Isend keeps the buffer until the send completes).

@@ -464,6 +464,7 @@ struct PoolCore::Impl {
         running.store(false, std::memory_order_relaxed);
         lock.unlock();
         stop_workers();
+        print_stats("master");
     }
 
     // How long a thread waiting for an answer polls for it itself: 2 ms, unless every core of this
@@ -628,6 +629,8 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
         if (Clock::now() >= end) break;
         Backoff::yield();  // the worker (or the thread holding the lock) may need this CPU
     }
+    count(counters().helps);
+    if (!future.done()) count(counters().helps_exhausted);
     s.helpers.fetch_sub(1, std::memory_order_relaxed);
     return true;
 }

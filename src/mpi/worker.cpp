@@ -83,6 +83,7 @@ public:
                 case tag_boot: boot(message->bytes); break;
                 case tag_tasks: run_tasks(message->bytes); break;
                 case tag_stop:
+                    print_stats("worker");
                     send(std::string(), tag_stopped);
                     outbox_.flush();
                     session_ = {};

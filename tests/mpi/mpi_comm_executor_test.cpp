@@ -75,12 +75,3 @@ TEST(MPICommExecutor, UnusedExecutorReleasesTheRanks) {
     }
     SUCCEED();
 }
-
-int main(int argc, char** argv) {
-    int provided = 0;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
-    testing::InitGoogleTest(&argc, argv);
-    int rc = RUN_ALL_TESTS();
-    MPI_Finalize();
-    return rc;
-}
