@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace cf = nogil::concurrent::futures;
@@ -80,12 +81,40 @@ double cpu_seconds_of(int pid) {
     return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// What the master process (every thread) spends per task, as counters: its CPU time and its
+// voluntary context switches (each a sleep of one of its threads: a futex wait, a nanosleep). Less
+// sensitive to a loaded machine than the time a task takes, so A/B runs compare with them too.
+class MasterUsage {
+public:
+    MasterUsage() : start_(now()) {}
+    void report(benchmark::State& state, double tasks) const {
+        Sample end = now();
+        state.counters["master_cpu_us"] = 1e6 * (end.cpu - start_.cpu) / tasks;
+        state.counters["master_sleeps"] = static_cast<double>(end.sleeps - start_.sleeps) / tasks;
+    }
+
+private:
+    struct Sample {
+        double cpu;
+        long sleeps;
+    };
+    static Sample now() {
+        rusage u{};
+        ::getrusage(RUSAGE_SELF, &u);
+        auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+        return {seconds(u.ru_utime) + seconds(u.ru_stime), u.ru_nvcsw};
+    }
+    Sample start_;
+};
+
 // One task submitted and awaited at a time (mpi4py.futures: 444-625 us; target <= 25 us, 60 us TCP only).
 void BM_MPI_SerialRoundTrip(benchmark::State& state) {
     auto& pool = two_workers();
     int i = 0;
+    MasterUsage usage;
     auto start = std::chrono::steady_clock::now();
     for (auto _ : state) benchmark::DoNotOptimize(pool.submit(trivial, ++i).result());
+    usage.report(state, static_cast<double>(state.iterations()));
     double per_task = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
                       static_cast<double>(state.iterations());
     state.counters["per_task"] = per_task;
@@ -98,6 +127,7 @@ void BM_MPI_Burst(benchmark::State& state) {
     auto& pool = two_workers();
     constexpr int n = 20000;
     double seconds = 0;
+    MasterUsage usage;
     for (auto _ : state) {
         auto start = std::chrono::steady_clock::now();
         std::vector<cf::Future<int>> fs;
@@ -109,6 +139,7 @@ void BM_MPI_Burst(benchmark::State& state) {
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     double per_task = seconds / static_cast<double>(state.iterations() * n);
+    usage.report(state, static_cast<double>(state.iterations() * n));
     state.counters["per_task"] = per_task;
     compare(state, "burst_per_task_s", per_task);
 }

@@ -32,7 +32,7 @@ std::unique_ptr<Doorbells> Doorbells::create(int slots) {
         return nullptr;
     }
     auto* bells = static_cast<Bell*>(data);
-    for (int i = 0; i < slots; ++i) new (&bells[i]) Bell{{0}, {0}};  // ftruncate's zeroes, as objects
+    for (int i = 0; i < slots; ++i) new (&bells[i]) Bell{{0}, {0}, {0}};  // ftruncate's zeroes, as objects
     return std::unique_ptr<Doorbells>(new Doorbells(std::move(name), bells, slots, true));
 }
 
@@ -68,9 +68,19 @@ void Doorbells::ring(int slot) noexcept {
     // with the sleeper's announcement (if it comes later, the sleeper's probe sees the message).
     // (A fence would do on its own, but g++ 12 refuses atomic_thread_fence under ThreadSanitizer.)
     if (b.sleepers.fetch_add(0, std::memory_order_seq_cst) == 0) return;
+    if (b.readers.load(std::memory_order_seq_cst) > 0) return;  // it reads the message; leaving, it rings
     b.rung.fetch_add(1, std::memory_order_seq_cst);
     count(counters().bell_wakes);
     shared_futex_wake(b.rung, INT_MAX);
+}
+
+void Doorbells::reading(int slot, bool on) noexcept {
+    if (slot < 0 || slot >= count_) return;
+    if (on) {
+        bell(slot).readers.fetch_add(1, std::memory_order_seq_cst);
+    } else {
+        bell(slot).readers.fetch_sub(1, std::memory_order_seq_cst);
+    }
 }
 
 bool Doorbells::wait(Bell& b, std::uint32_t seen) noexcept {

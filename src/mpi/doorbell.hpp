@@ -19,6 +19,13 @@
 // visible yet when the bell rings (TCP, a large message's rendezvous) is caught by the woken rank
 // spinning again, and by the sleep's deadline (`nap`): a ring is a hint, never the only path.
 //
+// Readers: while a thread of the rank polls for messages itself (the master's thread waiting in
+// result()), a ring would only wake a sleeper with nothing to do (the reader reads the answer):
+// ringers skip the wake while `readers` > 0, and a reader that leaves probes once more and rings
+// its own bell if a message is there (reading(slot, false), probe, ring(slot)): a message whose
+// ringer saw the reader was sent before the reader left (both RMWs seq_cst) and is seen by that
+// probe; one sent after rings.
+//
 // Lifetime: the master creates the segment when its workers start, names it in the boot Session,
 // and unlinks the name once every worker has answered its boot (mapped it or not): nothing is
 // left in /dev/shm after that, even if the program is killed later. A worker unmaps it at stop.
@@ -52,8 +59,11 @@ public:
     /// Removes the name from /dev/shm (the master, once every worker has booted). Idempotent.
     void unlink() noexcept;
 
-    /// Wakes the rank sleeping on `slot`, if one is. Call after the message is sent.
+    /// Wakes the rank sleeping on `slot`, if one is and no thread of it reads. Call after the
+    /// message is sent.
     void ring(int slot) noexcept;
+    /// A thread of `slot`'s rank starts (true) or stops (false) polling for its messages itself.
+    void reading(int slot, bool on) noexcept;
 
     /// Sleeps on `slot` until it is rung or `nap` passes; `nothing_yet()` is called after the sleep
     /// is announced and before it starts (a probe: false if a message is already there). True if
@@ -69,7 +79,9 @@ public:
             woken = wait(b, seen);
             if (!woken) {
                 count(counters().bell_timeouts);
-                if (!nothing_yet()) count(counters().bell_late);  // a message came and no ring woke us
+                // A message came and no ring woke us (while a thread of ours reads, rings are skipped
+                // on purpose: that message is the reader's).
+                if (b.readers.load(std::memory_order_seq_cst) == 0 && !nothing_yet()) count(counters().bell_late);
             }
         }
         b.sleepers.fetch_sub(1, std::memory_order_relaxed);
@@ -80,6 +92,7 @@ private:
     struct alignas(64) Bell {
         std::atomic<std::uint32_t> rung;      // changed by every ring that found a sleeper
         std::atomic<std::uint32_t> sleepers;  // ranks (threads) announced asleep on this bell
+        std::atomic<std::uint32_t> readers;   // threads of the rank polling themselves: no wake needed
     };
 
     Doorbells(std::string name, Bell* bells, int count, bool owner) noexcept

@@ -55,7 +55,7 @@ std::string this_executable() {
     return std::string(path, static_cast<std::size_t>(n));
 }
 
-constexpr auto help_budget = std::chrono::milliseconds(2);
+constexpr auto help_poll_limit = std::chrono::milliseconds(2);  // how long a thread in result() polls at most
 constexpr std::uint64_t long_task_ns = 100'000;  // tasks this long: a waiting thread sleeps when every core is busy
 constexpr auto manager_spin = std::chrono::microseconds(20);
 constexpr std::uint64_t queued_work_ns = 200'000;  // per worker: what sizes its pipeline
@@ -178,14 +178,19 @@ struct PoolCore::Impl {
         if (bells) bells->ring(rank + 1);
     }
 
-    // Nothing to read and nothing of ours still being sent: the manager or a waiting thread may
-    // sleep on the master's bell (a send in progress needs our polls to finish).
+    // Nothing to read and nothing of ours still being sent: the manager may sleep on the master's
+    // bell (a send in progress needs our polls to finish).
     bool may_sleep_on_bell_locked() noexcept {
         if (!all_bells.load(std::memory_order_relaxed) || !outbox.empty() || phase != Phase::running) return false;
+        return nothing_to_read_locked();
+    }
+
+    // No answer has arrived (an MPI error says "something": the next poll breaks the pool).
+    bool nothing_to_read_locked() noexcept {
         try {
             return !message_waiting(comm, MPI_ANY_SOURCE);
         } catch (const std::exception&) {
-            return false;  // the next poll breaks the pool
+            return false;
         }
     }
 
@@ -431,6 +436,19 @@ struct PoolCore::Impl {
                 backoff.reset();
                 continue;
             }
+            bool helped = helpers.load(std::memory_order_relaxed) > 0;
+            if ((!busy || helped || !backoff.spinning()) && may_sleep_on_bell_locked()) {
+                // Every worker runs on this host: sleep until one rings (after it sent an answer), a
+                // thread leaving help() with an answer unread rings, or shutdown rings. Idle too: a
+                // submit sends its task itself and the answer rings, so a serial round trip wakes
+                // nobody. While a thread polls in help() the workers do not ring: it reads the
+                // answers (woken by each, the manager would take the lock from it at each one, and
+                // preempted on a busy machine hold it).
+                lock.unlock();
+                if (bells->sleep(0, [&] { return nothing_arrived(); })) backoff.reset();
+                lock.lock();
+                continue;
+            }
             if (!busy) {
                 manager_waiting = true;
                 wake.wait(lock);
@@ -443,17 +461,8 @@ struct PoolCore::Impl {
                 lock.lock();
                 continue;
             }
-            if (helpers.load(std::memory_order_relaxed) == 0 && !backoff.spinning() && may_sleep_on_bell_locked()) {
-                // Every worker runs on this host: sleep until one rings (after it sent an answer).
-                // Not while a thread polls in help(): woken by every answer, the manager would take
-                // the lock from it at each one (and, preempted on a busy machine, hold it).
-                lock.unlock();
-                if (bells->sleep(0, [&] { return nothing_arrived(); })) backoff.reset();
-                lock.lock();
-                continue;
-            }
             lock.unlock();
-            if (helpers.load(std::memory_order_relaxed) > 0) {
+            if (helped) {
                 backoff.sleep_now();
             } else {
                 backoff.pause();
@@ -478,7 +487,7 @@ struct PoolCore::Impl {
         if (all_bells.load(std::memory_order_acquire) && busy_here.load(std::memory_order_relaxed) >= cores &&
             task_ns.load(std::memory_order_relaxed) > long_task_ns)
             return std::chrono::nanoseconds(0);
-        return ::nogil::mpi::detail::help_budget;
+        return help_poll_limit;
     }
 
     // Recounts busy_here after a worker's in-flight tasks changed (with the lock held).
@@ -493,12 +502,7 @@ struct PoolCore::Impl {
     // answer is already there (or another thread holds the lock: it may be reading one).
     bool nothing_arrived() {
         std::unique_lock lock(mutex, std::try_to_lock);
-        if (!lock.owns_lock()) return false;
-        try {
-            return !message_waiting(comm, MPI_ANY_SOURCE);
-        } catch (const std::exception&) {
-            return false;  // the next poll breaks the pool
-        }
+        return lock.owns_lock() && !shutdown_requested && nothing_to_read_locked();
     }
 
     static void complete(std::vector<Completion>& done) noexcept {
@@ -602,6 +606,7 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
             s.pending.clear();
         }
         s.wake.notify_all();
+        if (s.bells) s.bells->ring(0);  // the manager may sleep on its bell
     }
     for (auto& t : cancelled) {
         t.future->cancel();
@@ -617,6 +622,10 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     if (!impl || !impl->running.load(std::memory_order_relaxed)) return false;
     Impl& s = *impl;
     s.helpers.fetch_add(1, std::memory_order_relaxed);
+    // With every worker on a bell: they do not ring the manager while we read, and we ring it when
+    // leaving with an answer unread (doorbell.hpp, "Readers").
+    Doorbells* bell = s.all_bells.load(std::memory_order_acquire) ? s.bells.get() : nullptr;
+    if (bell) bell->reading(0, true);
     auto end = Clock::now() + s.help_budget();
     if (deadline && *deadline < end) end = *deadline;
     std::vector<Completion> done;
@@ -632,6 +641,17 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     count(counters().helps);
     if (!future.done()) count(counters().helps_exhausted);
     s.helpers.fetch_sub(1, std::memory_order_relaxed);
+    if (bell) {
+        // An answer whose worker saw us reading and did not ring, and that we did not read: the
+        // manager's. (One sent after this sees no reader and rings; one sent before is seen here.)
+        bell->reading(0, false);
+        bool arrived = false;
+        {
+            std::lock_guard lock(s.mutex);
+            arrived = s.phase == Impl::Phase::running && !s.nothing_to_read_locked();
+        }
+        if (arrived) bell->ring(0);
+    }
     return true;
 }
 

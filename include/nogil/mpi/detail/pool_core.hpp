@@ -18,8 +18,11 @@
 //     polls while anything is in flight: a short spin, then it sleeps on the master's doorbell
 //     (src/mpi/doorbell.hpp) when every worker runs on this host and rings it after each answer,
 //     else sleeps that grow from 50 µs to 1 ms (MPI offers nothing to block on; a waiting helper
-//     makes it sleep at once). It sleeps on a condition variable, without polling, while nothing
-//     is in flight.
+//     makes it sleep at once). With the doorbell it sleeps on it while nothing is in flight too
+//     (a submit sends the task itself; the answer rings), and the workers do not ring it while a
+//     thread polls in help() (that thread rings it when it leaves with an answer unread): a
+//     serial round trip wakes no thread. Without, it sleeps on a condition variable, without
+//     polling, while nothing is in flight (a submit wakes it).
 //   Futures are completed outside the lock, by whichever thread read the answer: done callbacks
 //   run there (the manager, or a thread waiting in result()).
 //
