@@ -4,7 +4,12 @@
 //   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 //   OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo nogil_mpi_bench
 // TCP only (every message through the network stack, as between hosts): add OMPI_MCA_btl=tcp,self.
-// NOGIL_MPI_BENCH_NO_ANCHOR=1 skips the Python run.
+// NOGIL_MPI_BENCH_NO_ANCHOR=1 skips the Python run. Spawned workers talk to the master over TCP
+// (loopback) even on one host: Open MPI 4.1's shared-memory transport (vader) does not reach
+// processes of another job (with OMPI_MCA_btl=vader,self the spawn fails: "unreachable proc").
+// Shared memory: the static form, `mpiexec -n 3 nogil_mpi_bench
+// --benchmark_filter='Serial|Burst|Map|Idle'` (CpuBound16 and StartUp make executors of other
+// sizes: spawned only).
 #include <nogil/mpi.hpp>
 
 #include "anchor_json.hpp"
@@ -246,6 +251,7 @@ BENCHMARK(BM_MPI_IdleWorkerCpu)->UseRealTime()->Unit(benchmark::kMillisecond)->I
 }  // namespace
 
 int main(int argc, char** argv) {
+    mpi::init(argc, argv);  // under mpiexec -n 3: ranks 1 and 2 serve (the static form), rank 0 measures
     benchmark::Initialize(&argc, argv);
     anchor();  // the Python run first, alone on the machine
     benchmark::RunSpecifiedBenchmarks();

@@ -644,11 +644,12 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     if (bell) {
         // An answer whose worker saw us reading and did not ring, and that we did not read: the
         // manager's. (One sent after this sees no reader and rings; one sent before is seen here.)
+        // With nothing in flight (a serial round trip's end) no answer can come: no probe.
         bell->reading(0, false);
         bool arrived = false;
         {
             std::lock_guard lock(s.mutex);
-            arrived = s.phase == Impl::Phase::running && !s.nothing_to_read_locked();
+            arrived = s.phase == Impl::Phase::running && s.outstanding_locked() && !s.nothing_to_read_locked();
         }
         if (arrived) bell->ring(0);
     }
