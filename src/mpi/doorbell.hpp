@@ -21,10 +21,9 @@
 //
 // Readers: while a thread of the rank polls for messages itself (the master's thread waiting in
 // result()), a ring would only wake a sleeper with nothing to do (the reader reads the answer):
-// ringers skip the wake while `readers` > 0, and a reader that leaves probes once more and rings
-// its own bell if a message is there (reading(slot, false), probe, ring(slot)): a message whose
-// ringer saw the reader was sent before the reader left (both RMWs seq_cst) and is seen by that
-// probe; one sent after rings.
+// ringers skip the wake while `readers` > 0, and a reader that leaves rings its own bell when a
+// message may still come that it did not read (reading(slot, false), then ring(slot)): a ringer
+// that saw the reader sent before the reader left (both RMWs seq_cst); one that sends after rings.
 //
 // Lifetime: the master creates the segment when its workers start, names it in the boot Session,
 // and unlinks the name once every worker has answered its boot (mapped it or not): nothing is

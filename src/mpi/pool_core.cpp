@@ -439,7 +439,7 @@ struct PoolCore::Impl {
             bool helped = helpers.load(std::memory_order_relaxed) > 0;
             if ((!busy || helped || !backoff.spinning()) && may_sleep_on_bell_locked()) {
                 // Every worker runs on this host: sleep until one rings (after it sent an answer), a
-                // thread leaving help() with an answer unread rings, or shutdown rings. Idle too: a
+                // thread leaving help() with tasks in flight rings, or shutdown rings. Idle too: a
                 // submit sends its task itself and the answer rings, so a serial round trip wakes
                 // nobody. While a thread polls in help() the workers do not ring: it reads the
                 // answers (woken by each, the manager would take the lock from it at each one, and
@@ -623,7 +623,7 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     Impl& s = *impl;
     s.helpers.fetch_add(1, std::memory_order_relaxed);
     // With every worker on a bell: they do not ring the manager while we read, and we ring it when
-    // leaving with an answer unread (doorbell.hpp, "Readers").
+    // leaving with tasks in flight (doorbell.hpp, "Readers").
     Doorbells* bell = s.all_bells.load(std::memory_order_acquire) ? s.bells.get() : nullptr;
     if (bell) bell->reading(0, true);
     auto end = Clock::now() + s.help_budget();
@@ -642,16 +642,18 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     if (!future.done()) count(counters().helps_exhausted);
     s.helpers.fetch_sub(1, std::memory_order_relaxed);
     if (bell) {
-        // An answer whose worker saw us reading and did not ring, and that we did not read: the
-        // manager's. (One sent after this sees no reader and rings; one sent before is seen here.)
-        // With nothing in flight (a serial round trip's end) no answer can come: no probe.
+        // An answer whose worker saw us reading and did not ring, and that we did not read, is the
+        // manager's: with tasks still in flight we ring it (an answer sent after this sees no
+        // reader and rings itself). Not after a probe that finds nothing: over TCP an answer sent
+        // before may not be readable yet (a loaded kernel delivers loopback data late). With
+        // nothing in flight, the end of a serial round trip, no answer can come: no ring.
         bell->reading(0, false);
-        bool arrived = false;
+        bool in_flight = false;
         {
             std::lock_guard lock(s.mutex);
-            arrived = s.phase == Impl::Phase::running && s.outstanding_locked() && !s.nothing_to_read_locked();
+            in_flight = s.phase == Impl::Phase::running && s.outstanding_locked();
         }
-        if (arrived) bell->ring(0);
+        if (in_flight) bell->ring(0);
     }
     return true;
 }

@@ -14,7 +14,8 @@ namespace nogil::mpi::detail {
 struct Counters {
     std::atomic<std::uint64_t> bell_sleeps{0};      // futex waits on a doorbell (the probe found nothing)
     std::atomic<std::uint64_t> bell_timeouts{0};    // ... that ended because the nap passed, not by a ring
-    std::atomic<std::uint64_t> bell_late{0};        // ... and found a message there: a lost wake-up
+    std::atomic<std::uint64_t> bell_late{0};        // ... and found a message there: a lost wake-up (over
+                                                    // TCP, now and then, a message the kernel delivered late)
     std::atomic<std::uint64_t> bell_wakes{0};       // rings that found a sleeper (a futex wake)
     std::atomic<std::uint64_t> naps{0};             // sleeps between polls (no doorbell, or a send pending)
     std::atomic<std::uint64_t> helps{0};            // result() waits that polled for answers

@@ -20,7 +20,7 @@
 //     else sleeps that grow from 50 µs to 1 ms (MPI offers nothing to block on; a waiting helper
 //     makes it sleep at once). With the doorbell it sleeps on it while nothing is in flight too
 //     (a submit sends the task itself; the answer rings), and the workers do not ring it while a
-//     thread polls in help() (that thread rings it when it leaves with an answer unread): a
+//     thread polls in help() (that thread rings it when it leaves with tasks in flight): a
 //     serial round trip wakes no thread. Without, it sleeps on a condition variable, without
 //     polling, while nothing is in flight (a submit wakes it).
 //   Futures are completed outside the lock, by whichever thread read the answer: done callbacks
