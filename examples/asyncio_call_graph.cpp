@@ -9,10 +9,14 @@
 //                                   (a reader inspecting a process that keeps changing)
 //   asyncio_call_graph --pool       a thread pool whose two workers are stuck in calls (until stdin
 //                                   closes) with four calls queued behind them (ps lists them)
-// The four states print "ready" once set up, then run until killed (or, --blocked and --pool,
+//   asyncio_call_graph --process-pool  a process pool whose worker process is stuck in a call
+//                                   (until stdin closes) with four calls queued behind it; prints
+//                                   "worker PID" after "ready"
+// The five states print "ready" once set up, then run until killed (or, --blocked and the pools,
 // until stdin closes).
 #include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
+#include <nogil/multiprocessing.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -154,6 +158,41 @@ int stuck_pool() {
     return sum == 1 + 1 + 32 + 64 + 128 ? 0 : 1;
 }
 
+// ------------------------------------------------------ a process pool with a stuck worker
+
+// Runs in the worker process: says it started on `gate`, then blocks until the parent writes
+// a byte on it (stands for a long computation).
+int render(nogil::multiprocessing::Connection gate) {
+    char byte = 's';
+    if (::write(gate.fileno(), &byte, 1) != 1) return -1;
+    return ::read(gate.fileno(), &byte, 1) == 1 ? 1 : -1;
+}
+
+int checksum(int block) { return block % 7; }
+
+int stuck_process_pool() {
+    namespace cf = nogil::concurrent::futures;
+    namespace mp = nogil::multiprocessing;
+    auto [ours, theirs] = mp::Pipe();
+    cf::ProcessPoolExecutor pool(1);
+    std::vector<cf::Future<int>> calls;
+    calls.push_back(pool.submit(render, theirs));
+    char byte = 0;
+    if (::read(ours.fileno(), &byte, 1) != 1) return 1;  // the worker runs render: what follows queues
+    for (int block : {10, 20, 30}) calls.push_back(pool.submit(checksum, block));
+    calls.push_back(pool.submit([] { return 0; }));
+    ready();
+    std::printf("worker %d\n", pool.worker_pids().at(0));
+    std::fflush(stdout);
+    char buf[64];
+    while (::read(0, buf, sizeof buf) > 0) {
+    }
+    if (::write(ours.fileno(), "g", 1) != 1) return 1;
+    int sum = 0;
+    for (auto& c : calls) sum += c.result();
+    return sum == 1 + 3 + 6 + 2 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -166,6 +205,8 @@ int main(int argc, char** argv) {
         busy();
     } else if (mode == "--pool") {
         return stuck_pool();
+    } else if (mode == "--process-pool") {
+        return stuck_process_pool();
     } else {
         asyncio::run(crawl());
     }

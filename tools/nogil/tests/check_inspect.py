@@ -18,7 +18,10 @@ echo clients are inspected once the server has their connection tasks.
               (each row's tid is one of the two loops' threads), several times in a row.
   pool        a thread pool whose two workers are stuck in calls, four calls queued: ps lists
               the pool, each worker's thread and call (a function by its name, a lambda by its
-              type) and the queued calls in order; the CSV stays Python's table.
+              type) and the queued calls in order; the CSV adds a second table, the executors'.
+  process pool  a process pool whose worker process is stuck in a call, four calls queued: ps
+              names the worker's PID (the one the example prints), its call and the queued calls
+              (a captureless lambda as a thread pool names it); the CSV too.
   errors      PID 0, a non-number, a PID that is not running (a child started and reaped), a
               process without nogil (sleep), and, when run as root, a process read without
               permission (setpriv to nobody): each a clear message and status 1 (CLI misuse: 106).
@@ -178,11 +181,47 @@ def pool_case(nogil, example):
         check(re.search(r"^  queued\s+\(anonymous namespace\)::thumbnail\(int\) \u00d73\n\s+\(anonymous namespace\)::stuck_pool\(\)::<lambda>$",
                         out, re.M), f"the queued calls in order:\n{out}")
         data = run(nogil, "ps", str(p.pid), "--format", "csv")
-        check(data.stdout.strip() == "tid,task id,task name,coroutine stack,awaiter chain,awaiter name,awaiter id",
-              f"the CSV keeps Python's table (no tasks here): {data.stdout!r}")
+        tasks, _, pools = data.stdout.partition("\n\n")
+        check(tasks.strip() == "tid,task id,task name,coroutine stack,awaiter chain,awaiter name,awaiter id",
+              f"the CSV starts with Python's table (no tasks here): {data.stdout!r}")
+        rows = list(csv.DictReader(io.StringIO(pools)))
+        check([r["state"] for r in rows] == ["running", "running", "queued", "queued", "queued", "queued"] and
+              all(r["kind"] == "thread pool" and r["name"] == "downloads" and r["queued"] == "4" and r["pid"] == ""
+                  and r["status"] == "open" for r in rows) and all(r["tid"] in tids for r in rows[:2]),
+              f"the CSV's executors table:\n{pools}")
     finally:
         p.stdin.close()  # opens the gate: every call runs and the program exits by itself
         check(p.wait(timeout=60) == 0, "the pool example exits 0 once stdin closes (every call ran)")
+
+
+def process_pool_case(nogil, example):
+    p = start_ready([example, "--process-pool"], stdin=subprocess.PIPE)
+    try:
+        worker = p.stdout.readline().split()
+        check(len(worker) == 2 and worker[0] == "worker", f"the example names its worker: {worker}")
+        pid = worker[1] if len(worker) == 2 else "?"
+        table = run(nogil, "ps", str(p.pid))
+        check(table.returncode == 0, f"ps of a stuck process pool: {table.returncode} {table.stderr}")
+        out = table.stdout
+        check(re.search(r"^process pool \(0x[0-9a-f]+\): 1 of 1 workers started, 4 calls queued$", out, re.M),
+              f"the pool's line:\n{out}")
+        check(re.search(r"^  worker\s+pid\s+state\s+call$", out, re.M), f"the workers' header names the pid:\n{out}")
+        workers = re.findall(r"^  (\d+)\s+(\d+)\s+(running|idle|dead)\s+(.*)$", out, re.M)
+        check(workers == [("0", pid, "running", "(anonymous namespace)::render(nogil::multiprocessing::Connection)")],
+              f"the worker process {pid} runs render():\n{out}")
+        check(re.search(r"^  queued\s+\(anonymous namespace\)::checksum\(int\) \u00d73\n"
+                        r"\s+\(anonymous namespace\)::stuck_process_pool\(\)::<lambda>$", out, re.M),
+              f"the queued calls in order (a lambda by the function it is written in):\n{out}")
+        data = run(nogil, "ps", str(p.pid), "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(data.stdout.partition("\n\n")[2])))
+        check(len(rows) == 5 and rows[0]["pid"] == pid and rows[0]["state"] == "running" and rows[0]["tid"] == ""
+              and rows[0]["call"].endswith("render(nogil::multiprocessing::Connection)")
+              and [r["state"] for r in rows[1:]] == ["queued"] * 4
+              and all(r["kind"] == "process pool" and r["queued"] == "4" for r in rows),
+              f"the CSV's executors table:\n{data.stdout}")
+    finally:
+        p.stdin.close()  # the example lets render() return: every call runs and it exits by itself
+        check(p.wait(timeout=60) == 0, "the process pool example exits 0 once stdin closes (every call ran)")
 
 
 def errors_case(nogil):
@@ -220,6 +259,7 @@ def main():
     blocked_case(nogil, example)
     busy_case(nogil, example)
     pool_case(nogil, example)
+    process_pool_case(nogil, example)
     errors_case(nogil)
     if failures:
         print(f"{len(failures)} failure(s)")

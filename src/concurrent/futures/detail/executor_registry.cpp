@@ -2,8 +2,10 @@
 // (include/nogil/concurrent/futures/detail/debug_offsets.hpp).
 #include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 #include <nogil/concurrent/futures/detail/future_state.hpp>
+#include "concurrent/futures/detail/process_pool_impl.hpp"
 
 #include <cstddef>
+#include <cstring>
 #include <mutex>
 
 namespace nogil::concurrent::futures::detail {
@@ -43,6 +45,27 @@ void unregister_executor(ExecutorRecord& record) noexcept {
 
 namespace nogil::concurrent::futures::detail {
 
+#if defined(__GLIBCXX__)
+// Where libstdc++'s deque keeps its start and finish iterators (in its _M_impl, which nobody
+// outside may name): found in a deque of one task by their values, begin() and end(). Its
+// iterators' members are public.
+void describe_task_deque(ExecutorDebugOffsets& r) {
+    using Deque = std::deque<ProcessPoolCore::Impl::Task>;
+    using Iterator = Deque::iterator;
+    Deque probe(1);
+    const Iterator begin = probe.begin(), end = probe.end();
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&probe);
+    for (std::size_t at = 0; at + sizeof(Iterator) <= sizeof(Deque); at += alignof(Iterator)) {
+        if (std::memcmp(bytes + at, &begin, sizeof begin) == 0) r.deque_start = at;
+        if (std::memcmp(bytes + at, &end, sizeof end) == 0) r.deque_finish = at;
+    }
+    r.iterator_cur = offsetof(Iterator, _M_cur);
+    r.iterator_first = offsetof(Iterator, _M_first);
+    r.iterator_node = offsetof(Iterator, _M_node);
+    if (r.deque_start != r.deque_finish) r.deque_elements = static_cast<std::uint64_t>(begin._M_last - begin._M_first);
+}
+#endif
+
 struct ExecutorDebugLayout {
     static ExecutorDebugOffsets record() noexcept {
         ExecutorDebugOffsets r{};
@@ -66,6 +89,32 @@ struct ExecutorDebugLayout {
         r.slot_tid = offsetof(WorkerSlot, tid);
         r.item_next = offsetof(FutureStateBase, next_in_queue);
         r.item_word = offsetof(FutureStateBase, word_);
+        using Impl = ProcessPoolCore::Impl;
+        r.record_pool = offsetof(ExecutorRecord, pool);
+        r.pool_sections = offsetof(Impl, mutex) + CountedMutex::sections_offset();
+        r.pool_pending = offsetof(Impl, pending);
+        r.pool_workers = offsetof(Impl, workers);
+        r.pool_shutdown = offsetof(Impl, shutdown);
+        r.pool_broken = offsetof(Impl, broken);
+        r.worker_pid = offsetof(Impl::Worker, pid);
+        r.worker_running = offsetof(Impl::Worker, running);
+        r.worker_inflight = offsetof(Impl::Worker, inflight);
+        r.task_size = sizeof(Impl::Task);
+        r.task_id = offsetof(Impl::Task, id);
+        r.task_object = offsetof(Impl::Task, call) + offsetof(EncodedCall, target) +
+                        offsetof(::nogil::multiprocessing::detail::FunctionId, object);
+        r.task_offset = offsetof(Impl::Task, call) + offsetof(EncodedCall, target) +
+                        offsetof(::nogil::multiprocessing::detail::FunctionId, offset);
+        static_assert(sizeof(std::unique_ptr<Impl::Worker>) == sizeof(void*), "a unique_ptr is its pointer");
+#if defined(__GLIBCXX__)
+        // libstdc++: basic_string is {pointer, length, ...}, vector {begin, end, capacity end}
+        // (as asyncio's record says); the deque's iterators as TaskDequeLayout finds them.
+        r.string_data = 0;
+        r.string_size = 8;
+        r.vector_begin = 0;
+        r.vector_end = 8;
+        describe_task_deque(r);
+#endif
         return r;
     }
 };

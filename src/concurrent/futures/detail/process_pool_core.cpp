@@ -104,10 +104,15 @@ ProcessPoolCore::ProcessPoolCore(ProcessPoolSettings settings) : impl_(std::make
         std::lock_guard lock(impl_->mutex);
         impl_->shutdown = impl_->closed_at_exit = true;
     }
+    impl_->record.kind = ExecutorRecord::process_pool;
+    impl_->record.max_workers = impl_->settings.max_workers;
+    impl_->record.pool = impl_.get();
+    register_executor(impl_->record);
 }
 
 ProcessPoolCore::~ProcessPoolCore() {
     shutdown(true, false);
+    unregister_executor(impl_->record);
     // Destroyed from a done callback, on the manager thread itself: that thread holds its own
     // reference to the state and finishes with it.
     if (impl_->manager.joinable()) impl_->manager.detach();

@@ -9,13 +9,16 @@
 #include <nogil/multiprocessing/detail/frame.hpp>
 #include "concurrent/futures/detail/exit.hpp"
 #include "multiprocessing/detail/futex.hpp"
+#include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 #include <nogil/concurrent/futures/detail/process_pool_core.hpp>
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/process.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <csignal>
 #include <deque>
 #include <mutex>
@@ -40,6 +43,30 @@ using ::nogil::multiprocessing::detail::wait_any_readable;
 // Shared machinery (include/nogil/detail/).
 using ::nogil::detail::UniqueFd;
 namespace serial = ::nogil::detail::serial;
+
+/// The pool's `mutex`: a std::mutex that counts its critical sections, so that `nogil ps` can
+/// read what it guards from another process without taking it, as a seqlock's reader
+/// (include/nogil/concurrent/futures/detail/debug_offsets.hpp): the count is odd while the mutex
+/// is held, and a read between two looks at the same even count saw no critical section.
+/// Costs two plain increments per critical section (made under the lock).
+class CountedMutex {
+public:
+    void lock() {
+        mutex_.lock();
+        sections_.store(sections_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);  // odd before the section's stores
+    }
+    void unlock() {
+        sections_.store(sections_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        mutex_.unlock();
+    }
+    const std::atomic<std::uint64_t>& sections() const noexcept { return sections_; }
+    static constexpr std::size_t sections_offset() noexcept { return offsetof(CountedMutex, sections_); }
+
+private:
+    std::mutex mutex_;
+    std::atomic<std::uint64_t> sections_{0};
+};
 
 // Impl's fields by what guards them (lock order: `reading` before `mutex`, never the reverse):
 //   fixed after construction: settings, wake, wake_write; manager (joined under join_mutex).
@@ -91,6 +118,10 @@ struct ProcessPoolCore::Impl final : ExitParticipant {
         std::size_t inflight_bytes = 0;
         std::uint64_t assigned = 0;
         double ns_per_task = 0;  // measured, smoothed; 0 = unknown
+        // For `nogil ps` (fixed once the worker started): its pid, and the word in its channel
+        // where it notes the task it runs (ProcessPoolChannel::running_word).
+        int pid = 0;
+        const std::atomic<std::uint64_t>* running = nullptr;
 
         bool has_response() const noexcept { return responses.ready(); }
 
@@ -142,7 +173,7 @@ struct ProcessPoolCore::Impl final : ExitParticipant {
     bool closed_at_exit = false;  // under mutex: program exit shut the pool down (exit.hpp)
 
     // Shared (under mutex): the queue, the workers' pipelines, their sockets' write side.
-    mutable std::mutex mutex;
+    mutable CountedMutex mutex;
     std::deque<Task> pending;
     std::vector<std::unique_ptr<Worker>> workers;  // added and removed by the manager only
     std::uint64_t next_id = 1;
@@ -150,7 +181,7 @@ struct ProcessPoolCore::Impl final : ExitParticipant {
     std::string broken;  // non-empty once broken
     bool started = false;  // a task was submitted: keep max_workers workers running
     bool launched = false;  // the first workers were started (or could not be)
-    std::condition_variable launched_cv;
+    std::condition_variable_any launched_cv;  // with the CountedMutex (waited on once, at the first submit)
 
     // Who reads the response rings (the header's "Reading the rings"): the manager or a helping
     // waiter. Taken before `mutex`. `workers` changes only under both.
@@ -168,6 +199,9 @@ struct ProcessPoolCore::Impl final : ExitParticipant {
     UniqueFd wake_write;  // write end: notify(), and each worker's channel holds a copy
     std::thread manager;
     std::mutex join_mutex;
+    // Linked into the executors' registry from the core's construction to its destruction
+    // (debug_offsets.hpp); points back here.
+    ExecutorRecord record;
     int worker_counter = 0;
 
     void notify() {

@@ -14,8 +14,10 @@ void ProcessPoolCore::Impl::start_worker() {
                                         .start_method = settings.start_method});
     p.start();
     theirs.close();
+    const int pid = p.pid().value_or(0);
     auto w = std::make_unique<Worker>(Worker{std::move(p), std::move(ours), channel, channel.request_writer(),
-                                             channel.response_reader(), false, {}, 0, 0, 0});
+                                             channel.response_reader(), false, {}, 0, 0, 0,
+                                             pid, &channel.running_word()});
     std::lock_guard read_lock(reading);
     std::lock_guard lock(mutex);
     workers.push_back(std::move(w));

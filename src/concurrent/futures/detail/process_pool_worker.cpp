@@ -136,6 +136,7 @@ void process_pool_worker_main(multiprocessing::Connection conn, ProcessPoolChann
     worker_channel = &channel;
     RingReader in = channel.request_reader();
     RingWriter out_ring = channel.response_writer();
+    std::atomic<std::uint64_t>& running = channel.running_word();
     if (const EncodedCall* init = initializer.get()) {
         std::vector<UniqueFd> fds;
         for (const auto& fd : init->fds) fds.emplace_back(::dup(fd.get()));
@@ -163,6 +164,7 @@ void process_pool_worker_main(multiprocessing::Connection conn, ProcessPoolChann
             TaskResponse response;
             response.id = request.id;
             serial::Payload result;
+            running.store(request.id << 1 | 1, std::memory_order_relaxed);  // for `nogil ps`
             try {
                 result = run_cached(request.call, request.call.fds);
                 response.ok = true;
@@ -171,6 +173,7 @@ void process_pool_worker_main(multiprocessing::Connection conn, ProcessPoolChann
                 response.error = capture_current_exception();
                 result.fds.clear();
             }
+            running.store(request.id << 1, std::memory_order_relaxed);
             auto end = Clock::now();
             out.busy_ns += static_cast<std::uint64_t>(std::chrono::nanoseconds(end - start).count());
             if (!result.fds.empty()) {

@@ -5,9 +5,14 @@
 #include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
+
+#include <sched.h>
 
 namespace nogil_tool::inspect {
 
@@ -22,6 +27,8 @@ constexpr std::size_t max_workers = 4096;
 constexpr std::size_t max_queued = std::size_t(1) << 20;  // counted
 constexpr std::size_t max_named = 32;                      // named
 constexpr int max_tries = 3;
+constexpr int max_pool_tries = 64;    // a busy pool's mutex is taken all the time: a read is cheap
+constexpr std::size_t max_depth = 4096;  // tasks read of a process pool worker's pipeline (64 at most)
 
 // "a, b<c, d>, e" -> {"a", "b<c, d>", "e"}: the top-level arguments of a template.
 std::vector<std::string> template_arguments(const std::string& s) {
@@ -64,6 +71,17 @@ std::string lambda_names(std::string s) {
     return s;
 }
 
+// A captureless lambda sent to a process pool is called through its static invoker, whose
+// symbol names the lambda: "f()::<lambda>::_FUN()" (g++) or "f()::<lambda>::__invoke()" (clang),
+// once lambda_names spelled the lambda. Both become "f()::<lambda>", as a thread pool shows it.
+std::string lambda_invoker(std::string s) {
+    for (std::string_view invoker : {"<lambda>::_FUN(", "<lambda>::__invoke("}) {
+        const std::size_t at = s.rfind(invoker);
+        if (at != std::string::npos && s.ends_with(')')) return s.substr(0, at + std::string_view("<lambda>").size());
+    }
+    return s;
+}
+
 class Reader {
 public:
     Reader(Memory& mem, const ExecutorDebugOffsets& r) : mem_(mem), r_(r), symbols_(mem.pid()) {}
@@ -91,6 +109,7 @@ private:
         ex.kind = kind == ExecutorRecord::thread_pool ? "thread pool" : kind == ExecutorRecord::process_pool ? "process pool" : "executor";
         ex.max_workers = max;
         ex.name = mem_.c_string(mem_.word(record + r_.record_name, ok));
+        if (kind == ExecutorRecord::process_pool) return read_process_pool(record, ex);
         const std::uint64_t started_at = mem_.word(record + r_.record_started, ok);
         const std::uint64_t workers_at = mem_.word(record + r_.record_workers, ok);
         const std::uint64_t local_head = mem_.word(record + r_.record_local_head, ok);
@@ -135,6 +154,169 @@ private:
             item = mem_.word(item + r_.item_next, ok);
             if (!ok) break;
         }
+    }
+
+    // ---- process pools: the manager's state, read as a seqlock (debug_offsets.hpp) -------------
+
+    struct QueuedTask {
+        std::uint64_t address = 0;  // in the target
+        std::uint64_t id = 0;
+        std::string call;  // named for the first max_named of the pool only
+    };
+
+    // A std::deque<Task>: how many tasks, and the first `limit` of them (id and call). False
+    // when its iterators do not hold together (a torn read).
+    bool read_tasks(std::uint64_t deque, std::size_t limit, std::size_t& size, std::vector<QueuedTask>& out) {
+        struct Iterator {
+            std::uint64_t cur, first, node;
+        };
+        const std::uint64_t elem = r_.task_size, per = r_.deque_elements, node_bytes = elem * per;
+        auto iterator = [&](std::uint64_t at, Iterator& it) {
+            bool ok = true;
+            it = {mem_.word(at + r_.iterator_cur, ok), mem_.word(at + r_.iterator_first, ok), mem_.word(at + r_.iterator_node, ok)};
+            return ok && it.cur >= it.first && it.cur <= it.first + node_bytes && (it.cur - it.first) % elem == 0;
+        };
+        Iterator s, f;
+        if (!iterator(deque + r_.deque_start, s) || !iterator(deque + r_.deque_finish, f) || f.node < s.node ||
+            (f.node - s.node) % 8 != 0 || (f.node - s.node) / 8 > max_queued / per + 1)
+            return false;
+        const std::uint64_t before = (s.cur - s.first) / elem, in_last = (f.cur - f.first) / elem;
+        const std::uint64_t n = per * ((f.node - s.node) / 8) + in_last;
+        if (n < before) return false;
+        size = static_cast<std::size_t>(n - before);
+        std::vector<unsigned char> buffer(node_bytes);
+        std::uint64_t node = s.node, first = s.first, cur = s.cur;
+        while (out.size() < limit) {
+            const std::uint64_t end = node == f.node ? f.cur : first + node_bytes;
+            if (end < cur) return false;
+            if (end > cur && !mem_.read(cur, buffer.data(), end - cur)) return false;
+            for (std::uint64_t p = 0; p < end - cur && out.size() < limit; p += elem) {
+                QueuedTask t;
+                t.address = cur + p;
+                std::memcpy(&t.id, buffer.data() + p + r_.task_id, sizeof t.id);
+                out.push_back(std::move(t));
+            }
+            if (node == f.node) break;
+            bool ok = true;
+            node += 8;
+            first = cur = mem_.word(node, ok);
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    // What the task at `task` calls: its FunctionId named with the target's symbol tables.
+    std::string task_call(std::uint64_t task) {
+        bool ok = true;
+        const std::uint64_t offset = mem_.word(task + r_.task_offset, ok);
+        const std::uint64_t data = mem_.word(task + r_.task_object + r_.string_data, ok);
+        const std::uint64_t length = mem_.word(task + r_.task_object + r_.string_size, ok);
+        if (!ok || length > max_string) return "?";
+        std::string object(length, '\0');
+        if (length && !mem_.read(data, object.data(), length)) return "?";
+        const auto key = std::make_pair(object, offset);
+        auto it = functions_.find(key);
+        if (it != functions_.end()) return it->second;
+        std::string name = lambda_invoker(lambda_names(symbols_.function_in(object, offset)));
+        if (name.empty()) name = fmt_offset(object.empty() ? "the executable" : object, offset);
+        return functions_[key] = name;
+    }
+
+    static std::string fmt_offset(const std::string& object, std::uint64_t offset) {
+        char hex[32];
+        std::snprintf(hex, sizeof hex, "%#llx", static_cast<unsigned long long>(offset));
+        std::string out = object;
+        out.append(1, '+').append(hex);
+        return out;
+    }
+
+    // One read of the pool at `pool` into `ex` (its workers, their calls, the queue). False when
+    // something did not hold together.
+    bool read_pool_once(std::uint64_t pool, ExecutorSnapshot& ex) {
+        bool ok = true;
+        ex.workers.clear();
+        ex.queued = 0;
+        ex.queued_calls.clear();
+        ex.broken.clear();
+        std::uint8_t shutdown = 0;
+        if (!mem_.get(pool + r_.pool_shutdown, shutdown)) return false;
+        ex.shut_down = shutdown != 0;
+        const std::uint64_t broken_length = mem_.word(pool + r_.pool_broken + r_.string_size, ok);
+        if (ok && broken_length > 0) {
+            const std::uint64_t data = mem_.word(pool + r_.pool_broken + r_.string_data, ok);
+            ex.broken.assign(std::min<std::uint64_t>(broken_length, 256), '\0');
+            if (!ok || !mem_.read(data, ex.broken.data(), ex.broken.size())) ex.broken.assign(1, '?');  // (not = "?": g++ 12 -Wrestrict)
+        }
+        const std::uint64_t begin = mem_.word(pool + r_.pool_workers + r_.vector_begin, ok);
+        const std::uint64_t end = mem_.word(pool + r_.pool_workers + r_.vector_end, ok);
+        if (!ok || end < begin || (end - begin) % 8 != 0 || (end - begin) / 8 > max_workers) return false;
+        std::vector<std::uint64_t> workers((end - begin) / 8);
+        if (!workers.empty() && !mem_.read(begin, workers.data(), end - begin)) return false;
+        std::vector<QueuedTask> queue;  // in the order they will run
+        for (std::uint64_t w : workers) {
+            WorkerSnapshot ws;
+            std::int32_t pid = 0;
+            if (!mem_.get(w + r_.worker_pid, pid)) return false;
+            ws.tid = pid;
+            ws.dead = pid > 0 && !process_alive(pid);
+            const std::uint64_t note = mem_.word(mem_.word(w + r_.worker_running, ok), ok);  // shared memory
+            if (!ok) return false;
+            // A worker runs its tasks in the order it was sent them; those after the one it runs
+            // (or last finished) are queued in it. Those before were answered, not yet read.
+            std::size_t size = 0;
+            std::vector<QueuedTask> inflight;
+            if (!read_tasks(w + r_.worker_inflight, max_depth, size, inflight)) return false;
+            const std::uint64_t id = note >> 1;
+            for (std::size_t i = 0; i < inflight.size(); ++i) {
+                if ((note & 1) && inflight[i].id == id) ws.call = task_call(inflight[i].address);
+                if (inflight[i].id > id) {
+                    queue.push_back(inflight[i]);
+                    queue.back().call = queue.size() <= max_named ? task_call(inflight[i].address) : "";
+                }
+            }
+            if ((note & 1) && ws.call.empty()) ws.call.assign(1, '?');  // answered and read meanwhile
+            ex.workers.push_back(std::move(ws));
+        }
+        std::size_t pending = 0;
+        std::vector<QueuedTask> first;
+        const std::size_t room = queue.size() < max_named ? max_named - queue.size() : 0;
+        if (!read_tasks(pool + r_.pool_pending, room, pending, first)) return false;
+        for (std::size_t i = 0; i < first.size(); ++i) first[i].call = task_call(first[i].address);
+        ex.queued = queue.size() + pending;
+        for (auto& t : queue)
+            if (ex.queued_calls.size() < max_named) ex.queued_calls.push_back(std::move(t.call));
+        for (auto& t : first)
+            if (ex.queued_calls.size() < max_named) ex.queued_calls.push_back(std::move(t.call));
+        return true;
+    }
+
+    bool read_process_pool(std::uint64_t record, ExecutorSnapshot& ex) {
+        ex.processes = true;
+        bool ok = true;
+        const std::uint64_t pool = mem_.word(record + r_.record_pool, ok);
+        if (!ok || !pool || !r_.deque_elements || !r_.task_size) return false;  // another standard library
+        const std::uint64_t sections = pool + r_.pool_sections;
+        for (int attempt = 0; attempt < max_pool_tries; ++attempt) {
+            const std::uint64_t before = mem_.word(sections, ok);
+            if (!ok) return false;
+            if (before & 1) {  // held: let the holder finish
+                ::sched_yield();
+                continue;
+            }
+            const bool read = read_pool_once(pool, ex);
+            if (read && mem_.word(sections, ok) == before && ok) return true;
+        }
+        // Changed under every read (or held): what one more read sees, marked.
+        ex.torn = true;
+        return read_pool_once(pool, ex);
+    }
+
+    static bool process_alive(int pid) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        if (!std::getline(stat, line)) return false;
+        const auto paren = line.rfind(')');
+        return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z' && line[paren + 2] != 'X';
     }
 
     // The worker's call; read again until the item stayed the same while it was named.
@@ -194,6 +376,7 @@ private:
     const ExecutorDebugOffsets& r_;
     Symbolizer symbols_;
     std::unordered_map<std::string, std::uint64_t> offsets_;  // per item type: nogil_ps_call_offset
+    std::map<std::pair<std::string, std::uint64_t>, std::string> functions_;  // FunctionId -> name
 };
 
 }  // namespace
@@ -206,7 +389,9 @@ std::vector<ExecutorSnapshot> read_executors(Memory& mem, std::uint64_t record_a
     if (std::strncmp(r.cookie, "nogil-exec-v1", sizeof r.cookie) != 0 || r.version != 1)
         throw RemoteError(RemoteError::bad_record, "process " + std::to_string(pid) +
                                                        " has an executor debug record of another version (this nogil reads version 1)");
-    if (r.size < sizeof(ExecutorDebugOffsets) || !mem.read(record_address, &r, sizeof r))
+    // A record from before process pools ends at record_pool: the rest stays 0 (none listed).
+    if (r.size < offsetof(ExecutorDebugOffsets, record_pool) ||
+        !mem.read(record_address, &r, std::min<std::size_t>(r.size, sizeof r)))
         throw RemoteError(RemoteError::bad_record, "process " + std::to_string(pid) + " has a truncated executor debug record");
     return Reader(mem, r).read();
 }

@@ -163,6 +163,7 @@ std::string demangle(const std::string& mangled) {
 // ------------------------------------------------------------------------------ symbolizer
 
 struct Symbolizer::File {
+    std::string path;        // as /proc/PID/maps names it
     std::uint64_t bias = 0;  // the target's address of the file's address 0
     struct Function {
         std::uint64_t start, size;
@@ -176,11 +177,15 @@ Symbolizer::~Symbolizer() = default;
 
 void Symbolizer::load() {
     loaded_ = true;
+    char exe[4096];
+    const ssize_t n = ::readlink(("/proc/" + std::to_string(pid_) + "/exe").c_str(), exe, sizeof exe - 1);
+    if (n > 0) executable_.assign(exe, static_cast<std::size_t>(n));
     for (const auto& [path, start] : mapped_files(pid_)) {
         // The file as the target sees it (its mount namespace), else by name.
         auto f = std::make_unique<MappedFile>("/proc/" + std::to_string(pid_) + "/root" + path);
         if (!f->at<Elf64_Ehdr>(0)) f = std::make_unique<MappedFile>(path);
         auto file = std::make_unique<File>();
+        file->path = path;
         std::uint64_t first_load = 0;
         // .symtab holds every function (local ones too); .dynsym only the exported ones.
         for (std::uint32_t type : {SHT_SYMTAB, SHT_DYNSYM}) {
@@ -199,17 +204,29 @@ void Symbolizer::load() {
     }
 }
 
+std::string Symbolizer::name_in(const File& file, std::uint64_t at) const {
+    auto it = std::upper_bound(file.functions.begin(), file.functions.end(), at,
+                               [](std::uint64_t a, const File::Function& f) { return a < f.start; });
+    if (it == file.functions.begin()) return "";
+    --it;
+    return at < it->start + it->size ? demangle(it->name) : "";
+}
+
 std::string Symbolizer::function_at(std::uint64_t address) {
     if (!loaded_) load();
     for (const auto& file : files_) {
         if (address < file->bias) continue;
-        const std::uint64_t at = address - file->bias;
-        auto it = std::upper_bound(file->functions.begin(), file->functions.end(), at,
-                                   [](std::uint64_t a, const File::Function& f) { return a < f.start; });
-        if (it == file->functions.begin()) continue;
-        --it;
-        if (at < it->start + it->size) return demangle(it->name);
+        std::string name = name_in(*file, address - file->bias);
+        if (!name.empty()) return name;
     }
+    return "";
+}
+
+std::string Symbolizer::function_in(const std::string& path, std::uint64_t offset) {
+    if (!loaded_) load();
+    const std::string& wanted = path.empty() ? executable_ : path;
+    for (const auto& file : files_)
+        if (file->path == wanted) return name_in(*file, offset);
     return "";
 }
 

@@ -97,11 +97,16 @@ public:
     ~Symbolizer();
     /// The demangled name of the function containing `address`, or "" if none is known.
     std::string function_at(std::uint64_t address);
+    /// The same for the function at `offset` from the load bias of the mapped file `path` (""
+    /// for the executable): a multiprocessing FunctionId's spelling.
+    std::string function_in(const std::string& path, std::uint64_t offset);
 
 private:
     struct File;
     void load();
+    std::string name_in(const File& file, std::uint64_t at) const;
     pid_t pid_;
+    std::string executable_;  // /proc/PID/exe's target
     bool loaded_ = false;
     std::vector<std::unique_ptr<File>> files_;
 };

@@ -75,6 +75,7 @@ void print_table(const ProcessSnapshot& snap, const std::string& format, std::os
             for (int i = 0; i < 7; ++i) out << (i ? "," : "") << csv_field(r[static_cast<std::size_t>(i)]);
             out << '\n';
         }
+        print_executors_csv(snap, out);
         return;
     }
     out << fmt::format("{:<10} {:<20} {:<20} {:<50} {:<50} {:<15} {:<15}\n", header[0], header[1], header[2], header[3],
@@ -85,15 +86,23 @@ void print_table(const ProcessSnapshot& snap, const std::string& format, std::os
     print_executors(snap, out);
 }
 
+namespace {
+std::string worker_state(const WorkerSnapshot& w) { return w.dead ? "dead" : w.call.empty() ? "idle" : "running"; }
+std::string pool_status(const ExecutorSnapshot& ex) { return !ex.broken.empty() ? "broken" : ex.shut_down ? "shut down" : "open"; }
+}  // namespace
+
 void print_executors(const ProcessSnapshot& snap, std::ostream& out) {
     for (const auto& ex : snap.executors) {
-        out << fmt::format("\n{} '{}' ({:#x}): {} of {} workers started, {} call{} queued{}\n", ex.kind, ex.name, ex.address,
-                           ex.workers.size(), ex.max_workers, ex.queued, ex.queued == 1 ? "" : "s",
-                           ex.shut_down ? ", shut down" : "");
-        if (!ex.workers.empty()) out << fmt::format("  {:<8} {:<10} {:<8} {}\n", "worker", "tid", "state", "call");
+        out << fmt::format("\n{}{} ({:#x}): {} of {} workers started, {} call{} queued{}{}{}\n", ex.kind,
+                           ex.name.empty() ? "" : " '" + ex.name + "'", ex.address, ex.workers.size(), ex.max_workers,
+                           ex.queued, ex.queued == 1 ? "" : "s", ex.shut_down ? ", shut down" : "",
+                           ex.broken.empty() ? "" : ", broken: " + ex.broken,
+                           ex.torn ? " (it changed under every read: this read may be inexact)" : "");
+        if (!ex.workers.empty())
+            out << fmt::format("  {:<8} {:<10} {:<8} {}\n", "worker", ex.processes ? "pid" : "tid", "state", "call");
         for (std::size_t i = 0; i < ex.workers.size(); ++i) {
             const auto& w = ex.workers[i];
-            out << fmt::format("  {:<8} {:<10} {:<8} {}\n", i, w.tid, w.call.empty() ? "idle" : "running", w.call);
+            out << fmt::format("  {:<8} {:<10} {:<8} {}\n", i, w.tid, worker_state(w), w.call);
         }
         // The queued calls in the order they will run, runs of the same call counted.
         for (std::size_t i = 0; i < ex.queued_calls.size();) {
@@ -103,6 +112,23 @@ void print_executors(const ProcessSnapshot& snap, std::ostream& out) {
             i = j;
         }
         if (ex.queued > ex.queued_calls.size()) out << fmt::format("  {:<8} ... and {} more\n", "", ex.queued - ex.queued_calls.size());
+    }
+}
+
+void print_executors_csv(const ProcessSnapshot& snap, std::ostream& out) {
+    if (snap.executors.empty()) return;
+    // A second table after an empty line: a row per worker and per named queued call, each with
+    // its pool's columns (`queued` counts every queued call, named or not).
+    out << "\nexecutor id,kind,name,status,max workers,queued,worker,tid,pid,state,call\n";
+    for (const auto& ex : snap.executors) {
+        const std::string pool = fmt::format("{:#x},{},{},{},{},{}", ex.address, ex.kind, csv_field(ex.name), pool_status(ex),
+                                             ex.max_workers, ex.queued);
+        for (std::size_t i = 0; i < ex.workers.size(); ++i) {
+            const auto& w = ex.workers[i];
+            out << fmt::format("{},{},{},{},{},{}\n", pool, i, ex.processes ? "" : std::to_string(w.tid),
+                               ex.processes ? std::to_string(w.tid) : "", worker_state(w), csv_field(w.call));
+        }
+        for (const auto& call : ex.queued_calls) out << fmt::format("{},queued,,,queued,{}\n", pool, csv_field(call));
     }
 }
 

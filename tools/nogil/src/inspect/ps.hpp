@@ -11,9 +11,12 @@ namespace nogil_tool::inspect {
 
 /// The table: one row per (task, awaiter), Python's columns. format: "table" or "csv".
 void print_table(const ProcessSnapshot& snap, const std::string& format, std::ostream& out);
-/// The live executors (after the table; not in the CSV, which keeps Python's columns): each
-/// pool's workers with the call each runs, and its queued calls.
+/// The live executors (after the table): each pool's workers with the call each runs, and its
+/// queued calls.
 void print_executors(const ProcessSnapshot& snap, std::ostream& out);
+/// The same as CSV: a second table after Python's, an empty line between them (nothing when
+/// there is no executor, so a program without pools gets Python's table alone).
+void print_executors_csv(const ProcessSnapshot& snap, std::ostream& out);
 /// The await tree; false (and the cycles on `err`) when tasks await each other in a cycle.
 bool print_tree(const ProcessSnapshot& snap, std::ostream& out, std::ostream& err);
 

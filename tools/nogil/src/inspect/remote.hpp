@@ -47,10 +47,12 @@ struct LoopSnapshot {
     std::vector<TaskSnapshot> tasks;
 };
 
-/// A worker of a pool: its thread and the call it runs ("" while idle).
+/// A worker of a pool: its thread (a process pool's: its process) and the call it runs ("" while
+/// idle).
 struct WorkerSnapshot {
-    int tid = 0;  // 0 until the thread has started
+    int tid = 0;  // 0 until the thread has started; a process pool's worker: its pid
     std::string call;
+    bool dead = false;  // a process pool's worker that exited (the pool did not notice yet)
 };
 
 /// A live executor (include/nogil/concurrent/futures/detail/debug_offsets.hpp). A call is named
@@ -58,10 +60,13 @@ struct WorkerSnapshot {
 /// ("main::{lambda()#1}").
 struct ExecutorSnapshot {
     std::uint64_t address = 0;
-    std::string kind;  // "thread pool"
-    std::string name;  // the thread name prefix
+    std::string kind;  // "thread pool", "process pool"
+    bool processes = false;  // the workers are processes (WorkerSnapshot::tid is a pid)
+    std::string name;  // the thread name prefix (a process pool has none)
     int max_workers = 0;
     bool shut_down = false;  // shutdown() was called (queued calls still run)
+    std::string broken;      // a process pool that broke: why (its workers are gone)
+    bool torn = false;       // it changed under every read: what one read saw, maybe inexact
     std::vector<WorkerSnapshot> workers;  // the started ones, in start order
     std::size_t queued = 0;               // calls submitted and not started yet
     std::vector<std::string> queued_calls;  // the first of them, in the order they will run

@@ -16,8 +16,29 @@
 //   pointer, the pointer itself, at the offset the instantiation's static member
 //   WorkItem<R, F, Args...>::nogil_ps_call_offset holds (its symbol is "_Z" + the mangled name
 //   without its last 'E' + "20nogil_ps_call_offsetE"), named with the target's ELF symbol tables.
+// A process pool (kind process_pool) keeps its calls in its manager's state instead
+// (src/concurrent/futures/detail/process_pool_impl.hpp, ProcessPoolCore::Impl), which `pool`
+// points to:
+//   the pool: its section count (`sections`, the seqlock word of the pool's mutex: odd while it is
+//   held), `pending` (a std::deque<Task>: submitted, not sent to a worker), `workers` (a
+//   std::vector<std::unique_ptr<Worker>>), `shutdown` (bool), `broken` (a std::string, non-empty
+//   once broken);
+//   each worker: its pid, the address of its `running` word in the shared block the pool maps
+//   (id << 1 | 1 while the worker process runs task `id`, id << 1 once it finished it: the one
+//   store the worker makes before and after each call), `inflight` (a std::deque<Task>: sent to
+//   it, in the order it runs them);
+//   each task: its id, and what it calls, `call.target`, a FunctionId {object (std::string, ""
+//   for the executable), offset from the object's load bias}, named with the ELF symbol tables.
+//   The standard library's layouts (libstdc++: a deque's start and finish iterators, an
+//   iterator's cur/first/last/node, a string's data and size, a vector's begin and end) are in
+//   the record; 0 in deque_elements means "not readable" (another standard library).
+// Everything there is changed under the pool's mutex, so the reader reads it as a seqlock: the
+// section count before and after, equal and even, or the read is taken again (a few times, then
+// what was read, marked as torn). Every list is bounded all the same.
 // Nothing here is written for the reader on a hot path but two relaxed stores per call in the
-// worker (the item it runs, then null): the submit path and the items are unchanged.
+// worker (the item it runs, then null; a process pool's worker: the task id before and after)
+// and, in a process pool, two increments per critical section of its mutex (under it): the
+// submit path and the items are unchanged.
 // Every read may be torn: the reader bounds every list, re-reads a worker's item after naming it
 // (a different item means the name may be another's: it reads again), and takes a name only
 // from an item whose status word is still what it expects.
@@ -54,6 +75,7 @@ struct ExecutorRecord {
     const void* queue_head = nullptr;  // the injection queue's head word (FutureStateBase*)
     const void* queue_tail = nullptr;  // its tail word (uintptr_t, bit 0: closed)
     const void* queue_stub = nullptr;  // its stub item, which stands for "nothing"
+    const void* pool = nullptr;        // a process pool's state (see the top); null for a thread pool
 };
 
 /// Links `record` into the registry; unlinks it. Under a mutex; the reader reads without it.
@@ -87,6 +109,31 @@ struct ExecutorDebugOffsets {
     // FutureStateBase.
     std::uint64_t item_next;         // FutureStateBase* next_in_queue
     std::uint64_t item_word;         // uint32: bits 0-1 the status (0 pending, 1 running)
+
+    // Process pools (added in place: a reader that knows them checks `size`).
+    std::uint64_t record_pool;       // const void*: the pool's state
+    std::uint64_t pool_sections;     // uint64: the mutex's section count (odd: held)
+    std::uint64_t pool_pending;      // std::deque<Task>
+    std::uint64_t pool_workers;      // std::vector<std::unique_ptr<Worker>> (a unique_ptr is its pointer)
+    std::uint64_t pool_shutdown;     // bool
+    std::uint64_t pool_broken;       // std::string
+    std::uint64_t worker_pid;        // int
+    std::uint64_t worker_running;    // const std::atomic<uint64_t>*
+    std::uint64_t worker_inflight;   // std::deque<Task>
+    std::uint64_t task_size;         // sizeof(Task)
+    std::uint64_t task_id;           // uint64
+    std::uint64_t task_object;       // std::string: call.target.object
+    std::uint64_t task_offset;       // uint64: call.target.offset
+    std::uint64_t deque_elements;    // Task elements per deque node (0: the deque is not readable)
+    std::uint64_t deque_start;       // iterator: the first element
+    std::uint64_t deque_finish;      // iterator: one past the last
+    std::uint64_t iterator_cur;      // Task*
+    std::uint64_t iterator_first;    // Task*: its node's first element
+    std::uint64_t iterator_node;     // Task**: its node in the map
+    std::uint64_t string_data;       // char*
+    std::uint64_t string_size;       // size_t
+    std::uint64_t vector_begin;
+    std::uint64_t vector_end;
 };
 
 }  // namespace nogil::concurrent::futures::detail

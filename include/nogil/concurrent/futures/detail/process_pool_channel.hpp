@@ -197,6 +197,11 @@ public:
     RingControl& response_control() const noexcept { return controls()->responses; }
     char* response_data() const noexcept { return raw() + sizeof(Controls) + ring_bytes_; }
 
+    /// The word the worker notes its task in (a relaxed store before and after each call), which
+    /// `nogil ps` reads through the pool's mapping of the block: id << 1 | 1 while it runs task
+    /// `id`, id << 1 once it finished it, 0 before its first task. Never read by the pool.
+    std::atomic<std::uint64_t>& running_word() const noexcept { return controls()->running; }
+
     template <class Archive>
     void save(Archive& ar) const {
         SharedBlock::save(ar, block_);
@@ -208,6 +213,9 @@ private:
     struct Controls {
         RingControl requests;
         RingControl responses;
+        // What the worker runs, for `nogil ps` (concurrent/futures/detail/debug_offsets.hpp):
+        // id << 1 | 1 while it runs the task `id`, id << 1 once it finished it; 0 before its first.
+        alignas(64) std::atomic<std::uint64_t> running{0};
     };
     Controls* controls() const noexcept { return static_cast<Controls*>(block_->data()); }
     char* raw() const noexcept { return static_cast<char*>(block_->data()); }
