@@ -4,6 +4,7 @@
 // function or the callable's type, and the queued calls in the order they will run.
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/concurrent/futures/detail/debug_offsets.hpp>
+#include <nogil/multiprocessing/connection.hpp>
 #include <nogil/threading/thread.hpp>
 
 #include "inspect/remote.hpp"
@@ -158,6 +159,158 @@ TEST(ExecutorDebugRecord, ReadWhileBusy) {
     stop = true;
     submitter.join();
     EXPECT_GT(done.load(), 0);
+}
+
+// ---- process pools: the manager's state, read as a seqlock ---------------------------------
+
+// In the worker process: says it started on `go`, then blocks until the parent writes a byte.
+int wait_for_go(nogil::multiprocessing::Connection go) {
+    char byte = 's';
+    if (::write(go.fileno(), &byte, 1) != 1) return -1;
+    return ::read(go.fileno(), &byte, 1) == 1 ? 1 : -1;
+}
+
+[[noreturn]] int exit_now(int code) { ::_exit(code); }
+
+void wait_started(nogil::multiprocessing::Connection& ours) {
+    char byte = 0;
+    ASSERT_EQ(::read(ours.fileno(), &byte, 1), 1);
+}
+
+void go(nogil::multiprocessing::Connection& ours) { ASSERT_EQ(::write(ours.fileno(), "g", 1), 1); }
+
+std::optional<inspect::ExecutorSnapshot> read_process_pool() {
+    const inspect::ProcessSnapshot snap = inspect::read_process(::getpid());
+    for (const auto& ex : snap.executors)
+        if (ex.kind == "process pool") return ex;
+    return std::nullopt;
+}
+
+// A worker process stuck in a call, calls queued behind it: its pid, its call, the queue in
+// order (in its pipeline, then in the manager's); shut down, the queue is still there; a pool
+// that is gone is no longer listed.
+TEST(ExecutorDebugRecord, ProcessPoolStuckWorkerAndQueuedCalls) {
+    auto [ours, theirs] = nogil::multiprocessing::Pipe();
+    std::vector<cf::Future<int>> futures;
+    {
+        cf::ProcessPoolExecutor pool(1);
+        futures.push_back(pool.submit(wait_for_go, theirs));
+        wait_started(ours);
+        for (int i = 0; i < 3; ++i) futures.push_back(pool.submit(square, i));
+        futures.push_back(pool.submit([] { return 7; }));
+
+        auto ex = read_process_pool();
+        ASSERT_TRUE(ex);
+        EXPECT_TRUE(ex->processes);
+        EXPECT_EQ(ex->max_workers, 1);
+        EXPECT_FALSE(ex->shut_down);
+        EXPECT_EQ(ex->broken, "");
+        ASSERT_EQ(ex->workers.size(), 1u);
+        EXPECT_EQ(ex->workers[0].tid, pool.worker_pids().at(0));
+        EXPECT_FALSE(ex->workers[0].dead);
+        EXPECT_EQ(ex->workers[0].call, "(anonymous namespace)::wait_for_go(nogil::multiprocessing::Connection)");
+        EXPECT_EQ(ex->queued, 4u);
+        ASSERT_EQ(ex->queued_calls.size(), 4u);
+        for (int i = 0; i < 3; ++i) EXPECT_EQ(ex->queued_calls[static_cast<std::size_t>(i)], "(anonymous namespace)::square(int)");
+        // A captureless lambda runs through its static invoker, named as a thread pool names it.
+        const std::string& lambda = ex->queued_calls[3];
+        EXPECT_NE(lambda.find("ProcessPoolStuckWorkerAndQueuedCalls"), std::string::npos) << lambda;
+        EXPECT_TRUE(lambda.ends_with("::TestBody()::<lambda>")) << lambda;
+
+        pool.shutdown(false);  // the queued calls still run
+        ex = read_process_pool();
+        ASSERT_TRUE(ex);
+        EXPECT_TRUE(ex->shut_down);
+        EXPECT_EQ(ex->queued, 4u);
+        go(ours);
+    }
+    int sum = 0;
+    for (auto& f : futures) sum += f.result();
+    EXPECT_EQ(sum, 1 + 0 + 1 + 4 + 7);
+    EXPECT_FALSE(read_process_pool());
+}
+
+// An idle worker shows no call, once it noted the end of its last one.
+TEST(ExecutorDebugRecord, ProcessPoolIdleWorker) {
+    cf::ProcessPoolExecutor pool(1);
+    EXPECT_EQ(pool.submit(square, 3).result(), 9);
+    auto ex = read_process_pool();
+    ASSERT_TRUE(ex);
+    // The worker notes the end of a call right after it returns, before it answers.
+    ASSERT_EQ(ex->workers.size(), 1u);
+    EXPECT_EQ(ex->workers[0].call, "");
+    EXPECT_EQ(ex->queued, 0u);
+}
+
+// A worker that died while the manager could not see it (held up in a done callback) says
+// dead, with the call it was running; once the manager broke the pool, the pool says why.
+TEST(ExecutorDebugRecord, ProcessPoolDeadWorkerThenBroken) {
+    auto [ours, theirs] = nogil::multiprocessing::Pipe();
+    cf::ProcessPoolExecutor pool(1);
+    std::latch in_callback{1}, release{1};
+    cf::Future<int> first = pool.submit(wait_for_go, theirs);
+    wait_started(ours);
+    first.add_done_callback([&](const cf::Future<int>&) {  // runs on the manager thread
+        in_callback.count_down();
+        release.wait();
+    });
+    go(ours);
+    in_callback.wait();
+    const int pid = pool.worker_pids().at(0);
+    cf::Future<int> dies = pool.submit(exit_now, 3);  // sent by submit itself: the worker is idle
+    std::optional<inspect::ExecutorSnapshot> ex;
+    for (int i = 0; i < 100000; ++i) {  // until the worker has exited
+        ex = read_process_pool();
+        ASSERT_TRUE(ex);
+        ASSERT_EQ(ex->workers.size(), 1u);
+        if (ex->workers[0].dead) break;
+        std::this_thread::yield();
+    }
+    EXPECT_TRUE(ex->workers[0].dead);
+    EXPECT_EQ(ex->workers[0].tid, pid);
+    EXPECT_EQ(ex->workers[0].call, "(anonymous namespace)::exit_now(int)");
+    release.count_down();
+    EXPECT_THROW(dies.result(), cf::BrokenProcessPool);
+    ex = read_process_pool();
+    ASSERT_TRUE(ex);
+    EXPECT_NE(ex->broken.find("terminated abruptly"), std::string::npos) << ex->broken;
+    EXPECT_TRUE(ex->workers.empty());
+    EXPECT_EQ(ex->queued, 0u);
+}
+
+// A process pool that submits, runs and answers calls all the time, read again and again: the
+// reads hold together (seqlock over the pool's mutex), and the program is not disturbed.
+TEST(ExecutorDebugRecord, ProcessPoolReadWhileBusy) {
+    std::atomic<bool> stop{false};
+    std::atomic<long> done{0};
+    cf::ProcessPoolExecutor pool(2);
+    EXPECT_EQ(pool.submit(square, 2).result(), 4);  // the workers are started
+    const std::vector<int> pids = pool.worker_pids();
+    std::thread submitter([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            std::vector<cf::Future<int>> batch;
+            for (int i = 0; i < 64; ++i) batch.push_back(pool.submit(square, i));
+            for (auto& f : batch) done.fetch_add(f.result() >= 0, std::memory_order_relaxed);
+        }
+    });
+    int consistent = 0;
+    for (int i = 0; i < 50; ++i) {
+        auto ex = read_process_pool();
+        ASSERT_TRUE(ex);
+        if (ex->torn) continue;  // changed under every try: nothing to hold it to
+        ++consistent;
+        EXPECT_EQ(ex->workers.size(), 2u);
+        for (const auto& w : ex->workers) {
+            EXPECT_TRUE(w.tid == pids[0] || w.tid == pids[1]) << w.tid;
+            EXPECT_TRUE(w.call.empty() || w.call == "(anonymous namespace)::square(int)") << w.call;
+        }
+        EXPECT_LE(ex->queued, 64u);  // at most 64 calls are outstanding
+        for (const auto& call : ex->queued_calls) EXPECT_EQ(call, "(anonymous namespace)::square(int)");
+    }
+    stop = true;
+    submitter.join();
+    EXPECT_GT(done.load(), 0);
+    EXPECT_GT(consistent, 0);
 }
 
 }  // namespace

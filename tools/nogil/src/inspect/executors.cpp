@@ -188,7 +188,7 @@ private:
         std::uint64_t node = s.node, first = s.first, cur = s.cur;
         while (out.size() < limit) {
             const std::uint64_t end = node == f.node ? f.cur : first + node_bytes;
-            if (end < cur) return false;
+            if (end < cur || end - cur > node_bytes) return false;  // torn: not one node's tasks
             if (end > cur && !mem_.read(cur, buffer.data(), end - cur)) return false;
             for (std::uint64_t p = 0; p < end - cur && out.size() < limit; p += elem) {
                 QueuedTask t;
