@@ -296,8 +296,8 @@ TEST(ExecutorDebugRecord, ProcessPoolReadWhileBusy) {
     int consistent = 0;
     for (int i = 0; i < 50; ++i) {
         auto ex = read_process_pool();
-        ASSERT_TRUE(ex);
-        if (ex->torn) continue;  // changed under every try: nothing to hold it to
+        EXPECT_TRUE(ex);  // listed even when every read was torn
+        if (!ex || ex->torn) continue;  // changed under every try: nothing to hold it to
         ++consistent;
         EXPECT_EQ(ex->workers.size(), 2u);
         for (const auto& w : ex->workers) {

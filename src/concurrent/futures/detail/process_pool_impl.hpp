@@ -54,13 +54,16 @@ public:
     void lock() {
         mutex_.lock();
         sections_.store(sections_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_release);  // odd before the section's stores
+        // The odd count before the section's stores. The reader is another process, so what
+        // counts is the order of the stores in memory: x86 never reorders two stores (TSO), and a
+        // compiler barrier keeps the compiler from doing it (a thread fence is what other
+        // processors would need; ThreadSanitizer does not support one).
+        std::atomic_signal_fence(std::memory_order_release);
     }
     void unlock() {
         sections_.store(sections_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
         mutex_.unlock();
     }
-    const std::atomic<std::uint64_t>& sections() const noexcept { return sections_; }
     static constexpr std::size_t sections_offset() noexcept { return offsetof(CountedMutex, sections_); }
 
 private:
@@ -69,7 +72,8 @@ private:
 };
 
 // Impl's fields by what guards them (lock order: `reading` before `mutex`, never the reverse):
-//   fixed after construction: settings, wake, wake_write; manager (joined under join_mutex).
+//   fixed after construction: settings, wake, wake_write, record (for `nogil ps`); manager
+//       (joined under join_mutex).
 //   `mutex`: pending, next_id, shutdown, broken, closed_at_exit, started, launched (+ launched_cv),
 //       handed_over, each Worker's requests ring, garbage flag and pipeline; `workers` (changed
 //       under both).

@@ -27,7 +27,9 @@ constexpr std::size_t max_workers = 4096;
 constexpr std::size_t max_queued = std::size_t(1) << 20;  // counted
 constexpr std::size_t max_named = 32;                      // named
 constexpr int max_tries = 3;
-constexpr int max_pool_tries = 64;    // a busy pool's mutex is taken all the time: a read is cheap
+// A busy pool's mutex is taken all the time, and a read of it takes some twenty system calls
+// (tens of microseconds): it is tried again up to this many times (tens of milliseconds).
+constexpr int max_pool_tries = 1000;
 constexpr std::size_t max_depth = 4096;  // tasks read of a process pool worker's pipeline (64 at most)
 
 // "a, b<c, d>, e" -> {"a", "b<c, d>", "e"}: the top-level arguments of a template.
@@ -306,9 +308,11 @@ private:
             const bool read = read_pool_once(pool, ex);
             if (read && mem_.word(sections, ok) == before && ok) return true;
         }
-        // Changed under every read (or held): what one more read sees, marked.
+        // Changed under every read (or held): what one more read sees, marked. The pool is
+        // listed even when that read did not hold together (the registry says it exists).
         ex.torn = true;
-        return read_pool_once(pool, ex);
+        read_pool_once(pool, ex);
+        return true;
     }
 
     static bool process_alive(int pid) {
