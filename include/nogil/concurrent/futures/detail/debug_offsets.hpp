@@ -30,11 +30,12 @@
 //   each task: its id, and what it calls, `call.target`, a FunctionId {object (std::string, ""
 //   for the executable), offset from the object's load bias}, named with the ELF symbol tables.
 //   The standard library's layouts (libstdc++: a deque's start and finish iterators, an
-//   iterator's cur/first/last/node, a string's data and size, a vector's begin and end) are in
+//   iterator's cur/first/node, a string's data and size, a vector's begin and end) are in
 //   the record; 0 in deque_elements means "not readable" (another standard library).
 // Everything there is changed under the pool's mutex, so the reader reads it as a seqlock: the
-// section count before and after, equal and even, or the read is taken again (a few times, then
-// what was read, marked as torn). Every list is bounded all the same.
+// section count before and after, equal and even, or the read is taken again (up to 1,000 times,
+// then what one more read saw, marked as torn). Every list is bounded all the same; a worker's
+// `running` word is not under the mutex (the worker process writes it) and is read as it is.
 // Nothing here is written for the reader on a hot path but two relaxed stores per call in the
 // worker (the item it runs, then null; a process pool's worker: the task id before and after)
 // and, in a process pool, two increments per critical section of its mutex (under it): the
