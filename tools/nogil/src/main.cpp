@@ -89,10 +89,11 @@ int main(int argc, char** argv) {
         "PID");
     int ps_pid = 0;
     std::string ps_format = "table";
-    auto* ps = app.add_subcommand("ps", "Show the pending asyncio tasks of a running nogil program, as a table "
+    auto* ps = app.add_subcommand("ps", "Show the pending asyncio tasks of a running nogil program, as a table, "
+                                        "then its thread and process pools: workers, their calls, queued calls "
                                         "(read from outside: works on a blocked or deadlocked loop)");
     ps->add_option("pid", ps_pid, "The process to inspect")->required()->check(pid_check);
-    ps->add_option("--format", ps_format, "table (Python's layout) or csv")->check(CLI::IsMember({"table", "csv"}))->capture_default_str();
+    ps->add_option("--format", ps_format, "table (Python's layout) or csv (Python's table, then the pools' after an empty line)")->check(CLI::IsMember({"table", "csv"}))->capture_default_str();
     int pstree_pid = 0;
     auto* pstree = app.add_subcommand("pstree", "Show the await tree of a running nogil program's asyncio tasks "
                                                 "(an await cycle is reported, with its tasks)");
