@@ -12,7 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <thread>
 #include <unistd.h>
 
@@ -233,6 +236,194 @@ TEST_F(IoUringRecv, DetachedReceiveNeverCallsItsSink) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, IoBackendContract, ::testing::Values(IoBackendKind::epoll, IoBackendKind::io_uring),
                          [](const auto& info) { return backend_name(info.param); });
+
+// ----------------------------------------------------------------------------- one issuer
+
+// The io_uring ring is IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN where the kernel takes it
+// (6.1 and later), made disabled and bound to the thread of the loop's first run
+// (docs/asyncio-io.md, "Backends"); NOGIL_ASYNCIO_IO_URING_SETUP=coop takes the path of a
+// kernel that refuses the flags (EINVAL): a COOP_TASKRUN ring any thread may run.
+class IoUringOneIssuer : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const std::string why = detail::io_uring_unavailable_reason();
+        if (!why.empty()) GTEST_SKIP() << "io_uring cannot run here: " << why;
+    }
+    /// What a loop made now gets: a SINGLE_ISSUER ring, or the COOP_TASKRUN one.
+    static bool single_issuer() {
+        std::string why;
+        int err = 0;
+        auto b = detail::IoUringBackend::create(why, err);
+        if (!b) throw std::runtime_error(why);
+        return b->single_issuer();
+    }
+    static asyncio::EventLoop make_loop() { return asyncio::EventLoop(asyncio::EventLoopOptions{.io_backend = IoBackendKind::io_uring}); }
+};
+
+/// Echoes `text` through a socket pair on the running loop: a receive and a send through the ring.
+asyncio::Coroutine<std::string> echo_through_pair(std::string text) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw nogil::OSError(errno, "socketpair");
+    auto a = asyncio::connect_fd(sv[0]);
+    auto b = asyncio::connect_fd(sv[1]);
+    a.writer.write(text);
+    co_await a.writer.drain();
+    std::string got = co_await b.reader.readexactly(static_cast<std::ptrdiff_t>(text.size()));
+    b.writer.write(got);
+    std::string back = co_await a.reader.readexactly(static_cast<std::ptrdiff_t>(text.size()));
+    co_await asyncio::sleep(0.001);  // a timer: the enter's timeout
+    a.writer.close();
+    b.writer.close();
+    co_await a.writer.wait_closed();
+    co_await b.writer.wait_closed();
+    co_return back;
+}
+
+TEST_F(IoUringOneIssuer, TheRingIsSingleIssuerWhereTheKernelTakesIt) {
+    utsname u{};
+    int major = 0, minor = 0;
+    ASSERT_EQ(::uname(&u), 0);
+    ASSERT_EQ(std::sscanf(u.release, "%d.%d", &major, &minor), 2);
+    if (major < 6 || (major == 6 && minor < 1)) GTEST_SKIP() << "kernel " << u.release << " has no DEFER_TASKRUN";
+    EXPECT_TRUE(single_issuer());
+}
+
+// Made on this thread, run on another (twice): the ring binds to the thread of the first run.
+TEST_F(IoUringOneIssuer, LoopCreatedOnOneThreadRunsOnAnother) {
+    auto loop = make_loop();
+    EXPECT_EQ(loop.io_backend(), IoBackendKind::io_uring);
+    std::string first, second;
+    std::thread runner([&] {
+        first = loop.run_until_complete(echo_through_pair("first"));
+        second = loop.run_until_complete(echo_through_pair(std::string(200 * 1024, 'x')));
+    });
+    runner.join();
+    EXPECT_EQ(first, "first");
+    EXPECT_EQ(second, std::string(200 * 1024, 'x'));
+    loop.close();  // on the creating thread, which never ran it
+}
+
+// A later run on another thread: a RuntimeError before anything runs (SINGLE_ISSUER), and the
+// loop still works on its own thread. Then closed on a third thread while the ring's thread is
+// alive, with a receive and a partial send in flight: nothing leaks (ASan/LSan) and the
+// kernel lets go of the socket (the peer sees the end).
+TEST_F(IoUringOneIssuer, SecondRunOnAnotherThreadIsAClearErrorAndTheLoopStillWorks) {
+    const bool bound = single_issuer();
+    auto loop = make_loop();
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    auto body = [](bool* r) -> asyncio::Coroutine<void> {
+        *r = true;
+        co_return;
+    };
+    std::optional<asyncio::StreamPair> ours;
+    auto start = [&]() -> asyncio::Coroutine<void> {
+        ours = asyncio::connect_fd(sv[0]);
+        // More than the socket takes: a send stays in flight (the peer does not read).
+        ours->writer.write(std::string(4 * 1024 * 1024, 'y'));
+        co_await asyncio::sleep(0.001);
+    };
+    std::latch first_ran(1), other_tried(1), ran_second(1), closed(1);
+    bool ran_again = false;
+    std::thread first([&] {  // the ring's thread: runs the loop twice, stays alive until the close
+        loop.run_until_complete(start());
+        first_ran.count_down();
+        other_tried.wait();
+        loop.run_until_complete(body(&ran_again));
+        ran_second.count_down();
+        closed.wait();
+    });
+    first_ran.wait();
+    bool ran = false;
+    std::thread other([&] {
+        if (bound) {
+            try {
+                loop.run_until_complete(body(&ran));
+                ADD_FAILURE() << "a SINGLE_ISSUER ring ran on a second thread";
+            } catch (const std::runtime_error& e) {
+                EXPECT_NE(std::string(e.what()).find("bound to the thread that first ran it"), std::string::npos) << e.what();
+            }
+            EXPECT_FALSE(ran);
+        } else {
+            loop.run_until_complete(body(&ran));  // a COOP_TASKRUN ring: any thread
+            EXPECT_TRUE(ran);
+        }
+        EXPECT_FALSE(loop.is_running());
+        other_tried.count_down();
+    });
+    other.join();
+    ran_second.wait();
+    EXPECT_TRUE(ran_again);
+    ours.reset();
+    loop.close();
+    closed.count_down();
+    first.join();
+    char buf[65536];
+    std::size_t drained = 0;
+    for (ssize_t n; (n = ::read(sv[1], buf, sizeof buf)) > 0;) drained += static_cast<std::size_t>(n);
+    EXPECT_LT(drained, std::size_t(4 * 1024 * 1024)) << "a send in flight at the close was not finished";
+    ::close(sv[1]);
+}
+
+// call_soon_threadsafe from other threads wakes a loop blocked in its enter (a receive in
+// flight, no timer) without submitting to the ring: every callback runs, on the loop's thread.
+TEST_F(IoUringOneIssuer, CrossThreadWakeupsReachALoopBlockedInTheRing) {
+    auto loop = make_loop();
+    constexpr int per_thread = 2000;
+    int ran = 0;  // loop thread only
+    std::atomic<bool> off_thread{false};
+    std::thread::id loop_thread;
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    std::latch running(1);
+    std::thread runner([&] {
+        loop_thread = std::this_thread::get_id();
+        auto body = [&]() -> asyncio::Coroutine<std::string> {
+            auto pair = asyncio::connect_fd(sv[0]);
+            running.count_down();
+            std::string got = co_await pair.reader.read(100);  // blocks in the ring until the peer writes
+            pair.writer.close();
+            co_await pair.writer.wait_closed();
+            co_return got;
+        };
+        EXPECT_EQ(loop.run_until_complete(body()), "done");
+    });
+    running.wait();
+    std::vector<std::thread> wakers;
+    for (int t = 0; t < 2; ++t)
+        wakers.emplace_back([&] {
+            for (int i = 0; i < per_thread; ++i)
+                loop.call_soon_threadsafe([&] {
+                    if (std::this_thread::get_id() != loop_thread) off_thread = true;
+                    if (++ran == 2 * per_thread) (void)!::write(sv[1], "done", 4);
+                });
+        });
+    for (auto& w : wakers) w.join();
+    runner.join();
+    EXPECT_EQ(ran, 2 * per_thread);
+    EXPECT_FALSE(off_thread.load());
+    loop.close();
+    ::close(sv[1]);
+}
+
+// NOGIL_ASYNCIO_IO_URING_SETUP=coop: the path of a kernel that refuses SINGLE_ISSUER |
+// DEFER_TASKRUN (EINVAL): a COOP_TASKRUN ring, which runs on any thread.
+TEST_F(IoUringOneIssuer, RefusedFlagsFallBackToACoopRingThatRunsOnAnyThread) {
+    ::setenv("NOGIL_ASYNCIO_IO_URING_SETUP", "coop", 1);  // each test runs in its own process under ctest
+    const bool bound = single_issuer();
+    auto loop = make_loop();
+    std::string a, b;
+    std::thread one([&] { a = loop.run_until_complete(echo_through_pair("one")); });
+    one.join();
+    std::thread two([&] { b = loop.run_until_complete(echo_through_pair("two")); });
+    two.join();
+    loop.close();
+    ::unsetenv("NOGIL_ASYNCIO_IO_URING_SETUP");
+    EXPECT_FALSE(bound);
+    EXPECT_EQ(loop.io_backend(), IoBackendKind::io_uring);
+    EXPECT_EQ(a, "one");
+    EXPECT_EQ(b, "two");
+}
 
 // ----------------------------------------------------------------------------- choosing
 

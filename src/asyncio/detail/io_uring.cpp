@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -103,16 +105,31 @@ std::string explain_setup_error(int err) {
 
 std::unique_ptr<IoUringBackend> IoUringBackend::create(std::string& why, int& err) {
     std::unique_ptr<IoUringBackend> b(new IoUringBackend);
+    constexpr unsigned common = IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+    const char* setup = std::getenv("NOGIL_ASYNCIO_IO_URING_SETUP");
+    const bool coop_only = setup && std::strcmp(setup, "coop") == 0;
     io_uring_params p{};
-    p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
-    p.cq_entries = cq_entries;
-    int r = io_uring_queue_init_params(sq_entries, &b->ring_, &p);
+    int r = -EINVAL;
+    if (!coop_only) {
+        // Bound to one thread, which the loop's first run picks (bind_thread): created disabled.
+        p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED | common;
+        p.cq_entries = cq_entries;
+        r = io_uring_queue_init_params(sq_entries, &b->ring_, &p);
+        b->single_issuer_ = r >= 0;
+    }
+    if (r == -EINVAL) {  // a kernel older than 6.1 refuses SINGLE_ISSUER | DEFER_TASKRUN
+        p = io_uring_params{};
+        p.flags = IORING_SETUP_COOP_TASKRUN | common;
+        p.cq_entries = cq_entries;
+        r = io_uring_queue_init_params(sq_entries, &b->ring_, &p);
+    }
     if (r < 0) {
         err = -r;
         why = explain_setup_error(err);
         return nullptr;
     }
     b->ring_ok_ = true;
+    b->enabled_ = !b->single_issuer_;
     ring_mapped();
     if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
         err = ENOSYS;
@@ -127,14 +144,34 @@ std::unique_ptr<IoUringBackend> IoUringBackend::create(std::string& why, int& er
         return nullptr;
     }
     b->arm_wake_read();
-    // Submit the wake-up read now, so that a probe that fails (a filter on io_uring_enter) fails here.
-    r = io_uring_submit(&b->ring_);
-    if (r < 0) {
+    // Probe io_uring_enter now, so that a filter on it (seccomp) fails here. A disabled ring
+    // answers EBADFD without submitting (the wake-up read goes with the first run's enter).
+    r = b->enabled_ ? io_uring_submit(&b->ring_) : io_uring_enter(b->ring_.ring_fd, 0, 0, 0, nullptr);
+    if (r < 0 && !(r == -EBADFD && !b->enabled_)) {
         err = -r;
         why = std::string("io_uring_enter failed: ") + std::strerror(err);
         return nullptr;
     }
     return b;
+}
+
+void IoUringBackend::bind_thread() {
+    if (!single_issuer_) return;
+    const std::thread::id me = std::this_thread::get_id();
+    if (enabled_) {
+        if (owner_ != me)
+            throw std::runtime_error(
+                "this event loop's io_uring ring is bound to the thread that first ran it "
+                "(IORING_SETUP_SINGLE_ISSUER): run the loop on that thread, or set "
+                "NOGIL_ASYNCIO_IO_URING_SETUP=coop, or use the epoll backend");
+        return;
+    }
+    // The first run: the ring takes this thread as its only submitter.
+    // (liburing 2.3 declares io_uring_enable_rings but does not export it: the raw call.)
+    const int r = io_uring_register(static_cast<unsigned>(ring_.ring_fd), IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+    if (r < 0) throw OSError(-r, "io_uring_register(IORING_REGISTER_ENABLE_RINGS)");
+    enabled_ = true;
+    owner_ = me;
 }
 
 IoUringBackend::~IoUringBackend() {
@@ -401,8 +438,18 @@ void IoUringBackend::finish_ops() noexcept {
     // The ring is going. Sends in flight are cancelled and waited for (the kernel reads their
     // bytes until they end), then every source is told; accepts are cancelled and waited for
     // too, so that a connection accepted since the last wait is closed, not left open unseen.
+    // Not possible, and not needed, in two cases. A ring never enabled: nothing reached the
+    // kernel. A SINGLE_ISSUER ring closed on another thread than its own (the kernel refuses
+    // that thread's submissions and waits): under DEFER_TASKRUN the kernel does an operation's
+    // work (the rest of a send, a receive's copy, an accept) only inside its thread's
+    // io_uring_enter, which is not running (a running loop cannot be closed); closing the ring
+    // (io_uring_queue_exit, below) cancels them without touching our memory, or the thread's exit
+    // already did; no completion (no accepted connection) is posted outside that enter either,
+    // and the loop's last poll() reaped what its enter posted.
+    const bool can_wait = enabled_ && (!single_issuer_ || owner_ == std::this_thread::get_id());
     std::size_t waiting = 0;
     for (Op& op : ops_) {
+        if (!can_wait) break;
         if (!op.in_use || !op.submitted || (op.kind != send_kind && op.kind != accept_kind)) continue;
         cancel_in_kernel(op, op.kind | tag(static_cast<int>(op.index), op.gen));
         ++waiting;
@@ -498,6 +545,7 @@ void IoUringBackend::watch(int fd, std::uint32_t events) {
 }
 
 void IoUringBackend::poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) {
+    if (!enabled_) bind_thread();  // a backend used without a loop (its tests): the first poll binds
     if (!send_queue_.empty()) submit_sends();
     for (int fd : rearm_) {
         auto it = interest_.find(fd);

@@ -34,10 +34,16 @@
 // When the kernel ends it (an error such as EMFILE, or for its own reasons) the sink is told
 // and starts another.
 //
-// Ring set-up: IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL (completions are posted
-// when we enter, never by interrupting the loop's thread). SINGLE_ISSUER | DEFER_TASKRUN are not
-// used: they bind the ring to the thread that created it, and an EventLoop may be created on
-// one thread and run on another.
+// Ring set-up: IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL (the
+// kernel does a completion's work - the copy of a receive, the rest of a send - only inside our
+// io_uring_enter, never by interrupting the loop's thread or in another context), created with
+// IORING_SETUP_R_DISABLED: an EventLoop may be created on one thread and run on another, and
+// SINGLE_ISSUER binds the ring to the thread that enables it, so the ring is enabled by
+// bind_thread() at the loop's first run, on the thread that runs it. A later run on another
+// thread is a RuntimeError (the kernel refuses its submissions with EEXIST). Until then SQEs are
+// only prepared (they are user memory); wakeup() never submits (it writes the eventfd). When the
+// kernel refuses the flags (EINVAL: older than 6.1), or NOGIL_ASYNCIO_IO_URING_SETUP=coop, the
+// ring is IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG | SUBMIT_ALL and any thread may run the loop.
 
 #include <nogil/asyncio/detail/io_backend.hpp>
 #include <nogil/asyncio/detail/transport_buffer.hpp>
@@ -47,6 +53,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -67,6 +74,10 @@ public:
     void poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) override;
     void wakeup() noexcept override;
     IoBackendKind kind() const noexcept override { return IoBackendKind::io_uring; }
+    void bind_thread() override;
+    /// True if the ring is SINGLE_ISSUER | DEFER_TASKRUN (bound to the thread that first runs
+    /// the loop); false for the COOP_TASKRUN ring any thread may run.
+    bool single_issuer() const noexcept { return single_issuer_; }
     bool can_recv() noexcept override;
     std::uint64_t start_recv(int fd, RecvSink& sink) override;
     void cancel_recv(std::uint64_t id) noexcept override;
@@ -120,6 +131,9 @@ private:
 
     io_uring ring_{};
     bool ring_ok_ = false;
+    bool single_issuer_ = false;  // SINGLE_ISSUER | DEFER_TASKRUN, created disabled
+    bool enabled_ = false;        // the kernel accepts submissions (a SINGLE_ISSUER ring: enabled by bind_thread)
+    std::thread::id owner_;       // a SINGLE_ISSUER ring's thread, once enabled
     int wake_fd_ = -1;
     std::uint64_t wake_buf_ = 0;
     bool wake_armed_ = false;

@@ -344,6 +344,7 @@ void LoopCore::run_forever() {
     check_open();
     if (is_running()) throw std::runtime_error("This event loop is already running");
     if (running_loop) throw std::runtime_error("Cannot run the event loop while another loop is running");
+    backend_->bind_thread();
     running_thread_.store(std::this_thread::get_id(), std::memory_order_release);
     owner_thread_ = std::this_thread::get_id();
     running_tid_ = static_cast<int>(::gettid());

@@ -93,6 +93,10 @@ public:
     /// Makes a current or the next poll() return. Any thread; async-signal-safe.
     virtual void wakeup() noexcept = 0;
     virtual IoBackendKind kind() const noexcept = 0;
+    /// Called by the loop at the start of every run, on the thread that runs it, before any
+    /// poll(). The io_uring backend's ring (IORING_SETUP_SINGLE_ISSUER) binds to the first such
+    /// thread and throws RuntimeError when a later run is on another thread.
+    virtual void bind_thread() {}
 
     // --- completions (io_uring): the kernel reads into buffers it picks and hands them over --
     /// True if start_recv() can be used on a socket.
