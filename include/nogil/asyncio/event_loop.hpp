@@ -102,7 +102,9 @@ struct EventLoopOptions {
     /// The I/O backend. nullopt: NOGIL_ASYNCIO_BACKEND=epoll|io_uring, epoll when unset; a loop
     /// that asked for io_uring through the variable and cannot have it uses epoll (and says why,
     /// once per process, in debug mode). Set explicitly, io_uring that cannot run here is an
-    /// OSError naming why (seccomp, kernel.io_uring_disabled, an old kernel).
+    /// OSError naming why (seccomp, kernel.io_uring_disabled, an old kernel). An io_uring loop
+    /// (kernel >= 6.1) is bound to the thread that first runs it: a later run on another thread
+    /// throws std::runtime_error (NOGIL_ASYNCIO_IO_URING_SETUP=coop lifts that; docs/asyncio-io.md).
     std::optional<IoBackendKind> io_backend{};
     /// Debug mode from the start (nullopt: NOGIL_ASYNCIO_DEBUG=1 turns it on).
     std::optional<bool> debug{};
