@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -23,11 +25,13 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace asyncio = nogil::asyncio;
 namespace detail = nogil::asyncio::detail;
@@ -303,6 +307,41 @@ TEST_F(IoUringOneIssuer, LoopCreatedOnOneThreadRunsOnAnother) {
     EXPECT_EQ(first, "first");
     EXPECT_EQ(second, std::string(200 * 1024, 'x'));
     loop.close();  // on the creating thread, which never ran it
+}
+
+// More registrations before the first run than the submission queue holds (add_reader on
+// 1,100 sockets: one poll each, sq_entries is 1,024): the full queue is handed to the kernel,
+// which binds the ring to this thread, and every reader fires when the loop runs here.
+TEST_F(IoUringOneIssuer, MoreRegistrationsBeforeTheFirstRunThanTheQueueHolds) {
+    constexpr int n = 1100;
+    rlimit lim{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+    if (lim.rlim_cur < 2 * n + 64) {
+        lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 2 * n + 64);
+        ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0);
+        if (lim.rlim_cur < 2 * n + 64) GTEST_SKIP() << "RLIMIT_NOFILE's hard limit is below " << 2 * n + 64;
+    }
+    auto loop = make_loop();
+    std::vector<std::array<int, 2>> pairs(n);
+    int fired = 0;
+    for (auto& p : pairs) {
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, p.data()), 0);
+        const int fd = p[0];
+        loop.add_reader(fd, [&loop, &fired, fd] {
+            char c;
+            ASSERT_EQ(::read(fd, &c, 1), 1);
+            loop.remove_reader(fd);
+            if (++fired == n) loop.stop();
+        });
+    }
+    for (auto& p : pairs) ASSERT_EQ(::write(p[1], "x", 1), 1);
+    loop.run_forever();
+    EXPECT_EQ(fired, n);
+    loop.close();
+    for (auto& p : pairs) {
+        ::close(p[0]);
+        ::close(p[1]);
+    }
 }
 
 // A later run on another thread: a RuntimeError before anything runs (SINGLE_ISSUER), and the

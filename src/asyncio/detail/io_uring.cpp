@@ -482,7 +482,11 @@ void IoUringBackend::finish_ops() noexcept {
 io_uring_sqe* IoUringBackend::sqe() {
     io_uring_sqe* s = io_uring_get_sqe(&ring_);
     if (s) return s;
-    // The submission queue is full (a burst of registrations): hand them to the kernel now.
+    // The submission queue is full (a burst of registrations): hand them to the kernel now. A
+    // ring not enabled yet (more than sq_entries registrations before the loop's first run) is
+    // bound to this thread first: a disabled ring takes no submission (EBADFD), and the loop
+    // then runs here (a run on another thread is bind_thread's clear error).
+    if (!enabled_) bind_thread();
     int r = io_uring_submit(&ring_);
     if (r < 0) throw OSError(-r, "io_uring_submit");
     s = io_uring_get_sqe(&ring_);
