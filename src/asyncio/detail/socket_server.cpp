@@ -27,7 +27,7 @@ ServerState::ServerState(LoopCore& loop, Callback callback, std::size_t limit, i
 
 ServerState::~ServerState() {
     close();
-    if (accept_callback_) accept_callback_->cancel();
+    accept_callback_.cancel();
     for (FdTransport* t : clients_) t->set_observer(nullptr);
 }
 
@@ -66,12 +66,7 @@ void ServerState::start_serving() {
 void ServerState::register_listeners() {
     IoBackend* backend = loop_->backend();
     const bool completions = backend && backend->can_accept();
-    if (completions && !accept_callback_) {
-        auto* h = new HandleState;
-        h->fn = [](void* self) { static_cast<ServerState*>(self)->on_accept_callback(); };
-        h->ctx = this;
-        accept_callback_ = Ref<HandleState>::adopt(h);
-    }
+    if (completions && !accept_callback_.bound()) accept_callback_.bind(this);
     for (Listener& l : listeners_) {
         if (l.registered) continue;
         const int fd = l.fd;
@@ -231,14 +226,12 @@ void ServerState::on_accept_end(std::uint64_t id, int res) noexcept {
 }
 
 void ServerState::schedule_accept_callback() noexcept {
-    if (accept_scheduled_) return;
-    accept_scheduled_ = true;
-    loop_->schedule_handle(accept_callback_.get());
+    accept_callback_.schedule(*loop_);
 }
 
 void ServerState::on_accept_callback() {
     Ref<ServerState> keep(this);
-    accept_scheduled_ = false;
+    accept_callback_.running();
     std::vector<int> fds;
     fds.swap(accepted_);
     for (std::size_t i = 0; i < fds.size(); ++i) {

@@ -78,10 +78,7 @@ Ref<FdTransport> FdTransport::open(LoopCore& loop, int fd, Ref<StreamReaderState
         t->reader_->set_transport(t.get());
         if (is_socket && loop.backend()->can_recv()) {
             t->use_recv_ = true;
-            auto* h = new HandleState;
-            h->fn = [](void* self) { static_cast<FdTransport*>(self)->on_recv_callback(); };
-            h->ctx = t.get();
-            t->recv_callback_ = Ref<HandleState>::adopt(h);
+            t->recv_callback_.bind(t.get());
         }
         t->start_reading();
     }
@@ -153,7 +150,7 @@ void FdTransport::lose_connection(std::exception_ptr error) noexcept {
     // the kernel lets go of them; its end, later, finds the connection lost).
     if (send_id_ && !loop_->is_closed()) loop_->backend()->cancel_send(send_id_);
     sending_size_ = 0;  // dropped for the writer, like the queue (the memory goes at the send's end)
-    if (recv_callback_) recv_callback_->cancel();
+    recv_callback_.cancel();
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     writing_paused_ = false;
@@ -285,14 +282,12 @@ void FdTransport::on_recv_end(int res) noexcept {
 }
 
 void FdTransport::schedule_recv_callback() noexcept {
-    if (recv_scheduled_) return;
-    recv_scheduled_ = true;
-    loop_->schedule_handle(recv_callback_.get());
+    recv_callback_.schedule(*loop_);
 }
 
 void FdTransport::on_recv_callback() {
     Ref<FdTransport> keep(this);
-    recv_scheduled_ = false;
+    recv_callback_.running();
     if (lost_) return;
     if (recv_committed_) {
         recv_committed_ = false;

@@ -371,6 +371,39 @@ private:
 /// The loop running on this thread, or null.
 inline thread_local LoopCore* running_loop = nullptr;
 
+/// A loop callback that completions schedule at most once until it runs: a completion-based
+/// backend reports inside its poll (the io_uring receive of a transport, the accepts of a
+/// server), its owner records the result and calls schedule(), and the callback, in its turn
+/// among the loop's callbacks, calls running() first and then handles all that was recorded.
+/// `Method` is the owner's callback; bind() makes the handle (the owner outlives it or calls
+/// cancel() before it goes). Loop thread only.
+template <class Owner, void (Owner::*Method)()>
+class CoalescedCallback {
+public:
+    void bind(Owner* owner) {
+        auto* h = new HandleState;
+        h->fn = [](void* self) { (static_cast<Owner*>(self)->*Method)(); };
+        h->ctx = owner;
+        handle_ = Ref<HandleState>::adopt(h);
+    }
+    bool bound() const noexcept { return static_cast<bool>(handle_); }
+    void schedule(LoopCore& loop) noexcept {
+        if (scheduled_) return;
+        scheduled_ = true;
+        loop.schedule_handle(handle_.get());
+    }
+    /// Called first by the callback: a completion from now on schedules it again.
+    void running() noexcept { scheduled_ = false; }
+    /// The callback will not run (its owner is going).
+    void cancel() noexcept {
+        if (handle_) handle_->cancel();
+    }
+
+private:
+    Ref<HandleState> handle_;
+    bool scheduled_ = false;
+};
+
 /// The running loop; throws std::runtime_error("no running event loop").
 LoopCore& running_loop_or_throw();
 

@@ -130,8 +130,7 @@ private:
     Ref<HandleState> retry_accept_;
     // Accepting by completions: connections the kernel accepted, for the callback to set up.
     std::vector<int> accepted_;
-    Ref<HandleState> accept_callback_;
-    bool accept_scheduled_ = false;
+    CoalescedCallback<ServerState, &ServerState::on_accept_callback> accept_callback_;
     std::shared_ptr<const TlsFactory> tls_;
     TlsParams tls_params_;
     bool serving_ = false;

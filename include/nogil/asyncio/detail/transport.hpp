@@ -241,7 +241,7 @@ private:
     // Completion-based reading: the receive in flight (0: none), the callback that tells the
     // reader (queued at most once a turn), and what the receive's end said (recv_end_pending_).
     std::uint64_t recv_id_ = 0;
-    Ref<HandleState> recv_callback_;
+    CoalescedCallback<FdTransport, &FdTransport::on_recv_callback> recv_callback_;
     std::string recv_staged_;  // bytes received, for the callback to hand to the reader or layer
     int recv_end_ = 0;
     // Completion-based writing: the send queued or in flight (0: none; it holds a reference to
@@ -256,7 +256,6 @@ private:
     bool recv_cancelling_ = false;
     bool recv_committed_ = false;  // bytes appended since the callback last ran
     bool recv_end_pending_ = false;
-    bool recv_scheduled_ = false;
     bool is_socket_ = false;
     bool server_side_ = false;
     bool writable_;
