@@ -61,14 +61,14 @@ void Doorbells::unlink() noexcept {
     linked_ = false;
 }
 
-void Doorbells::ring(int slot) noexcept {
+void Doorbells::ring(int slot, bool force) noexcept {
     if (slot < 0 || slot >= count_) return;
     Bell& b = bell(slot);
     // A read-modify-write, not a load: ordered after the send (a full barrier), and totally ordered
     // with the sleeper's announcement (if it comes later, the sleeper's probe sees the message).
     // (A fence would do on its own, but g++ 12 refuses atomic_thread_fence under ThreadSanitizer.)
     if (b.sleepers.fetch_add(0, std::memory_order_seq_cst) == 0) return;
-    if (b.readers.load(std::memory_order_seq_cst) > 0) return;  // it reads the message; leaving, it rings
+    if (!force && b.readers.load(std::memory_order_seq_cst) > 0) return;  // it reads the message; leaving, it rings
     b.rung.fetch_add(1, std::memory_order_seq_cst);
     count(counters().bell_wakes);
     shared_futex_wake(b.rung, INT_MAX);

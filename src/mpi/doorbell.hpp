@@ -58,9 +58,10 @@ public:
     /// Removes the name from /dev/shm (the master, once every worker has booted). Idempotent.
     void unlink() noexcept;
 
-    /// Wakes the rank sleeping on `slot`, if one is and no thread of it reads. Call after the
+    /// Wakes the rank sleeping on `slot`, if one is and no thread of it reads (`force`: even
+    /// then: the news is not a message a reader would read, e.g. shutdown). Call after the
     /// message is sent.
-    void ring(int slot) noexcept;
+    void ring(int slot, bool force = false) noexcept;
     /// A thread of `slot`'s rank starts (true) or stops (false) polling for its messages itself.
     void reading(int slot, bool on) noexcept;
 

@@ -55,6 +55,9 @@ std::string this_executable() {
     return std::string(path, static_cast<std::size_t>(n));
 }
 
+// Messages larger than this may need the sender's progress to leave (a rendezvous): Open MPI 4.1
+// sends up to 4 KiB eagerly over shared memory (vader) and 64 KiB over TCP; the smaller bound.
+constexpr std::size_t eager_bytes = 4096;
 constexpr auto help_poll_limit = std::chrono::milliseconds(2);  // how long a thread in result() polls at most
 constexpr std::uint64_t long_task_ns = 100'000;  // tasks this long: a waiting thread sleeps when every core is busy
 constexpr auto manager_spin = std::chrono::microseconds(20);
@@ -108,6 +111,7 @@ struct PoolCore::Impl {
     std::atomic<bool> all_bells{false};  // every worker opened it: the manager sleeps on slot 0
     std::atomic<int> busy_here{0};       // workers on this host holding tasks (guarded writes: mutex)
     std::atomic<std::uint64_t> task_ns{0};  // what the last answered task took to run, on average
+    bool needs_progress = false;  // a send over eager_bytes since submit() last looked (mutex)
 
     // -------- called with `mutex` held --------
 
@@ -174,6 +178,7 @@ struct PoolCore::Impl {
 
     // A message to a worker, and a ring of its bell in case it sleeps on one.
     void send_locked(std::string bytes, int rank, int tag) {
+        if (bytes.size() > eager_bytes) needs_progress = true;
         outbox.send(std::move(bytes), rank, tag, comm);
         if (bells) bells->ring(rank + 1);
     }
@@ -567,6 +572,10 @@ void PoolCore::submit(FutureStateBase* future, DeliverFn deliver, EncodedCall ca
         s.ensure_started_locked();
         if (s.phase == Impl::Phase::running) s.dispatch_locked();
         if (s.manager_waiting) s.wake.notify_one();
+        // A message too large to be sent eagerly waits for the master to make progress on it (a
+        // rendezvous), and a caller that waits without polling (wait(), callbacks, asyncio)
+        // would leave that to the manager's next nap: ring it.
+        if (std::exchange(s.needs_progress, false) && s.bells) s.bells->ring(0);
         (void)done;
     }
 }
@@ -606,7 +615,8 @@ void PoolCore::shutdown(bool wait, bool cancel_futures) {
             s.pending.clear();
         }
         s.wake.notify_all();
-        if (s.bells) s.bells->ring(0);  // the manager may sleep on its bell
+        // The manager may sleep on its bell; a thread polling in help() would not tell it.
+        if (s.bells) s.bells->ring(0, /*force=*/true);
     }
     for (auto& t : cancelled) {
         t.future->cancel();
@@ -625,6 +635,20 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     // With every worker on a bell: they do not ring the manager while we read, and we ring it when
     // leaving with tasks in flight (doorbell.hpp, "Readers").
     Doorbells* bell = s.all_bells.load(std::memory_order_acquire) ? s.bells.get() : nullptr;
+    // Leaving the reader's role: an answer whose worker saw us reading and did not ring, and that
+    // we did not read, is the manager's: with tasks still in flight we ring it (an answer sent
+    // after this sees no reader and rings itself). Not after a probe that finds nothing: over TCP
+    // an answer sent before may not be readable yet (a loaded kernel delivers loopback data
+    // late). With nothing in flight, the end of a serial round trip, no answer can come: no ring.
+    auto stop_reading = [&s, bell] {
+        bell->reading(0, false);
+        bool in_flight = false;
+        {
+            std::lock_guard lock(s.mutex);
+            in_flight = s.phase == Impl::Phase::running && s.outstanding_locked();
+        }
+        if (in_flight) bell->ring(0);
+    };
     if (bell) bell->reading(0, true);
     auto end = Clock::now() + s.help_budget();
     if (deadline && *deadline < end) end = *deadline;
@@ -633,7 +657,14 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
         if (s.mutex.try_lock()) {
             s.poll_locked(done);
             s.mutex.unlock();
-            Impl::complete(done);
+            if (!done.empty()) {
+                // Done callbacks run user code that may block: not as a reader, or the workers'
+                // rings would be skipped for as long as it runs (the manager would hear of their
+                // answers at its naps only).
+                if (bell) stop_reading();
+                Impl::complete(done);
+                if (bell) bell->reading(0, true);
+            }
         }
         if (Clock::now() >= end) break;
         Backoff::yield();  // the worker (or the thread holding the lock) may need this CPU
@@ -641,20 +672,7 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     count(counters().helps);
     if (!future.done()) count(counters().helps_exhausted);
     s.helpers.fetch_sub(1, std::memory_order_relaxed);
-    if (bell) {
-        // An answer whose worker saw us reading and did not ring, and that we did not read, is the
-        // manager's: with tasks still in flight we ring it (an answer sent after this sees no
-        // reader and rings itself). Not after a probe that finds nothing: over TCP an answer sent
-        // before may not be readable yet (a loaded kernel delivers loopback data late). With
-        // nothing in flight, the end of a serial round trip, no answer can come: no ring.
-        bell->reading(0, false);
-        bool in_flight = false;
-        {
-            std::lock_guard lock(s.mutex);
-            in_flight = s.phase == Impl::Phase::running && s.outstanding_locked();
-        }
-        if (in_flight) bell->ring(0);
-    }
+    if (bell) stop_reading();
     return true;
 }
 
