@@ -310,7 +310,15 @@ TEST(ExecutorDebugRecord, ProcessPoolReadWhileBusy) {
     stop = true;
     submitter.join();
     EXPECT_GT(done.load(), 0);
-    EXPECT_GT(consistent, 0);
+    // How many busy reads were consistent depends on the machine's load (under TSan on two busy
+    // cores every one may be torn): reported, not asserted. Once nothing changes the pool, a read
+    // is consistent and sees it idle.
+    ::testing::Test::RecordProperty("consistent_busy_reads", consistent);
+    auto quiet = read_process_pool();
+    ASSERT_TRUE(quiet);
+    EXPECT_FALSE(quiet->torn);
+    EXPECT_EQ(quiet->queued, 0u);
+    EXPECT_EQ(quiet->workers.size(), 2u);
 }
 
 }  // namespace

@@ -155,15 +155,26 @@ std::unique_ptr<IoUringBackend> IoUringBackend::create(std::string& why, int& er
     return b;
 }
 
+namespace {
+
+// The error of a SINGLE_ISSUER ring used from another thread than its own (the kernel: EEXIST).
+[[noreturn]] void throw_not_the_rings_thread() {
+    throw std::runtime_error(
+        "this event loop's io_uring ring is bound to the thread that first ran it "
+        "(IORING_SETUP_SINGLE_ISSUER): run the loop on that thread, or set "
+        "NOGIL_ASYNCIO_IO_URING_SETUP=coop, or use the epoll backend");
+}
+
+}  // namespace
+
 void IoUringBackend::bind_thread() {
     if (!single_issuer_) return;
-    const std::thread::id me = std::this_thread::get_id();
+    // The kernel's thread id, not std::thread::id: a pthread_t is the address of a thread's stack,
+    // which glibc hands to the next thread once one is joined, while the ring stays bound to the
+    // kernel task that enabled it (a second thread with the old pthread_t gets EEXIST).
+    const pid_t me = ::gettid();
     if (enabled_) {
-        if (owner_ != me)
-            throw std::runtime_error(
-                "this event loop's io_uring ring is bound to the thread that first ran it "
-                "(IORING_SETUP_SINGLE_ISSUER): run the loop on that thread, or set "
-                "NOGIL_ASYNCIO_IO_URING_SETUP=coop, or use the epoll backend");
+        if (owner_ != me) throw_not_the_rings_thread();
         return;
     }
     // The first run: the ring takes this thread as its only submitter.
@@ -446,7 +457,7 @@ void IoUringBackend::finish_ops() noexcept {
     // (io_uring_queue_exit, below) cancels them without touching our memory, or the thread's exit
     // already did; no completion (no accepted connection) is posted outside that enter either,
     // and the loop's last poll() reaped what its enter posted.
-    const bool can_wait = enabled_ && (!single_issuer_ || owner_ == std::this_thread::get_id());
+    const bool can_wait = enabled_ && (!single_issuer_ || owner_ == ::gettid());
     std::size_t waiting = 0;
     for (Op& op : ops_) {
         if (!can_wait) break;
@@ -574,6 +585,8 @@ void IoUringBackend::poll(std::optional<std::chrono::nanoseconds> timeout, std::
         r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
         if (r == -ETIME) r = 0;
     }
+    // EEXIST: the ring's thread has exited and this one has its thread id (ids are reused).
+    if (r == -EEXIST && single_issuer_) throw_not_the_rings_thread();
     if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) throw OSError(-r, "io_uring_enter");
 
     unsigned head;

@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <sys/types.h>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -133,7 +134,7 @@ private:
     bool ring_ok_ = false;
     bool single_issuer_ = false;  // SINGLE_ISSUER | DEFER_TASKRUN, created disabled
     bool enabled_ = false;        // the kernel accepts submissions (a SINGLE_ISSUER ring: enabled by bind_thread)
-    std::thread::id owner_;       // a SINGLE_ISSUER ring's thread, once enabled
+    pid_t owner_ = 0;             // a SINGLE_ISSUER ring's thread (its kernel id), once enabled
     int wake_fd_ = -1;
     std::uint64_t wake_buf_ = 0;
     bool wake_armed_ = false;
