@@ -213,7 +213,7 @@ void ServerState::on_accept(std::uint64_t, int fd) noexcept {
         ::close(fd);
         return;
     }
-    schedule_accept_callback();
+    accept_callback_.schedule(*loop_);
 }
 
 void ServerState::on_accept_end(std::uint64_t id, int res) noexcept {
@@ -222,10 +222,6 @@ void ServerState::on_accept_end(std::uint64_t id, int res) noexcept {
             l.accept_id = 0;
             l.accept_end = res;
         }
-    schedule_accept_callback();
-}
-
-void ServerState::schedule_accept_callback() noexcept {
     accept_callback_.schedule(*loop_);
 }
 

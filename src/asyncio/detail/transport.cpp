@@ -270,7 +270,7 @@ void FdTransport::on_recv(const char* data, std::size_t n) noexcept {
     // it reads (a server attaches its layer after the client's first bytes may have arrived).
     recv_staged_.append(data, n);
     recv_committed_ = true;
-    schedule_recv_callback();
+    recv_callback_.schedule(*loop_);
 }
 
 void FdTransport::on_recv_end(int res) noexcept {
@@ -278,10 +278,6 @@ void FdTransport::on_recv_end(int res) noexcept {
     recv_cancelling_ = false;
     recv_end_ = res;
     recv_end_pending_ = true;
-    schedule_recv_callback();
-}
-
-void FdTransport::schedule_recv_callback() noexcept {
     recv_callback_.schedule(*loop_);
 }
 

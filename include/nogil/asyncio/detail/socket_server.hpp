@@ -110,7 +110,6 @@ private:
     // Accepting by completions (io_uring): AcceptSink, and the loop callback it schedules.
     void on_accept(std::uint64_t id, int fd) noexcept override;
     void on_accept_end(std::uint64_t id, int res) noexcept override;
-    void schedule_accept_callback() noexcept;
     void on_accept_callback();
     void accept_connection(int fd);
     void register_listeners();

@@ -200,7 +200,6 @@ private:
     // Completion-based reading (io_uring sockets): RecvSink, and the loop callback it schedules.
     void on_recv(const char* data, std::size_t n) noexcept override;
     void on_recv_end(int res) noexcept override;
-    void schedule_recv_callback() noexcept;
     void on_recv_callback();
     void start_recv();
     // Writing by completions (io_uring sockets): SendSource, and the loop callback its end queues.
