@@ -239,6 +239,41 @@ TEST_F(IoUringRecv, DetachedReceiveNeverCallsItsSink) {
     EXPECT_EQ(backend->watched(), 0u) << "the detached receive ended";
 }
 
+// A receive reaches the kernel at the next poll, after the turn's sends (io_uring.cpp,
+// start_recv): one cancelled before that never reaches it. It ends with -ECANCELED at that poll,
+// having taken nothing, and what the peer sent stays in the socket.
+TEST_F(IoUringRecv, CancelledBeforeItsPollTakesNothing) {
+    Pair p;
+    Collect c;
+    const auto id = backend->start_recv(p.fd[0], c);
+    ASSERT_EQ(::write(p.fd[1], "xyz", 3), 3);  // already there: a receive in the kernel would take it
+    backend->cancel_recv(id);
+    EXPECT_FALSE(c.end.has_value()) << "the sink hears of the end inside poll(), not inside cancel_recv()";
+    EXPECT_EQ(backend->watched(), 1u) << "still counted until that poll";
+    EXPECT_TRUE(poll(0ns).empty());
+    ASSERT_TRUE(c.end.has_value());
+    EXPECT_EQ(*c.end, -ECANCELED);
+    EXPECT_EQ(c.got, "");
+    EXPECT_EQ(backend->watched(), 0u);
+    char buf[8];
+    EXPECT_EQ(::read(p.fd[0], buf, sizeof buf), 3);
+}
+
+// Detached before its poll: the sink is never called (it may be gone), nothing is taken from the
+// socket, and the receive is no longer counted after that poll.
+TEST_F(IoUringRecv, DetachedBeforeItsPollNeverCallsItsSinkNorTakesBytes) {
+    Pair p;
+    auto c = std::make_unique<Collect>();
+    const auto id = backend->start_recv(p.fd[0], *c);
+    ASSERT_EQ(::write(p.fd[1], "kept", 4), 4);
+    backend->detach_recv(id);
+    c.reset();
+    EXPECT_TRUE(poll(0ns).empty());
+    EXPECT_EQ(backend->watched(), 0u);
+    char buf[8];
+    EXPECT_EQ(::read(p.fd[0], buf, sizeof buf), 4);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, IoBackendContract, ::testing::Values(IoBackendKind::epoll, IoBackendKind::io_uring),
                          [](const auto& info) { return backend_name(info.param); });
 

@@ -238,24 +238,27 @@ void IoUringBackend::give_back_buffer(unsigned bid) noexcept {
 
 // ----------------------------------------------------------------------------- operations
 
-std::uint32_t IoUringBackend::new_op(std::uint64_t kind, std::uint64_t& id) {
+IoUringBackend::Op& IoUringBackend::begin_op(std::uint64_t kind, int fd, std::size_t& count, std::uint64_t& id) {
     std::uint32_t index;
     if (!free_ops_.empty()) {
         index = free_ops_.back();
         free_ops_.pop_back();
     } else {
         index = static_cast<std::uint32_t>(ops_.size());
-        ops_.emplace_back().index = index;
+        ops_.push_back(std::make_unique<Op>());
+        ops_.back()->index = index;
     }
-    Op& op = ops_[index];
+    Op& op = *ops_[index];
     op.gen = next(next_op_gen_);
     op.kind = kind;
+    op.fd = fd;
     op.in_use = true;
     op.cancel_sent = false;
     op.submitted = false;
     op.sent = 0;
+    ++count;
     id = kind | tag(static_cast<int>(index), op.gen);
-    return index;
+    return op;
 }
 
 void IoUringBackend::free_op(Op& op) noexcept {
@@ -272,14 +275,15 @@ IoUringBackend::Op* IoUringBackend::find_op(std::uint64_t id, std::uint64_t kind
     if ((id & kind_mask) != kind) return nullptr;
     const std::uint32_t index = static_cast<std::uint32_t>(id);
     const std::uint32_t gen = static_cast<std::uint32_t>(id >> 32) & (gen_limit - 1);
-    if (index >= ops_.size() || !ops_[index].in_use || ops_[index].gen != gen) return nullptr;
-    return &ops_[index];
+    if (index >= ops_.size()) return nullptr;
+    Op* op = ops_[index].get();
+    return op->in_use && op->gen == gen ? op : nullptr;
 }
 
 void IoUringBackend::cancel_in_kernel(Op& op, std::uint64_t id) noexcept {
     if (op.cancel_sent) return;
     op.cancel_sent = true;
-    if (!op.submitted) return;  // a queued send: ended when its turn to be submitted comes
+    if (!op.submitted) return;  // a queued send or receive: ended when its turn to be submitted comes
     try {
         io_uring_sqe* s = sqe();
         io_uring_prep_cancel64(s, id, 0);
@@ -292,21 +296,43 @@ void IoUringBackend::cancel_in_kernel(Op& op, std::uint64_t id) noexcept {
 
 std::uint64_t IoUringBackend::start_recv(int fd, RecvSink& sink) {
     if (!can_recv()) return IoBackend::start_recv(fd, sink);
-    io_uring_sqe* s = sqe();
+    recv_queue_.reserve(recv_queue_.size() + 1);  // push_back below cannot throw
     std::uint64_t id;
-    Op& op = ops_[new_op(recv_kind, id)];
+    Op& op = begin_op(recv_kind, fd, recv_in_flight_, id);
     op.sink = &sink;
-    op.submitted = true;
-    ++recv_in_flight_;
-    // One-shot: at most one buffer per receive, re-armed by the transport after its callback
-    // ran (like one read() per readiness report), so that a reader that stopped reading holds
-    // at most one buffer more than its limit. Multishot would keep moving the socket's whole
-    // backlog into the loop's memory until the cancel lands (docs/asyncio-io.md, "Backends").
-    io_uring_prep_recv(s, fd, nullptr, 0, 0);
-    s->flags |= IOSQE_BUFFER_SELECT;
-    s->buf_group = recv_group;
-    io_uring_sqe_set_data64(s, id);
+    // Prepared at the next poll(), after the turn's sends (submit_recvs; io_uring.hpp).
+    recv_queue_.push_back(op.index);
     return id;
+}
+
+void IoUringBackend::submit_recvs() {
+    for (std::size_t i = 0; i < recv_queue_.size(); ++i) {
+        Op& op = *ops_[recv_queue_[i]];
+        if (op.cancel_sent) {  // cancelled or detached before it reached the kernel
+            RecvSink* sink = op.sink;
+            --recv_in_flight_;
+            free_op(op);
+            if (sink) sink->on_recv_end(-ECANCELED);
+            continue;
+        }
+        io_uring_sqe* s;
+        try {
+            s = sqe();
+        } catch (...) {  // the ring is broken: keep the rest queued (the poll reports the error)
+            recv_queue_.erase(recv_queue_.begin(), recv_queue_.begin() + static_cast<std::ptrdiff_t>(i));
+            throw;
+        }
+        // One-shot: at most one buffer per receive, re-armed by the transport after its callback
+        // ran (like one read() per readiness report), so that a reader that stopped reading holds
+        // at most one buffer more than its limit. Multishot would keep moving the socket's whole
+        // backlog into the loop's memory until the cancel lands (docs/asyncio-io.md, "Backends").
+        io_uring_prep_recv(s, op.fd, nullptr, 0, 0);
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = recv_group;
+        io_uring_sqe_set_data64(s, recv_kind | tag(static_cast<int>(op.index), op.gen));
+        op.submitted = true;
+    }
+    recv_queue_.clear();
 }
 
 void IoUringBackend::cancel_recv(std::uint64_t id) noexcept {
@@ -341,10 +367,9 @@ std::uint64_t IoUringBackend::start_accept(int fd, AcceptSink& sink) {
     if (!can_accept()) return IoBackend::start_accept(fd, sink);
     io_uring_sqe* s = sqe();
     std::uint64_t id;
-    Op& op = ops_[new_op(accept_kind, id)];
+    Op& op = begin_op(accept_kind, fd, accepts_, id);
     op.acceptor = &sink;
     op.submitted = true;
-    ++accepts_;
     io_uring_prep_multishot_accept(s, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data64(s, id);
     return id;
@@ -380,10 +405,8 @@ std::uint64_t IoUringBackend::queue_send(int fd, SendSource& source) {
     if (!can_send()) return IoBackend::queue_send(fd, source);
     send_queue_.reserve(send_queue_.size() + 1);  // push_back below cannot throw
     std::uint64_t id;
-    Op& op = ops_[new_op(send_kind, id)];
+    Op& op = begin_op(send_kind, fd, sends_, id);
     op.source = &source;
-    op.fd = fd;
-    ++sends_;
     send_queue_.push_back(op.index);
     return id;
 }
@@ -404,7 +427,7 @@ void IoUringBackend::submit_sends() {
     std::vector<std::uint32_t> queue;
     queue.swap(send_queue_);
     for (std::size_t i = 0; i < queue.size(); ++i) {
-        Op& op = ops_[queue[i]];
+        Op& op = *ops_[queue[i]];
         // A fresh send takes its bytes now (every write of the turn); a partial one goes on.
         if (op.cancel_sent || (op.bytes.empty() && !op.source->take_send(op.bytes)) || op.bytes.empty()) {
             end_send(op, -ECANCELED);
@@ -459,7 +482,8 @@ void IoUringBackend::finish_ops() noexcept {
     // and the loop's last poll() reaped what its enter posted.
     const bool can_wait = enabled_ && (!single_issuer_ || owner_ == ::gettid());
     std::size_t waiting = 0;
-    for (Op& op : ops_) {
+    for (auto& p : ops_) {
+        Op& op = *p;
         if (!can_wait) break;
         if (!op.in_use || !op.submitted || (op.kind != send_kind && op.kind != accept_kind)) continue;
         cancel_in_kernel(op, op.kind | tag(static_cast<int>(op.index), op.gen));
@@ -486,8 +510,9 @@ void IoUringBackend::finish_ops() noexcept {
         io_uring_cq_advance(&ring_, seen);
     }
     send_queue_.clear();
-    for (Op& op : ops_)
-        if (op.in_use && op.source) end_send(op, -ECANCELED);
+    recv_queue_.clear();  // never reached the kernel
+    for (auto& op : ops_)
+        if (op->in_use && op->source) end_send(*op, -ECANCELED);
 }
 
 io_uring_sqe* IoUringBackend::sqe() {
@@ -562,6 +587,7 @@ void IoUringBackend::watch(int fd, std::uint32_t events) {
 void IoUringBackend::poll(std::optional<std::chrono::nanoseconds> timeout, std::vector<IoEvent>& out) {
     if (!enabled_) bind_thread();  // a backend used without a loop (its tests): the first poll binds
     if (!send_queue_.empty()) submit_sends();
+    if (!recv_queue_.empty()) submit_recvs();
     for (int fd : rearm_) {
         auto it = interest_.find(fd);
         if (it == interest_.end() || !it->second.rearm) continue;

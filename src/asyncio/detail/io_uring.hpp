@@ -19,7 +19,10 @@
 // 2.3 has no io_uring_setup_buf_ring): the kernel receives when bytes arrive, the completion
 // comes with the loop's wait, the bytes are handed to the sink and the buffer given back at
 // once. No read() per message. One-shot (re-armed by the sink's owner with the next enter),
-// not multishot: see start_recv.
+// not multishot: see submit_recvs. A receive is prepared at the next poll(), after the turn's
+// sends: the kernel runs a turn's SQEs in order, and a receive that finds the socket empty arms a
+// poll before the next SQE runs, so a re-arm queued before the send it answers would hold that
+// send back (about 1 us a message at one connection).
 //
 // Completion-based send (queue_send, used by stream transports on sockets): a transport's
 // writes of a loop turn are queued in its buffer; at the next poll() the backend takes the whole
@@ -51,7 +54,7 @@
 #include <liburing.h>
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <string>
 #include <sys/types.h>
 #include <thread>
@@ -108,16 +111,19 @@ private:
         std::uint32_t index = 0;       // in ops_
         std::uint64_t kind = 0;        // its user_data's kind bits
         std::size_t sent = 0;          // a send's bytes sent so far
-        int fd = -1;                   // a send's socket
+        int fd = -1;                   // its socket
         std::uint32_t gen = 0;
         bool in_use = false;
         bool cancel_sent = false;      // ASYNC_CANCEL submitted (or, for a queued send, asked)
         bool submitted = false;        // a send: an SQE is in flight
     };
-    std::uint32_t new_op(std::uint64_t kind, std::uint64_t& id);
+    /// Takes a free op (or makes one) for an operation of `kind` on `fd`, counts it in `count`
+    /// (recv_in_flight_, sends_ or accepts_; free_op's caller uncounts it) and sets `id`.
+    Op& begin_op(std::uint64_t kind, int fd, std::size_t& count, std::uint64_t& id);
     void free_op(Op& op) noexcept;
     Op* find_op(std::uint64_t id, std::uint64_t kind) noexcept;
     void cancel_in_kernel(Op& op, std::uint64_t id) noexcept;
+    void submit_recvs();
     void complete_recv(std::uint64_t data, int res, unsigned flags);
     void submit_sends();
     void complete_send(std::uint64_t data, int res);
@@ -143,9 +149,10 @@ private:
     std::vector<int> rearm_;  // fds whose poll fired: re-armed at the next poll() if still watched
     // Completion-based receives and sends: the ops (their index is in the user_data) and the
     // provided buffer ring receives use (set up on the first can_recv()).
-    std::deque<Op> ops_;  // a deque: Op (its ByteBuffer) does not move
+    std::vector<std::unique_ptr<Op>> ops_;  // by index; an Op (its ByteBuffer) does not move
     std::vector<std::uint32_t> free_ops_;
     std::vector<std::uint32_t> send_queue_;  // sends to submit at the next poll()
+    std::vector<std::uint32_t> recv_queue_;  // receives to submit at the next poll(), after the sends
     std::size_t recv_in_flight_ = 0;
     std::size_t sends_ = 0;  // sends queued or in flight
     std::size_t accepts_ = 0;  // multishot accepts in flight
