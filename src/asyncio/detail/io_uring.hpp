@@ -22,7 +22,7 @@
 // not multishot: see submit_recvs. A receive is prepared at the next poll(), after the turn's
 // sends: the kernel runs a turn's SQEs in order, and a receive that finds the socket empty arms a
 // poll before the next SQE runs, so a re-arm queued before the send it answers would hold that
-// send back (about 1 us a message at one connection).
+// send back (0.5-1 us of p50 at one connection: bench/echo/RESULTS.md).
 //
 // Completion-based send (queue_send, used by stream transports on sockets): a transport's
 // writes of a loop turn are queued in its buffer; at the next poll() the backend takes the whole
