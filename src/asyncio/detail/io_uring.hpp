@@ -114,8 +114,8 @@ private:
         int fd = -1;                   // its socket
         std::uint32_t gen = 0;
         bool in_use = false;
-        bool cancel_sent = false;      // ASYNC_CANCEL submitted (or, for a queued send, asked)
-        bool submitted = false;        // a send: an SQE is in flight
+        bool cancel_sent = false;      // ASYNC_CANCEL submitted (or, for a queued send or receive, asked)
+        bool submitted = false;        // an SQE is in flight (false while queued for the next poll)
     };
     /// Takes a free op (or makes one) for an operation of `kind` on `fd`, counts it in `count`
     /// (recv_in_flight_, sends_ or accepts_; free_op's caller uncounts it) and sets `id`.
