@@ -12,12 +12,20 @@
 //   asyncio_call_graph --process-pool  a process pool whose worker process is stuck in a call
 //                                   (until stdin closes) with four calls queued behind it; prints
 //                                   "worker PID" after "ready"
-// The five states print "ready" once set up, then run until killed (or, --blocked and the pools,
+//   asyncio_call_graph --mp-pool    a multiprocessing::Pool whose worker is stuck in a call (until
+//                                   stdin closes) with three apply_async calls and a map of two
+//                                   chunks queued; prints "worker PID" after "ready"; a line on
+//                                   stdin closes the pool (it then prints "closed")
+//   asyncio_call_graph --mp-pool-dead  a multiprocessing::Pool whose manager is held up in a
+//                                   callback (until stdin closes) after that callback killed the
+//                                   pool's one worker; prints "worker PID" after "ready"
+// The states print "ready" once set up, then run until killed (or, --blocked and the pools,
 // until stdin closes).
 #include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/multiprocessing.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -25,6 +33,7 @@
 #include <string>
 #include <thread>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace asyncio = nogil::asyncio;
@@ -193,6 +202,63 @@ int stuck_process_pool() {
     return sum == 1 + 3 + 6 + 2 ? 0 : 1;
 }
 
+// ------------------------------------------- a multiprocessing::Pool with a stuck worker
+
+int worker_pid() { return static_cast<int>(::getpid()); }
+
+int stuck_mp_pool() {
+    namespace mp = nogil::multiprocessing;
+    auto [ours, theirs] = mp::Pipe();
+    mp::Pool pool(1);
+    const int pid = pool.apply(worker_pid);
+    auto rendered = pool.apply_async(render, theirs);
+    char byte = 0;
+    if (::read(ours.fileno(), &byte, 1) != 1) return 1;  // the worker runs render: what follows queues
+    std::vector<mp::AsyncResult<int>> calls;
+    for (int block : {10, 20, 30}) calls.push_back(pool.apply_async(checksum, block));
+    auto mapped = pool.map_async(checksum, std::vector<int>{1, 2, 3, 4}, 2);  // two chunks
+    ready();
+    std::printf("worker %d\n", pid);
+    std::fflush(stdout);
+    char buf[64];
+    if (::read(0, buf, sizeof buf) > 0) {  // a line: close the pool (its queued calls still run)
+        pool.close();
+        std::printf("closed\n");
+        std::fflush(stdout);
+        while (::read(0, buf, sizeof buf) > 0) {
+        }
+    }
+    if (::write(ours.fileno(), "g", 1) != 1) return 1;
+    int sum = rendered.get();
+    for (auto& c : calls) sum += c.get();
+    for (int v : mapped.get()) sum += v;
+    return sum == 1 + 3 + 6 + 2 + 1 + 2 + 3 + 4 ? 0 : 1;
+}
+
+int dead_mp_pool_worker() {
+    namespace mp = nogil::multiprocessing;
+    mp::Pool pool(1);
+    std::latch killed{1};
+    int pid = 0;
+    // The callback runs on the pool's manager thread: while it waits, the manager cannot notice
+    // that the worker it killed is gone (a zombie until the manager reaps it).
+    auto r = pool.apply_async(worker_pid, mp::Callbacks{.callback = [&](const int& worker) {
+        pid = worker;
+        ::kill(worker, SIGKILL);
+        siginfo_t info{};
+        ::waitid(P_PID, static_cast<id_t>(worker), &info, WEXITED | WNOWAIT);  // dead, not reaped
+        killed.count_down();
+        char buf[64];
+        while (::read(0, buf, sizeof buf) > 0) {
+        }
+    }});
+    killed.wait();
+    ready();
+    std::printf("worker %d\n", pid);
+    std::fflush(stdout);
+    return r.get() == pid ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,6 +273,10 @@ int main(int argc, char** argv) {
         return stuck_pool();
     } else if (mode == "--process-pool") {
         return stuck_process_pool();
+    } else if (mode == "--mp-pool") {
+        return stuck_mp_pool();
+    } else if (mode == "--mp-pool-dead") {
+        return dead_mp_pool_worker();
     } else {
         asyncio::run(crawl());
     }

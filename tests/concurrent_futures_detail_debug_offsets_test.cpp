@@ -5,12 +5,15 @@
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 #include <nogil/multiprocessing/connection.hpp>
+#include <nogil/multiprocessing/pool.hpp>
 #include <nogil/threading/thread.hpp>
 
 #include "inspect/remote.hpp"
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -315,6 +318,152 @@ TEST(ExecutorDebugRecord, ProcessPoolReadWhileBusy) {
     // is consistent and sees it idle.
     ::testing::Test::RecordProperty("consistent_busy_reads", consistent);
     auto quiet = read_process_pool();
+    ASSERT_TRUE(quiet);
+    EXPECT_FALSE(quiet->torn);
+    EXPECT_EQ(quiet->queued, 0u);
+    EXPECT_EQ(quiet->workers.size(), 2u);
+}
+
+// ---- multiprocessing::Pool: its queue under its mutex's count, its workers under the
+// manager's own count (the manager changes them outside the mutex) ----------------------------
+
+namespace mp = nogil::multiprocessing;
+
+std::optional<inspect::ExecutorSnapshot> read_mp_pool() {
+    const inspect::ProcessSnapshot snap = inspect::read_process(::getpid());
+    for (const auto& ex : snap.executors)
+        if (ex.kind == "multiprocessing pool") return ex;
+    return std::nullopt;
+}
+
+int worker_pid() { return static_cast<int>(::getpid()); }
+
+// A worker stuck in a call, calls queued behind it: apply's by their function, map's and imap's
+// by the function they map with their chunk (map knows how many chunks, imap not yet); closed,
+// the queue is still there; a pool that is gone is no longer listed.
+TEST(ExecutorDebugRecord, MpPoolStuckWorkerAndQueuedCalls) {
+    auto [ours, theirs] = mp::Pipe();
+    {
+        mp::Pool pool(1);
+        const int pid = pool.apply(worker_pid);
+        auto stuck = pool.apply_async(wait_for_go, theirs);
+        wait_started(ours);
+        std::vector<mp::AsyncResult<int>> calls;
+        for (int i = 0; i < 3; ++i) calls.push_back(pool.apply_async(square, i));
+        auto mapped = pool.map_async(square, std::vector<int>{1, 2, 3}, 2);
+        auto lazy = pool.imap(square, std::vector<int>{4}, 1);
+
+        auto ex = read_mp_pool();
+        ASSERT_TRUE(ex);
+        EXPECT_TRUE(ex->processes);
+        EXPECT_EQ(ex->max_workers, 1);
+        EXPECT_FALSE(ex->shut_down);
+        EXPECT_FALSE(ex->torn);
+        ASSERT_EQ(ex->workers.size(), 1u);
+        EXPECT_EQ(ex->workers[0].tid, pid);
+        EXPECT_FALSE(ex->workers[0].dead);
+        EXPECT_EQ(ex->workers[0].call, "(anonymous namespace)::wait_for_go(nogil::multiprocessing::Connection)");
+        EXPECT_EQ(ex->queued, 6u);
+        EXPECT_EQ(ex->queued_calls, (std::vector<std::string>{
+                                        "(anonymous namespace)::square(int)", "(anonymous namespace)::square(int)",
+                                        "(anonymous namespace)::square(int)", "(anonymous namespace)::square(int), chunk 1 of 2",
+                                        "(anonymous namespace)::square(int), chunk 2 of 2", "(anonymous namespace)::square(int), chunk 1"}));
+
+        pool.close();  // the queued calls still run
+        ex = read_mp_pool();
+        ASSERT_TRUE(ex);
+        EXPECT_TRUE(ex->shut_down);
+        EXPECT_EQ(ex->shut_down_as, "closed");
+        EXPECT_EQ(ex->queued, 6u);
+        go(ours);
+        EXPECT_EQ(stuck.get(), 1);
+        int sum = 0;
+        for (auto& c : calls) sum += c.get();
+        for (int v : mapped.get()) sum += v;
+        for (int v : lazy) sum += v;
+        EXPECT_EQ(sum, 0 + 1 + 4 + 1 + 4 + 9 + 16);
+        pool.join();
+    }
+    EXPECT_FALSE(read_mp_pool());
+}
+
+// Idle workers show no call (the manager notes a call's end before its result is ready).
+TEST(ExecutorDebugRecord, MpPoolIdleWorkers) {
+    mp::Pool pool(2);
+    EXPECT_EQ(pool.apply(square, 3), 9);
+    auto ex = read_mp_pool();
+    ASSERT_TRUE(ex);
+    ASSERT_EQ(ex->workers.size(), 2u);
+    for (const auto& w : ex->workers) {
+        EXPECT_GT(w.tid, 0);
+        EXPECT_EQ(w.call, "");
+    }
+    EXPECT_EQ(ex->queued, 0u);
+}
+
+// A worker that died while the manager could not see it (held up in a callback) says dead;
+// terminated, the pool says so and has no workers.
+TEST(ExecutorDebugRecord, MpPoolDeadWorkerThenTerminated) {
+    mp::Pool pool(1);
+    std::latch killed{1}, release{1};
+    auto r = pool.apply_async(worker_pid, mp::Callbacks{.callback = [&](const int& pid) {  // the manager thread
+        ::kill(pid, SIGKILL);
+        siginfo_t info{};
+        ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);  // dead, not reaped
+        killed.count_down();
+        release.wait();
+    }});
+    killed.wait();
+    auto ex = read_mp_pool();
+    ASSERT_TRUE(ex);
+    ASSERT_EQ(ex->workers.size(), 1u);
+    EXPECT_TRUE(ex->workers[0].dead);
+    EXPECT_EQ(ex->workers[0].call, "");
+    release.count_down();
+    EXPECT_EQ(r.get(), ex->workers[0].tid);
+    pool.terminate();
+    pool.join();
+    ex = read_mp_pool();
+    ASSERT_TRUE(ex);
+    EXPECT_EQ(ex->shut_down_as, "terminated");
+    EXPECT_TRUE(ex->workers.empty());
+    EXPECT_EQ(ex->queued, 0u);
+}
+
+// A pool that runs calls all the time, read again and again: the reads hold together (both
+// counts), and the program is not disturbed.
+TEST(ExecutorDebugRecord, MpPoolReadWhileBusy) {
+    std::atomic<bool> stop{false};
+    std::atomic<long> done{0};
+    mp::Pool pool(2);
+    EXPECT_EQ(pool.apply(square, 2), 4);
+    std::thread submitter([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            std::vector<mp::AsyncResult<int>> batch;
+            for (int i = 0; i < 64; ++i) batch.push_back(pool.apply_async(square, i));
+            for (auto& r : batch) done.fetch_add(r.get() >= 0, std::memory_order_relaxed);
+        }
+    });
+    int consistent = 0;
+    for (int i = 0; i < 50; ++i) {
+        auto ex = read_mp_pool();
+        EXPECT_TRUE(ex);
+        if (!ex || ex->torn) continue;
+        ++consistent;
+        EXPECT_EQ(ex->workers.size(), 2u);
+        for (const auto& w : ex->workers) {
+            EXPECT_GT(w.tid, 0);
+            EXPECT_FALSE(w.dead);
+            EXPECT_TRUE(w.call.empty() || w.call == "(anonymous namespace)::square(int)") << w.call;
+        }
+        EXPECT_LE(ex->queued, 64u);
+        for (const auto& call : ex->queued_calls) EXPECT_EQ(call, "(anonymous namespace)::square(int)");
+    }
+    stop = true;
+    submitter.join();
+    EXPECT_GT(done.load(), 0);
+    ::testing::Test::RecordProperty("consistent_busy_reads", consistent);
+    auto quiet = read_mp_pool();
     ASSERT_TRUE(quiet);
     EXPECT_FALSE(quiet->torn);
     EXPECT_EQ(quiet->queued, 0u);

@@ -423,6 +423,7 @@ private:
         gather->parts.resize(chunks.size());
         gather->left = chunks.size();
         for (std::size_t i = 0; i < chunks.size(); ++i) {
+            detail::TaskLabel label{fn_id, i + 1, chunks.size()};  // `nogil ps`: "f(int), chunk 2 of 4"
             core_->submit(detail::encode_call(ChunkFn, fn_id, chunks[i]), [gather, i](detail::TaskOutcome& outcome) {
                 std::optional<Chunk> part;
                 auto error = decode(outcome, part);
@@ -444,7 +445,7 @@ private:
                 }
                 if (first_failure) complete(gather->result, std::optional<std::vector<R>>(), std::move(error), gather->callbacks);
                 else if (all) complete(gather->result, std::move(all), std::nullopt, gather->callbacks);
-            });
+            }, std::move(label));
         }
         return result;
     }
@@ -498,8 +499,9 @@ private:
                         self->finished_one();
                     };
                     try {
-                        if (caller) core->submit(std::move(call), std::move(on_done));
-                        else core->submit_continuation(std::move(call), std::move(on_done));
+                        detail::TaskLabel label{fn, index + 1, 0};  // `nogil ps`: "f(int), chunk 3"
+                        if (caller) core->submit(std::move(call), std::move(on_done), std::move(label));
+                        else core->submit_continuation(std::move(call), std::move(on_done), std::move(label));
                         ++in_flight;
                         continue;
                     } catch (...) {

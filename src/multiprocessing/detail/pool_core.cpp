@@ -1,8 +1,11 @@
 #include <nogil/multiprocessing/detail/frame.hpp>
 #include <nogil/multiprocessing/detail/pool_core.hpp>
+#include "multiprocessing/detail/pool_record.hpp"
+#include "multiprocessing/detail/ps_record.hpp"
 #include <nogil/errors.hpp>
 #include <nogil/multiprocessing/process.hpp>
 
+#include <cstddef>
 #include <deque>
 #include <stdexcept>
 #include <mutex>
@@ -21,8 +24,15 @@ namespace serial = ::nogil::detail::serial;
 namespace {
 struct Pending {
     std::uint64_t id = 0;
-    EncodedCall call;
+    EncodedCall call;  // kept while it runs too (for `nogil ps`)
     TaskCallback done;
+    TaskLabel label;
+};
+
+// What `nogil ps` reads of a worker (the manager's `view`): its pid and the task it runs.
+struct WorkerView {
+    int pid = 0;
+    const Pending* task = nullptr;  // in `running` (a node: it stays put); null when idle
 };
 
 struct Worker {
@@ -33,18 +43,27 @@ struct Worker {
     std::uint64_t assigned = 0;  // a worker with maxtasks assigned is about to exit: give it no more
 };
 
-enum class PoolState { run, close, terminate };
+enum class PoolState : std::uint8_t { run, close, terminate };  // `nogil ps` reads it: 0, 1, 2
 }  // namespace
 
 // Impl's fields by what guards them:
 //   `mutex`: state, broken, pending, next_id (callers and the manager).
+//   manager thread only, under `changes` (a count `nogil ps` reads as a seqlock's): view.
 //   set by the constructor before the manager starts, then read-only: wake (the eventfd that
 //       notify() writes from any thread), processes, initializer, maxtasks, start_method.
 //   `join_mutex`: joining `manager` (started by the constructor).
 //   manager thread only: workers, running, deaths_without_progress, worker_counter.
 struct PoolCore::Impl {
-    // Shared with callers (under mutex).
-    std::mutex mutex;
+    Impl() {
+        record.kind = ::nogil::concurrent::futures::detail::ExecutorRecord::mp_pool;
+        record.pool = this;
+    }
+    ~Impl() { ::nogil::concurrent::futures::detail::unregister_executor(record); }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    // Shared with callers (under mutex, which counts its sections for `nogil ps`).
+    CountedMutex mutex;
     PoolState state = PoolState::run;
     bool broken = false;
     std::deque<Pending> pending;
@@ -63,6 +82,24 @@ struct PoolCore::Impl {
     int deaths_without_progress = 0;
     int worker_counter = 0;
 
+    // For `nogil ps` (include/nogil/concurrent/futures/detail/debug_offsets.hpp): linked into the
+    // executors' registry from construction to destruction; the manager's view of its workers
+    // (`workers` and `running` change outside the mutex), rebuilt by publish() after each change.
+    ::nogil::concurrent::futures::detail::ExecutorRecord record;
+    ChangeCount changes;
+    std::vector<WorkerView> view;  // capacity `processes`, reserved before the manager starts
+
+    // Called by the manager after it changed `workers` or `running`, before any callback runs.
+    void publish() noexcept {
+        ChangeCount::Scope change(changes);
+        view.clear();
+        for (const Worker& w : workers) {
+            if (view.size() == view.capacity()) break;  // never reallocates under a reader
+            const auto it = w.task ? running.find(*w.task) : running.end();
+            view.push_back(WorkerView{w.process.pid().value_or(0), it == running.end() ? nullptr : &it->second});
+        }
+    }
+
     void notify() {
         std::uint64_t one = 1;
         [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof one);
@@ -77,6 +114,7 @@ struct PoolCore::Impl {
         p.start();
         theirs.close();
         workers.push_back(Worker{std::move(p), std::move(ours), std::nullopt, 0, 0});
+        publish();
     }
 
     // The callback is destroyed right after it runs (it may hold the last handle to a result).
@@ -110,9 +148,10 @@ struct PoolCore::Impl {
             }
             auto it = running.find(response.id);
             if (it == running.end() || w.task != response.id) return false;  // not what we asked: distrust it
+            w.task.reset();
+            publish();
             Pending task = std::move(it->second);
             running.erase(it);
-            w.task.reset();
             ++w.completed;
             deaths_without_progress = 0;
             TaskOutcome outcome;
@@ -131,6 +170,7 @@ struct PoolCore::Impl {
     void retire(std::size_t i) {
         Worker w = std::move(workers[i]);
         workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(i));
+        publish();
         w.conn.close();
         w.process.join(std::chrono::seconds(5));
         if (!w.process.exitcode()) {  // it broke the protocol but lives on: end it
@@ -156,8 +196,10 @@ struct PoolCore::Impl {
             std::lock_guard lock(mutex);
             queued.swap(pending);
         }
-        for (auto& [id, task] : running) fail(task, why);
-        running.clear();
+        std::unordered_map<std::uint64_t, Pending> failed;
+        failed.swap(running);
+        publish();  // (no worker runs anything by now: kill_all or a pool that never started one)
+        for (auto& [id, task] : failed) fail(task, why);
         for (auto& task : queued) fail(task, why);
     }
 
@@ -168,6 +210,7 @@ struct PoolCore::Impl {
             w.process.join();
         }
         workers.clear();
+        publish();
     }
 
     void dispatch() {
@@ -192,9 +235,11 @@ struct PoolCore::Impl {
                 pending.push_front(std::move(task));
                 return;
             }
+            task.call = std::move(request.call);  // kept for `nogil ps` while it runs
             w.task = task.id;
             ++w.assigned;
             running.emplace(task.id, std::move(task));
+            publish();
         }
     }
 
@@ -223,6 +268,7 @@ struct PoolCore::Impl {
                 }
                 for (auto& w : workers) w.process.join();
                 workers.clear();
+                publish();
                 return;
             }
             if (deaths_without_progress > 3 * processes) {
@@ -274,6 +320,9 @@ PoolCore::PoolCore(int processes, SharedCall initializer, std::uint64_t maxtasks
     impl_->initializer = std::move(initializer);
     impl_->maxtasks = maxtasksperchild;
     impl_->start_method = std::move(start_method);
+    impl_->view.reserve(static_cast<std::size_t>(processes));
+    impl_->record.max_workers = processes;
+    ::nogil::concurrent::futures::detail::register_executor(impl_->record);
     impl_->wake.reset(static_cast<int>(check_os(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")));
     // The manager thread holds the state too: a completion callback may destroy the last owner
     // of the Pool (on this very thread); the state then lives until the manager returns.
@@ -295,17 +344,17 @@ PoolCore::~PoolCore() {
 
 int PoolCore::processes() const noexcept { return impl_->processes; }
 
-void PoolCore::submit(EncodedCall call, TaskCallback done) {
+void PoolCore::submit(EncodedCall call, TaskCallback done, TaskLabel label) {
     {
         std::lock_guard lock(impl_->mutex);
         if (impl_->broken) throw ProcessError("Pool is broken: its workers keep dying");
         if (impl_->state != PoolState::run) throw std::invalid_argument("Pool not running");
-        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done)});
+        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done), std::move(label)});
     }
     impl_->notify();
 }
 
-void PoolCore::submit_continuation(EncodedCall call, TaskCallback done) {
+void PoolCore::submit_continuation(EncodedCall call, TaskCallback done, TaskLabel label) {
     // The manager re-reads `pending` before deciding that a closed pool is finished, and this runs
     // on the manager thread (inside drain() or fail_everything()), so the task is never stranded.
     if (std::this_thread::get_id() != impl_->manager.get_id())
@@ -314,7 +363,7 @@ void PoolCore::submit_continuation(EncodedCall call, TaskCallback done) {
         std::lock_guard lock(impl_->mutex);
         if (impl_->broken) throw ProcessError("Pool is broken: its workers keep dying");
         if (impl_->state == PoolState::terminate) throw std::invalid_argument("Pool not running");
-        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done)});
+        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done), std::move(label)});
     }
     impl_->notify();
 }
@@ -345,5 +394,43 @@ void PoolCore::join() {
     if (std::this_thread::get_id() == impl_->manager.get_id()) throw std::runtime_error("cannot join current thread");
     if (impl_->manager.joinable()) impl_->manager.join();
 }
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+// offsetof on Impl, which is not standard-layout (its mutexes and thread): the Itanium ABI's
+// layout is fixed, and both compilers compute it; the reader checks the record's size.
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+#endif
+
+void describe_pool(::nogil::concurrent::futures::detail::ExecutorDebugOffsets& r) noexcept {
+    using Impl = PoolCore::Impl;
+    r.mp_sections = offsetof(Impl, mutex) + CountedMutex::sections_offset();
+    r.mp_changes = offsetof(Impl, changes) + ChangeCount::count_offset();
+    r.mp_pending = offsetof(Impl, pending);
+    r.mp_state = offsetof(Impl, state);
+    r.mp_broken = offsetof(Impl, broken);
+    r.mp_view = offsetof(Impl, view);
+    r.mp_view_size = sizeof(WorkerView);
+    r.mp_view_pid = offsetof(WorkerView, pid);
+    r.mp_view_task = offsetof(WorkerView, task);
+    r.mp_task_size = sizeof(Pending);
+    r.mp_task_id = offsetof(Pending, id);
+    r.mp_task_object = offsetof(Pending, call) + offsetof(EncodedCall, target) + offsetof(FunctionId, object);
+    r.mp_task_offset = offsetof(Pending, call) + offsetof(EncodedCall, target) + offsetof(FunctionId, offset);
+    r.mp_label_object = offsetof(Pending, label) + offsetof(TaskLabel, function) + offsetof(FunctionId, object);
+    r.mp_label_offset = offsetof(Pending, label) + offsetof(TaskLabel, function) + offsetof(FunctionId, offset);
+    r.mp_label_chunk = offsetof(Pending, label) + offsetof(TaskLabel, chunk);
+    r.mp_label_chunks = offsetof(Pending, label) + offsetof(TaskLabel, chunks);
+    static_assert(sizeof(PoolState) == 1 && sizeof(bool) == 1);
+#if defined(__GLIBCXX__)
+    // The deque's iterators are where the process pool's record says (the same for every element
+    // type); a node's number of elements is Pending's own.
+    r.mp_deque_elements = deque_layout<Pending>().elements;
+#endif
+}
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace nogil::multiprocessing::detail

@@ -22,6 +22,12 @@ echo clients are inspected once the server has their connection tasks.
   process pool  a process pool whose worker process is stuck in a call, four calls queued: ps
               names the worker's PID (the one the example prints), its call and the queued calls
               (a captureless lambda as a thread pool names it); the CSV too.
+  mp pool     a multiprocessing::Pool whose worker is stuck in a call, three apply_async calls
+              and a map of two chunks queued: ps names the worker's PID, its call, the queued
+              calls in order (map's by its function and chunk), in the table and the CSV; once
+              the example closed the pool, ps says "closed" and the calls are still queued.
+  mp dead     a multiprocessing::Pool whose manager is held up in a callback that killed the
+              worker: ps shows that worker dead (a zombie the manager has not reaped).
   errors      PID 0, a non-number, a PID that is not running (a child started and reaped), a
               process without nogil (sleep), and, when run as root, a process read without
               permission (setpriv to nobody): each a clear message and status 1 (CLI misuse: 106).
@@ -224,6 +230,59 @@ def process_pool_case(nogil, example):
         check(p.wait(timeout=60) == 0, "the process pool example exits 0 once stdin closes (every call ran)")
 
 
+def mp_pool_case(nogil, example):
+    p = start_ready([example, "--mp-pool"], stdin=subprocess.PIPE)
+    try:
+        worker = p.stdout.readline().split()
+        check(len(worker) == 2 and worker[0] == "worker", f"the example names its worker: {worker}")
+        pid = worker[1] if len(worker) == 2 else "?"
+        table = run(nogil, "ps", str(p.pid))
+        check(table.returncode == 0, f"ps of a stuck multiprocessing pool: {table.returncode} {table.stderr}")
+        out = table.stdout
+        check(re.search(r"^multiprocessing pool \(0x[0-9a-f]+\): 1 of 1 workers started, 5 calls queued$", out, re.M),
+              f"the pool's line:\n{out}")
+        workers = re.findall(r"^  (\d+)\s+(\d+)\s+(running|idle|dead)\s+(.*)$", out, re.M)
+        check(workers == [("0", pid, "running", "(anonymous namespace)::render(nogil::multiprocessing::Connection)")],
+              f"the worker process {pid} runs render():\n{out}")
+        check(re.search(r"^  queued\s+\(anonymous namespace\)::checksum\(int\) \u00d73\n"
+                        r"\s+\(anonymous namespace\)::checksum\(int\), chunk 1 of 2\n"
+                        r"\s+\(anonymous namespace\)::checksum\(int\), chunk 2 of 2$", out, re.M),
+              f"the queued calls in order (map's chunks by the mapped function):\n{out}")
+        data = run(nogil, "ps", str(p.pid), "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(data.stdout.partition("\n\n")[2])))
+        check(len(rows) == 6 and rows[0]["pid"] == pid and rows[0]["state"] == "running"
+              and rows[0]["call"].endswith("render(nogil::multiprocessing::Connection)")
+              and [r["state"] for r in rows[1:]] == ["queued"] * 5
+              and rows[5]["call"] == "(anonymous namespace)::checksum(int), chunk 2 of 2"
+              and all(r["kind"] == "multiprocessing pool" and r["queued"] == "5" and r["status"] == "open" for r in rows),
+              f"the CSV's executors table:\n{data.stdout}")
+        p.stdin.write("close\n")
+        p.stdin.flush()
+        check(p.stdout.readline().strip() == "closed", "the example closed its pool")
+        out = run(nogil, "ps", str(p.pid)).stdout
+        check(re.search(r"^multiprocessing pool \(0x[0-9a-f]+\): 1 of 1 workers started, 5 calls queued, closed$", out, re.M),
+              f"a closed pool says so, its calls still queued:\n{out}")
+        data = run(nogil, "ps", str(p.pid), "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(data.stdout.partition("\n\n")[2])))
+        check(rows and all(r["status"] == "closed" for r in rows), f"the CSV's status of a closed pool:\n{data.stdout}")
+    finally:
+        p.stdin.close()  # the example lets render() return: every call runs and it exits by itself
+        check(p.wait(timeout=60) == 0, "the multiprocessing pool example exits 0 once stdin closes (every call ran)")
+
+
+def mp_pool_dead_case(nogil, example):
+    p = start_ready([example, "--mp-pool-dead"], stdin=subprocess.PIPE)
+    try:
+        worker = p.stdout.readline().split()
+        pid = worker[1] if len(worker) == 2 else "?"
+        out = run(nogil, "ps", str(p.pid)).stdout
+        workers = re.findall(r"^  (\d+)\s+(\d+)\s+(running|idle|dead)\s*(.*)$", out, re.M)
+        check(workers == [("0", pid, "dead", "")], f"the killed worker {pid} is dead:\n{out}")
+    finally:
+        p.stdin.close()  # the callback returns: the manager reaps the worker and the example exits
+        check(p.wait(timeout=60) == 0, "the dead-worker example exits 0 once stdin closes")
+
+
 def errors_case(nogil):
     r = run(nogil, "--help")
     check(r.returncode == 0 and "pstree" in r.stdout and re.search(r"^\s+ps\s", r.stdout, re.M),
@@ -260,6 +319,8 @@ def main():
     busy_case(nogil, example)
     pool_case(nogil, example)
     process_pool_case(nogil, example)
+    mp_pool_case(nogil, example)
+    mp_pool_dead_case(nogil, example)
     errors_case(nogil)
     if failures:
         print(f"{len(failures)} failure(s)")

@@ -32,6 +32,10 @@
 #include <string>
 #include <vector>
 
+namespace nogil::concurrent::futures::detail {
+struct ExecutorDebugOffsets;
+}  // namespace nogil::concurrent::futures::detail
+
 namespace nogil::multiprocessing::detail {
 // Shared machinery (include/nogil/detail/).
 using ::nogil::detail::UniqueFd;
@@ -46,6 +50,14 @@ struct TaskOutcome {
 
 using TaskCallback = std::function<void(TaskOutcome&)>;
 
+/// What `nogil ps` names a task by (docs/debugging.md): the function the user gave, and for a
+/// chunk of map/imap/starmap which one. Empty (the default): the call's own function (apply).
+struct TaskLabel {
+    FunctionId function;       // map's function (the call's target is the chunk runner)
+    std::uint64_t chunk = 0;   // 1 + the chunk's index; 0: not a chunk
+    std::uint64_t chunks = 0;  // how many chunks (map); 0: not known yet (imap reads lazily)
+};
+
 class PoolCore {
 public:
     PoolCore(int processes, SharedCall initializer, std::uint64_t maxtasksperchild, std::string start_method);
@@ -55,11 +67,11 @@ public:
 
     /// Queues a task; `done` runs exactly once on the manager thread. Throws std::invalid_argument
     /// if the pool is closed or terminated ("Pool not running").
-    void submit(EncodedCall call, TaskCallback done);
+    void submit(EncodedCall call, TaskCallback done, TaskLabel label = {});
     /// As submit(), but only from a completion callback (the manager thread; std::logic_error
     /// elsewhere) and still accepted after close(): work that continues work submitted before
     /// close() (imap's feeder). Throws std::invalid_argument after terminate().
-    void submit_continuation(EncodedCall call, TaskCallback done);
+    void submit_continuation(EncodedCall call, TaskCallback done, TaskLabel label = {});
     void close();
     void terminate();
     void join();
@@ -68,6 +80,8 @@ public:
 private:
     struct Impl;
     std::shared_ptr<Impl> impl_;  // shared with the manager thread
+    // Where `nogil ps` finds Impl's fields (src/multiprocessing/detail/pool_record.hpp).
+    friend void describe_pool(::nogil::concurrent::futures::detail::ExecutorDebugOffsets& r) noexcept;
 };
 
 }  // namespace nogil::multiprocessing::detail

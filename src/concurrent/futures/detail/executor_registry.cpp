@@ -3,6 +3,7 @@
 #include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 #include <nogil/concurrent/futures/detail/future_state.hpp>
 #include "concurrent/futures/detail/process_pool_impl.hpp"
+#include "multiprocessing/detail/pool_record.hpp"
 
 #include <cstddef>
 #include <cstring>
@@ -44,27 +45,6 @@ void unregister_executor(ExecutorRecord& record) noexcept {
 #endif
 
 namespace nogil::concurrent::futures::detail {
-
-#if defined(__GLIBCXX__)
-// Where libstdc++'s deque keeps its start and finish iterators (in its _M_impl, which nobody
-// outside may name): found in a deque of one task by their values, begin() and end(). Its
-// iterators' members are public.
-void describe_task_deque(ExecutorDebugOffsets& r) {
-    using Deque = std::deque<ProcessPoolCore::Impl::Task>;
-    using Iterator = Deque::iterator;
-    Deque probe(1);
-    const Iterator begin = probe.begin(), end = probe.end();
-    const auto* bytes = reinterpret_cast<const unsigned char*>(&probe);
-    for (std::size_t at = 0; at + sizeof(Iterator) <= sizeof(Deque); at += alignof(Iterator)) {
-        if (std::memcmp(bytes + at, &begin, sizeof begin) == 0) r.deque_start = at;
-        if (std::memcmp(bytes + at, &end, sizeof end) == 0) r.deque_finish = at;
-    }
-    r.iterator_cur = offsetof(Iterator, _M_cur);
-    r.iterator_first = offsetof(Iterator, _M_first);
-    r.iterator_node = offsetof(Iterator, _M_node);
-    if (r.deque_start != r.deque_finish) r.deque_elements = static_cast<std::uint64_t>(begin._M_last - begin._M_first);
-}
-#endif
 
 struct ExecutorDebugLayout {
     static ExecutorDebugOffsets record() noexcept {
@@ -108,13 +88,20 @@ struct ExecutorDebugLayout {
         static_assert(sizeof(std::unique_ptr<Impl::Worker>) == sizeof(void*), "a unique_ptr is its pointer");
 #if defined(__GLIBCXX__)
         // libstdc++: basic_string is {pointer, length, ...}, vector {begin, end, capacity end}
-        // (as asyncio's record says); the deque's iterators as TaskDequeLayout finds them.
+        // (as asyncio's record says); the deque's iterators as deque_layout finds them.
         r.string_data = 0;
         r.string_size = 8;
         r.vector_begin = 0;
         r.vector_end = 8;
-        describe_task_deque(r);
+        const auto deque = ::nogil::multiprocessing::detail::deque_layout<Impl::Task>();
+        r.deque_start = deque.start;
+        r.deque_finish = deque.finish;
+        r.deque_elements = deque.elements;
+        r.iterator_cur = deque.cur;
+        r.iterator_first = deque.first;
+        r.iterator_node = deque.node;
 #endif
+        ::nogil::multiprocessing::detail::describe_pool(r);
         return r;
     }
 };

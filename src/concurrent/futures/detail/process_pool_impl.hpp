@@ -9,6 +9,7 @@
 #include <nogil/multiprocessing/detail/frame.hpp>
 #include "concurrent/futures/detail/exit.hpp"
 #include "multiprocessing/detail/futex.hpp"
+#include "multiprocessing/detail/ps_record.hpp"
 #include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 #include <nogil/concurrent/futures/detail/process_pool_core.hpp>
 #include <nogil/errors.hpp>
@@ -44,32 +45,8 @@ using ::nogil::multiprocessing::detail::wait_any_readable;
 using ::nogil::detail::UniqueFd;
 namespace serial = ::nogil::detail::serial;
 
-/// The pool's `mutex`: a std::mutex that counts its critical sections, so that `nogil ps` can
-/// read what it guards from another process without taking it, as a seqlock's reader
-/// (include/nogil/concurrent/futures/detail/debug_offsets.hpp): the count is odd while the mutex
-/// is held, and a read between two looks at the same even count saw no critical section.
-/// Costs two plain increments per critical section (made under the lock).
-class CountedMutex {
-public:
-    void lock() {
-        mutex_.lock();
-        sections_.store(sections_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        // The odd count before the section's stores. The reader is another process, so what
-        // counts is the order of the stores in memory: x86 never reorders two stores (TSO), and a
-        // compiler barrier keeps the compiler from doing it (a thread fence is what other
-        // processors would need; ThreadSanitizer does not support one).
-        std::atomic_signal_fence(std::memory_order_release);
-    }
-    void unlock() {
-        sections_.store(sections_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-        mutex_.unlock();
-    }
-    static constexpr std::size_t sections_offset() noexcept { return offsetof(CountedMutex, sections_); }
-
-private:
-    std::mutex mutex_;
-    std::atomic<std::uint64_t> sections_{0};
-};
+/// The pool's `mutex` counts its critical sections for `nogil ps` (multiprocessing/detail/ps_record.hpp).
+using ::nogil::multiprocessing::detail::CountedMutex;
 
 // Impl's fields by what guards them (lock order: `reading` before `mutex`, never the reverse):
 //   fixed after construction: settings, wake, wake_write, record (for `nogil ps`); manager

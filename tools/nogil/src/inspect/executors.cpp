@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -112,6 +113,7 @@ private:
         ex.max_workers = max;
         ex.name = mem_.c_string(mem_.word(record + r_.record_name, ok));
         if (kind == ExecutorRecord::process_pool) return read_process_pool(record, ex);
+        if (kind == ExecutorRecord::mp_pool) return r_.size >= sizeof(ExecutorDebugOffsets) && read_mp_pool(record, ex);
         const std::uint64_t started_at = mem_.word(record + r_.record_started, ok);
         const std::uint64_t workers_at = mem_.word(record + r_.record_workers, ok);
         const std::uint64_t local_head = mem_.word(record + r_.record_local_head, ok);
@@ -168,11 +170,23 @@ private:
 
     // A std::deque<Task>: how many tasks, and the first `limit` of them (id and call). False
     // when its iterators do not hold together (a torn read).
+    // A deque's element: its size, how many a node holds, where its id is.
+    struct TaskLayout {
+        std::uint64_t size, per_node, id;
+    };
+    TaskLayout process_pool_task() const { return {r_.task_size, r_.deque_elements, r_.task_id}; }
+    TaskLayout mp_pool_task() const { return {r_.mp_task_size, r_.mp_deque_elements, r_.mp_task_id}; }
+
     bool read_tasks(std::uint64_t deque, std::size_t limit, std::size_t& size, std::vector<QueuedTask>& out) {
+        return read_tasks(deque, process_pool_task(), limit, size, out);
+    }
+    bool read_tasks(std::uint64_t deque, const TaskLayout& layout, std::size_t limit, std::size_t& size,
+                    std::vector<QueuedTask>& out) {
         struct Iterator {
             std::uint64_t cur, first, node;
         };
-        const std::uint64_t elem = r_.task_size, per = r_.deque_elements, node_bytes = elem * per;
+        const std::uint64_t elem = layout.size, per = layout.per_node, node_bytes = elem * per;
+        if (!elem || !per) return false;
         auto iterator = [&](std::uint64_t at, Iterator& it) {
             bool ok = true;
             it = {mem_.word(at + r_.iterator_cur, ok), mem_.word(at + r_.iterator_first, ok), mem_.word(at + r_.iterator_node, ok)};
@@ -195,7 +209,7 @@ private:
             for (std::uint64_t p = 0; p < end - cur && out.size() < limit; p += elem) {
                 QueuedTask t;
                 t.address = cur + p;
-                std::memcpy(&t.id, buffer.data() + p + r_.task_id, sizeof t.id);
+                std::memcpy(&t.id, buffer.data() + p + layout.id, sizeof t.id);
                 out.push_back(std::move(t));
             }
             if (node == f.node) break;
@@ -208,11 +222,14 @@ private:
     }
 
     // What the task at `task` calls: its FunctionId named with the target's symbol tables.
-    std::string task_call(std::uint64_t task) {
+    std::string task_call(std::uint64_t task) { return function_name(task + r_.task_object, task + r_.task_offset); }
+
+    // A FunctionId {object (std::string at `object`), offset (at `offset`)} named.
+    std::string function_name(std::uint64_t object_at, std::uint64_t offset_at) {
         bool ok = true;
-        const std::uint64_t offset = mem_.word(task + r_.task_offset, ok);
-        const std::uint64_t data = mem_.word(task + r_.task_object + r_.string_data, ok);
-        const std::uint64_t length = mem_.word(task + r_.task_object + r_.string_size, ok);
+        const std::uint64_t offset = mem_.word(offset_at, ok);
+        const std::uint64_t data = mem_.word(object_at + r_.string_data, ok);
+        const std::uint64_t length = mem_.word(object_at + r_.string_size, ok);
         if (!ok || length > max_string) return "?";
         std::string object(length, '\0');
         if (length && !mem_.read(data, object.data(), length)) return "?";
@@ -236,10 +253,7 @@ private:
     // something did not hold together.
     bool read_pool_once(std::uint64_t pool, ExecutorSnapshot& ex) {
         bool ok = true;
-        ex.workers.clear();
-        ex.queued = 0;
-        ex.queued_calls.clear();
-        ex.broken.clear();
+        clear_contents(ex);
         std::uint8_t shutdown = 0;
         if (!mem_.get(pool + r_.pool_shutdown, shutdown)) return false;
         ex.shut_down = shutdown != 0;
@@ -297,22 +311,98 @@ private:
         bool ok = true;
         const std::uint64_t pool = mem_.word(record + r_.record_pool, ok);
         if (!ok || !pool || !r_.deque_elements || !r_.task_size) return false;  // another standard library
-        const std::uint64_t sections = pool + r_.pool_sections;
+        return read_as_seqlock({pool + r_.pool_sections}, ex, [&] { return read_pool_once(pool, ex); });
+    }
+
+    // Reads with `once` until a read held together between two looks at each count in `counts`
+    // that were even and equal (nobody changed what it guards meanwhile), up to max_pool_tries.
+    // Then what one more read sees, marked torn: the pool is listed even when that read did not
+    // hold together (the registry says it exists).
+    template <class Once>
+    bool read_as_seqlock(std::initializer_list<std::uint64_t> counts, ExecutorSnapshot& ex, Once once) {
+        std::vector<std::uint64_t> before(counts.size());
         for (int attempt = 0; attempt < max_pool_tries; ++attempt) {
-            const std::uint64_t before = mem_.word(sections, ok);
+            bool ok = true, changing = false;
+            std::size_t i = 0;
+            for (std::uint64_t at : counts) changing |= (before[i++] = mem_.word(at, ok)) & 1;
             if (!ok) return false;
-            if (before & 1) {  // held: let the holder finish
+            if (changing) {  // held: let the holder finish
                 ::sched_yield();
                 continue;
             }
-            const bool read = read_pool_once(pool, ex);
-            if (read && mem_.word(sections, ok) == before && ok) return true;
+            if (!once()) continue;
+            bool same = true;
+            i = 0;
+            for (std::uint64_t at : counts) same = same && mem_.word(at, ok) == before[i++];
+            if (same && ok) return true;
         }
-        // Changed under every read (or held): what one more read sees, marked. The pool is
-        // listed even when that read did not hold together (the registry says it exists).
         ex.torn = true;
-        read_pool_once(pool, ex);
+        once();
         return true;
+    }
+
+    void clear_contents(ExecutorSnapshot& ex) {
+        ex.workers.clear();
+        ex.queued = 0;
+        ex.queued_calls.clear();
+        ex.broken.clear();
+    }
+
+    // ---- multiprocessing::Pool: its queue under its mutex's count, its workers under the
+    // manager's own count (debug_offsets.hpp) --------------------------------------------------
+
+    // What the Pending at `task` calls, as the user wrote it: the function given to apply, or
+    // the one given to map (the call itself runs the chunk) with the chunk's number.
+    std::string mp_task_call(std::uint64_t task) {
+        bool ok = true;
+        const std::uint64_t label = mem_.word(task + r_.mp_label_offset, ok);
+        if (!ok) return "?";
+        if (!label) return function_name(task + r_.mp_task_object, task + r_.mp_task_offset);
+        std::string name = function_name(task + r_.mp_label_object, task + r_.mp_label_offset);
+        const std::uint64_t chunk = mem_.word(task + r_.mp_label_chunk, ok);
+        const std::uint64_t chunks = mem_.word(task + r_.mp_label_chunks, ok);
+        if (ok && chunk) name += chunks ? ", chunk " + std::to_string(chunk) + " of " + std::to_string(chunks) : ", chunk " + std::to_string(chunk);
+        return name;
+    }
+
+    bool read_mp_pool_once(std::uint64_t pool, ExecutorSnapshot& ex) {
+        bool ok = true;
+        clear_contents(ex);
+        std::uint8_t state = 0, broken = 0;
+        if (!mem_.get(pool + r_.mp_state, state) || !mem_.get(pool + r_.mp_broken, broken)) return false;
+        ex.shut_down = state != 0;
+        ex.shut_down_as = state == 1 ? "closed" : state == 2 ? "terminated" : "";
+        if (broken) ex.broken = "its workers keep dying";
+        const std::uint64_t begin = mem_.word(pool + r_.mp_view + r_.vector_begin, ok);
+        const std::uint64_t end = mem_.word(pool + r_.mp_view + r_.vector_end, ok);
+        const std::uint64_t size = r_.mp_view_size;
+        if (!ok || !size || end < begin || (end - begin) % size != 0 || (end - begin) / size > max_workers) return false;
+        std::vector<unsigned char> view(end - begin);
+        if (!view.empty() && !mem_.read(begin, view.data(), view.size())) return false;
+        for (std::uint64_t at = 0; at < view.size(); at += size) {
+            WorkerSnapshot ws;
+            std::int32_t pid = 0;
+            std::uint64_t task = 0;
+            std::memcpy(&pid, view.data() + at + r_.mp_view_pid, sizeof pid);
+            std::memcpy(&task, view.data() + at + r_.mp_view_task, sizeof task);
+            ws.tid = pid;
+            ws.dead = pid > 0 && !process_alive(pid);
+            if (task) ws.call = mp_task_call(task);
+            ex.workers.push_back(std::move(ws));
+        }
+        std::vector<QueuedTask> first;
+        if (!read_tasks(pool + r_.mp_pending, mp_pool_task(), max_named, ex.queued, first)) return false;
+        for (const auto& t : first) ex.queued_calls.push_back(mp_task_call(t.address));
+        return true;
+    }
+
+    bool read_mp_pool(std::uint64_t record, ExecutorSnapshot& ex) {
+        ex.processes = true;
+        ex.kind = "multiprocessing pool";
+        bool ok = true;
+        const std::uint64_t pool = mem_.word(record + r_.record_pool, ok);
+        if (!ok || !pool || !r_.mp_deque_elements || !r_.mp_task_size) return false;  // another standard library
+        return read_as_seqlock({pool + r_.mp_changes, pool + r_.mp_sections}, ex, [&] { return read_mp_pool_once(pool, ex); });
     }
 
     static bool process_alive(int pid) {

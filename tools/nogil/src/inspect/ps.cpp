@@ -88,14 +88,15 @@ void print_table(const ProcessSnapshot& snap, const std::string& format, std::os
 
 namespace {
 std::string worker_state(const WorkerSnapshot& w) { return w.dead ? "dead" : w.call.empty() ? "idle" : "running"; }
-std::string pool_status(const ExecutorSnapshot& ex) { return !ex.broken.empty() ? "broken" : ex.shut_down ? "shut down" : "open"; }
+std::string shut_down_as(const ExecutorSnapshot& ex) { return ex.shut_down_as.empty() ? "shut down" : ex.shut_down_as; }
+std::string pool_status(const ExecutorSnapshot& ex) { return !ex.broken.empty() ? "broken" : ex.shut_down ? shut_down_as(ex) : "open"; }
 }  // namespace
 
 void print_executors(const ProcessSnapshot& snap, std::ostream& out) {
     for (const auto& ex : snap.executors) {
         out << fmt::format("\n{}{} ({:#x}): {} of {} workers started, {} call{} queued{}{}{}\n", ex.kind,
                            ex.name.empty() ? "" : " '" + ex.name + "'", ex.address, ex.workers.size(), ex.max_workers,
-                           ex.queued, ex.queued == 1 ? "" : "s", ex.shut_down ? ", shut down" : "",
+                           ex.queued, ex.queued == 1 ? "" : "s", ex.shut_down ? ", " + shut_down_as(ex) : "",
                            ex.broken.empty() ? "" : ", broken: " + ex.broken,
                            ex.torn ? " (it changed under every read: this read may be inexact)" : "");
         if (!ex.workers.empty())

@@ -60,11 +60,12 @@ struct WorkerSnapshot {
 /// ("main::{lambda()#1}").
 struct ExecutorSnapshot {
     std::uint64_t address = 0;
-    std::string kind;  // "thread pool", "process pool"
+    std::string kind;  // "thread pool", "process pool", "multiprocessing pool"
     bool processes = false;  // the workers are processes (WorkerSnapshot::tid is a pid)
     std::string name;  // the thread name prefix (a process pool has none)
     int max_workers = 0;
     bool shut_down = false;  // shutdown() was called (queued calls still run)
+    std::string shut_down_as;  // how, when not "shut down": a multiprocessing pool "closed" or "terminated"
     std::string broken;      // a process pool that broke: why (its workers are gone)
     bool torn = false;       // it changed under every read: what one read saw, maybe inexact
     std::vector<WorkerSnapshot> workers;  // the started ones, in start order

@@ -32,6 +32,20 @@
 //   The standard library's layouts (libstdc++: a deque's start and finish iterators, an
 //   iterator's cur/first/node, a string's data and size, a vector's begin and end) are in
 //   the record; 0 in deque_elements means "not readable" (another standard library).
+// A multiprocessing::Pool (kind mp_pool) has its own manager (src/multiprocessing/detail/
+// pool_core.cpp, PoolCore::Impl), which `pool` points to:
+//   the pool: `sections` (its mutex's count, as above) over `pending` (a std::deque<Pending>:
+//   submitted, not sent; Pool sends a worker one task at a time, so nothing else is queued),
+//   `state` (uint8: 0 running, 1 closed, 2 terminated) and `broken` (bool); and `changes`, the
+//   manager's own count (odd while it changes) over `view`, a std::vector<WorkerView> the manager
+//   keeps of its workers (it changes them outside the mutex): each a pid and the Pending it runs
+//   (null: idle);
+//   each Pending: its id, its call's target (a FunctionId, as a process pool's task) and its label
+//   (a FunctionId, offset 0 when empty: the call's target is what the user called; else the
+//   function map/imap/starmap was given, the target being the chunk runner) with the chunk's
+//   number (1-based, 0: not a chunk) and the number of chunks (0: unknown, imap).
+//   The deque's layout is the process pool's but for how many Pending a node holds.
+// The reader accepts a read when both counts were even and unchanged around it.
 // Everything there is changed under the pool's mutex, so the reader reads it as a seqlock: the
 // section count before and after, equal and even, or the read is taken again (up to 1,000 times,
 // then what one more read saw, marked as torn). Every list is bounded all the same; a worker's
@@ -62,7 +76,7 @@ struct WorkerSlot {
 
 /// One live executor, linked into the registry while it exists (executor_registry.cpp).
 struct ExecutorRecord {
-    enum Kind : std::uint32_t { thread_pool = 1, process_pool = 2 };
+    enum Kind : std::uint32_t { thread_pool = 1, process_pool = 2, mp_pool = 3 };
     ExecutorRecord* next = nullptr;
     ExecutorRecord* prev = nullptr;
     std::uint32_t kind = thread_pool;
@@ -135,6 +149,26 @@ struct ExecutorDebugOffsets {
     std::uint64_t string_size;       // size_t
     std::uint64_t vector_begin;
     std::uint64_t vector_end;
+
+    // multiprocessing::Pool (kind mp_pool; added in place, a reader checks `size`).
+    std::uint64_t mp_sections;        // uint64: its mutex's section count (odd: held)
+    std::uint64_t mp_changes;         // uint64: the manager's change count over `view` (odd: changing)
+    std::uint64_t mp_pending;         // std::deque<Pending>
+    std::uint64_t mp_state;           // uint8: 0 running, 1 closed, 2 terminated
+    std::uint64_t mp_broken;          // bool
+    std::uint64_t mp_view;            // std::vector<WorkerView>
+    std::uint64_t mp_view_size;       // sizeof(WorkerView)
+    std::uint64_t mp_view_pid;        // int
+    std::uint64_t mp_view_task;       // const Pending* (null: idle)
+    std::uint64_t mp_task_size;       // sizeof(Pending)
+    std::uint64_t mp_task_id;         // uint64
+    std::uint64_t mp_task_object;     // std::string: call.target.object
+    std::uint64_t mp_task_offset;     // uint64: call.target.offset
+    std::uint64_t mp_label_object;    // std::string: label.function.object
+    std::uint64_t mp_label_offset;    // uint64: label.function.offset (0: no label)
+    std::uint64_t mp_label_chunk;     // uint64
+    std::uint64_t mp_label_chunks;    // uint64
+    std::uint64_t mp_deque_elements;  // Pending elements per deque node (0: not readable)
 };
 
 }  // namespace nogil::concurrent::futures::detail
