@@ -5,6 +5,8 @@
 
 #include "doorbell.hpp"
 #include "messages.hpp"
+#include "multiprocessing/detail/ps_record.hpp"
+#include <nogil/concurrent/futures/detail/debug_offsets.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -20,6 +22,10 @@
 
 namespace nogil::mpi::detail {
 
+// `nogil ps` (include/nogil/concurrent/futures/detail/debug_offsets.hpp, MpiPoolDebugOffsets).
+using ::nogil::concurrent::futures::detail::ExecutorRecord;
+using ::nogil::multiprocessing::detail::CountedMutex;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -28,7 +34,7 @@ struct Task {
     std::uint64_t id = 0;
     FutureStateBase* future = nullptr;  // one reference, ours
     DeliverFn deliver = nullptr;
-    EncodedCall call;                    // empty once sent
+    EncodedCall call;                    // once sent, its target alone (for `nogil ps`)
 };
 
 struct Worker {
@@ -82,12 +88,23 @@ struct Bootstrap {
 struct PoolCore::Impl {
     enum class Phase { idle, starting, running, broken, closed };
 
-    explicit Impl(PoolSettings s) : settings(std::move(s)) {}
+    explicit Impl(PoolSettings s) : settings(std::move(s)) {
+        record.kind = ExecutorRecord::mpi_pool;
+        record.max_workers = settings.max_workers.value_or(0);
+        record.pool = this;
+        record.layout = &debug_layout();
+        ::nogil::concurrent::futures::detail::register_executor(record);
+    }
+    ~Impl() { ::nogil::concurrent::futures::detail::unregister_executor(record); }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+    static const ::nogil::concurrent::futures::detail::MpiPoolDebugOffsets& debug_layout() noexcept;
 
     const PoolSettings settings;
 
-    // ---- guarded by `mutex` (and so is every MPI call on `comm`) ----
-    std::mutex mutex;
+    // ---- guarded by `mutex` (and so is every MPI call on `comm`); it counts its critical
+    // sections for `nogil ps`, which reads what it guards from another process ----
+    CountedMutex mutex;
     Phase phase = Phase::idle;
     bool shutdown_requested = false;
     bool manager_waiting = false;  // the manager sleeps on `wake`: submit() must notify it
@@ -101,9 +118,12 @@ struct PoolCore::Impl {
     Outbox outbox;
     std::uint64_t next_id = 1;
     std::thread manager;
+    // Linked into the executors' registry from construction to destruction (`nogil ps`);
+    // max_workers is set once the workers are known.
+    ExecutorRecord record;
 
-    std::condition_variable wake;        // the manager, while nothing is in flight
-    std::condition_variable boot_done;   // bootup(wait) and num_workers()
+    std::condition_variable_any wake;        // the manager, while nothing is in flight
+    std::condition_variable_any boot_done;   // bootup(wait) and num_workers()
     std::atomic<bool> running{false};    // phase == running, for help() without the lock
     std::atomic<int> helpers{0};         // threads in help(): the manager then sleeps
     std::unique_ptr<Doorbells> bells;    // set before the workers boot; slot 0 ours, 1 + rank theirs
@@ -230,6 +250,7 @@ struct PoolCore::Impl {
                 }
                 batch.push_back(TaskRequest{t.id, std::move(t.call)});
                 t.call = {};
+                t.call.target = batch.back().call.target;  // what it runs, for `nogil ps`
                 best->in_flight.push_back(std::move(t));
             }
             if (batch.empty()) continue;
@@ -348,6 +369,7 @@ struct PoolCore::Impl {
                 break_locked(error, failed);
             } else {
                 for (int r : ranks) workers.push_back(Worker{r, {}, 2, false});
+                record.max_workers = static_cast<int>(workers.size());
                 Session boot = settings.session;
                 if (const char* env = std::getenv("NOGIL_MPI_DOORBELL"); !(env && std::string(env) == "0")) {
                     int size = 0;
@@ -675,5 +697,53 @@ bool PoolCore::help(const std::weak_ptr<Impl>& pool, const FutureStateBase& futu
     if (bell) stop_reading();
     return true;
 }
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+// offsetof on Impl, which is not standard-layout: the Itanium ABI's layout is fixed, and both
+// compilers compute it; the reader checks the record's cookie and size.
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+#endif
+
+const ::nogil::concurrent::futures::detail::MpiPoolDebugOffsets& PoolCore::Impl::debug_layout() noexcept {
+    static const auto layout = [] {
+        ::nogil::concurrent::futures::detail::MpiPoolDebugOffsets r{};
+        constexpr char cookie[] = "nogil-mpi-v1";
+        for (std::size_t i = 0; i < sizeof cookie; ++i) r.cookie[i] = cookie[i];
+        r.version = 1;
+        r.size = sizeof r;
+        r.sections = offsetof(Impl, mutex) + CountedMutex::sections_offset();
+        r.phase = offsetof(Impl, phase);
+        r.shutdown = offsetof(Impl, shutdown_requested);
+        r.broken = offsetof(Impl, broken_reason);
+        r.pending = offsetof(Impl, pending);
+        r.workers = offsetof(Impl, workers);
+        r.worker_size = sizeof(Worker);
+        r.worker_rank = offsetof(Worker, rank);
+        r.worker_in_flight = offsetof(Worker, in_flight);
+        r.worker_local_pid = offsetof(Worker, local_pid);
+        r.worker_host = offsetof(Worker, host);
+        r.worker_booted = offsetof(Worker, booted);
+        r.task_size = sizeof(Task);
+        r.task_id = offsetof(Task, id);
+        r.task_object = offsetof(Task, call) + offsetof(EncodedCall, target) + offsetof(::nogil::multiprocessing::detail::FunctionId, object);
+        r.task_offset = offsetof(Task, call) + offsetof(EncodedCall, target) + offsetof(::nogil::multiprocessing::detail::FunctionId, offset);
+        static_assert(sizeof(Phase) == 4 && sizeof(pid_t) == 4 && sizeof(int) == 4);
+#if defined(__GLIBCXX__)
+        const auto tasks = ::nogil::multiprocessing::detail::deque_layout<Task>();
+        r.task_elements = tasks.elements;
+        r.worker_elements = ::nogil::multiprocessing::detail::deque_layout<Worker>().elements;
+        ::nogil::multiprocessing::detail::put_deque_layout(r, tasks);
+        r.string_data = 0;  // libstdc++: basic_string is {pointer, length, ...}
+        r.string_size = 8;
+#endif
+        return r;
+    }();
+    return layout;
+}
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace nogil::mpi::detail

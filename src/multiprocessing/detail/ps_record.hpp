@@ -1,5 +1,5 @@
-// What the pools of worker processes (concurrent.futures' ProcessPoolExecutor and
-// multiprocessing's Pool) share to be read by `nogil ps` from another process
+// What the pools of worker processes (concurrent.futures' ProcessPoolExecutor, multiprocessing's
+// Pool and mpi's MPIPoolExecutor) share to be read by `nogil ps` from another process
 // (include/nogil/concurrent/futures/detail/debug_offsets.hpp): a mutex that counts its critical
 // sections, a change count for state one thread changes outside any mutex, and where libstdc++'s
 // deque keeps what the reader follows.
@@ -28,6 +28,12 @@ public:
         // compiler barrier keeps the compiler from doing it (a thread fence is what other
         // processors would need; ThreadSanitizer does not support one).
         std::atomic_signal_fence(std::memory_order_release);
+    }
+    bool try_lock() {
+        if (!mutex_.try_lock()) return false;
+        sections_.store(sections_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        std::atomic_signal_fence(std::memory_order_release);  // as lock()
+        return true;
     }
     void unlock() {
         sections_.store(sections_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -94,6 +100,17 @@ DequeLayout deque_layout() {
 #endif
     if (out.start != out.finish) out.elements = static_cast<std::uint64_t>(begin._M_last - begin._M_first);
     return out;
+}
+
+/// Copies where a deque's iterators and their members are into a record of offsets that names
+/// them deque_start, deque_finish, iterator_cur, iterator_first, iterator_node.
+template <class Record>
+void put_deque_layout(Record& r, const DequeLayout& d) noexcept {
+    r.deque_start = d.start;
+    r.deque_finish = d.finish;
+    r.iterator_cur = d.cur;
+    r.iterator_first = d.first;
+    r.iterator_node = d.node;
 }
 #endif
 

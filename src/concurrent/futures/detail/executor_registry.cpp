@@ -71,6 +71,7 @@ struct ExecutorDebugLayout {
         r.item_word = offsetof(FutureStateBase, word_);
         using Impl = ProcessPoolCore::Impl;
         r.record_pool = offsetof(ExecutorRecord, pool);
+        r.record_layout = offsetof(ExecutorRecord, layout);
         r.pool_sections = offsetof(Impl, mutex) + CountedMutex::sections_offset();
         r.pool_pending = offsetof(Impl, pending);
         r.pool_workers = offsetof(Impl, workers);
@@ -94,12 +95,8 @@ struct ExecutorDebugLayout {
         r.vector_begin = 0;
         r.vector_end = 8;
         const auto deque = ::nogil::multiprocessing::detail::deque_layout<Impl::Task>();
-        r.deque_start = deque.start;
-        r.deque_finish = deque.finish;
         r.deque_elements = deque.elements;
-        r.iterator_cur = deque.cur;
-        r.iterator_first = deque.first;
-        r.iterator_node = deque.node;
+        ::nogil::multiprocessing::detail::put_deque_layout(r, deque);
 #endif
         ::nogil::multiprocessing::detail::describe_pool(r);
         return r;

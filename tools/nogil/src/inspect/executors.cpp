@@ -21,6 +21,7 @@ namespace {
 
 using nogil::concurrent::futures::detail::ExecutorDebugOffsets;
 using nogil::concurrent::futures::detail::ExecutorRecord;
+using nogil::concurrent::futures::detail::MpiPoolDebugOffsets;
 
 // Bounds on one read: a torn pointer can make any list look endless.
 constexpr std::size_t max_executors = 4096;
@@ -113,6 +114,7 @@ private:
         ex.max_workers = max;
         ex.name = mem_.c_string(mem_.word(record + r_.record_name, ok));
         if (kind == ExecutorRecord::process_pool) return read_process_pool(record, ex);
+        if (kind == ExecutorRecord::mpi_pool) return read_mpi_pool(record, ex);
         if (kind == ExecutorRecord::mp_pool) return r_.size >= sizeof(ExecutorDebugOffsets) && read_mp_pool(record, ex);
         const std::uint64_t started_at = mem_.word(record + r_.record_started, ok);
         const std::uint64_t workers_at = mem_.word(record + r_.record_workers, ok);
@@ -171,11 +173,20 @@ private:
     // A std::deque<Task>: how many tasks, and the first `limit` of them (id and call). False
     // when its iterators do not hold together (a torn read).
     // A deque's element: its size, how many a node holds, where its id is.
+    // A deque's element: its size, how many a node holds, where its id is; and the deque's
+    // iterators (libstdc++'s: the same for every element type).
     struct TaskLayout {
         std::uint64_t size, per_node, id;
+        std::uint64_t start, finish, cur, first, node;
     };
-    TaskLayout process_pool_task() const { return {r_.task_size, r_.deque_elements, r_.task_id}; }
-    TaskLayout mp_pool_task() const { return {r_.mp_task_size, r_.mp_deque_elements, r_.mp_task_id}; }
+    TaskLayout process_pool_task() const { return deque_of(r_.task_size, r_.deque_elements, r_.task_id); }
+    TaskLayout mp_pool_task() const { return deque_of(r_.mp_task_size, r_.mp_deque_elements, r_.mp_task_id); }
+    TaskLayout deque_of(std::uint64_t size, std::uint64_t per_node, std::uint64_t id) const {
+        return {size, per_node, id, r_.deque_start, r_.deque_finish, r_.iterator_cur, r_.iterator_first, r_.iterator_node};
+    }
+    static TaskLayout deque_of(const MpiPoolDebugOffsets& m, std::uint64_t size, std::uint64_t per_node, std::uint64_t id) {
+        return {size, per_node, id, m.deque_start, m.deque_finish, m.iterator_cur, m.iterator_first, m.iterator_node};
+    }
 
     bool read_tasks(std::uint64_t deque, std::size_t limit, std::size_t& size, std::vector<QueuedTask>& out) {
         return read_tasks(deque, process_pool_task(), limit, size, out);
@@ -189,11 +200,11 @@ private:
         if (!elem || !per) return false;
         auto iterator = [&](std::uint64_t at, Iterator& it) {
             bool ok = true;
-            it = {mem_.word(at + r_.iterator_cur, ok), mem_.word(at + r_.iterator_first, ok), mem_.word(at + r_.iterator_node, ok)};
+            it = {mem_.word(at + layout.cur, ok), mem_.word(at + layout.first, ok), mem_.word(at + layout.node, ok)};
             return ok && it.cur >= it.first && it.cur <= it.first + node_bytes && (it.cur - it.first) % elem == 0;
         };
         Iterator s, f;
-        if (!iterator(deque + r_.deque_start, s) || !iterator(deque + r_.deque_finish, f) || f.node < s.node ||
+        if (!iterator(deque + layout.start, s) || !iterator(deque + layout.finish, f) || f.node < s.node ||
             (f.node - s.node) % 8 != 0 || (f.node - s.node) / 8 > max_queued / per + 1)
             return false;
         const std::uint64_t before = (s.cur - s.first) / elem, in_last = (f.cur - f.first) / elem;
@@ -403,6 +414,86 @@ private:
         const std::uint64_t pool = mem_.word(record + r_.record_pool, ok);
         if (!ok || !pool || !r_.mp_deque_elements || !r_.mp_task_size) return false;  // another standard library
         return read_as_seqlock({pool + r_.mp_changes, pool + r_.mp_sections}, ex, [&] { return read_mp_pool_once(pool, ex); });
+    }
+
+    // ---- MPI pools: what the master knows, under its mutex's count ----------------------------
+
+    bool read_mpi_pool(std::uint64_t record, ExecutorSnapshot& ex) {
+        ex.processes = true;
+        ex.mpi = true;
+        ex.kind = "MPI pool";
+        if (r_.size < offsetof(ExecutorDebugOffsets, record_layout) + sizeof r_.record_layout) return false;
+        bool ok = true;
+        const std::uint64_t pool = mem_.word(record + r_.record_pool, ok);
+        const std::uint64_t layout = mem_.word(record + r_.record_layout, ok);
+        MpiPoolDebugOffsets m{};
+        if (!ok || !pool || !mem_.get(layout, m) || std::strncmp(m.cookie, "nogil-mpi-v1", sizeof m.cookie) != 0 ||
+            m.version != 1 || m.size < sizeof m || !m.task_elements || !m.worker_elements)
+            return false;  // another version, or another standard library
+        return read_as_seqlock({pool + m.sections}, ex, [&] { return read_mpi_pool_once(pool, m, ex); });
+    }
+
+    std::string remote_string(std::uint64_t at, std::size_t limit) {
+        bool ok = true;
+        const std::uint64_t length = mem_.word(at + r_.string_size, ok);
+        const std::uint64_t data = mem_.word(at + r_.string_data, ok);
+        if (!ok || length == 0) return "";
+        std::string out(std::min<std::uint64_t>(length, limit), '\0');
+        if (!mem_.read(data, out.data(), out.size())) return "?";
+        return out;
+    }
+
+    bool read_mpi_pool_once(std::uint64_t pool, const MpiPoolDebugOffsets& m, ExecutorSnapshot& ex) {
+        clear_contents(ex);
+        std::int32_t phase = 0;
+        std::uint8_t shutdown = 0;
+        if (!mem_.get(pool + m.phase, phase) || !mem_.get(pool + m.shutdown, shutdown)) return false;
+        ex.shut_down = shutdown != 0;
+        if (phase == 3) {
+            ex.broken = remote_string(pool + m.broken, 256);
+            if (ex.broken.empty()) ex.broken.assign(1, '?');
+        }
+        std::size_t count = 0;
+        std::vector<QueuedTask> workers;  // their addresses
+        if (!read_tasks(pool + m.workers, deque_of(m, m.worker_size, m.worker_elements, m.worker_rank), max_workers, count, workers))
+            return false;
+        std::vector<QueuedTask> queue;  // sent to a worker, behind the call it runs
+        for (const auto& w : workers) {
+            WorkerSnapshot ws;
+            std::int32_t rank = 0, pid = 0;
+            std::uint8_t booted = 0;
+            if (!mem_.get(w.address + m.worker_rank, rank) || !mem_.get(w.address + m.worker_local_pid, pid) ||
+                !mem_.get(w.address + m.worker_booted, booted))
+                return false;
+            ws.rank = rank;
+            ws.tid = pid;
+            ws.host = remote_string(w.address + m.worker_host, 256);
+            ws.booting = !booted;
+            std::vector<QueuedTask> sent;
+            if (!read_tasks(w.address + m.worker_in_flight, deque_of(m, m.task_size, m.task_elements, m.task_id), max_named + 1,
+                            ws.sent, sent))
+                return false;
+            for (std::size_t i = 0; i < sent.size(); ++i) {
+                std::string name = function_name(sent[i].address + m.task_object, sent[i].address + m.task_offset);
+                if (i == 0) {
+                    ws.call = std::move(name);
+                } else {
+                    queue.push_back(sent[i]);
+                    queue.back().call = std::move(name);
+                }
+            }
+            if (ws.sent > 1) ex.queued += ws.sent - 1;
+            ex.workers.push_back(std::move(ws));
+        }
+        for (auto& t : queue)
+            if (ex.queued_calls.size() < max_named) ex.queued_calls.push_back(std::move(t.call));
+        std::size_t pending = 0;
+        std::vector<QueuedTask> first;
+        const std::size_t room = max_named - ex.queued_calls.size();
+        if (!read_tasks(pool + m.pending, deque_of(m, m.task_size, m.task_elements, m.task_id), room, pending, first)) return false;
+        for (const auto& t : first) ex.queued_calls.push_back(function_name(t.address + m.task_object, t.address + m.task_offset));
+        ex.queued += pending;
+        return true;
     }
 
     static bool process_alive(int pid) {

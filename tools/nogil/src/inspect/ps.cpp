@@ -87,7 +87,9 @@ void print_table(const ProcessSnapshot& snap, const std::string& format, std::os
 }
 
 namespace {
-std::string worker_state(const WorkerSnapshot& w) { return w.dead ? "dead" : w.call.empty() ? "idle" : "running"; }
+std::string worker_state(const WorkerSnapshot& w) {
+    return w.dead ? "dead" : w.booting ? "starting" : w.call.empty() ? "idle" : "running";
+}
 std::string shut_down_as(const ExecutorSnapshot& ex) { return ex.shut_down_as.empty() ? "shut down" : ex.shut_down_as; }
 std::string pool_status(const ExecutorSnapshot& ex) { return !ex.broken.empty() ? "broken" : ex.shut_down ? shut_down_as(ex) : "open"; }
 }  // namespace
@@ -99,11 +101,24 @@ void print_executors(const ProcessSnapshot& snap, std::ostream& out) {
                            ex.queued, ex.queued == 1 ? "" : "s", ex.shut_down ? ", " + shut_down_as(ex) : "",
                            ex.broken.empty() ? "" : ", broken: " + ex.broken,
                            ex.torn ? " (it changed under every read: this read may be inexact)" : "");
-        if (!ex.workers.empty())
-            out << fmt::format("  {:<8} {:<10} {:<8} {}\n", "worker", ex.processes ? "pid" : "tid", "state", "call");
-        for (std::size_t i = 0; i < ex.workers.size(); ++i) {
-            const auto& w = ex.workers[i];
-            out << fmt::format("  {:<8} {:<10} {:<8} {}\n", i, w.tid, worker_state(w), w.call);
+        if (ex.mpi) {
+            // What the master knows: a worker runs the first call it was sent (or has just
+            // answered it), the others sent to it wait there; its pid only when on this host.
+            if (!ex.workers.empty())
+                out << fmt::format("  {:<8} {:<6} {:<10} {:<20} {:<8} {:<6} {}\n", "worker", "rank", "pid", "host", "state", "sent",
+                                   "call");
+            for (std::size_t i = 0; i < ex.workers.size(); ++i) {
+                const auto& w = ex.workers[i];
+                out << fmt::format("  {:<8} {:<6} {:<10} {:<20} {:<8} {:<6} {}\n", i, w.rank, w.tid ? std::to_string(w.tid) : "-",
+                                   w.host.empty() ? "-" : w.host, worker_state(w), w.sent, w.call);
+            }
+        } else {
+            if (!ex.workers.empty())
+                out << fmt::format("  {:<8} {:<10} {:<8} {}\n", "worker", ex.processes ? "pid" : "tid", "state", "call");
+            for (std::size_t i = 0; i < ex.workers.size(); ++i) {
+                const auto& w = ex.workers[i];
+                out << fmt::format("  {:<8} {:<10} {:<8} {}\n", i, w.tid, worker_state(w), w.call);
+            }
         }
         // The queued calls in the order they will run, runs of the same call counted.
         for (std::size_t i = 0; i < ex.queued_calls.size();) {
@@ -120,16 +135,18 @@ void print_executors_csv(const ProcessSnapshot& snap, std::ostream& out) {
     if (snap.executors.empty()) return;
     // A second table after an empty line: a row per worker and per named queued call, each with
     // its pool's columns (`queued` counts every queued call, named or not).
-    out << "\nexecutor id,kind,name,status,max workers,queued,worker,tid,pid,state,call\n";
+    out << "\nexecutor id,kind,name,status,max workers,queued,worker,tid,pid,state,call,rank,host,sent\n";
     for (const auto& ex : snap.executors) {
         const std::string pool = fmt::format("{:#x},{},{},{},{},{}", ex.address, ex.kind, csv_field(ex.name), pool_status(ex),
                                              ex.max_workers, ex.queued);
         for (std::size_t i = 0; i < ex.workers.size(); ++i) {
             const auto& w = ex.workers[i];
-            out << fmt::format("{},{},{},{},{},{}\n", pool, i, ex.processes ? "" : std::to_string(w.tid),
-                               ex.processes ? std::to_string(w.tid) : "", worker_state(w), csv_field(w.call));
+            const std::string pid = !ex.processes || (ex.mpi && !w.tid) ? "" : std::to_string(w.tid);
+            out << fmt::format("{},{},{},{},{},{},{},{},{}\n", pool, i, ex.processes ? "" : std::to_string(w.tid), pid,
+                               worker_state(w), csv_field(w.call), ex.mpi ? std::to_string(w.rank) : "", csv_field(w.host),
+                               ex.mpi ? std::to_string(w.sent) : "");
         }
-        for (const auto& call : ex.queued_calls) out << fmt::format("{},queued,,,queued,{}\n", pool, csv_field(call));
+        for (const auto& call : ex.queued_calls) out << fmt::format("{},queued,,,queued,{},,,\n", pool, csv_field(call));
     }
 }
 

@@ -53,6 +53,14 @@ struct WorkerSnapshot {
     int tid = 0;  // 0 until the thread has started; a process pool's worker: its pid
     std::string call;
     bool dead = false;  // a process pool's worker that exited (the pool did not notice yet)
+    // An MPI pool's worker (what its master knows; the worker itself is not read): its rank, its
+    // host, tid = its pid when it runs on the master's host (else 0), the calls sent to it and
+    // not answered (`call`, the first of them, is the one it runs or runs next), and whether it
+    // has not reported its boot yet.
+    int rank = -1;
+    std::string host;
+    std::size_t sent = 0;
+    bool booting = false;
 };
 
 /// A live executor (include/nogil/concurrent/futures/detail/debug_offsets.hpp). A call is named
@@ -60,8 +68,9 @@ struct WorkerSnapshot {
 /// ("main::{lambda()#1}").
 struct ExecutorSnapshot {
     std::uint64_t address = 0;
-    std::string kind;  // "thread pool", "process pool", "multiprocessing pool"
+    std::string kind;  // "thread pool", "process pool", "multiprocessing pool", "MPI pool"
     bool processes = false;  // the workers are processes (WorkerSnapshot::tid is a pid)
+    bool mpi = false;        // an MPI pool: its workers are ranks (WorkerSnapshot::rank, host, sent)
     std::string name;  // the thread name prefix (a process pool has none)
     int max_workers = 0;
     bool shut_down = false;  // shutdown() was called (queued calls still run)

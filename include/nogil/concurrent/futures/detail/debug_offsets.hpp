@@ -76,7 +76,7 @@ struct WorkerSlot {
 
 /// One live executor, linked into the registry while it exists (executor_registry.cpp).
 struct ExecutorRecord {
-    enum Kind : std::uint32_t { thread_pool = 1, process_pool = 2, mp_pool = 3 };
+    enum Kind : std::uint32_t { thread_pool = 1, process_pool = 2, mp_pool = 3, mpi_pool = 4 };
     ExecutorRecord* next = nullptr;
     ExecutorRecord* prev = nullptr;
     std::uint32_t kind = thread_pool;
@@ -91,6 +91,7 @@ struct ExecutorRecord {
     const void* queue_tail = nullptr;  // its tail word (uintptr_t, bit 0: closed)
     const void* queue_stub = nullptr;  // its stub item, which stands for "nothing"
     const void* pool = nullptr;        // a process pool's state (see the top); null for a thread pool
+    const void* layout = nullptr;      // an MPI pool's MpiPoolDebugOffsets (its library's own record)
 };
 
 /// Links `record` into the registry; unlinks it. Under a mutex; the reader reads without it.
@@ -169,6 +170,41 @@ struct ExecutorDebugOffsets {
     std::uint64_t mp_label_chunk;     // uint64
     std::uint64_t mp_label_chunks;    // uint64
     std::uint64_t mp_deque_elements;  // Pending elements per deque node (0: not readable)
+
+    // MPI pools (kind mpi_pool): where the record's layout pointer is.
+    std::uint64_t record_layout;      // const MpiPoolDebugOffsets*
+};
+
+/// An MPI pool's layout (nogil::mpi's MPIPoolExecutor, src/mpi/pool_core.cpp, PoolCore::Impl),
+/// which its ExecutorRecord points to (`layout`): nogil::mpi is a library of its own, which the
+/// core's record cannot name. Its workers are other processes, maybe on other hosts: the reader
+/// shows what the master knows (each worker's rank, host, pid when on this host, the tasks sent to
+/// it in the order it runs them) and reads no worker. Everything is under the pool's mutex, a
+/// CountedMutex (`sections`), read as a seqlock as a process pool's.
+struct MpiPoolDebugOffsets {
+    char cookie[16];  // "nogil-mpi-v1" and NULs
+    std::uint64_t version;
+    std::uint64_t size;
+    std::uint64_t sections;          // uint64: the mutex's section count (odd: held)
+    std::uint64_t phase;             // int32: 0 idle, 1 starting, 2 running, 3 broken, 4 closed
+    std::uint64_t shutdown;          // bool: shutdown() was called
+    std::uint64_t broken;            // std::string: why it broke
+    std::uint64_t pending;           // std::deque<Task>: not sent yet
+    std::uint64_t workers;           // std::deque<Worker>
+    std::uint64_t worker_size;       // sizeof(Worker)
+    std::uint64_t worker_elements;   // Workers per deque node (0: not readable)
+    std::uint64_t worker_rank;       // int32
+    std::uint64_t worker_in_flight;  // std::deque<Task>: sent, in the order it runs them
+    std::uint64_t worker_local_pid;  // int32: its pid when on this host, else 0
+    std::uint64_t worker_host;       // std::string
+    std::uint64_t worker_booted;     // bool
+    std::uint64_t task_size;         // sizeof(Task)
+    std::uint64_t task_elements;     // Tasks per deque node (0: not readable)
+    std::uint64_t task_id;           // uint64
+    std::uint64_t task_object;       // std::string: call.target.object
+    std::uint64_t task_offset;       // uint64: call.target.offset
+    std::uint64_t deque_start, deque_finish, iterator_cur, iterator_first, iterator_node;
+    std::uint64_t string_data, string_size;
 };
 
 }  // namespace nogil::concurrent::futures::detail
