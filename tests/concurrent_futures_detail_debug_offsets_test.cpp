@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -231,6 +232,36 @@ TEST(ExecutorDebugRecord, ProcessPoolStuckWorkerAndQueuedCalls) {
     for (auto& f : futures) sum += f.result();
     EXPECT_EQ(sum, 1 + 0 + 1 + 4 + 7);
     EXPECT_FALSE(read_process_pool());
+}
+
+// A call to a function of a library the program loaded through a symlink (as /lib is /usr/lib
+// on a merged /usr): the program names the library by the path it loaded it by (the call's
+// FunctionId), the kernel's maps by the file's own path; the reader finds it by device and inode.
+TEST(ExecutorDebugRecord, ProcessPoolCallIntoALibraryLoadedThroughASymlink) {
+    const std::filesystem::path library = NOGIL_PS_TESTLIB;
+    const std::filesystem::path link = std::filesystem::temp_directory_path() / ("nogil_ps_link_" + std::to_string(::getpid()));
+    std::filesystem::create_directory_symlink(library.parent_path(), link);
+    const std::string through_link = (link / library.filename()).string();
+    void* handle = ::dlopen(through_link.c_str(), RTLD_NOW);
+    ASSERT_NE(handle, nullptr) << ::dlerror();
+    using Function = int (*)(int);
+    auto get = reinterpret_cast<Function (*)()>(::dlsym(handle, "nogil_ps_testlib_function"));
+    ASSERT_NE(get, nullptr);
+    const Function triple = get();
+    {
+        auto [ours, theirs] = nogil::multiprocessing::Pipe();
+        cf::ProcessPoolExecutor pool(1);
+        auto stuck = pool.submit(wait_for_go, theirs);
+        wait_started(ours);
+        auto tripled = pool.submit(triple, 3);
+        auto ex = read_process_pool();
+        ASSERT_TRUE(ex);
+        EXPECT_EQ(ex->queued_calls, std::vector<std::string>{"nogil_ps_testlib::triple(int)"});
+        go(ours);
+        EXPECT_EQ(stuck.result(), 1);
+        EXPECT_EQ(tripled.result(), 9);
+    }
+    std::filesystem::remove(link);
 }
 
 // An idle worker shows no call, once it noted the end of its last one.

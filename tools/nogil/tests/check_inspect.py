@@ -28,6 +28,10 @@ echo clients are inspected once the server has their connection tasks.
               the example closed the pool, ps says "closed" and the calls are still queued.
   mp dead     a multiprocessing::Pool whose manager is held up in a callback that killed the
               worker: ps shows that worker dead (a zombie the manager has not reaped).
+  pid namespace  the two multiprocessing pool examples in a PID namespace of their own (unshare
+              --pid --mount-proc, when this machine allows it; else said and not run): their
+              workers' pids are the namespace's, so whether a worker lives is looked up in the
+              target's /proc: the stuck worker is running, the killed one dead.
   errors      PID 0, a non-number, a PID that is not running (a child started and reaped), a
               process without nogil (sleep), and, when run as root, a process read without
               permission (setpriv to nobody): each a clear message and status 1 (CLI misuse: 106).
@@ -283,6 +287,31 @@ def mp_pool_dead_case(nogil, example):
         check(p.wait(timeout=60) == 0, "the dead-worker example exits 0 once stdin closes")
 
 
+def pid_namespace_case(nogil, example):
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc"]
+    try:
+        probe = run(*unshare, "true")
+    except FileNotFoundError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        print("note: no PID namespace can be made here (unshare --pid --mount-proc failed): the case is not run")
+        return
+    for mode, state in (("--mp-pool", "running"), ("--mp-pool-dead", "dead")):
+        p = start_ready(unshare + [example, mode], stdin=subprocess.PIPE)
+        try:
+            worker = p.stdout.readline().split()
+            pid = worker[1] if len(worker) == 2 else "?"
+            with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                target = f.read().split()[0]  # the example: PID 1 in its namespace
+            out = run(nogil, "ps", target).stdout
+            workers = re.findall(r"^  (\d+)\s+(\d+)\s+(running|idle|dead)\s*(.*)$", out, re.M)
+            check(len(workers) == 1 and workers[0][1] == pid and workers[0][2] == state,
+                  f"{mode} in a PID namespace: worker {pid} (the namespace's pid) is {state}:\n{out}")
+        finally:
+            p.stdin.close()
+            check(p.wait(timeout=60) == 0, f"{mode} in a PID namespace exits 0 once stdin closes")
+
+
 def errors_case(nogil):
     r = run(nogil, "--help")
     check(r.returncode == 0 and "pstree" in r.stdout and re.search(r"^\s+ps\s", r.stdout, re.M),
@@ -321,6 +350,7 @@ def main():
     process_pool_case(nogil, example)
     mp_pool_case(nogil, example)
     mp_pool_dead_case(nogil, example)
+    pid_namespace_case(nogil, example)
     errors_case(nogil)
     if failures:
         print(f"{len(failures)} failure(s)")

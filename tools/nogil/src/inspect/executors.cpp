@@ -13,7 +13,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <linux/magic.h>
 #include <sched.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 namespace nogil_tool::inspect {
 
@@ -496,12 +499,33 @@ private:
         return true;
     }
 
-    static bool process_alive(int pid) {
-        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    // Whether process `pid` lives, `pid` as the target knows it: the target may run in a
+    // container, in a PID namespace of its own, where its pids are not ours. So the process is
+    // looked up in the target's /proc (/proc/TARGET/root/proc, when it is a procfs), else in
+    // ours if the target shares our PID namespace; else nobody can tell here: alive (never
+    // called dead on a guess).
+    bool process_alive(int pid) {
+        if (!proc_known_) {
+            proc_known_ = true;
+            proc_ = target_proc(mem_.pid());
+        }
+        if (proc_.empty()) return true;
+        std::ifstream stat(proc_ + "/" + std::to_string(pid) + "/stat");
         std::string line;
         if (!std::getline(stat, line)) return false;
         const auto paren = line.rfind(')');
         return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z' && line[paren + 2] != 'X';
+    }
+
+    static std::string target_proc(pid_t target) {
+        const std::string proc = "/proc/" + std::to_string(target);
+        struct statfs fs {};
+        if (::statfs((proc + "/root/proc").c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC) return proc + "/root/proc";
+        char ours[64] = {}, theirs[64] = {};
+        const ssize_t a = ::readlink("/proc/self/ns/pid", ours, sizeof ours - 1);
+        const ssize_t b = ::readlink((proc + "/ns/pid").c_str(), theirs, sizeof theirs - 1);
+        if (a > 0 && b > 0) return std::strcmp(ours, theirs) == 0 ? "/proc" : "";
+        return a < 0 ? "/proc" : "";  // a kernel without PID namespaces: one /proc
     }
 
     // The worker's call; read again until the item stayed the same while it was named.
@@ -562,6 +586,8 @@ private:
     Symbolizer symbols_;
     std::unordered_map<std::string, std::uint64_t> offsets_;  // per item type: nogil_ps_call_offset
     std::map<std::pair<std::string, std::uint64_t>, std::string> functions_;  // FunctionId -> name
+    bool proc_known_ = false;
+    std::string proc_;  // the target's view of /proc ("": none to be had)
 };
 
 }  // namespace

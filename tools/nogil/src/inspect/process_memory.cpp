@@ -2,6 +2,7 @@
 #include "inspect/process_memory.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace nogil_tool::inspect {
@@ -54,8 +56,17 @@ std::vector<Mapping> read_maps(pid_t pid) {
         std::getline(fields >> std::ws, path);
         if (path.empty() || path[0] != '/') continue;
         Mapping m;
-        m.start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
-        m.offset = std::stoull(offset, nullptr, 16);
+        try {
+            m.start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
+            m.end = std::stoull(range.substr(range.find('-') + 1), nullptr, 16);
+            m.offset = std::stoull(offset, nullptr, 16);
+            const auto colon = dev.find(':');
+            if (colon != std::string::npos)
+                m.device = makedev(std::stoul(dev.substr(0, colon), nullptr, 16), std::stoul(dev.substr(colon + 1), nullptr, 16));
+            m.inode = std::stoull(inode);
+        } catch (const std::exception&) {
+            continue;  // not a line of the form the kernel writes
+        }
         m.path = path;
         out.push_back(std::move(m));
     }
@@ -162,8 +173,19 @@ std::string demangle(const std::string& mangled) {
 
 // ------------------------------------------------------------------------------ symbolizer
 
+namespace {
+bool stat_id(const std::string& path, std::vector<FileId>& out) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;
+    const FileId id{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+    return true;
+}
+}  // namespace
+
 struct Symbolizer::File {
     std::string path;        // as /proc/PID/maps names it
+    std::vector<FileId> ids;  // what it is: see load()
     std::uint64_t bias = 0;  // the target's address of the file's address 0
     struct Function {
         std::uint64_t start, size;
@@ -180,7 +202,15 @@ void Symbolizer::load() {
     char exe[4096];
     const ssize_t n = ::readlink(("/proc/" + std::to_string(pid_) + "/exe").c_str(), exe, sizeof exe - 1);
     if (n > 0) executable_.assign(exe, static_cast<std::size_t>(n));
-    for (const auto& [path, start] : mapped_files(pid_)) {
+    const std::string proc = "/proc/" + std::to_string(pid_);
+    std::unordered_map<std::string, Mapping> lowest;  // each file's mapping at offset 0, the lowest
+    for (Mapping& m : read_maps(pid_)) {
+        if (m.offset != 0) continue;
+        auto it = lowest.find(m.path);
+        if (it == lowest.end() || m.start < it->second.start) lowest[m.path] = std::move(m);
+    }
+    for (const auto& [path, mapping] : lowest) {
+        const std::uint64_t start = mapping.start;
         // The file as the target sees it (its mount namespace), else by name.
         auto f = std::make_unique<MappedFile>("/proc/" + std::to_string(pid_) + "/root" + path);
         if (!f->at<Elf64_Ehdr>(0)) f = std::make_unique<MappedFile>(path);
@@ -198,6 +228,16 @@ void Symbolizer::load() {
         }
         if (file->functions.empty()) continue;
         file->bias = start - first_load;
+        // What the mapped file is, however it is named: the file the mapping holds (map_files/,
+        // which a stat() follows to it), the file its name gives in the target's mount namespace,
+        // and the maps line's device and inode (on overlayfs these can be the layer's, where a
+        // stat() says the overlay's: all are kept, a match with any is a match).
+        char range[64];
+        std::snprintf(range, sizeof range, "%llx-%llx", static_cast<unsigned long long>(mapping.start),
+                      static_cast<unsigned long long>(mapping.end));
+        stat_id(proc + "/map_files/" + range, file->ids);
+        stat_id(proc + "/root" + path, file->ids);
+        if (mapping.inode) file->ids.push_back(FileId{mapping.device, mapping.inode});
         std::sort(file->functions.begin(), file->functions.end(),
                   [](const File::Function& a, const File::Function& b) { return a.start < b.start; });
         files_.push_back(std::move(file));
@@ -227,7 +267,25 @@ std::string Symbolizer::function_in(const std::string& path, std::uint64_t offse
     const std::string& wanted = path.empty() ? executable_ : path;
     for (const auto& file : files_)
         if (file->path == wanted) return name_in(*file, offset);
+    // Not by its name: the target named the object as it loaded it (dl_iterate_phdr's dlpi_name:
+    // through a symlink, /lib/... for /usr/lib/...), the kernel's maps by the file's own path.
+    // The same file by device and inode.
+    const std::vector<FileId>& ids = identities_of(wanted);
+    for (const auto& file : files_)
+        for (const FileId& id : file->ids)
+            if (std::find(ids.begin(), ids.end(), id) != ids.end()) return name_in(*file, offset);
     return "";
+}
+
+const std::vector<FileId>& Symbolizer::identities_of(const std::string& path) {
+    auto it = identities_.find(path);
+    if (it != identities_.end()) return it->second;
+    std::vector<FileId> ids;
+    if (!path.empty() && path[0] == '/') {
+        stat_id("/proc/" + std::to_string(pid_) + "/root" + path, ids);
+        stat_id(path, ids);  // the reader's own view (no access to the target's root)
+    }
+    return identities_[path] = std::move(ids);
 }
 
 }  // namespace nogil_tool::inspect

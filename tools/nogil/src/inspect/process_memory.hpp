@@ -76,8 +76,18 @@ private:
 
 struct Mapping {
     std::uint64_t start = 0;
+    std::uint64_t end = 0;
     std::uint64_t offset = 0;
+    std::uint64_t device = 0;  // the maps line's dev (makedev(major, minor)) and inode
+    std::uint64_t inode = 0;
     std::string path;
+};
+
+/// A file's identity: its device and inode. The same file can have several names (a symlink, a
+/// merged /usr where /lib is /usr/lib), and one name several files (another mount namespace).
+struct FileId {
+    std::uint64_t device = 0, inode = 0;
+    bool operator==(const FileId&) const = default;
 };
 
 /// The file-backed mappings of /proc/PID/maps. Throws RemoteError (no process, permission).
@@ -104,11 +114,15 @@ public:
 private:
     struct File;
     void load();
+    // What `path` (as the target named it) is: stat()ed in the target's mount namespace
+    // (/proc/PID/root), then in ours. Cached.
+    const std::vector<FileId>& identities_of(const std::string& path);
     std::string name_in(const File& file, std::uint64_t at) const;
     pid_t pid_;
     std::string executable_;  // /proc/PID/exe's target
     bool loaded_ = false;
     std::vector<std::unique_ptr<File>> files_;
+    std::unordered_map<std::string, std::vector<FileId>> identities_;
 };
 
 /// The readable form of a mangled name (a symbol "_Z..." or a type's), or the name itself.
