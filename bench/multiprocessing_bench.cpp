@@ -1,4 +1,5 @@
-// multiprocessing costs: one trivial task through Pool.apply (serial round trip), starting and
+// multiprocessing costs: one trivial task through Pool.apply (serial round trip), a burst of
+// 1,000 apply_async, a map of 1,000 chunks, starting and
 // joining a process per start method, a Pipe round trip to a child, and a manager dict's
 // setitem + getitem, reported next to CPython's Manager().dict() measured in the same run
 // (bench/python/multiprocessing_anchor.py; NOGIL_BENCH_NO_ANCHOR=1 skips Python).
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace mp = nogil::multiprocessing;
 
@@ -36,6 +38,32 @@ void BM_PoolApplyRoundTrip(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(pool.apply(identity, ++i));
 }
 BENCHMARK(BM_PoolApplyRoundTrip)->UseRealTime();
+
+// 1,000 apply_async calls submitted at once, then collected: the submit path and the manager's
+// dispatch and answer paths, without a round trip's wait between calls.
+void BM_PoolApplyAsyncBurst(benchmark::State& state) {
+    mp::Pool pool(2);
+    pool.apply(identity, 0);
+    std::vector<mp::AsyncResult<int>> results;
+    results.reserve(1000);
+    for (auto _ : state) {
+        for (int i = 0; i < 1000; ++i) results.push_back(pool.apply_async(identity, i));
+        for (auto& r : results) benchmark::DoNotOptimize(r.get());
+        results.clear();
+    }
+    state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_PoolApplyAsyncBurst)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// map of 10,000 items in chunks of 10: 1,000 chunks, each a task.
+void BM_PoolMapChunks(benchmark::State& state) {
+    mp::Pool pool(2);
+    pool.apply(identity, 0);
+    std::vector<int> items(10000);
+    for (int i = 0; i < 10000; ++i) items[static_cast<std::size_t>(i)] = i;
+    for (auto _ : state) benchmark::DoNotOptimize(pool.map(identity, items, 10));
+}
+BENCHMARK(BM_PoolMapChunks)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_ProcessStartJoin(benchmark::State& state, const char* method) {
     for (auto _ : state) {

@@ -41,6 +41,7 @@ struct Worker {
     std::optional<std::uint64_t> task;  // in flight on this worker
     std::uint64_t completed = 0;
     std::uint64_t assigned = 0;  // a worker with maxtasks assigned is about to exit: give it no more
+    int pid = 0;                 // for `nogil ps`, once started
 };
 
 enum class PoolState : std::uint8_t { run, close, terminate };  // `nogil ps` reads it: 0, 1, 2
@@ -96,7 +97,7 @@ struct PoolCore::Impl {
         for (const Worker& w : workers) {
             if (view.size() == view.capacity()) break;  // never reallocates under a reader
             const auto it = w.task ? running.find(*w.task) : running.end();
-            view.push_back(WorkerView{w.process.pid().value_or(0), it == running.end() ? nullptr : &it->second});
+            view.push_back(WorkerView{w.pid, it == running.end() ? nullptr : &it->second});
         }
     }
 
@@ -113,7 +114,8 @@ struct PoolCore::Impl {
                                                                    .start_method = start_method});
         p.start();
         theirs.close();
-        workers.push_back(Worker{std::move(p), std::move(ours), std::nullopt, 0, 0});
+        const int pid = p.pid().value_or(0);
+        workers.push_back(Worker{std::move(p), std::move(ours), std::nullopt, 0, 0, pid});
         publish();
     }
 
