@@ -65,6 +65,33 @@ void BM_PoolMapChunks(benchmark::State& state) {
 }
 BENCHMARK(BM_PoolMapChunks)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// Runs in the worker: blocks until the pool is terminated (its end of the pipe stays open).
+int block_on(mp::Connection conn) { return conn.recv<int>(); }
+
+// The submit path alone: the pool's one worker is stuck in a call, so every call submitted waits
+// in the pool (no dispatch, no answer): apply_async's, and map_async's ten chunks of one item
+// (each with its chunk's label). terminate() fails them all at the end.
+void BM_PoolSubmitQueued(benchmark::State& state, bool map) {
+    auto [ours, theirs] = mp::Pipe();
+    mp::Pool pool(1);
+    pool.apply(identity, 0);
+    auto stuck = pool.apply_async(block_on, theirs);
+    std::vector<int> ten{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    std::vector<mp::AsyncResult<int>> calls;
+    std::vector<mp::AsyncResult<std::vector<int>>> maps;
+    for (auto _ : state) {
+        if (map)
+            maps.push_back(pool.map_async(identity, ten, 1));
+        else
+            calls.push_back(pool.apply_async(identity, 1));
+    }
+    state.SetItemsProcessed(state.iterations() * (map ? 10 : 1));
+    pool.terminate();
+    pool.join();
+}
+BENCHMARK_CAPTURE(BM_PoolSubmitQueued, apply_async, false)->Iterations(50000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_PoolSubmitQueued, map_async_10_chunks, true)->Iterations(10000)->Unit(benchmark::kMicrosecond);
+
 void BM_ProcessStartJoin(benchmark::State& state, const char* method) {
     for (auto _ : state) {
         mp::Process p(nothing, mp::ProcessOptions{.start_method = method});
