@@ -62,6 +62,9 @@ void ProcessPoolCore::Impl::dispatch_locked(bool idle_only) {
             task.bytes = bytes;
             used += bytes;
             batch.push_back(TaskRequest{task.id, std::move(task.call)});
+            // What it runs stays for `nogil ps` (the move left the object's path empty: a function
+            // of a library would be named as the executable's).
+            task.call.target = batch.back().call.target;
             sent.push_back(std::move(task));
         }
         if (sent.empty()) continue;
