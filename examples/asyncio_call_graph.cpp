@@ -18,13 +18,15 @@
 //                                   stdin closes the pool (it then prints "closed")
 //   asyncio_call_graph --mp-pool-dead  a multiprocessing::Pool whose manager is held up in a
 //                                   callback (until stdin closes) after that callback killed the
-//                                   pool's one worker; prints "worker PID" after "ready"
+//                                   pool's one worker and saw it exit; prints "worker PID" after
+//                                   "ready"
 // The states print "ready" once set up, then run until killed (or, --blocked and the pools,
 // until stdin closes).
 #include <nogil/asyncio.hpp>
 #include <nogil/concurrent/futures.hpp>
 #include <nogil/multiprocessing.hpp>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -33,7 +35,8 @@
 #include <string>
 #include <thread>
 
-#include <sys/wait.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace asyncio = nogil::asyncio;
@@ -244,9 +247,14 @@ int dead_mp_pool_worker() {
     // that the worker it killed is gone (a zombie until the manager reaps it).
     auto r = pool.apply_async(worker_pid, mp::Callbacks{.callback = [&](const int& worker) {
         pid = worker;
+        // Until it has exited: a pidfd, since a worker started by the fork server (the default
+        // start method) is the server's child, not ours (waitid() could not wait for it).
+        const int fd = static_cast<int>(::syscall(SYS_pidfd_open, worker, 0));
         ::kill(worker, SIGKILL);
-        siginfo_t info{};
-        ::waitid(P_PID, static_cast<id_t>(worker), &info, WEXITED | WNOWAIT);  // dead, not reaped
+        pollfd exited{fd, POLLIN, 0};
+        while (fd >= 0 && ::poll(&exited, 1, -1) < 0 && errno == EINTR) {
+        }
+        if (fd >= 0) ::close(fd);
         killed.count_down();
         char buf[64];
         while (::read(0, buf, sizeof buf) > 0) {

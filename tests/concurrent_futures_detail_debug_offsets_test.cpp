@@ -14,10 +14,12 @@
 
 #include <csignal>
 #include <dlfcn.h>
-#include <sys/wait.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <latch>
 #include <optional>
@@ -369,6 +371,22 @@ std::optional<inspect::ExecutorSnapshot> read_mp_pool() {
 
 int worker_pid() { return static_cast<int>(::getpid()); }
 
+// Kills process `pid` and returns once it has exited (a zombie or reaped: the worker of a pool
+// started by the fork server is the server's child, not ours, so waitid() cannot wait for it; a
+// pidfd can).
+bool kill_and_wait(int pid) {
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) return false;
+    ::kill(pid, SIGKILL);
+    pollfd p{fd, POLLIN, 0};
+    int n;
+    do {
+        n = ::poll(&p, 1, -1);
+    } while (n < 0 && errno == EINTR);
+    ::close(fd);
+    return n == 1;
+}
+
 // A worker stuck in a call, calls queued behind it: apply's by their function, map's and imap's
 // by the function they map with their chunk (map knows how many chunks, imap not yet); closed,
 // the queue is still there; a pool that is gone is no longer listed.
@@ -437,18 +455,25 @@ TEST(ExecutorDebugRecord, MpPoolIdleWorkers) {
 TEST(ExecutorDebugRecord, MpPoolDeadWorkerThenTerminated) {
     mp::Pool pool(1);
     std::latch killed{1}, release{1};
+    bool exited = false;
     auto r = pool.apply_async(worker_pid, mp::Callbacks{.callback = [&](const int& pid) {  // the manager thread
-        ::kill(pid, SIGKILL);
-        siginfo_t info{};
-        ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);  // dead, not reaped
+        exited = kill_and_wait(pid);
         killed.count_down();
         release.wait();
     }});
+    struct Release {  // the callback returns whatever happens below (the pool's destructor joins it)
+        std::latch& latch;
+        ~Release() {
+            if (latch.try_wait()) return;
+            latch.count_down();
+        }
+    } guard{release};
     killed.wait();
+    ASSERT_TRUE(exited);
     auto ex = read_mp_pool();
     ASSERT_TRUE(ex);
     ASSERT_EQ(ex->workers.size(), 1u);
-    EXPECT_TRUE(ex->workers[0].dead);
+    EXPECT_TRUE(ex->workers[0].dead) << ex->workers[0].tid << (ex->torn ? " torn" : "");
     EXPECT_EQ(ex->workers[0].call, "");
     release.count_down();
     EXPECT_EQ(r.get(), ex->workers[0].tid);

@@ -27,7 +27,7 @@ echo clients are inspected once the server has their connection tasks.
               calls in order (map's by its function and chunk), in the table and the CSV; once
               the example closed the pool, ps says "closed" and the calls are still queued.
   mp dead     a multiprocessing::Pool whose manager is held up in a callback that killed the
-              worker: ps shows that worker dead (a zombie the manager has not reaped).
+              worker: ps shows that worker dead (gone, and the manager has not noticed).
   pid namespace  the two multiprocessing pool examples in a PID namespace of their own (unshare
               --pid --mount-proc, when this machine allows it; else said and not run): their
               workers' pids are the namespace's, so whether a worker lives is looked up in the
