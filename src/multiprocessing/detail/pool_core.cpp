@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <stdexcept>
 #include <mutex>
 #include <sys/eventfd.h>
@@ -26,8 +27,15 @@ struct Pending {
     std::uint64_t id = 0;
     EncodedCall call;  // kept while it runs too (for `nogil ps`)
     TaskCallback done;
-    TaskLabel label;
+    // For `nogil ps`: map's chunks only (null for apply, so that its Pending stays 8 bytes bigger,
+    // not a FunctionId's 40 and two counts: the submit-alone bench row, docs/debugging.md).
+    std::unique_ptr<TaskLabel> label;
 };
+
+std::unique_ptr<TaskLabel> keep_label(TaskLabel& label) {
+    if (label.function.offset == 0 && label.chunk == 0) return nullptr;
+    return std::make_unique<TaskLabel>(std::move(label));
+}
 
 // What `nogil ps` reads of a worker (the manager's `view`): its pid and the task it runs.
 struct WorkerView {
@@ -347,11 +355,12 @@ PoolCore::~PoolCore() {
 int PoolCore::processes() const noexcept { return impl_->processes; }
 
 void PoolCore::submit(EncodedCall call, TaskCallback done, TaskLabel label) {
+    auto kept = keep_label(label);  // allocated outside the lock
     {
         std::lock_guard lock(impl_->mutex);
         if (impl_->broken) throw ProcessError("Pool is broken: its workers keep dying");
         if (impl_->state != PoolState::run) throw std::invalid_argument("Pool not running");
-        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done), std::move(label)});
+        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done), std::move(kept)});
     }
     impl_->notify();
 }
@@ -361,11 +370,12 @@ void PoolCore::submit_continuation(EncodedCall call, TaskCallback done, TaskLabe
     // on the manager thread (inside drain() or fail_everything()), so the task is never stranded.
     if (std::this_thread::get_id() != impl_->manager.get_id())
         throw std::logic_error("PoolCore::submit_continuation: only from a completion callback");
+    auto kept = keep_label(label);  // allocated outside the lock
     {
         std::lock_guard lock(impl_->mutex);
         if (impl_->broken) throw ProcessError("Pool is broken: its workers keep dying");
         if (impl_->state == PoolState::terminate) throw std::invalid_argument("Pool not running");
-        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done), std::move(label)});
+        impl_->pending.push_back(Pending{impl_->next_id++, std::move(call), std::move(done), std::move(kept)});
     }
     impl_->notify();
 }
@@ -419,10 +429,12 @@ void describe_pool(::nogil::concurrent::futures::detail::ExecutorDebugOffsets& r
     r.mp_task_id = offsetof(Pending, id);
     r.mp_task_object = offsetof(Pending, call) + offsetof(EncodedCall, target) + offsetof(FunctionId, object);
     r.mp_task_offset = offsetof(Pending, call) + offsetof(EncodedCall, target) + offsetof(FunctionId, offset);
-    r.mp_label_object = offsetof(Pending, label) + offsetof(TaskLabel, function) + offsetof(FunctionId, object);
-    r.mp_label_offset = offsetof(Pending, label) + offsetof(TaskLabel, function) + offsetof(FunctionId, offset);
-    r.mp_label_chunk = offsetof(Pending, label) + offsetof(TaskLabel, chunk);
-    r.mp_label_chunks = offsetof(Pending, label) + offsetof(TaskLabel, chunks);
+    r.mp_label = offsetof(Pending, label);
+    static_assert(sizeof(std::unique_ptr<TaskLabel>) == sizeof(void*));  // a plain pointer
+    r.mp_label_object = offsetof(TaskLabel, function) + offsetof(FunctionId, object);
+    r.mp_label_offset = offsetof(TaskLabel, function) + offsetof(FunctionId, offset);
+    r.mp_label_chunk = offsetof(TaskLabel, chunk);
+    r.mp_label_chunks = offsetof(TaskLabel, chunks);
     static_assert(sizeof(PoolState) == 1 && sizeof(bool) == 1);
 #if defined(__GLIBCXX__)
     // The deque's iterators are where the process pool's record says (the same for every element

@@ -369,12 +369,12 @@ private:
     // the one given to map (the call itself runs the chunk) with the chunk's number.
     std::string mp_task_call(std::uint64_t task) {
         bool ok = true;
-        const std::uint64_t label = mem_.word(task + r_.mp_label_offset, ok);
+        const std::uint64_t label = mem_.word(task + r_.mp_label, ok);
         if (!ok) return "?";
         if (!label) return function_name(task + r_.mp_task_object, task + r_.mp_task_offset);
-        std::string name = function_name(task + r_.mp_label_object, task + r_.mp_label_offset);
-        const std::uint64_t chunk = mem_.word(task + r_.mp_label_chunk, ok);
-        const std::uint64_t chunks = mem_.word(task + r_.mp_label_chunks, ok);
+        std::string name = function_name(label + r_.mp_label_object, label + r_.mp_label_offset);
+        const std::uint64_t chunk = mem_.word(label + r_.mp_label_chunk, ok);
+        const std::uint64_t chunks = mem_.word(label + r_.mp_label_chunks, ok);
         if (ok && chunk) name += chunks ? ", chunk " + std::to_string(chunk) + " of " + std::to_string(chunks) : ", chunk " + std::to_string(chunk);
         return name;
     }

@@ -165,10 +165,11 @@ struct ExecutorDebugOffsets {
     std::uint64_t mp_task_id;         // uint64
     std::uint64_t mp_task_object;     // std::string: call.target.object
     std::uint64_t mp_task_offset;     // uint64: call.target.offset
-    std::uint64_t mp_label_object;    // std::string: label.function.object
-    std::uint64_t mp_label_offset;    // uint64: label.function.offset (0: no label)
-    std::uint64_t mp_label_chunk;     // uint64
-    std::uint64_t mp_label_chunks;    // uint64
+    std::uint64_t mp_label;           // const TaskLabel* (null: no label, the call's own target)
+    std::uint64_t mp_label_object;    // in TaskLabel: std::string function.object
+    std::uint64_t mp_label_offset;    // in TaskLabel: uint64 function.offset
+    std::uint64_t mp_label_chunk;     // in TaskLabel: uint64
+    std::uint64_t mp_label_chunks;    // in TaskLabel: uint64
     std::uint64_t mp_deque_elements;  // Pending elements per deque node (0: not readable)
 
     // MPI pools (kind mpi_pool): where the record's layout pointer is.
