@@ -98,7 +98,7 @@ struct ExecutorDebugLayout {
         r.deque_elements = deque.elements;
         ::nogil::multiprocessing::detail::put_deque_layout(r, deque);
 #endif
-        ::nogil::multiprocessing::detail::describe_pool(r);
+        if (&::nogil::multiprocessing::detail::describe_pool) ::nogil::multiprocessing::detail::describe_pool(r);
         return r;
     }
 };
