@@ -359,6 +359,11 @@ TEST(AsyncioAsCompleted, TimeoutRaisesFromTheAwaitThatPassesItInBothForms) {
 TEST(AsyncioAsCompleted, TheTimeoutDoesNotCancelTheInputs) {
     asyncio::run([]() -> asyncio::Coroutine<> {
         std::vector<asyncio::Task<int>> ts{asyncio::create_task(fail_after(1ms)), asyncio::create_task(sleep_then(10s, 0))};
+        // The failing input is done before as_completed starts: its completion is then queued ahead
+        // of the timeout's timer whatever the machine's load (a 1 ms task against a 20 ms timeout
+        // once lost the race on a loaded machine).
+        co_await asyncio::wait(ts, asyncio::FIRST_COMPLETED);
+        CO_ASSERT_TRUE(ts[0].done());
         auto nexts = asyncio::as_completed(ts, 20ms);
         EXPECT_EQ(nexts.remaining(), 2u);
         auto pos = nexts.begin();
