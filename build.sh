@@ -89,8 +89,7 @@ case "$cmd" in
     # compiler, in the idle scheduling class (chrt --idle; util-linux), takes the rest without
     # taking a core from a test that wants one.
     # The next build's output is printed once this preset's tests are done. Only the last
-    # preset's tests run alone: release's, the shortest (and the tour's figures are then taken on
-    # a machine that builds nothing).
+    # preset's tests run alone: release's, the shortest.
     read -r -a presets <<<"${NOGIL_PRESETS:-clang tsan asan release}"
     t0=$SECONDS
     build "${presets[0]}"
