@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The two commands of the README, on a fresh Debian 12 machine:
 #   ./build.sh tour [tour options]   build nogil (release) and run `nogil tour`
-#   ./build.sh test                  build and run every test: clang-19, ThreadSanitizer, ASan+UBSan, release
-#                                    (NOGIL_PRESETS="release asan" ./build.sh test: those builds only)
+#   ./build.sh test                  build and run every test: release, ThreadSanitizer, ASan+UBSan, clang-19
 # Missing Debian packages are installed first (apt-get, as root or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -84,46 +83,17 @@ case "$cmd" in
     start=$SECONDS
     status=0
     times=""
-    # Each preset's tests run while the next preset builds: the tests wait on sockets, child
-    # processes and each other most of the time (a quarter to a half of the cores busy), and the
-    # compiler, in the idle scheduling class (chrt --idle; util-linux), takes the rest without
-    # taking a core from a test that wants one.
-    # The next build's output is printed once this preset's tests are done. Only the last
-    # preset's tests run alone: release's, the shortest.
-    read -r -a presets <<<"${NOGIL_PRESETS:-clang tsan asan release}"
-    t0=$SECONDS
-    build "${presets[0]}"
-    build_time="$((SECONDS - t0)) s"
-    for i in "${!presets[@]}"; do
-      preset=${presets[i]}
-      next=${presets[i + 1]:-}
-      if [ -n "$next" ]; then
-        next_log=$(mktemp)
-        next_time=$(mktemp)
-        ( s=$SECONDS; trap 'echo $((SECONDS - s)) >"$next_time"' EXIT
-          chrt --idle -p 0 "$BASHPID" 2>/dev/null || renice -n 19 -p "$BASHPID" >/dev/null
-          build "$next" ) >"$next_log" 2>&1 &
-        next_pid=$!
-      fi
+    for preset in ${NOGIL_PRESETS:-release tsan asan clang}; do
+      t0=$SECONDS
+      build "$preset"
       t1=$SECONDS
       run_tests "$preset" || status=1
-      times+="  $preset: build $build_time, tests $((SECONDS - t1)) s"$'\n'
-      if [ -n "$next" ]; then
-        next_rc=0
-        wait "$next_pid" || next_rc=$?
-        build_time="$(cat "$next_time") s (begun with $preset's tests)"
-        cat "$next_log"
-        rm -f "$next_log" "$next_time"
-        if [ "$next_rc" -ne 0 ]; then
-          echo "== build of $next failed" >&2
-          exit "$next_rc"
-        fi
-      fi
+      times+="  $preset: build $((t1 - t0)) s, tests $((SECONDS - t1)) s"$'\n'
     done
     printf '%s' "$times"
     [ -n "$flaky_names" ] && printf '== FLAKY: these tests failed at least once (run again: see above):\n%s' "$flaky_names"
     [ -n "$failed_names" ] && printf '== failed tests:\n%s' "$failed_names"
-    echo "== test builds: ${presets[*]}, $((SECONDS - start)) s"
+    echo "== test builds: ${NOGIL_PRESETS:-release tsan asan clang}, $((SECONDS - start)) s"
     echo "$passed passed, $failed failed"
     exit $status
     ;;
